@@ -1,0 +1,193 @@
+/*
+ * groupsync: keeps a remote user store in step with an Okta group.
+ * The command line: serve, check-config, version, help.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <civetweb.h>
+
+#include "groupsync/config.h"
+#include "groupsync/log.h"
+#include "groupsync/queue.h"
+#include "groupsync/server.h"
+#include "groupsync/util.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: groupsync [--config FILE] COMMAND\n"
+	    "\n"
+	    "Keeps a remote user store in step with an Okta group: receives Okta\n"
+	    "event hooks, queues them durably and syncs each user.\n"
+	    "\n"
+	    "commands:\n"
+	    "  serve          run the event-hook endpoint (until SIGTERM or SIGINT)\n"
+	    "  check-config   validate the settings and print them, secrets redacted\n"
+	    "  version        print the version\n"
+	    "  help           print this help\n"
+	    "\n"
+	    "options:\n"
+	    "  --config FILE  JSON object of settings, keys as below; the environment\n"
+	    "                 wins over the file\n"
+	    "\n"
+	    "settings (environment variables):\n");
+	config_help(out);
+	fprintf(out,
+	    "\n"
+	    "exit status: 0 ok, 1 runtime failure, 2 invalid usage or settings\n");
+}
+
+/* Applies the logging settings and registers every secret for redaction. */
+static void
+setup_logging(const struct config *cfg)
+{
+	enum log_format f = LOG_FORMAT_JSON;
+	enum log_level l = LOG_INFO;
+
+	log_parse_format(cfg->log_format, &f);
+	log_parse_level(cfg->log_level, &l);
+	log_setup(f, l);
+	log_add_secret(cfg->hook_secret);
+	log_add_secret(cfg->hook_secret_next);
+	log_add_secret(cfg->okta_api_token);
+	log_add_secret(cfg->okta_private_key);
+}
+
+static int
+load_config(struct config *cfg, const char *path)
+{
+	char err[512];
+
+	if (config_load(cfg, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "groupsync: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_check_config(const char *path)
+{
+	struct config cfg;
+
+	if (load_config(&cfg, path) < 0)
+		return EXIT_USAGE;
+	config_dump(&cfg, stdout);
+	printf("configuration ok\n");
+	config_free(&cfg);
+	return 0;
+}
+
+/* Blocks the stop signals in every thread; main waits for them. */
+static void
+block_stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+log_started(const struct config *cfg, int port)
+{
+	char p[16], groups[16];
+
+	snprintf(p, sizeof(p), "%d", port);
+	snprintf(groups, sizeof(groups), "%zu", cfg->ngroup_ids);
+	log_emit(LOG_INFO, "groupsync started", "version", GROUPSYNC_VERSION, "listen",
+	    cfg->listen, "port", p, "tls", cfg->tls ? "on" : "off (behind a TLS proxy)",
+	    "hook_path", cfg->hook_path, "groups", groups, "data_dir", cfg->data_dir,
+	    (char *)NULL);
+}
+
+static int
+cmd_serve(const char *path)
+{
+	struct config cfg;
+	struct queue *q = NULL;
+	struct server *srv = NULL;
+	sigset_t set;
+	char err[512];
+	int sig = 0, rc = EXIT_RUNTIME;
+
+	if (load_config(&cfg, path) < 0)
+		return EXIT_USAGE;
+	setup_logging(&cfg);
+	block_stop_signals(&set);
+	mg_init_library(MG_FEATURES_TLS | MG_FEATURES_IPV6);
+	q = queue_open(cfg.data_dir, QUEUE_OPEN_SERVER, err, sizeof(err));
+	if (q == NULL) {
+		log_emit(LOG_ERROR, "cannot open the queue", "error", err, (char *)NULL);
+		goto out;
+	}
+	srv = server_start(&cfg, q, err, sizeof(err));
+	if (srv == NULL) {
+		log_emit(LOG_ERROR, "cannot start the server", "error", err, (char *)NULL);
+		goto out;
+	}
+	log_started(&cfg, server_port(srv));
+	sigwait(&set, &sig);
+	log_emit(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+	    (char *)NULL);
+	rc = 0;
+out:
+	server_stop(srv);
+	queue_close(q);
+	mg_exit_library();
+	if (rc == 0)
+		log_emit(LOG_INFO, "stopped", (char *)NULL);
+	config_free(&cfg);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *config_path = NULL, *cmd = NULL;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			config_path = argv[++i];
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			config_path = argv[i] + 9;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "help") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			cmd = "version";
+		} else if (cmd == NULL && argv[i][0] != '-') {
+			cmd = argv[i];
+		} else {
+			fprintf(stderr, "groupsync: unexpected argument %s (see groupsync --help)\n",
+			    argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (cmd == NULL) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "version") == 0) {
+		printf("groupsync %s\n", GROUPSYNC_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "check-config") == 0)
+		return cmd_check_config(config_path);
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(config_path);
+	fprintf(stderr, "groupsync: unknown command %s (see groupsync --help)\n", cmd);
+	return EXIT_USAGE;
+}

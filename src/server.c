@@ -1,0 +1,426 @@
+#include "groupsync/server.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <civetweb.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include "groupsync/hook.h"
+#include "groupsync/log.h"
+#include "groupsync/util.h"
+
+#define SERVER_RID_LEN 16
+#define SERVER_BODY_CHUNK (16 * 1024)
+#define SERVER_ANSWER_MAX (HOOK_CHALLENGE_MAX * 6 + 64)
+
+/*
+ * Mozilla's "intermediate" TLS 1.2 suites: forward secret AEAD only.
+ * TLS 1.3 suites are OpenSSL's defaults, all of them modern.
+ */
+#define SERVER_TLS12_CIPHERS                                             \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"     \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"     \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+struct server {
+	struct mg_context *ctx;
+	const struct config *cfg;
+	struct queue *q;
+	struct hook_filter filter;
+	int port;
+};
+
+/* One request being answered: what every reply and log line needs. */
+struct server_req {
+	struct mg_connection *conn;
+	struct server *s;
+	char rid[SERVER_RID_LEN + 1];
+	int64_t start_ms;
+};
+
+static void
+server_request_id(char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char r[SERVER_RID_LEN / 2];
+	size_t i;
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		memset(r, 0, sizeof(r));
+	for (i = 0; i < sizeof(r); i++) {
+		out[2 * i] = hex[r[i] >> 4];
+		out[2 * i + 1] = hex[r[i] & 15];
+	}
+	out[SERVER_RID_LEN] = '\0';
+}
+
+/* Sends a complete response; body may be NULL for none. */
+static int
+server_reply(struct server_req *r, int status, const char *type, const char *body,
+    const char *extra_name, const char *extra_value)
+{
+	struct mg_connection *c = r->conn;
+	size_t len = body ? strlen(body) : 0;
+	char clen[24];
+
+	snprintf(clen, sizeof(clen), "%zu", len);
+	mg_response_header_start(c, status);
+	mg_response_header_add(c, "Content-Type", type, -1);
+	mg_response_header_add(c, "Content-Length", clen, -1);
+	mg_response_header_add(c, "Cache-Control", "no-store", -1);
+	mg_response_header_add(c, "X-Content-Type-Options", "nosniff", -1);
+	mg_response_header_add(c, "X-Request-Id", r->rid, -1);
+	if (extra_name != NULL)
+		mg_response_header_add(c, extra_name, extra_value, -1);
+	mg_response_header_send(c);
+	if (len > 0)
+		mg_write(c, body, len);
+	return status;
+}
+
+static int
+server_error(struct server_req *r, int status, const char *what)
+{
+	char body[160];
+
+	util_format(body, sizeof(body), "{\"error\":\"%s\"}", what);
+	return server_reply(r, status, "application/json", body, NULL, NULL);
+}
+
+static const char *
+server_peer(const struct mg_connection *conn)
+{
+	return mg_get_request_info(conn)->remote_addr;
+}
+
+/*
+ * Reads the body into a buffer that grows with what actually arrives, up
+ * to SERVER_MAX_BODY: a client's Content-Length is checked but never used
+ * to size an allocation. Returns 0, or the HTTP status to answer.
+ */
+static int
+server_read_body(struct server_req *r, char **out, size_t *outlen)
+{
+	const struct mg_request_info *ri = mg_get_request_info(r->conn);
+	int64_t deadline = r->start_ms + r->s->cfg->request_timeout_ms;
+	size_t cap = 0, n = 0;
+	char *buf = NULL, *nbuf;
+	int got;
+
+	if (mg_get_header(r->conn, "Transfer-Encoding") != NULL &&
+	    mg_get_header(r->conn, "Content-Length") != NULL)
+		return 400; /* request smuggling shape: never guess */
+	if (ri->content_length > SERVER_MAX_BODY)
+		return 413;
+	for (;;) {
+		if (n == cap) {
+			if (cap > SERVER_MAX_BODY)
+				goto too_large;
+			cap = cap ? cap * 2 : SERVER_BODY_CHUNK;
+			nbuf = realloc(buf, cap + 1);
+			if (nbuf == NULL)
+				goto fail;
+			buf = nbuf;
+		}
+		got = mg_read(r->conn, buf + n, cap - n);
+		if (got == 0)
+			break;
+		if (got < 0 || util_mono_ms() > deadline)
+			goto fail;
+		n += (size_t)got;
+		if (n > SERVER_MAX_BODY)
+			goto too_large;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*outlen = n;
+	return 0;
+too_large:
+	free(buf);
+	return 413;
+fail:
+	free(buf);
+	return 408;
+}
+
+static void
+server_log_delivery(struct server_req *r, const struct hook_delivery *d, size_t stored,
+    int duplicate)
+{
+	char ev[16], jobs[16], st[16], it[16], inv[16], ms[24];
+
+	snprintf(ev, sizeof(ev), "%zu", d->nevents);
+	snprintf(jobs, sizeof(jobs), "%zu", d->njobs);
+	snprintf(st, sizeof(st), "%zu", stored);
+	snprintf(it, sizeof(it), "%zu", d->ignored[HOOK_IGNORED_TYPE]);
+	snprintf(inv, sizeof(inv), "%zu", d->ignored[HOOK_IGNORED_INVALID]);
+	snprintf(ms, sizeof(ms), "%lld", (long long)(util_mono_ms() - r->start_ms));
+	log_emit(LOG_INFO, duplicate ? "delivery duplicate" : "delivery accepted",
+	    "request_id", r->rid, "event_id", d->event_id, "events", ev, "jobs", jobs,
+	    "stored", st, "ignored_type", it, "ignored_invalid", inv, "ms", ms, (char *)NULL);
+}
+
+/* Logs the ignored events that an operator may want to know about. */
+static void
+server_log_ignored(struct server_req *r, const struct hook_delivery *d)
+{
+	char nt[16], gr[16];
+
+	if (d->ignored[HOOK_IGNORED_NO_TARGET] == 0 && d->ignored[HOOK_IGNORED_GROUP] == 0)
+		return;
+	snprintf(nt, sizeof(nt), "%zu", d->ignored[HOOK_IGNORED_NO_TARGET]);
+	snprintf(gr, sizeof(gr), "%zu", d->ignored[HOOK_IGNORED_GROUP]);
+	log_emit(LOG_DEBUG, "events ignored", "request_id", r->rid, "no_target", nt,
+	    "other_group", gr, (char *)NULL);
+}
+
+static int
+server_deliver(struct server_req *r)
+{
+	struct hook_delivery d;
+	char *body = NULL, err[128], answer[96];
+	size_t len = 0, stored = 0;
+	enum queue_enqueue_result res;
+	int status;
+
+	status = server_read_body(r, &body, &len);
+	if (status != 0) {
+		log_emit(LOG_WARN, "delivery refused", "request_id", r->rid, "peer",
+		    server_peer(r->conn), "reason",
+		    status == 413 ? "body too large" : status == 400 ?
+		    "both Transfer-Encoding and Content-Length" : "body read failed or timed out",
+		    (char *)NULL);
+		return server_error(r, status, status == 413 ? "body too large" :
+		    status == 400 ? "bad request" : "request timeout");
+	}
+	if (hook_parse_delivery(body, len, &r->s->filter, &d, err, sizeof(err)) < 0) {
+		free(body);
+		log_emit(LOG_WARN, "delivery malformed", "request_id", r->rid, "peer",
+		    server_peer(r->conn), "reason", err, (char *)NULL);
+		return server_error(r, 400, err);
+	}
+	free(body);
+	res = queue_enqueue(r->s->q, d.event_id, d.jobs, d.njobs, &stored, err, sizeof(err));
+	if (res == QUEUE_FAILED) {
+		log_emit(LOG_ERROR, "delivery not stored: answering 503 so that Okta retries",
+		    "request_id", r->rid, "event_id", d.event_id, "error", err, (char *)NULL);
+		hook_delivery_free(&d);
+		return server_error(r, 503, "store unavailable");
+	}
+	server_log_delivery(r, &d, stored, res == QUEUE_DUPLICATE);
+	server_log_ignored(r, &d);
+	util_format(answer, sizeof(answer), "{\"events\":%zu,\"stored\":%zu,\"duplicate\":%s}",
+	    d.nevents, stored, res == QUEUE_DUPLICATE ? "true" : "false");
+	hook_delivery_free(&d);
+	return server_reply(r, 200, "application/json", answer, NULL, NULL);
+}
+
+static int
+server_verify(struct server_req *r)
+{
+	const char *challenge = mg_get_header(r->conn, "X-Okta-Verification-Challenge");
+	char answer[SERVER_ANSWER_MAX];
+
+	if (challenge == NULL)
+		return server_error(r, 400, "missing X-Okta-Verification-Challenge");
+	if (hook_verification_answer(challenge, answer, sizeof(answer)) < 0)
+		return server_error(r, 400, "challenge too long");
+	log_emit(LOG_INFO, "event hook verified", "request_id", r->rid, "peer",
+	    server_peer(r->conn), (char *)NULL);
+	return server_reply(r, 200, "application/json", answer, NULL, NULL);
+}
+
+static int
+server_hook(struct mg_connection *conn, void *cbdata)
+{
+	struct server_req r = {.conn = conn, .s = cbdata, .start_ms = util_mono_ms()};
+	const struct config *cfg = r.s->cfg;
+	const char *method = mg_get_request_info(conn)->request_method;
+	const char *presented = mg_get_header(conn, cfg->hook_auth_header);
+
+	server_request_id(r.rid);
+	if (strcmp(mg_get_request_info(conn)->local_uri, cfg->hook_path) != 0)
+		return server_error(&r, 404, "not found"); /* civetweb matched a prefix */
+	if (!hook_authenticate(presented, cfg->hook_secret, cfg->hook_secret_next)) {
+		/* The presented value is never logged: it may be a near-miss
+		 * of the real secret, or the secret of another hook. */
+		log_emit(LOG_WARN, "event hook authentication failed", "request_id", r.rid,
+		    "peer", server_peer(conn), "header", cfg->hook_auth_header, "reason",
+		    presented ? "wrong value" : "header missing", (char *)NULL);
+		return server_error(&r, 401, "unauthorized");
+	}
+	if (strcmp(method, "POST") == 0)
+		return server_deliver(&r);
+	if (strcmp(method, "GET") == 0)
+		return server_verify(&r);
+	return server_reply(&r, 405, "application/json", "{\"error\":\"method not allowed\"}",
+	    "Allow", "GET, POST");
+}
+
+static int
+server_healthz(struct mg_connection *conn, void *cbdata)
+{
+	struct server_req r = {.conn = conn, .s = cbdata};
+
+	server_request_id(r.rid);
+	return server_reply(&r, 200, "application/json", "{\"status\":\"ok\"}", NULL, NULL);
+}
+
+static int
+server_readyz(struct mg_connection *conn, void *cbdata)
+{
+	struct server_req r = {.conn = conn, .s = cbdata};
+
+	server_request_id(r.rid);
+	if (queue_writable(r.s->q))
+		return server_reply(&r, 200, "application/json", "{\"status\":\"ready\"}", NULL,
+		    NULL);
+	log_emit(LOG_WARN, "not ready: the store does not accept writes", (char *)NULL);
+	return server_error(&r, 503, "store not writable");
+}
+
+/* Everything else: 404, so that civetweb never looks for a file. */
+static int
+server_not_found(struct mg_connection *conn, void *cbdata)
+{
+	struct server_req r = {.conn = conn, .s = cbdata};
+
+	server_request_id(r.rid);
+	return server_error(&r, 404, "not found");
+}
+
+/*
+ * Configures TLS ourselves (civetweb skips its own set-up when this
+ * returns 1): TLS 1.2 minimum, forward-secret AEAD suites, no
+ * renegotiation, no compression, and a key that matches the certificate.
+ */
+static int
+server_init_tls(void *ssl_ctx, void *user_data)
+{
+	SSL_CTX *ctx = ssl_ctx;
+	const struct server *s = user_data;
+	const char *why = NULL;
+
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+		why = "cannot require TLS 1.2";
+	else if (SSL_CTX_set_cipher_list(ctx, SERVER_TLS12_CIPHERS) != 1)
+		why = "cannot set the cipher list";
+	else if (SSL_CTX_use_certificate_chain_file(ctx, s->cfg->tls_cert) != 1)
+		why = "cannot load GROUPSYNC_TLS_CERT (PEM certificate chain expected)";
+	else if (SSL_CTX_use_PrivateKey_file(ctx, s->cfg->tls_key, SSL_FILETYPE_PEM) != 1)
+		why = "cannot load GROUPSYNC_TLS_KEY (PEM private key expected)";
+	else if (SSL_CTX_check_private_key(ctx) != 1)
+		why = "GROUPSYNC_TLS_KEY does not match GROUPSYNC_TLS_CERT";
+	if (why != NULL) {
+		log_emit(LOG_ERROR, why, (char *)NULL);
+		return -1;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1);
+	return 1;
+}
+
+static int
+server_civetweb_log(const struct mg_connection *conn, const char *message)
+{
+	(void)conn;
+	log_emit(LOG_INFO, "http", "detail", message, (char *)NULL);
+	return 1;
+}
+
+/* civetweb's listening_ports syntax: "addr:port" or "addr:ports". */
+static int
+server_ports_option(const struct config *cfg, char *buf, size_t len)
+{
+	return util_format(buf, len, "%s%s", cfg->listen, cfg->tls ? "s" : "");
+}
+
+static void
+server_routes(struct server *s)
+{
+	char exact[300];
+
+	util_format(exact, sizeof(exact), "%s", s->cfg->hook_path);
+	mg_set_request_handler(s->ctx, exact, server_hook, s);
+	mg_set_request_handler(s->ctx, "/healthz", server_healthz, s);
+	mg_set_request_handler(s->ctx, "/readyz", server_readyz, s);
+	mg_set_request_handler(s->ctx, "**", server_not_found, s);
+}
+
+struct server *
+server_start(const struct config *cfg, struct queue *q, char *err, size_t errlen)
+{
+	struct server *s = calloc(1, sizeof(*s));
+	struct mg_callbacks cb = {0};
+	struct mg_init_data init = {0};
+	struct mg_error_data ed = {0};
+	struct mg_server_port ports[4];
+	char ports_opt[300], threads[16], timeout[16], cerr[256] = "";
+	const char *opts[] = {
+	    "listening_ports", ports_opt,
+	    "num_threads", threads,
+	    "request_timeout_ms", timeout,
+	    "keep_alive_timeout_ms", "2000",
+	    "enable_keep_alive", "yes",
+	    "tcp_nodelay", "1",
+	    "max_request_size", "16384", /* request line + headers */
+	    "linger_timeout_ms", "0",
+	    "listen_backlog", "512",
+	    "connection_queue", "256",
+	    "enable_directory_listing", "no",
+	    "ssl_protocol_version", "4",
+	    "decode_url", "yes",
+	    NULL, NULL};
+	unsigned code = 0;
+
+	if (s == NULL)
+		return NULL;
+	s->cfg = cfg;
+	s->q = q;
+	s->filter.group_ids = cfg->group_ids;
+	s->filter.ngroup_ids = cfg->ngroup_ids;
+	server_ports_option(cfg, ports_opt, sizeof(ports_opt));
+	snprintf(threads, sizeof(threads), "%d", cfg->http_threads);
+	snprintf(timeout, sizeof(timeout), "%d", cfg->request_timeout_ms);
+	cb.log_message = server_civetweb_log;
+	if (cfg->tls)
+		cb.init_ssl = server_init_tls;
+	init.callbacks = &cb;
+	init.user_data = s;
+	init.configuration_options = opts;
+	ed.code = &code;
+	ed.text = cerr;
+	ed.text_buffer_size = sizeof(cerr);
+	s->ctx = mg_start2(&init, &ed);
+	if (s->ctx == NULL) {
+		util_format(err, errlen, "GROUPSYNC_LISTEN: cannot listen on %s%s: %s", cfg->listen,
+		    cfg->tls ? " (HTTPS)" : "", cerr[0] ? cerr : "civetweb failed to start");
+		free(s);
+		return NULL;
+	}
+	server_routes(s);
+	memset(ports, 0, sizeof(ports));
+	if (mg_get_server_ports(s->ctx, 4, ports) > 0)
+		s->port = ports[0].port;
+	return s;
+}
+
+void
+server_stop(struct server *s)
+{
+	if (s == NULL)
+		return;
+	mg_stop(s->ctx);
+	free(s);
+}
+
+int
+server_port(const struct server *s)
+{
+	return s->port;
+}

@@ -1,0 +1,359 @@
+/* Unit tests of config (table, precedence, secrets, validation), log
+ * (format, redaction) and util (constant-time comparison). */
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+#include "groupsync/config.h"
+#include "groupsync/log.h"
+#include "groupsync/util.h"
+
+extern char **environ;
+
+static char tmpdir[64];
+
+/* Clears every GROUPSYNC_* variable, then sets a minimal valid config. */
+static void
+env_reset(void)
+{
+	char **e;
+	int again = 1;
+
+	while (again) {
+		again = 0;
+		for (e = environ; *e != NULL; e++) {
+			if (strncmp(*e, "GROUPSYNC_", 10) == 0) {
+				char name[128];
+				size_t n = strcspn(*e, "=");
+				memcpy(name, *e, n);
+				name[n] = '\0';
+				unsetenv(name);
+				again = 1;
+				break;
+			}
+		}
+	}
+	strcpy(tmpdir, "/tmp/gs-config-XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+	setenv("GROUPSYNC_HOOK_SECRET", "s3cret-s3cret-s3cret", 1);
+	setenv("GROUPSYNC_OKTA_ORG_URL", "https://example.okta.com", 1);
+	setenv("GROUPSYNC_OKTA_API_TOKEN", "00token-token-token", 1);
+	setenv("GROUPSYNC_GROUP_IDS", "00g1,00g2", 1);
+	setenv("GROUPSYNC_DATA_DIR", tmpdir, 1);
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Loads and expects failure with a message starting with prefix. */
+static void
+expect_error(const char *path, const char *prefix)
+{
+	struct config c;
+	char err[512] = "";
+
+	assert_int_equal(config_load(&c, path, err, sizeof(err)), -1);
+	if (strncmp(err, prefix, strlen(prefix)) != 0)
+		fail_msg("error \"%s\" does not start with \"%s\"", err, prefix);
+}
+
+static void
+defaults(void **state)
+{
+	struct config c;
+	char err[512];
+
+	(void)state;
+	env_reset();
+	assert_int_equal(config_load(&c, NULL, err, sizeof(err)), 0);
+	assert_string_equal(c.listen, "0.0.0.0:8443");
+	assert_string_equal(c.hook_path, "/hooks/okta");
+	assert_string_equal(c.hook_auth_header, "Authorization");
+	assert_string_equal(c.remote_id_attribute, "customId");
+	assert_string_equal(c.hooks_dir, "hooks/rest");
+	assert_int_equal(c.workers, 4);
+	assert_int_equal(c.tls, 0);
+	assert_null(c.hook_secret_next);
+	assert_int_equal(c.ngroup_ids, 2);
+	assert_string_equal(c.group_ids[0], "00g1");
+	assert_string_equal(c.group_ids[1], "00g2");
+	config_free(&c);
+}
+
+static void
+required_settings(void **state)
+{
+	(void)state;
+	env_reset();
+	unsetenv("GROUPSYNC_HOOK_SECRET");
+	expect_error(NULL, "GROUPSYNC_HOOK_SECRET: required");
+	env_reset();
+	unsetenv("GROUPSYNC_OKTA_ORG_URL");
+	expect_error(NULL, "GROUPSYNC_OKTA_ORG_URL: required");
+	env_reset();
+	unsetenv("GROUPSYNC_GROUP_IDS");
+	expect_error(NULL, "GROUPSYNC_GROUP_IDS: required");
+	env_reset();
+	unsetenv("GROUPSYNC_OKTA_API_TOKEN");
+	expect_error(NULL, "GROUPSYNC_OKTA_API_TOKEN: required");
+	env_reset();
+	setenv("GROUPSYNC_HOOK_SECRET", "", 1); /* empty means unset */
+	expect_error(NULL, "GROUPSYNC_HOOK_SECRET: required");
+}
+
+static void
+invalid_values(void **state)
+{
+	(void)state;
+	env_reset();
+	setenv("GROUPSYNC_WORKERS", "0", 1);
+	expect_error(NULL, "GROUPSYNC_WORKERS: must be an integer from 1 to 64");
+	env_reset();
+	setenv("GROUPSYNC_WORKERS", "4x", 1);
+	expect_error(NULL, "GROUPSYNC_WORKERS:");
+	env_reset();
+	setenv("GROUPSYNC_LISTEN", "example.com:80", 1);
+	expect_error(NULL, "GROUPSYNC_LISTEN:");
+	env_reset();
+	setenv("GROUPSYNC_LISTEN", "127.0.0.1:70000", 1);
+	expect_error(NULL, "GROUPSYNC_LISTEN:");
+	env_reset();
+	setenv("GROUPSYNC_HOOK_SECRET", "short", 1);
+	expect_error(NULL, "GROUPSYNC_HOOK_SECRET: must be 16");
+	env_reset();
+	setenv("GROUPSYNC_LOG_LEVEL", "verbose", 1);
+	expect_error(NULL, "GROUPSYNC_LOG_LEVEL:");
+	env_reset();
+	setenv("GROUPSYNC_GROUP_IDS", "00g1,bad id!", 1);
+	expect_error(NULL, "GROUPSYNC_GROUP_IDS:");
+	env_reset();
+	setenv("GROUPSYNC_HOOK_PATH", "hooks", 1);
+	expect_error(NULL, "GROUPSYNC_HOOK_PATH:");
+	env_reset();
+	setenv("GROUPSYNC_DATA_DIR", "/nonexistent/groupsync", 1);
+	expect_error(NULL, "GROUPSYNC_DATA_DIR:");
+	env_reset();
+	setenv("GROUPSYNC_TLS_CERT", "/etc/hostname", 1);
+	expect_error(NULL, "GROUPSYNC_TLS_KEY: GROUPSYNC_TLS_CERT and GROUPSYNC_TLS_KEY");
+}
+
+static void
+insecure_urls(void **state)
+{
+	struct config c;
+	char err[512];
+
+	(void)state;
+	env_reset();
+	setenv("GROUPSYNC_OKTA_ORG_URL", "http://example.okta.com", 1);
+	expect_error(NULL, "GROUPSYNC_OKTA_ORG_URL: plain http:// is refused");
+	env_reset();
+	setenv("GROUPSYNC_OKTA_ORG_URL", "ftp://example.okta.com", 1);
+	expect_error(NULL, "GROUPSYNC_OKTA_ORG_URL: must start with https://");
+	env_reset();
+	setenv("GROUPSYNC_OKTA_ORG_URL", "http://127.0.0.1:9000", 1);
+	assert_int_equal(config_load(&c, NULL, err, sizeof(err)), 0);
+	config_free(&c);
+	env_reset();
+	setenv("GROUPSYNC_OKTA_ORG_URL", "http://localhost.evil.com", 1);
+	expect_error(NULL, "GROUPSYNC_OKTA_ORG_URL: plain http://");
+	env_reset();
+	setenv("GROUPSYNC_OKTA_ORG_URL", "http://okta.internal", 1);
+	setenv("GROUPSYNC_ALLOW_INSECURE_HTTP", "1", 1);
+	assert_int_equal(config_load(&c, NULL, err, sizeof(err)), 0);
+	config_free(&c);
+}
+
+static void
+file_and_precedence(void **state)
+{
+	struct config c;
+	char path[128], err[512];
+
+	(void)state;
+	env_reset();
+	snprintf(path, sizeof(path), "%s/groupsync.json", tmpdir);
+	write_file(path, "{\"GROUPSYNC_WORKERS\": 7, \"GROUPSYNC_HOOK_PATH\": \"/file\","
+	    " \"GROUPSYNC_LOG_FORMAT\": \"text\", \"REMOTE_BASE_URL\": \"http://127.0.0.1:1\"}");
+	setenv("GROUPSYNC_HOOK_PATH", "/env", 1);
+	assert_int_equal(config_load(&c, path, err, sizeof(err)), 0);
+	assert_int_equal(c.workers, 7);
+	assert_string_equal(c.hook_path, "/env"); /* the environment wins */
+	assert_string_equal(c.log_format, "text");
+	config_free(&c);
+
+	write_file(path, "{\"GROUPSYNC_NO_SUCH\": 1}");
+	expect_error(path, "--config: unknown key GROUPSYNC_NO_SUCH");
+	write_file(path, "[1,2]");
+	expect_error(path, "--config:");
+	write_file(path, "{\"GROUPSYNC_WORKERS\": [1]}");
+	expect_error(path, "GROUPSYNC_WORKERS:");
+	expect_error("/nonexistent.json", "--config: cannot read /nonexistent.json");
+}
+
+static void
+secret_files(void **state)
+{
+	struct config c;
+	char path[128], fpath[128], err[512];
+
+	(void)state;
+	env_reset();
+	snprintf(path, sizeof(path), "%s/secret", tmpdir);
+	write_file(path, "from-a-file-0123456789\n");
+	unsetenv("GROUPSYNC_HOOK_SECRET");
+	setenv("GROUPSYNC_HOOK_SECRET_FILE", path, 1);
+	assert_int_equal(config_load(&c, NULL, err, sizeof(err)), 0);
+	assert_string_equal(c.hook_secret, "from-a-file-0123456789");
+	config_free(&c);
+
+	setenv("GROUPSYNC_HOOK_SECRET", "also-set-in-the-env-123", 1);
+	expect_error(NULL, "GROUPSYNC_HOOK_SECRET and GROUPSYNC_HOOK_SECRET_FILE are both set");
+
+	unsetenv("GROUPSYNC_HOOK_SECRET");
+	setenv("GROUPSYNC_HOOK_SECRET_FILE", "/nonexistent/secret", 1);
+	expect_error(NULL, "GROUPSYNC_HOOK_SECRET: cannot read /nonexistent/secret");
+
+	/* NAME_FILE in the config file too */
+	unsetenv("GROUPSYNC_HOOK_SECRET_FILE");
+	snprintf(fpath, sizeof(fpath), "%s/c.json", tmpdir);
+	{
+		char text[300];
+		snprintf(text, sizeof(text), "{\"GROUPSYNC_HOOK_SECRET_FILE\": \"%s\"}", path);
+		write_file(fpath, text);
+	}
+	assert_int_equal(config_load(&c, fpath, err, sizeof(err)), 0);
+	assert_string_equal(c.hook_secret, "from-a-file-0123456789");
+	config_free(&c);
+}
+
+/* check-config output: every setting named, no secret value shown. */
+static void
+dump_redacts(void **state)
+{
+	struct config c;
+	char path[128], err[512], text[8192];
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	env_reset();
+	setenv("GROUPSYNC_HOOK_SECRET_NEXT", "the-next-secret-value", 1);
+	assert_int_equal(config_load(&c, NULL, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/dump", tmpdir);
+	f = fopen(path, "w+");
+	assert_non_null(f);
+	config_dump(&c, f);
+	rewind(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	config_free(&c);
+	assert_null(strstr(text, "s3cret-s3cret-s3cret"));
+	assert_null(strstr(text, "the-next-secret-value"));
+	assert_null(strstr(text, "00token-token-token"));
+	assert_non_null(strstr(text, "GROUPSYNC_HOOK_SECRET=<redacted> (env)"));
+	assert_non_null(strstr(text, "GROUPSYNC_LISTEN=0.0.0.0:8443 (default)"));
+	assert_non_null(strstr(text, "GROUPSYNC_TLS_CERT= (unset)"));
+}
+
+/* Runs log_emit with stderr captured; returns what was written. */
+static void
+capture_log(char *out, size_t len, void (*fn)(void))
+{
+	char path[] = "/tmp/gs-log-XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	dup2(fd, 2);
+	fn();
+	dup2(saved, 2);
+	close(saved);
+	lseek(fd, 0, SEEK_SET);
+	n = read(fd, out, len - 1);
+	out[n < 0 ? 0 : n] = '\0';
+	close(fd);
+	unlink(path);
+}
+
+static void
+emit_json(void)
+{
+	log_setup(LOG_FORMAT_JSON, LOG_INFO);
+	log_add_secret("topsecretvalue");
+	log_emit(LOG_DEBUG, "hidden", (char *)NULL);
+	log_emit(LOG_INFO, "hello \"world\"", "k", "a\nb", "s", "x-topsecretvalue-y",
+	    "n", (char *)NULL, (char *)NULL);
+}
+
+static void
+log_json_redacts(void **state)
+{
+	char out[4096];
+
+	(void)state;
+	capture_log(out, sizeof(out), emit_json);
+	assert_null(strstr(out, "hidden"));
+	assert_null(strstr(out, "topsecretvalue"));
+	assert_non_null(strstr(out, "\"level\":\"info\""));
+	assert_non_null(strstr(out, "\"msg\":\"hello \\\"world\\\"\""));
+	assert_non_null(strstr(out, "\"k\":\"a\\u000ab\""));
+	assert_non_null(strstr(out, "\"s\":\"x-[redacted]-y\""));
+	assert_non_null(strstr(out, "\"n\":null}\n"));
+}
+
+static void
+emit_text(void)
+{
+	log_setup(LOG_FORMAT_TEXT, LOG_DEBUG);
+	log_emit(LOG_DEBUG, "shown", "k", "two words", "e", "", (char *)NULL);
+}
+
+static void
+log_text_format(void **state)
+{
+	char out[4096];
+
+	(void)state;
+	capture_log(out, sizeof(out), emit_text);
+	assert_non_null(strstr(out, " debug shown k=\"two words\" e=\"\"\n"));
+}
+
+static void
+secret_equal(void **state)
+{
+	(void)state;
+	assert_true(util_secret_equal("abc", 3, "abc", 3));
+	assert_false(util_secret_equal("abc", 3, "abd", 3));
+	assert_false(util_secret_equal("abc", 3, "abcd", 4));
+	assert_false(util_secret_equal("", 0, "a", 1));
+	assert_true(util_secret_equal("", 0, "", 0));
+	assert_true(util_is_token("00uABC-_.", 64));
+	assert_false(util_is_token("", 64));
+	assert_false(util_is_token("a b", 64));
+	assert_false(util_is_token("abcdef", 5));
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(defaults),
+	cmocka_unit_test(required_settings),
+	cmocka_unit_test(invalid_values),
+	cmocka_unit_test(insecure_urls),
+	cmocka_unit_test(file_and_precedence),
+	cmocka_unit_test(secret_files),
+	cmocka_unit_test(dump_redacts),
+	cmocka_unit_test(log_json_redacts),
+	cmocka_unit_test(log_text_format),
+	cmocka_unit_test(secret_equal),
+};
+
+GS_UNIT_MAIN(tests)
