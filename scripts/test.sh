@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh Debian 12 machine: installs what is
+# missing, builds (Release and ASan+UBSan), runs unit and integration
+# tests under CTest, then a short fuzz run of every fuzz target.
+# usage: scripts/test.sh            (everything)
+#        FUZZ_SECONDS=0 scripts/test.sh   (skip fuzzing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+echo "== Release build, all tests"
+dir=$(scripts/build.sh Release)
+ctest --test-dir "$dir" --output-on-failure -j"$(nproc)"
+
+echo "== ASan+UBSan build, all tests"
+dir=$(scripts/build.sh Asan)
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir "$dir" --output-on-failure -j"$(nproc)"
+
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+  echo "== fuzzing (${FUZZ_SECONDS:-30}s per target)"
+  tests/fuzz/run.sh "${FUZZ_SECONDS:-30}"
+fi
+echo "== all tests passed"

@@ -1,0 +1,209 @@
+"""Runs the real groupsync binary for integration tests.
+
+Standard library only. The binary comes from $GROUPSYNC_BIN (CTest sets
+it); sample deliveries from ../shared/okta/samples.
+"""
+import contextlib
+import copy
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SHARED = os.environ.get("GS_SHARED_DIR", os.path.join(os.path.dirname(ROOT), "shared"))
+SAMPLES = os.path.join(SHARED, "okta", "samples")
+BIN = os.environ.get("GROUPSYNC_BIN", os.path.join(ROOT, "build", "groupsync"))
+
+SECRET = "Basic dGVzdDp0ZXN0LXNlY3JldC0xMjM0NQ=="
+SECRET_NEXT = "Basic bmV4dDpuZXh0LXNlY3JldC02Nzg5MA=="
+GROUP = "00g8sync7AbCdEfGh4x7"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sample(name):
+    with open(os.path.join(SAMPLES, name), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def make_cert(directory):
+    """A self-signed certificate for 127.0.0.1 (ECDSA P-256)."""
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True)
+    return cert, key
+
+
+def delivery(events, event_id=None):
+    """A delivery envelope around events, in Okta's shape."""
+    body = sample("delivery-group-add.json")
+    body["eventId"] = event_id or str(uuid.uuid4())
+    body["data"]["events"] = events
+    return body
+
+
+def membership_event(user_id, group_id=GROUP, kind="add", event_uuid=None):
+    ev = copy.deepcopy(sample("delivery-group-add.json")["data"]["events"][0])
+    ev["uuid"] = event_uuid or str(uuid.uuid4())
+    ev["eventType"] = "group.user_membership." + kind
+    for t in ev["target"]:
+        if t["type"] == "User":
+            t["id"] = user_id
+        else:
+            t["id"] = group_id
+    return ev
+
+
+class Groupsync:
+    """One groupsync process with its own data directory and port."""
+
+    def __init__(self, tls=False, env=None, data_dir=None):
+        self.tmp = tempfile.mkdtemp(prefix="gs-it-")
+        self.data_dir = data_dir or os.path.join(self.tmp, "data")
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.port = free_port()
+        self.tls = tls
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "GROUPSYNC_LISTEN": "127.0.0.1:%d" % self.port,
+            "GROUPSYNC_HOOK_SECRET": SECRET,
+            "GROUPSYNC_HOOK_SECRET_NEXT": SECRET_NEXT,
+            "GROUPSYNC_OKTA_ORG_URL": "http://127.0.0.1:9",
+            "GROUPSYNC_OKTA_API_TOKEN": "00okta-api-token-for-tests",
+            "GROUPSYNC_GROUP_IDS": GROUP + ",00g8second0000000000",
+            "GROUPSYNC_DATA_DIR": self.data_dir,
+            "GROUPSYNC_LOG_LEVEL": "debug",
+        }
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS", "LSAN_OPTIONS"):
+            if k in os.environ:
+                self.env[k] = os.environ[k]
+        if tls:
+            self.cert, self.key = make_cert(self.tmp)
+            self.env["GROUPSYNC_TLS_CERT"] = self.cert
+            self.env["GROUPSYNC_TLS_KEY"] = self.key
+        self.env.update(env or {})
+        self.proc = None
+        self.log_path = os.path.join(self.tmp, "groupsync.log")
+
+    def start(self, timeout=10):
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([BIN, "serve"], env=self.env, stdout=self.logf,
+                                     stderr=self.logf)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("groupsync exited %d:\n%s" % (self.proc.returncode, self.log()))
+            try:
+                status, _, _ = self.request("GET", "/healthz")
+                if status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("groupsync did not start:\n" + self.log())
+
+    def log(self):
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def log_lines(self):
+        return [json.loads(line) for line in self.log().splitlines() if line.startswith("{")]
+
+    def ssl_context(self):
+        ctx = ssl.create_default_context(cafile=self.cert)
+        return ctx
+
+    def connection(self, timeout=10):
+        if self.tls:
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                               context=self.ssl_context())
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, conn=None):
+        own = conn is None
+        conn = conn or self.connection()
+        try:
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body).encode()
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            data = r.read()
+            return r.status, dict(r.getheaders()), data
+        finally:
+            if own:
+                conn.close()
+
+    def deliver(self, body, secret=SECRET, conn=None):
+        return self.request("POST", "/hooks/okta", body,
+                            {"Authorization": secret, "Content-Type": "application/json"},
+                            conn=conn)
+
+    def raw(self, data, read=True, timeout=5):
+        """Sends raw bytes on a new connection; returns what came back."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        if self.tls:
+            s = self.ssl_context().wrap_socket(s, server_hostname="127.0.0.1")
+        try:
+            s.sendall(data)
+            if not read:
+                return b""
+            out = b""
+            with contextlib.suppress(OSError):
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    out += chunk
+            return out
+        finally:
+            s.close()
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout)
+        if self.proc:
+            self.logf.close()
+        return self.proc.returncode if self.proc else None
+
+    def db(self):
+        return sqlite3.connect(os.path.join(self.data_dir, "groupsync.db"), timeout=10)
+
+    def jobs(self):
+        with contextlib.closing(self.db()) as db:
+            return db.execute(
+                "SELECT uuid, user_id, event_type, state FROM jobs ORDER BY id").fetchall()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def run_cli(args, env, timeout=30):
+    full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        if k in os.environ:
+            full[k] = os.environ[k]
+    full.update(env)
+    return subprocess.run([BIN] + args, env=full, capture_output=True, text=True,
+                          timeout=timeout)
