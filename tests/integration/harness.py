@@ -29,6 +29,7 @@ BIN = os.environ.get("GROUPSYNC_BIN", os.path.join(ROOT, "build", "groupsync"))
 SECRET = "Basic dGVzdDp0ZXN0LXNlY3JldC0xMjM0NQ=="
 SECRET_NEXT = "Basic bmV4dDpuZXh0LXNlY3JldC02Nzg5MA=="
 GROUP = "00g8sync7AbCdEfGh4x7"
+PENDING, LEASED, DONE, DEAD = 0, 1, 2, 3  # enum queue_state
 
 
 def free_port():

@@ -6,7 +6,7 @@ import threading
 import unittest
 import uuid
 
-from harness import (GROUP, SECRET, SECRET_NEXT, Groupsync, delivery, membership_event,
+from harness import (GROUP, PENDING, SECRET, SECRET_NEXT, Groupsync, delivery, membership_event,
                      sample)
 
 
@@ -146,7 +146,7 @@ class IntakeHTTP(unittest.TestCase):
         self.assertEqual(json.loads(data), {"events": 50, "stored": 50, "duplicate": False})
         jobs = self.gs.jobs()
         self.assertEqual(sorted(j[1] for j in jobs), users)
-        self.assertTrue(all(j[3] == "pending" for j in jobs), jobs[:3])
+        self.assertTrue(all(j[3] == PENDING for j in jobs), jobs[:3])
 
     def test_duplicate_delivery(self):
         body = delivery([membership_event("00u0000000000000dup1")])

@@ -1,0 +1,887 @@
+/*
+ * queue: the durable job store, one SQLite file in WAL mode.
+ *
+ * One connection serves every thread; q->db_lock guards it and the
+ * prepared statements cached next to it. Transactions are short (one
+ * delivery batch, one lease, one lease's outcome), so the lock is never
+ * held for long.
+ *
+ * Group commit: with synchronous=FULL every COMMIT costs an fsync, and one
+ * fsync per webhook delivery would cap intake at the disk's fsync rate.
+ * queue_enqueue() therefore does not write: it appends a request to a list
+ * and sleeps on the request's own condition variable. A committer thread
+ * takes the whole list, writes all of it in ONE transaction, commits once
+ * and wakes every waiter with its own result. While it commits, new
+ * requests pile up and form the next batch, so the batch size grows with
+ * the load by itself. If the transaction fails (disk full, read-only,
+ * I/O error) it is rolled back and the whole batch fails, so that every
+ * caller answers 5xx and Okta redelivers; the next batch simply tries
+ * again, which is how the store recovers once space returns.
+ *
+ * Lock order: q->req_lock and q->db_lock are never held together.
+ *
+ * Job states are stored as the integers of enum queue_state. "published"
+ * is Okta's ISO-8601 UTC form (always the same width), so it sorts
+ * correctly as text.
+ */
+#include "groupsync/queue.h"
+#include "groupsync/util.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#define QUEUE_SCHEMA_VERSION 1
+#define QUEUE_BUSY_TIMEOUT_MS 5000
+#define QUEUE_DB_NAME "groupsync.db"
+
+static const char queue_schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS deliveries(event_id TEXT PRIMARY KEY,"
+	" received INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS jobs(id INTEGER PRIMARY KEY,"
+	" uuid TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL,"
+	" event_type TEXT NOT NULL, published TEXT NOT NULL,"
+	" group_id TEXT NOT NULL, changed TEXT NOT NULL,"
+	" changed_known INTEGER NOT NULL,"
+	" state INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 3),"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" not_before INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL, last_error TEXT NOT NULL DEFAULT '');"
+	/* lease walks the pending jobs in published order */
+	"CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(state, published, id);"
+	/* "has this user a leased job?" and "all pending jobs of a user" */
+	"CREATE INDEX IF NOT EXISTS jobs_user ON jobs(user_id, state);"
+	"CREATE TABLE IF NOT EXISTS remote_ids(user_id TEXT PRIMARY KEY,"
+	" remote_id TEXT NOT NULL, hash TEXT NOT NULL,"
+	" updated INTEGER NOT NULL) WITHOUT ROWID;"
+	/* one row that queue_writable() rewrites to prove a commit works */
+	"CREATE TABLE IF NOT EXISTS health(id INTEGER PRIMARY KEY"
+	" CHECK (id = 1), checked INTEGER NOT NULL);";
+
+#define QUEUE_JOB_COLUMNS "id, uuid, user_id, event_type, published, " \
+	"group_id, changed, changed_known, attempts, not_before, created, " \
+	"last_error"
+
+enum queue_stmt_id {
+	QS_BEGIN, QS_COMMIT, QS_ROLLBACK,
+	QS_DELIVERY_ADD, QS_JOB_ADD,
+	QS_LEASE_PICK, QS_LEASE_JOBS, QS_LEASE_MARK, QS_FINISH,
+	QS_COUNTS, QS_OLDEST, QS_HEALTH,
+	QS_REMOTE_GET, QS_REMOTE_PUT, QS_REMOTE_DELETE,
+	QS_COUNT
+};
+
+static const char *const queue_sql[QS_COUNT] = {
+	[QS_BEGIN] = "BEGIN IMMEDIATE",
+	[QS_COMMIT] = "COMMIT",
+	[QS_ROLLBACK] = "ROLLBACK",
+	[QS_DELIVERY_ADD] = "INSERT OR IGNORE INTO deliveries(event_id, received)"
+	    " VALUES(?1, ?2)",
+	[QS_JOB_ADD] = "INSERT OR IGNORE INTO jobs(uuid, user_id, event_type,"
+	    " published, group_id, changed, changed_known, created, updated)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+	[QS_LEASE_PICK] = "SELECT j.user_id FROM jobs j"
+	    " WHERE j.state = 0 AND j.not_before <= ?1 AND NOT EXISTS"
+	    " (SELECT 1 FROM jobs l WHERE l.user_id = j.user_id AND l.state = 1)"
+	    " ORDER BY j.published, j.id LIMIT 1",
+	[QS_LEASE_JOBS] = "SELECT " QUEUE_JOB_COLUMNS " FROM jobs"
+	    " WHERE user_id = ?1 AND state = 0 AND not_before <= ?2"
+	    " ORDER BY published, id",
+	[QS_LEASE_MARK] = "UPDATE jobs SET state = 1, updated = ?3"
+	    " WHERE user_id = ?1 AND state = 0 AND not_before <= ?2",
+	/* NULL keeps the column: one statement serves every outcome */
+	[QS_FINISH] = "UPDATE jobs SET state = ?2, attempts = attempts + ?3,"
+	    " not_before = coalesce(?4, not_before),"
+	    " last_error = coalesce(?5, last_error), updated = ?6"
+	    " WHERE id = ?1 AND state = 1",
+	[QS_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
+	[QS_OLDEST] = "SELECT min(created) FROM jobs WHERE state = 0",
+	[QS_HEALTH] = "INSERT OR REPLACE INTO health(id, checked) VALUES(1, ?1)",
+	[QS_REMOTE_GET] = "SELECT remote_id, hash FROM remote_ids"
+	    " WHERE user_id = ?1",
+	[QS_REMOTE_PUT] = "INSERT INTO remote_ids(user_id, remote_id, hash,"
+	    " updated) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(user_id) DO UPDATE"
+	    " SET remote_id = excluded.remote_id, hash = excluded.hash,"
+	    " updated = excluded.updated",
+	[QS_REMOTE_DELETE] = "DELETE FROM remote_ids WHERE user_id = ?1",
+};
+
+/* One queue_enqueue() call waiting for the committer. Lives on the
+ * caller's stack; the committer must not touch it once done is set. */
+struct queue_req {
+	const char *event_id;
+	const struct queue_job_in *jobs;
+	size_t njobs;
+	size_t stored;
+	enum queue_enqueue_result result;
+	char err[QUEUE_ERROR_MAX + 1];
+	int done;		/* under req_lock */
+	pthread_cond_t cond;	/* with req_lock */
+	struct queue_req *next;
+};
+
+struct queue {
+	char path[PATH_MAX];
+
+	pthread_mutex_t db_lock;	/* guards db and stmt */
+	sqlite3 *db;
+	sqlite3_stmt *stmt[QS_COUNT];
+
+	pthread_mutex_t req_lock;	/* guards the fields below */
+	pthread_cond_t req_cond;	/* committer: work or stop */
+	struct queue_req *head;
+	struct queue_req **tail;
+	int stopping;
+	pthread_t committer;
+};
+
+static void
+queue_seterr(struct queue *q, char *err, size_t errlen, const char *what)
+{
+	if (err == NULL || errlen == 0)
+		return;
+	/* a truncated message is still worth returning */
+	(void)util_format(err, errlen, "%s: %s: %s", q->path, what,
+	    sqlite3_errmsg(q->db));
+}
+
+/* Returns the cached statement, reset and with its bindings cleared. */
+static sqlite3_stmt *
+queue_stmt(struct queue *q, enum queue_stmt_id id)
+{
+	sqlite3_stmt *st = q->stmt[id];
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+/* Runs a statement that returns no rows, then resets it. */
+static int
+queue_step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Runs a cached statement without parameters: BEGIN, COMMIT, ROLLBACK. */
+static int
+queue_run(struct queue *q, enum queue_stmt_id id)
+{
+	return queue_step_done(queue_stmt(q, id));
+}
+
+/* Rolls back if a transaction is still open; SQLite ends some on error
+ * by itself, and a ROLLBACK without one would only add a second error. */
+static void
+queue_rollback(struct queue *q)
+{
+	if (!sqlite3_get_autocommit(q->db))
+		(void)queue_run(q, QS_ROLLBACK);
+}
+
+static void
+queue_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+/* Returns -1 when the value did not fit (dst holds a truncated copy). */
+static int
+queue_copy_col(char *dst, size_t size, sqlite3_stmt *st, int col)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+
+	return util_copy(dst, size, s != NULL ? (const char *)s : "");
+}
+
+/*
+ * Stores one request inside the batch transaction. Returns -1 on a store
+ * error (the whole batch then fails), else 0 with req->result set.
+ */
+static int
+queue_store_req(struct queue *q, struct queue_req *req, int64_t now)
+{
+	sqlite3_stmt *st;
+	size_t i;
+
+	req->stored = 0;
+	if (req->event_id[0] != '\0') {
+		st = queue_stmt(q, QS_DELIVERY_ADD);
+		queue_bind_text(st, 1, req->event_id);
+		sqlite3_bind_int64(st, 2, now);
+		if (queue_step_done(st) == -1)
+			return -1;
+		/* ignored insert: this eventId was stored earlier, maybe
+		 * earlier in this very batch */
+		if (sqlite3_changes(q->db) == 0) {
+			req->result = QUEUE_DUPLICATE;
+			return 0;
+		}
+	}
+	for (i = 0; i < req->njobs; i++) {
+		const struct queue_job_in *j = &req->jobs[i];
+
+		st = queue_stmt(q, QS_JOB_ADD);
+		queue_bind_text(st, 1, j->uuid);
+		queue_bind_text(st, 2, j->user_id);
+		queue_bind_text(st, 3, j->event_type);
+		queue_bind_text(st, 4, j->published);
+		queue_bind_text(st, 5, j->group_id);
+		queue_bind_text(st, 6, j->changed);
+		sqlite3_bind_int(st, 7, j->changed_known != 0);
+		sqlite3_bind_int64(st, 8, now);
+		if (queue_step_done(st) == -1)
+			return -1;
+		req->stored += (size_t)sqlite3_changes(q->db);
+	}
+	req->result = QUEUE_STORED;
+	return 0;
+}
+
+/* Writes a batch in one transaction; on failure every request fails. */
+static void
+queue_commit_batch(struct queue *q, struct queue_req *batch)
+{
+	struct queue_req *r;
+	char err[QUEUE_ERROR_MAX + 1];
+	int64_t now = util_now_ms();
+
+	pthread_mutex_lock(&q->db_lock);
+	if (queue_run(q, QS_BEGIN) == -1) {
+		queue_seterr(q, err, sizeof(err), "begin");
+		goto fail;
+	}
+	for (r = batch; r != NULL; r = r->next) {
+		if (queue_store_req(q, r, now) == -1) {
+			queue_seterr(q, err, sizeof(err), "store delivery");
+			goto fail;
+		}
+	}
+	/*
+	 * A COMMIT error can, in rare cases (a failed automatic checkpoint),
+	 * come after the data is durable. Reporting a failure then is the
+	 * safe side: Okta redelivers and the eventId makes it a duplicate.
+	 */
+	if (queue_run(q, QS_COMMIT) == -1) {
+		queue_seterr(q, err, sizeof(err), "commit");
+		goto fail;
+	}
+	pthread_mutex_unlock(&q->db_lock);
+	return;
+fail:
+	queue_rollback(q);
+	pthread_mutex_unlock(&q->db_lock);
+	for (r = batch; r != NULL; r = r->next) {
+		r->result = QUEUE_FAILED;
+		r->stored = 0;
+		(void)util_copy(r->err, sizeof(r->err), err);
+	}
+}
+
+static void *
+queue_committer(void *arg)
+{
+	struct queue *q = arg;
+	struct queue_req *batch, *r, *next;
+
+	pthread_mutex_lock(&q->req_lock);
+	for (;;) {
+		while (q->head == NULL && !q->stopping)
+			pthread_cond_wait(&q->req_cond, &q->req_lock);
+		/* stop only once drained: every caller gets an answer */
+		if (q->head == NULL)
+			break;
+		batch = q->head;
+		q->head = NULL;
+		q->tail = &q->head;
+		pthread_mutex_unlock(&q->req_lock);
+
+		queue_commit_batch(q, batch);
+
+		pthread_mutex_lock(&q->req_lock);
+		for (r = batch; r != NULL; r = next) {
+			/* read next first: the waiter may return at once */
+			next = r->next;
+			r->done = 1;
+			pthread_cond_signal(&r->cond);
+		}
+	}
+	pthread_mutex_unlock(&q->req_lock);
+	return NULL;
+}
+
+enum queue_enqueue_result
+queue_enqueue(struct queue *q, const char *event_id,
+    const struct queue_job_in *jobs, size_t njobs, size_t *stored,
+    char *err, size_t errlen)
+{
+	struct queue_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.event_id = event_id != NULL ? event_id : "";
+	req.jobs = jobs;
+	req.njobs = njobs;
+	req.result = QUEUE_FAILED;
+	pthread_cond_init(&req.cond, NULL);
+
+	pthread_mutex_lock(&q->req_lock);
+	if (q->stopping) {
+		(void)util_format(req.err, sizeof(req.err),
+		    "%s: queue is closing", q->path);
+		req.done = 1;
+	} else {
+		/* req outlives its time on the list: we return only once
+		 * the committer has taken it off and set done */
+		*q->tail = &req;
+		/* cppcheck-suppress autoVariables */
+		q->tail = &req.next;
+		pthread_cond_signal(&q->req_cond);
+	}
+	while (!req.done)
+		pthread_cond_wait(&req.cond, &q->req_lock);
+	pthread_mutex_unlock(&q->req_lock);
+	pthread_cond_destroy(&req.cond);
+
+	if (stored != NULL)
+		*stored = req.stored;
+	if (req.result == QUEUE_FAILED && err != NULL && errlen > 0)
+		(void)util_copy(err, errlen, req.err);
+	return req.result;
+}
+
+/* Refuses a missing or read-only data directory instead of creating it:
+ * a typo in GROUPSYNC_DATA_DIR must not silently start an empty queue. */
+static int
+queue_check_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if (stat(dir, &sb) == 0) {
+		if (!S_ISDIR(sb.st_mode))
+			errno = ENOTDIR;
+		else if (access(dir, W_OK | X_OK) == 0)
+			return 0;
+	}
+	(void)util_format(err, errlen, "data directory %s: %s", dir,
+	    strerror(errno));
+	return -1;
+}
+
+/* Runs a PRAGMA and copies the first column of its first row. */
+static int
+queue_pragma(struct queue *q, const char *sql, char *val, size_t len)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+
+	if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		(void)queue_copy_col(val, len, st, 0);
+		ret = 0;
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int
+queue_pragmas(struct queue *q, char *err, size_t errlen)
+{
+	char mode[16];
+
+	sqlite3_busy_timeout(q->db, QUEUE_BUSY_TIMEOUT_MS);
+	if (queue_pragma(q, "PRAGMA journal_mode=WAL", mode,
+	    sizeof(mode)) == -1) {
+		queue_seterr(q, err, errlen, "journal_mode=WAL");
+		return -1;
+	}
+	/* WAL lets the admin commands read while the server writes */
+	if (strcmp(mode, "wal") != 0) {
+		(void)util_format(err, errlen, "%s: cannot use WAL mode "
+		    "(journal_mode is %s)", q->path, mode);
+		return -1;
+	}
+	if (sqlite3_exec(q->db, "PRAGMA synchronous=FULL", NULL, NULL,
+	    NULL) != SQLITE_OK) {
+		queue_seterr(q, err, errlen, "synchronous=FULL");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Creates or checks the schema in one write transaction, so that a server
+ * and an admin command opening a new file at once cannot interleave.
+ */
+static int
+queue_schema(struct queue *q, char *err, size_t errlen)
+{
+	char sql[64], val[16];
+	int version, ret = -1;
+
+	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		queue_seterr(q, err, errlen, "begin");
+		return -1;
+	}
+	if (queue_pragma(q, "PRAGMA user_version", val, sizeof(val)) == -1) {
+		queue_seterr(q, err, errlen, "user_version");
+		goto out;
+	}
+	version = (int)strtol(val, NULL, 10);
+	if (version > QUEUE_SCHEMA_VERSION) {
+		(void)util_format(err, errlen, "%s: schema version %d is newer "
+		    "than this groupsync supports (%d)", q->path, version,
+		    QUEUE_SCHEMA_VERSION);
+		goto out;
+	}
+	(void)util_format(sql, sizeof(sql), "PRAGMA user_version=%d",
+	    QUEUE_SCHEMA_VERSION);
+	if (sqlite3_exec(q->db, queue_schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(q->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		queue_seterr(q, err, errlen, "create schema");
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret == -1 && !sqlite3_get_autocommit(q->db))
+		(void)sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
+}
+
+/* Opens the file, sets it up and prepares the statements. */
+static int
+queue_open_db(struct queue *q, int mode, char *err, size_t errlen)
+{
+	int i;
+
+	if (sqlite3_open_v2(q->path, &q->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		queue_seterr(q, err, errlen, "open");
+		return -1;
+	}
+	if (queue_pragmas(q, err, errlen) == -1 ||
+	    queue_schema(q, err, errlen) == -1)
+		return -1;
+	for (i = 0; i < QS_COUNT; i++) {
+		if (sqlite3_prepare_v3(q->db, queue_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &q->stmt[i], NULL) != SQLITE_OK) {
+			queue_seterr(q, err, errlen, "prepare");
+			return -1;
+		}
+	}
+	/* Only the owner may do this: an admin command would otherwise
+	 * steal the running server's leases. */
+	if (mode == QUEUE_OPEN_SERVER && sqlite3_exec(q->db,
+	    "UPDATE jobs SET state = 0 WHERE state = 1", NULL, NULL,
+	    NULL) != SQLITE_OK) {
+		queue_seterr(q, err, errlen, "release abandoned leases");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+queue_close_db(struct queue *q)
+{
+	int i;
+
+	for (i = 0; i < QS_COUNT; i++)
+		sqlite3_finalize(q->stmt[i]);
+	/* the last connection checkpoints and removes the WAL file */
+	sqlite3_close(q->db);
+}
+
+struct queue *
+queue_open(const char *data_dir, int mode, char *err, size_t errlen)
+{
+	struct queue *q;
+
+	if (queue_check_dir(data_dir, err, errlen) == -1)
+		return NULL;
+	q = calloc(1, sizeof(*q));
+	if (q == NULL) {
+		(void)util_format(err, errlen, "queue: out of memory");
+		return NULL;
+	}
+	if (util_format(q->path, sizeof(q->path), "%s/%s", data_dir,
+	    QUEUE_DB_NAME) == -1) {
+		(void)util_format(err, errlen, "data directory %s: path too "
+		    "long", data_dir);
+		goto fail;
+	}
+	if (queue_open_db(q, mode, err, errlen) == -1)
+		goto fail;
+	pthread_mutex_init(&q->db_lock, NULL);
+	pthread_mutex_init(&q->req_lock, NULL);
+	pthread_cond_init(&q->req_cond, NULL);
+	q->tail = &q->head;
+	if (pthread_create(&q->committer, NULL, queue_committer, q) != 0) {
+		(void)util_format(err, errlen, "%s: cannot start the committer "
+		    "thread", q->path);
+		pthread_cond_destroy(&q->req_cond);
+		pthread_mutex_destroy(&q->req_lock);
+		pthread_mutex_destroy(&q->db_lock);
+		goto fail;
+	}
+	return q;
+fail:
+	queue_close_db(q);
+	free(q);
+	return NULL;
+}
+
+void
+queue_close(struct queue *q)
+{
+	if (q == NULL)
+		return;
+	pthread_mutex_lock(&q->req_lock);
+	q->stopping = 1;
+	pthread_cond_signal(&q->req_cond);
+	pthread_mutex_unlock(&q->req_lock);
+	pthread_join(q->committer, NULL);
+
+	queue_close_db(q);
+	pthread_cond_destroy(&q->req_cond);
+	pthread_mutex_destroy(&q->req_lock);
+	pthread_mutex_destroy(&q->db_lock);
+	free(q);
+}
+
+static void
+queue_read_job(sqlite3_stmt *st, struct queue_job *j)
+{
+	/* our columns were bounded by struct queue_job_in when stored */
+	memset(j, 0, sizeof(*j));
+	j->id = sqlite3_column_int64(st, 0);
+	(void)queue_copy_col(j->uuid, sizeof(j->uuid), st, 1);
+	(void)queue_copy_col(j->user_id, sizeof(j->user_id), st, 2);
+	(void)queue_copy_col(j->event_type, sizeof(j->event_type), st, 3);
+	(void)queue_copy_col(j->published, sizeof(j->published), st, 4);
+	(void)queue_copy_col(j->group_id, sizeof(j->group_id), st, 5);
+	(void)queue_copy_col(j->changed, sizeof(j->changed), st, 6);
+	j->changed_known = sqlite3_column_int(st, 7);
+	j->attempts = sqlite3_column_int(st, 8);
+	/* returned as leased: the UPDATE that follows makes it so */
+	j->state = QUEUE_LEASED;
+	j->not_before_ms = sqlite3_column_int64(st, 9);
+	j->created_ms = sqlite3_column_int64(st, 10);
+	(void)queue_copy_col(j->last_error, sizeof(j->last_error), st, 11);
+}
+
+/* Appends one slot to out->jobs, growing it by doubling. */
+static struct queue_job *
+queue_lease_grow(struct queue_lease *out, size_t *cap)
+{
+	struct queue_job *jobs;
+	size_t n;
+
+	if (out->njobs == *cap) {
+		n = *cap == 0 ? 8 : *cap * 2;
+		if (n > SIZE_MAX / sizeof(*jobs))
+			return NULL;
+		jobs = realloc(out->jobs, n * sizeof(*jobs));
+		if (jobs == NULL)
+			return NULL;
+		out->jobs = jobs;
+		*cap = n;
+	}
+	return &out->jobs[out->njobs++];
+}
+
+/* Reads the ready pending jobs of out->user_id into out->jobs. */
+static int
+queue_lease_read(struct queue *q, int64_t now_ms, struct queue_lease *out,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = queue_stmt(q, QS_LEASE_JOBS);
+	struct queue_job *j;
+	size_t cap = 0;
+	int rc, ret = -1;
+
+	queue_bind_text(st, 1, out->user_id);
+	sqlite3_bind_int64(st, 2, now_ms);
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW)
+			break;
+		j = queue_lease_grow(out, &cap);
+		if (j == NULL) {
+			(void)util_format(err, errlen, "%s: lease: out of "
+			    "memory for the jobs of user %s", q->path,
+			    out->user_id);
+			goto out;
+		}
+		queue_read_job(st, j);
+	}
+	if (rc != SQLITE_DONE) {
+		queue_seterr(q, err, errlen, "lease: read jobs");
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_reset(st);
+	return ret;
+}
+
+/*
+ * The pick, the read and the update run in one write transaction, so two
+ * workers can never lease the same user: the second one waits for the
+ * first one's COMMIT and then sees that user's jobs as leased.
+ */
+int
+queue_lease(struct queue *q, int64_t now_ms, struct queue_lease *out,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc, ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&q->db_lock);
+	if (queue_run(q, QS_BEGIN) == -1) {
+		queue_seterr(q, err, errlen, "lease: begin");
+		goto out;
+	}
+	st = queue_stmt(q, QS_LEASE_PICK);
+	sqlite3_bind_int64(st, 1, now_ms);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		(void)queue_copy_col(out->user_id, sizeof(out->user_id), st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		queue_seterr(q, err, errlen, "lease: pick user");
+		goto out;
+	}
+	if (rc == SQLITE_DONE) {
+		ret = 0;
+		goto out;
+	}
+	if (queue_lease_read(q, now_ms, out, err, errlen) == -1)
+		goto out;
+	/* cannot happen inside one transaction, but never return 1 empty */
+	if (out->njobs == 0) {
+		ret = 0;
+		goto out;
+	}
+	st = queue_stmt(q, QS_LEASE_MARK);
+	queue_bind_text(st, 1, out->user_id);
+	sqlite3_bind_int64(st, 2, now_ms);
+	sqlite3_bind_int64(st, 3, util_now_ms());
+	if (queue_step_done(st) == -1 || queue_run(q, QS_COMMIT) == -1) {
+		queue_seterr(q, err, errlen, "lease: mark leased");
+		goto out;
+	}
+	ret = 1;
+out:
+	queue_rollback(q);
+	pthread_mutex_unlock(&q->db_lock);
+	if (ret != 1)
+		queue_lease_free(out);
+	return ret;
+}
+
+void
+queue_lease_free(struct queue_lease *l)
+{
+	if (l == NULL)
+		return;
+	free(l->jobs);
+	l->jobs = NULL;
+	l->njobs = 0;
+}
+
+/*
+ * Ends a lease: every job of it moves to state, attempts += inc; a NULL
+ * not_before or error keeps the stored value. Only rows still leased are
+ * touched, so a stale lease cannot undo what happened since.
+ */
+static int
+queue_finish(struct queue *q, const struct queue_lease *l,
+    enum queue_state state, int inc, const int64_t *not_before,
+    const char *error)
+{
+	sqlite3_stmt *st;
+	int64_t now = util_now_ms();
+	size_t i;
+	int ret = -1;
+
+	pthread_mutex_lock(&q->db_lock);
+	if (queue_run(q, QS_BEGIN) == -1)
+		goto out;
+	for (i = 0; i < l->njobs; i++) {
+		st = queue_stmt(q, QS_FINISH);
+		sqlite3_bind_int64(st, 1, l->jobs[i].id);
+		sqlite3_bind_int(st, 2, (int)state);
+		sqlite3_bind_int(st, 3, inc);
+		if (not_before != NULL)
+			sqlite3_bind_int64(st, 4, *not_before);
+		if (error != NULL)
+			queue_bind_text(st, 5, error);
+		sqlite3_bind_int64(st, 6, now);
+		if (queue_step_done(st) == -1)
+			goto out;
+	}
+	if (queue_run(q, QS_COMMIT) == -1)
+		goto out;
+	ret = 0;
+out:
+	queue_rollback(q);
+	pthread_mutex_unlock(&q->db_lock);
+	return ret;
+}
+
+int
+queue_complete(struct queue *q, const struct queue_lease *l)
+{
+	return queue_finish(q, l, QUEUE_DONE, 0, NULL, NULL);
+}
+
+int
+queue_retry(struct queue *q, const struct queue_lease *l,
+    int64_t retry_at_ms, const char *error)
+{
+	return queue_finish(q, l, QUEUE_PENDING, 1, &retry_at_ms,
+	    error != NULL ? error : "");
+}
+
+int
+queue_dead(struct queue *q, const struct queue_lease *l, const char *error)
+{
+	return queue_finish(q, l, QUEUE_DEAD, 1, NULL,
+	    error != NULL ? error : "");
+}
+
+int
+queue_release(struct queue *q, const struct queue_lease *l)
+{
+	return queue_finish(q, l, QUEUE_PENDING, 0, NULL, NULL);
+}
+
+int
+queue_counts(struct queue *q, int64_t counts[4])
+{
+	sqlite3_stmt *st;
+	int rc, s;
+
+	memset(counts, 0, 4 * sizeof(counts[0]));
+	pthread_mutex_lock(&q->db_lock);
+	st = queue_stmt(q, QS_COUNTS);
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW)
+			break;
+		s = sqlite3_column_int(st, 0);
+		if (s >= QUEUE_PENDING && s <= QUEUE_DEAD)
+			counts[s] = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&q->db_lock);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+queue_oldest_pending_ms(struct queue *q, int64_t now_ms, int64_t *age_ms)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*age_ms = 0;
+	pthread_mutex_lock(&q->db_lock);
+	st = queue_stmt(q, QS_OLDEST);
+	rc = sqlite3_step(st);
+	/* min() of no rows is NULL: no pending job, age 0 */
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL &&
+	    now_ms > sqlite3_column_int64(st, 0))
+		*age_ms = now_ms - sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&q->db_lock);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* A real write and commit: only that proves the disk takes our data. */
+int
+queue_writable(struct queue *q)
+{
+	sqlite3_stmt *st;
+	int ok = 0;
+
+	pthread_mutex_lock(&q->db_lock);
+	if (queue_run(q, QS_BEGIN) == -1)
+		goto out;
+	st = queue_stmt(q, QS_HEALTH);
+	sqlite3_bind_int64(st, 1, util_now_ms());
+	if (queue_step_done(st) == -1 || queue_run(q, QS_COMMIT) == -1)
+		goto out;
+	ok = 1;
+out:
+	queue_rollback(q);
+	pthread_mutex_unlock(&q->db_lock);
+	return ok;
+}
+
+int
+queue_remote_get(struct queue *q, const char *user_id, char *remote_id,
+    size_t rlen, char *hash, size_t hlen)
+{
+	sqlite3_stmt *st;
+	int rc, ret = -1;
+
+	pthread_mutex_lock(&q->db_lock);
+	st = queue_stmt(q, QS_REMOTE_GET);
+	queue_bind_text(st, 1, user_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		ret = 0;
+	else if (rc == SQLITE_ROW) {
+		/* a value that does not fit is an error, not a wrong ID */
+		if (queue_copy_col(remote_id, rlen, st, 0) == 0 &&
+		    queue_copy_col(hash, hlen, st, 1) == 0)
+			ret = 1;
+	}
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&q->db_lock);
+	return ret;
+}
+
+int
+queue_remote_put(struct queue *q, const char *user_id, const char *remote_id,
+    const char *hash)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	pthread_mutex_lock(&q->db_lock);
+	st = queue_stmt(q, QS_REMOTE_PUT);
+	queue_bind_text(st, 1, user_id);
+	queue_bind_text(st, 2, remote_id);
+	queue_bind_text(st, 3, hash != NULL ? hash : "");
+	sqlite3_bind_int64(st, 4, util_now_ms());
+	ret = queue_step_done(st);
+	pthread_mutex_unlock(&q->db_lock);
+	return ret;
+}
+
+int
+queue_remote_delete(struct queue *q, const char *user_id)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	pthread_mutex_lock(&q->db_lock);
+	st = queue_stmt(q, QS_REMOTE_DELETE);
+	queue_bind_text(st, 1, user_id);
+	ret = queue_step_done(st);
+	pthread_mutex_unlock(&q->db_lock);
+	return ret;
+}
