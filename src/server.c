@@ -16,7 +16,6 @@
 
 #define SERVER_RID_LEN 16
 #define SERVER_BODY_CHUNK (16 * 1024)
-#define SERVER_ANSWER_MAX (HOOK_CHALLENGE_MAX * 6 + 64)
 
 /*
  * Mozilla's "intermediate" TLS 1.2 suites: forward secret AEAD only.
@@ -224,7 +223,7 @@ static int
 server_verify(struct server_req *r)
 {
 	const char *challenge = mg_get_header(r->conn, "X-Okta-Verification-Challenge");
-	char answer[SERVER_ANSWER_MAX];
+	char answer[HOOK_ANSWER_MAX];
 
 	if (challenge == NULL)
 		return server_error(r, 400, "missing X-Okta-Verification-Challenge");

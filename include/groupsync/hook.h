@@ -29,7 +29,8 @@ enum hook_ignore_reason {
 	HOOK_IGNORED_TYPE = 0,  /* event type groupsync does not handle */
 	HOOK_IGNORED_NO_TARGET, /* no usable User target (e.g. preview) */
 	HOOK_IGNORED_GROUP,     /* group event for a group not configured */
-	HOOK_IGNORED_INVALID,   /* missing/oversized uuid, id or published */
+	HOOK_IGNORED_INVALID,   /* non-object event, missing eventType, bad or
+				   oversized uuid/id/published, conflicting targets */
 	HOOK_IGNORED_NREASONS
 };
 
@@ -52,6 +53,8 @@ int hook_is_group_type(const char *event_type);
  * Parses a delivery. Returns 0 and fills *out, or -1 with a short reason
  * in err (never containing input longer than a few characters) when the
  * body is not JSON or not a delivery's shape (the answer is then 400).
+ * On -1 *out is zeroed, so hook_delivery_free is always safe. A uuid seen
+ * twice in one delivery gives two jobs: queue_enqueue keeps one.
  */
 int hook_parse_delivery(const char *body, size_t len, const struct hook_filter *f,
     struct hook_delivery *out, char *err, size_t errlen);
@@ -60,17 +63,18 @@ void hook_delivery_free(struct hook_delivery *d);
 /*
  * Compares a presented header value with the secret and, when not NULL,
  * the next secret, in time that depends only on the lengths of the
- * secrets, never on where the values differ. NULL presented → 0.
- * Returns 1 on a match.
+ * secrets, never on where the values differ. NULL presented → 0; an empty
+ * or NULL secret never matches. Returns 1 on a match.
  */
 int hook_authenticate(const char *presented, const char *secret, const char *next);
 
 /*
  * Writes {"verification":"<challenge>"} into buf. The challenge is
- * JSON-escaped. Returns the length, or -1 when it does not fit or the
- * challenge is longer than HOOK_CHALLENGE_MAX.
+ * JSON-escaped. Returns the length, or -1 when it does not fit, the
+ * challenge is longer than HOOK_CHALLENGE_MAX or is not printable ASCII.
  */
 #define HOOK_CHALLENGE_MAX 1024
+#define HOOK_ANSWER_MAX (6 * HOOK_CHALLENGE_MAX + 20)
 int hook_verification_answer(const char *challenge, char *buf, size_t buflen);
 
 #endif

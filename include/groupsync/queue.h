@@ -92,7 +92,8 @@ void queue_close(struct queue *q);
 /*
  * Stores the jobs of one delivery in one transaction. event_id (the
  * delivery's eventId) may be "" when absent. Jobs whose uuid is already
- * stored are skipped (*stored counts the new ones). Blocks until the
+ * stored, or repeated within jobs[], are skipped (*stored counts the new
+ * ones). Blocks until the
  * commit is durable; concurrent calls share a commit.
  */
 enum queue_enqueue_result queue_enqueue(struct queue *q, const char *event_id,

@@ -10,3 +10,15 @@ gs_unit_test(queue open_close_reopen open_bad_dir open_newer_schema
     release_lease recover_leases_server keep_leases_admin
     admin_alongside_server concurrent_enqueue concurrent_lease
     store_failure_recovers writable_ok remote_ids counts_and_age)
+gs_unit_test(hook sample_group_add sample_group_remove sample_update_profile sample_deactivate
+    sample_batch_mixed sample_okta_docs_session_start targets_either_order
+    preview_null_target target_missing_or_empty group_filter ambiguous_targets
+    all_handled_types changed_attributes oversized_ids_invalid bad_id_characters
+    numbers_for_strings published_invalid non_object_events duplicate_uuid_two_jobs
+    event_id_optional envelope_event_type hostile_empty_body hostile_not_json
+    hostile_truncated hostile_trailing_garbage hostile_top_level_array
+    hostile_events_not_array hostile_deep_nesting hostile_nul_byte
+    hostile_invalid_utf8 body_not_terminated too_many_events error_never_echoes_body
+    auth_equal auth_different auth_near_miss auth_null_presented auth_next_secret
+    auth_empty_secret verification_plain verification_escaping verification_too_long
+    verification_small_buffer)
