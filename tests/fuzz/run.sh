@@ -17,7 +17,7 @@ for t in $targets; do
   mkdir -p "$work"
   echo "fuzz: $t for ${secs}s (seeds: $seeds)"
   rc=0
-  build-fuzz/tests/$t -max_total_time="$secs" -max_len=65536 -timeout=10 \
+  build-fuzz/tests/fuzz/$t -max_total_time="$secs" -max_len=65536 -timeout=10 \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/ \
     "$work" "$seeds" >build-fuzz/$t.log 2>&1 || rc=$?
   grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)" build-fuzz/$t.log || true

@@ -717,7 +717,7 @@ concurrent_lease(void **state)
 	struct fixture *fx = *state;
 	struct cl_shared s;
 	pthread_t th[CL_THREADS];
-	char event_id[32], uuid[32], user[32], published[32];
+	char event_id[32], uuid[32], user[32], published[48];
 	int i;
 
 	for (i = 0; i < CL_USERS * CL_JOBS; i++) {
