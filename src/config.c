@@ -14,85 +14,86 @@
 
 #define CONFIG_FILE_MAX (64 * 1024) /* secret files, config files */
 
-enum config_type { CT_STRING, CT_SECRET, CT_INT, CT_BOOL };
-enum config_origin { CO_UNSET = 0, CO_DEFAULT, CO_FILE, CO_ENV };
-
-struct config_option;
-typedef int (*config_check_fn)(const struct config *, const struct config_option *,
-    const char *, char *, size_t);
-
-/* One setting: the table below drives load, validation, dump and help. */
-struct config_option {
-	const char *name;
-	enum config_type type;
-	const char *def; /* NULL: unset by default */
-	size_t offset;   /* of a char * (strings) or int field */
-	int min, max;    /* CT_INT bounds */
-	config_check_fn check;
-	const char *help;
-};
-
-static int check_listen(const struct config *, const struct config_option *,
-    const char *, char *, size_t);
-static int check_path(const struct config *, const struct config_option *,
-    const char *, char *, size_t);
-static int check_header(const struct config *, const struct config_option *,
-    const char *, char *, size_t);
-static int check_secret(const struct config *, const struct config_option *,
-    const char *, char *, size_t);
-static int check_url(const struct config *, const struct config_option *,
-    const char *, char *, size_t);
-static int check_word(const struct config *, const struct config_option *,
-    const char *, char *, size_t);
-static int check_enum(const struct config *, const struct config_option *,
-    const char *, char *, size_t);
-static int check_readable(const struct config *, const struct config_option *,
-    const char *, char *, size_t);
-static int check_dir(const struct config *, const struct config_option *,
-    const char *, char *, size_t);
+#include "config_table.h"
 
 #define S(f) offsetof(struct config, f)
 static const struct config_option config_options[] = {
-	{"GROUPSYNC_LISTEN", CT_STRING, "0.0.0.0:8443", S(listen), 0, 0, check_listen,
+	{"GROUPSYNC_LISTEN", CT_STRING, "0.0.0.0:8443", S(listen), 0, 0, check_listen, NULL,
 	    "host:port to listen on ([::1]:port for IPv6)"},
-	{"GROUPSYNC_TLS_CERT", CT_STRING, NULL, S(tls_cert), 0, 0, check_readable,
+	{"GROUPSYNC_TLS_CERT", CT_STRING, NULL, S(tls_cert), 0, 0, check_readable, NULL,
 	    "PEM certificate chain; with GROUPSYNC_TLS_KEY: serve HTTPS"},
-	{"GROUPSYNC_TLS_KEY", CT_SECRET, NULL, S(tls_key), 0, 0, check_readable,
+	{"GROUPSYNC_TLS_KEY", CT_SECRET, NULL, S(tls_key), 0, 0, check_readable, NULL,
 	    "PEM private key file for GROUPSYNC_TLS_CERT"},
-	{"GROUPSYNC_HOOK_PATH", CT_STRING, "/hooks/okta", S(hook_path), 0, 0, check_path,
+	{"GROUPSYNC_HOOK_PATH", CT_STRING, "/hooks/okta", S(hook_path), 0, 0, check_path, NULL,
 	    "event hook path"},
 	{"GROUPSYNC_HOOK_AUTH_HEADER", CT_STRING, "Authorization", S(hook_auth_header), 0, 0,
-	    check_header, "header Okta sends the secret in"},
-	{"GROUPSYNC_HOOK_SECRET", CT_SECRET, NULL, S(hook_secret), 0, 0, check_secret,
+	    check_header, NULL, "header Okta sends the secret in"},
+	{"GROUPSYNC_HOOK_SECRET", CT_SECRET, NULL, S(hook_secret), 0, 0, check_secret, NULL,
 	    "expected value of that header (required)"},
-	{"GROUPSYNC_HOOK_SECRET_NEXT", CT_SECRET, NULL, S(hook_secret_next), 0, 0, check_secret,
+	{"GROUPSYNC_HOOK_SECRET_NEXT", CT_SECRET, NULL, S(hook_secret_next), 0, 0, check_secret, NULL,
 	    "second accepted value, for rotation"},
-	{"GROUPSYNC_OKTA_ORG_URL", CT_STRING, NULL, S(okta_org_url), 0, 0, check_url,
+	{"GROUPSYNC_OKTA_ORG_URL", CT_STRING, NULL, S(okta_org_url), 0, 0, check_url, NULL,
 	    "Okta org URL, e.g. https://example.okta.com (required)"},
-	{"GROUPSYNC_OKTA_API_TOKEN", CT_SECRET, NULL, S(okta_api_token), 0, 0, NULL,
+	{"GROUPSYNC_OKTA_API_TOKEN", CT_SECRET, NULL, S(okta_api_token), 0, 0, NULL, NULL,
 	    "SSWS API token (or OAuth below)"},
-	{"GROUPSYNC_OKTA_CLIENT_ID", CT_STRING, NULL, S(okta_client_id), 0, 0, check_word,
+	{"GROUPSYNC_OKTA_CLIENT_ID", CT_STRING, NULL, S(okta_client_id), 0, 0, check_word, NULL,
 	    "OAuth 2.0 service app client ID"},
-	{"GROUPSYNC_OKTA_PRIVATE_KEY", CT_SECRET, NULL, S(okta_private_key), 0, 0, NULL,
-	    "PEM private key of that app (private_key_jwt)"},
-	{"GROUPSYNC_GROUP_IDS", CT_STRING, NULL, S(group_ids_raw), 0, 0, NULL,
+	{"GROUPSYNC_OKTA_PRIVATE_KEY", CT_SECRET, NULL, S(okta_private_key), 0, 0, check_pem_key,
+	    NULL, "PEM private key (RSA: RS256, EC P-256: ES256) of that app"},
+	{"GROUPSYNC_OKTA_KEY_ID", CT_STRING, NULL, S(okta_key_id), 0, 0, check_word, NULL,
+	    "kid of that key as registered in Okta"},
+	{"GROUPSYNC_OKTA_SCOPES", CT_STRING, "okta.users.read okta.users.manage okta.groups.read",
+	    S(okta_scopes), 0, 0, NULL, NULL, "OAuth scopes requested"},
+	{"GROUPSYNC_OKTA_DPOP", CT_STRING, "auto", S(okta_dpop), 0, 0, check_choice,
+	    "auto|on|off", "DPoP-bound tokens (auto: when Okta asks for them)"},
+	{"GROUPSYNC_GROUP_IDS", CT_STRING, NULL, S(group_ids_raw), 0, 0, NULL, NULL,
 	    "comma-separated Okta group IDs to sync (required)"},
 	{"GROUPSYNC_REMOTE_ID_ATTRIBUTE", CT_STRING, "customId", S(remote_id_attribute), 0, 0,
-	    check_word, "Okta profile attribute for the remote ID"},
-	{"GROUPSYNC_HOOKS_DIR", CT_STRING, "hooks/rest", S(hooks_dir), 0, 0, NULL,
+	    check_word, NULL, "Okta profile attribute for the remote ID"},
+	{"GROUPSYNC_HOOKS_DIR", CT_STRING, "hooks/rest", S(hooks_dir), 0, 0, NULL, NULL,
 	    "directory of request templates"},
-	{"GROUPSYNC_DATA_DIR", CT_STRING, "/var/lib/groupsync", S(data_dir), 0, 0, check_dir,
+	{"GROUPSYNC_DATA_DIR", CT_STRING, "/var/lib/groupsync", S(data_dir), 0, 0, check_dir, NULL,
 	    "directory of the queue database"},
-	{"GROUPSYNC_WORKERS", CT_INT, "4", S(workers), 1, 64, NULL, "worker threads"},
-	{"GROUPSYNC_HTTP_THREADS", CT_INT, "64", S(http_threads), 4, 1024, NULL,
+	{"GROUPSYNC_REMOTE_AUTH", CT_STRING, "none", S(remote_auth), 0, 0, check_choice,
+	    "none|basic|bearer|header|oauth2", "how groupsync authenticates to the remote API"},
+	{"GROUPSYNC_REMOTE_USERNAME", CT_STRING, NULL, S(remote_username), 0, 0, NULL, NULL,
+	    "basic: user name"},
+	{"GROUPSYNC_REMOTE_PASSWORD", CT_SECRET, NULL, S(remote_password), 0, 0, NULL, NULL,
+	    "basic: password"},
+	{"GROUPSYNC_REMOTE_TOKEN", CT_SECRET, NULL, S(remote_token), 0, 0, NULL, NULL,
+	    "bearer: token"},
+	{"GROUPSYNC_REMOTE_AUTH_HEADER", CT_STRING, NULL, S(remote_auth_header), 0, 0,
+	    check_header, NULL, "header: header name"},
+	{"GROUPSYNC_REMOTE_AUTH_VALUE", CT_SECRET, NULL, S(remote_auth_value), 0, 0, NULL, NULL,
+	    "header: header value"},
+	{"GROUPSYNC_REMOTE_TOKEN_URL", CT_STRING, NULL, S(remote_token_url), 0, 0, check_url,
+	    NULL, "oauth2: token endpoint (client credentials)"},
+	{"GROUPSYNC_REMOTE_CLIENT_ID", CT_STRING, NULL, S(remote_client_id), 0, 0, NULL, NULL,
+	    "oauth2: client ID"},
+	{"GROUPSYNC_REMOTE_CLIENT_SECRET", CT_SECRET, NULL, S(remote_client_secret), 0, 0, NULL,
+	    NULL, "oauth2: client secret"},
+	{"GROUPSYNC_REMOTE_SCOPE", CT_STRING, NULL, S(remote_scope), 0, 0, NULL, NULL,
+	    "oauth2: scope (optional)"},
+	{"GROUPSYNC_WORKERS", CT_INT, "4", S(workers), 1, 64, NULL, NULL, "worker threads"},
+	{"GROUPSYNC_MAX_ATTEMPTS", CT_INT, "10", S(max_attempts), 1, 1000, NULL, NULL,
+	    "attempts before a job is dead-lettered"},
+	{"GROUPSYNC_RETRY_BASE_MS", CT_INT, "1000", S(retry_base_ms), 1, 3600000, NULL, NULL,
+	    "first retry delay; doubles per attempt, with jitter"},
+	{"GROUPSYNC_RETRY_MAX_MS", CT_INT, "300000", S(retry_max_ms), 1, 86400000, NULL, NULL,
+	    "longest retry delay"},
+	{"GROUPSYNC_HTTP_TIMEOUT_MS", CT_INT, "10000", S(http_timeout_ms), 100, 300000, NULL,
+	    NULL, "total time limit of each outbound call"},
+	{"GROUPSYNC_CONNECT_TIMEOUT_MS", CT_INT, "3000", S(connect_timeout_ms), 100, 60000, NULL,
+	    NULL, "connect time limit of each outbound call"},
+	{"GROUPSYNC_HTTP_THREADS", CT_INT, "64", S(http_threads), 4, 1024, NULL, NULL,
 	    "HTTP connection threads (each serves one connection at a time)"},
 	{"GROUPSYNC_REQUEST_TIMEOUT_MS", CT_INT, "5000", S(request_timeout_ms), 100, 60000,
-	    NULL, "socket read/write timeout and whole-body deadline"},
-	{"GROUPSYNC_LOG_FORMAT", CT_STRING, "json", S(log_format), 0, 0, check_enum,
-	    "json or text"},
-	{"GROUPSYNC_LOG_LEVEL", CT_STRING, "info", S(log_level), 0, 0, check_enum,
-	    "debug, info, warn or error"},
-	{"GROUPSYNC_ALLOW_INSECURE_HTTP", CT_BOOL, "0", S(allow_insecure_http), 0, 1, NULL,
+	    NULL, NULL, "socket read/write timeout and whole-body deadline"},
+	{"GROUPSYNC_LOG_FORMAT", CT_STRING, "json", S(log_format), 0, 0, check_choice,
+	    "json|text", "log line format"},
+	{"GROUPSYNC_LOG_LEVEL", CT_STRING, "info", S(log_level), 0, 0, check_choice,
+	    "debug|info|warn|error", "lowest level logged"},
+	{"GROUPSYNC_ALLOW_INSECURE_HTTP", CT_BOOL, "0", S(allow_insecure_http), 0, 1, NULL, NULL,
 	    "1: allow http:// URLs to non-loopback hosts"},
 };
 #undef S
@@ -200,6 +201,99 @@ config_apply_source(char **raw, unsigned char *origin, const struct config_optio
 	return 0;
 }
 
+/*
+ * REMOTE_* template variables: any name, so they are kept in a small list
+ * rather than the table. NAME_FILE reads NAME from a file and marks it
+ * secret (redacted in check-config and logs).
+ */
+static int
+config_remote_set(struct config *c, const char *key, const char *value, char *err,
+    size_t errlen)
+{
+	char name[128], *content = NULL;
+	size_t i, n = strlen(key);
+	int secret = 0;
+
+	err[0] = '\0';
+	if (n > 5 && strcmp(key + n - 5, "_FILE") == 0) {
+		if (util_format(name, sizeof(name), "%.*s", (int)(n - 5), key) < 0)
+			goto bad;
+		content = config_read_file(value, err, errlen, name);
+		if (content == NULL)
+			return -1;
+		value = content;
+		secret = 1;
+	} else if (util_copy(name, sizeof(name), key) < 0) {
+		goto bad;
+	}
+	for (i = 0; i < c->nremote && strcmp(c->remote_names[i], name) != 0; i++)
+		;
+	if (i == CONFIG_REMOTE_VARS_MAX)
+		goto bad;
+	if (i == c->nremote) {
+		c->remote_names[i] = strdup(name);
+		c->nremote++;
+	}
+	free(c->remote_values[i]);
+	c->remote_values[i] = strdup(value);
+	c->remote_secret[i] = (unsigned char)secret;
+	free(content);
+	if (c->remote_names[i] == NULL || c->remote_values[i] == NULL)
+		goto bad;
+	return 0;
+bad:
+	free(content);
+	util_format(err, errlen, "%.64s: too many or too long REMOTE_* variables (at most %d)",
+	    key, CONFIG_REMOTE_VARS_MAX);
+	return -1;
+}
+
+static int
+config_remote_env(struct config *c, char *err, size_t errlen)
+{
+	extern char **environ;
+	char key[128];
+	char **e;
+
+	for (e = environ; *e != NULL; e++) {
+		size_t n = strcspn(*e, "=");
+
+		if (strncmp(*e, "REMOTE_", 7) != 0 || (*e)[n] != '=' || n >= sizeof(key))
+			continue;
+		memcpy(key, *e, n);
+		key[n] = '\0';
+		if (config_remote_set(c, key, *e + n + 1, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+const char *
+config_remote_value(const struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nremote; i++) {
+		if (strcmp(c->remote_names[i], name) == 0)
+			return c->remote_values[i];
+	}
+	return NULL;
+}
+
+static void
+config_remote_free(struct config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nremote; i++) {
+		if (c->remote_secret[i] && c->remote_values[i] != NULL)
+			memset(c->remote_values[i], 0, strlen(c->remote_values[i]));
+		free(c->remote_names[i]);
+		free(c->remote_values[i]);
+	}
+	c->nremote = 0;
+}
+
 /* A JSON config value as a string: strings, integers and booleans. */
 static int
 config_json_value(json_object *v, char *buf, size_t len)
@@ -239,9 +333,9 @@ config_find(const char *name, int *is_file)
 
 /* Loads the JSON config file into raw values: keys are the variable names. */
 static int
-config_load_file(char **raw, unsigned char *origin, const char *path, char *err,
-    size_t errlen)
+config_load_file(struct config *c, char **raw, const char *path, char *err, size_t errlen)
 {
+	unsigned char *origin = c->origin;
 	char *text, value[CONFIG_FILE_MAX];
 	json_object *root;
 	int rc = -1;
@@ -260,8 +354,15 @@ config_load_file(char **raw, unsigned char *origin, const char *path, char *err,
 		const struct config_option *o = config_find(key, &is_file);
 		size_t i;
 
-		if (strncmp(key, "REMOTE_", 7) == 0)
-			continue; /* template values: read by the remote module */
+		if (strncmp(key, "REMOTE_", 7) == 0) {
+			if (config_json_value(val, value, sizeof(value)) < 0 ||
+			    config_remote_set(c, key, value, err, errlen) < 0) {
+				if (err[0] == '\0')
+					util_format(err, errlen, "%s: in %s: must be a string", key, path);
+				goto out;
+			}
+			continue;
+		}
 		if (o == NULL) {
 			util_format(err, errlen, "--config: unknown key %.64s in %s", key, path);
 			goto out;
@@ -351,238 +452,6 @@ config_convert(struct config *c, char **raw, char *err, size_t errlen)
 }
 
 static int
-check_listen(const struct config *c, const struct config_option *o, const char *v,
-    char *err, size_t errlen)
-{
-	const char *colon = strrchr(v, ':');
-	char *end;
-	long port;
-	size_t i, hostlen;
-
-	(void)c;
-	if (colon == NULL || colon == v)
-		goto bad;
-	hostlen = (size_t)(colon - v);
-	for (i = 0; i < hostlen; i++) {
-		if (strchr("0123456789abcdefABCDEF.:[]", v[i]) == NULL)
-			goto bad; /* civetweb wants an address, not a name */
-	}
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno == 0 && end != colon + 1 && *end == '\0' && port >= 1 && port <= 65535)
-		return 0;
-bad:
-	util_format(err, errlen, "%s: must be ADDRESS:PORT, e.g. 0.0.0.0:8443 or [::]:8443",
-	    o->name);
-	return -1;
-}
-
-static int
-check_path(const struct config *c, const struct config_option *o, const char *v,
-    char *err, size_t errlen)
-{
-	(void)c;
-	if (v[0] == '/' && strlen(v) < 256 && (v[1] == '\0' || util_is_token(v + 1, 255) ||
-	    strspn(v, "/abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
-	    strlen(v)))
-		return 0;
-	util_format(err, errlen, "%s: must be a path such as /hooks/okta", o->name);
-	return -1;
-}
-
-static int
-check_header(const struct config *c, const struct config_option *o, const char *v,
-    char *err, size_t errlen)
-{
-	(void)c;
-	if (strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") ==
-	    strlen(v) && strlen(v) <= 64)
-		return 0;
-	util_format(err, errlen, "%s: must be an HTTP header name", o->name);
-	return -1;
-}
-
-static int
-check_secret(const struct config *c, const struct config_option *o, const char *v,
-    char *err, size_t errlen)
-{
-	size_t i;
-
-	(void)c;
-	/* Okta stores at most 1024 characters; short secrets are guessable. */
-	if (strlen(v) < 16 || strlen(v) > 1024) {
-		util_format(err, errlen, "%s: must be 16 to 1024 characters long", o->name);
-		return -1;
-	}
-	for (i = 0; v[i] != '\0'; i++) {
-		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
-			util_format(err, errlen, "%s: contains a control character", o->name);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int
-check_url(const struct config *c, const struct config_option *o, const char *v,
-    char *err, size_t errlen)
-{
-	char why[128];
-
-	if (config_check_url(v, c->allow_insecure_http, why, sizeof(why)) == 0)
-		return 0;
-	util_format(err, errlen, "%s: %s", o->name, why);
-	return -1;
-}
-
-static int
-check_word(const struct config *c, const struct config_option *o, const char *v,
-    char *err, size_t errlen)
-{
-	(void)c;
-	if (util_is_token(v, 128))
-		return 0;
-	util_format(err, errlen, "%s: must be letters, digits and ._:@+- only", o->name);
-	return -1;
-}
-
-static int
-check_enum(const struct config *c, const struct config_option *o, const char *v,
-    char *err, size_t errlen)
-{
-	enum log_level l;
-	enum log_format f;
-
-	(void)c;
-	if (strcmp(o->name, "GROUPSYNC_LOG_LEVEL") == 0 && log_parse_level(v, &l) == 0)
-		return 0;
-	if (strcmp(o->name, "GROUPSYNC_LOG_FORMAT") == 0 && log_parse_format(v, &f) == 0)
-		return 0;
-	util_format(err, errlen, "%s: must be one of: %s", o->name, o->help);
-	return -1;
-}
-
-static int
-check_readable(const struct config *c, const struct config_option *o, const char *v,
-    char *err, size_t errlen)
-{
-	(void)c;
-	if (access(v, R_OK) == 0)
-		return 0;
-	util_format(err, errlen, "%s: cannot read %s: %s", o->name, v, strerror(errno));
-	return -1;
-}
-
-static int
-check_dir(const struct config *c, const struct config_option *o, const char *v,
-    char *err, size_t errlen)
-{
-	(void)c;
-	if (access(v, W_OK | X_OK) == 0)
-		return 0;
-	util_format(err, errlen, "%s: %s is not a writable directory: %s", o->name, v,
-	    strerror(errno));
-	return -1;
-}
-
-int
-config_check_url(const char *url, int allow_insecure, char *err, size_t errlen)
-{
-	const char *host, *end;
-	char h[256];
-	size_t n;
-
-	if (strncmp(url, "https://", 8) == 0 && url[8] != '\0')
-		return 0;
-	if (strncmp(url, "http://", 7) != 0) {
-		util_format(err, errlen, "must start with https://");
-		return -1;
-	}
-	if (allow_insecure)
-		return 0;
-	host = url + 7;
-	end = host + strcspn(host, "/?#");
-	n = (size_t)(end - host);
-	if (n >= sizeof(h))
-		n = sizeof(h) - 1;
-	memcpy(h, host, n);
-	h[n] = '\0';
-	/* strip :port, keeping [v6] brackets */
-	if (h[0] == '[') {
-		char *rb = strchr(h, ']');
-		if (rb != NULL)
-			rb[1] = '\0';
-	} else if (strchr(h, ':') != NULL) {
-		*strchr(h, ':') = '\0';
-	}
-	if (strcmp(h, "localhost") == 0 || strncmp(h, "127.", 4) == 0 || strcmp(h, "[::1]") == 0)
-		return 0;
-	util_format(err, errlen,
-	    "plain http:// is refused for a non-loopback host "
-	    "(set GROUPSYNC_ALLOW_INSECURE_HTTP=1 to allow)");
-	return -1;
-}
-
-/* Splits GROUPSYNC_GROUP_IDS into group_ids[]. */
-static int
-config_split_groups(struct config *c, char *err, size_t errlen)
-{
-	char *p, *tok, *save = NULL;
-
-	if (c->group_ids_raw == NULL)
-		goto bad;
-	c->group_ids_split = strdup(c->group_ids_raw);
-	if (c->group_ids_split == NULL)
-		goto bad;
-	for (p = c->group_ids_split; (tok = strtok_r(p, ", ", &save)) != NULL; p = NULL) {
-		if (!util_is_token(tok, 64) || c->ngroup_ids == CONFIG_GROUPS_MAX)
-			goto bad;
-		c->group_ids[c->ngroup_ids++] = tok;
-	}
-	if (c->ngroup_ids > 0)
-		return 0;
-bad:
-	util_format(err, errlen,
-	    "GROUPSYNC_GROUP_IDS: required: a comma-separated list of up to %d Okta group IDs",
-	    CONFIG_GROUPS_MAX);
-	return -1;
-}
-
-/* Cross-field rules, after every value passed its own check. */
-static int
-config_validate_all(struct config *c, char *err, size_t errlen)
-{
-	if (c->hook_secret == NULL) {
-		util_format(err, errlen, "GROUPSYNC_HOOK_SECRET: required");
-		return -1;
-	}
-	if (c->okta_org_url == NULL) {
-		util_format(err, errlen, "GROUPSYNC_OKTA_ORG_URL: required");
-		return -1;
-	}
-	if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {
-		util_format(err, errlen, "%s: GROUPSYNC_TLS_CERT and GROUPSYNC_TLS_KEY go together",
-		    c->tls_cert ? "GROUPSYNC_TLS_KEY" : "GROUPSYNC_TLS_CERT");
-		return -1;
-	}
-	c->tls = c->tls_cert != NULL;
-	if (c->okta_api_token == NULL &&
-	    (c->okta_client_id == NULL || c->okta_private_key == NULL)) {
-		util_format(err, errlen,
-		    "GROUPSYNC_OKTA_API_TOKEN: required unless GROUPSYNC_OKTA_CLIENT_ID and "
-		    "GROUPSYNC_OKTA_PRIVATE_KEY are set");
-		return -1;
-	}
-	if ((c->okta_client_id == NULL) != (c->okta_private_key == NULL)) {
-		util_format(err, errlen, "%s: required with %s",
-		    c->okta_client_id ? "GROUPSYNC_OKTA_PRIVATE_KEY" : "GROUPSYNC_OKTA_CLIENT_ID",
-		    c->okta_client_id ? "GROUPSYNC_OKTA_CLIENT_ID" : "GROUPSYNC_OKTA_PRIVATE_KEY");
-		return -1;
-	}
-	return config_split_groups(c, err, errlen);
-}
-
-static int
 config_check_values(struct config *c, char *err, size_t errlen)
 {
 	size_t i;
@@ -612,9 +481,11 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 		if (config_set_raw(&raw[i], &c->origin[i], config_options[i].def, CO_DEFAULT) < 0)
 			goto out;
 	}
-	if (path != NULL && config_load_file(raw, c->origin, path, err, errlen) < 0)
+	if (path != NULL && config_load_file(c, raw, path, err, errlen) < 0)
 		goto out;
 	if (config_load_env(raw, c->origin, err, errlen) < 0)
+		goto out;
+	if (config_remote_env(c, err, errlen) < 0)
 		goto out;
 	if (config_convert(c, raw, err, errlen) < 0)
 		goto out;
@@ -644,6 +515,7 @@ config_free(struct config *c)
 		free(*s);
 		*s = NULL;
 	}
+	config_remote_free(c);
 	free(c->group_ids_split);
 	c->group_ids_split = NULL;
 	c->ngroup_ids = 0;
@@ -671,6 +543,10 @@ config_dump(const struct config *c, FILE *out)
 			fprintf(out, "%s=%s (%s)\n", o->name, config_cstr(c, o), origin);
 		}
 	}
+	for (i = 0; i < c->nremote; i++) {
+		fprintf(out, "%s=%s (template variable)\n", c->remote_names[i],
+		    c->remote_secret[i] ? "<redacted>" : c->remote_values[i]);
+	}
 }
 
 void
@@ -681,9 +557,13 @@ config_help(FILE *out)
 	for (i = 0; i < NOPTIONS; i++) {
 		const struct config_option *o = &config_options[i];
 
-		fprintf(out, "  %-30s %s%s%s%s\n", o->name, o->help,
+		fprintf(out, "  %-30s %s%s%s%s%s%s\n", o->name, o->help,
+		    o->choices ? ": " : "", o->choices ? o->choices : "",
 		    o->def ? " [default: " : "", o->def ? o->def : "", o->def ? "]" : "");
 		if (o->type == CT_SECRET)
 			fprintf(out, "  %-30s   (or %s_FILE=/path/to/file)\n", "", o->name);
 	}
+	fprintf(out, "  %-30s values the request templates read as {{env.REMOTE_X}},\n"
+	    "  %-30s e.g. REMOTE_BASE_URL; REMOTE_X_FILE=/path reads a secret one\n",
+	    "REMOTE_*", "");
 }

@@ -17,7 +17,8 @@
 #include <stdio.h>
 
 #define CONFIG_GROUPS_MAX 64
-#define CONFIG_OPTIONS_MAX 32
+#define CONFIG_OPTIONS_MAX 64
+#define CONFIG_REMOTE_VARS_MAX 64
 
 struct config {
 	char *listen;
@@ -31,13 +32,31 @@ struct config {
 	char *okta_api_token;
 	char *okta_client_id;
 	char *okta_private_key;
+	char *okta_key_id;
+	char *okta_scopes;
+	char *okta_dpop;
 	char *group_ids_raw;
 	char *remote_id_attribute;
 	char *hooks_dir;
 	char *data_dir;
 	char *log_format;
 	char *log_level;
+	char *remote_auth;
+	char *remote_username;
+	char *remote_password;
+	char *remote_token;
+	char *remote_auth_header;
+	char *remote_auth_value;
+	char *remote_token_url;
+	char *remote_client_id;
+	char *remote_client_secret;
+	char *remote_scope;
 	int workers;
+	int max_attempts;
+	int retry_base_ms;
+	int retry_max_ms;
+	int http_timeout_ms;
+	int connect_timeout_ms;
 	int http_threads;
 	int request_timeout_ms;
 	int allow_insecure_http;
@@ -47,6 +66,13 @@ struct config {
 	size_t ngroup_ids;
 	char *group_ids_split;
 	int tls; /* 1 when cert and key are set */
+
+	/* REMOTE_* values the templates read as {{env.NAME}}: file, then
+	 * environment; REMOTE_X_FILE=/path reads X from a file (secret). */
+	char *remote_names[CONFIG_REMOTE_VARS_MAX];
+	char *remote_values[CONFIG_REMOTE_VARS_MAX];
+	unsigned char remote_secret[CONFIG_REMOTE_VARS_MAX];
+	size_t nremote;
 	unsigned char origin[CONFIG_OPTIONS_MAX]; /* per table row: where from */
 };
 
@@ -57,6 +83,9 @@ struct config {
  */
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
 void config_free(struct config *c);
+
+/* The value of a REMOTE_* template variable, or NULL when unset. */
+const char *config_remote_value(const struct config *c, const char *name);
 
 /* Prints every setting, one per line, secrets redacted. */
 void config_dump(const struct config *c, FILE *out);

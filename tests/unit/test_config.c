@@ -24,7 +24,8 @@ env_reset(void)
 	while (again) {
 		again = 0;
 		for (e = environ; *e != NULL; e++) {
-			if (strncmp(*e, "GROUPSYNC_", 10) == 0) {
+			if (strncmp(*e, "GROUPSYNC_", 10) == 0 ||
+			    strncmp(*e, "REMOTE_", 7) == 0) {
 				char name[128];
 				size_t n = strcspn(*e, "=");
 				memcpy(name, *e, n);
@@ -343,7 +344,71 @@ secret_equal(void **state)
 	assert_false(util_is_token("abcdef", 5));
 }
 
+static void
+remote_settings(void **state)
+{
+	struct config c;
+	char path[128], err[512];
+
+	(void)state;
+	env_reset();
+	unsetenv("REMOTE_BASE_URL");
+	setenv("REMOTE_BASE_URL", "http://127.0.0.1:3000", 1);
+	snprintf(path, sizeof(path), "%s/apikey", tmpdir);
+	write_file(path, "remote-api-key-123\n");
+	setenv("REMOTE_API_KEY_FILE", path, 1);
+	assert_int_equal(config_load(&c, NULL, err, sizeof(err)), 0);
+	assert_string_equal(config_remote_value(&c, "REMOTE_BASE_URL"), "http://127.0.0.1:3000");
+	assert_string_equal(config_remote_value(&c, "REMOTE_API_KEY"), "remote-api-key-123");
+	assert_null(config_remote_value(&c, "REMOTE_NOPE"));
+	assert_string_equal(c.remote_auth, "none");
+	config_free(&c);
+	unsetenv("REMOTE_API_KEY_FILE");
+
+	setenv("REMOTE_BASE_URL", "http://legacy.example.com", 1);
+	expect_error(NULL, "REMOTE_BASE_URL: plain http:// is refused");
+	setenv("REMOTE_BASE_URL", "https://legacy.example.com", 1);
+	setenv("GROUPSYNC_REMOTE_AUTH", "basic", 1);
+	setenv("GROUPSYNC_REMOTE_USERNAME", "svc", 1);
+	expect_error(NULL, "GROUPSYNC_REMOTE_PASSWORD: required with GROUPSYNC_REMOTE_AUTH=basic");
+	setenv("GROUPSYNC_REMOTE_AUTH", "oauth2", 1);
+	expect_error(NULL, "GROUPSYNC_REMOTE_TOKEN_URL: required with GROUPSYNC_REMOTE_AUTH=oauth2");
+	setenv("GROUPSYNC_REMOTE_AUTH", "kerberos", 1);
+	expect_error(NULL, "GROUPSYNC_REMOTE_AUTH: must be one of none|basic|bearer|header|oauth2");
+	unsetenv("REMOTE_BASE_URL");
+}
+
+static void
+okta_private_key(void **state)
+{
+	struct config c;
+	char err[512];
+	FILE *p;
+	char pem[4096];
+	size_t n;
+
+	(void)state;
+	env_reset();
+	unsetenv("GROUPSYNC_OKTA_API_TOKEN");
+	setenv("GROUPSYNC_OKTA_CLIENT_ID", "0oa1service", 1);
+	setenv("GROUPSYNC_OKTA_PRIVATE_KEY", "not a key", 1);
+	expect_error(NULL, "GROUPSYNC_OKTA_PRIVATE_KEY: must be a PEM private key");
+	p = popen("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null", "r");
+	assert_non_null(p);
+	n = fread(pem, 1, sizeof(pem) - 1, p);
+	pclose(p);
+	pem[n] = '\0';
+	setenv("GROUPSYNC_OKTA_PRIVATE_KEY", pem, 1);
+	assert_int_equal(config_load(&c, NULL, err, sizeof(err)), 0);
+	assert_string_equal(c.okta_dpop, "auto");
+	config_free(&c);
+	unsetenv("GROUPSYNC_OKTA_PRIVATE_KEY");
+	expect_error(NULL, "GROUPSYNC_OKTA_API_TOKEN: required unless");
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(remote_settings),
+	cmocka_unit_test(okta_private_key),
 	cmocka_unit_test(defaults),
 	cmocka_unit_test(required_settings),
 	cmocka_unit_test(invalid_values),
