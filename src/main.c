@@ -12,13 +12,18 @@
 #include <civetweb.h>
 
 #include "groupsync/config.h"
+#include "groupsync/http.h"
 #include "groupsync/log.h"
+#include "groupsync/okta.h"
 #include "groupsync/queue.h"
+#include "groupsync/remote.h"
 #include "groupsync/server.h"
 #include "groupsync/util.h"
+#include "groupsync/worker.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
+#define WORKER_GRACE_MS 10000 /* syncs in flight get this long at shutdown */
 
 static void
 usage(FILE *out)
@@ -60,6 +65,14 @@ setup_logging(const struct config *cfg)
 	log_add_secret(cfg->hook_secret_next);
 	log_add_secret(cfg->okta_api_token);
 	log_add_secret(cfg->okta_private_key);
+	log_add_secret(cfg->remote_password);
+	log_add_secret(cfg->remote_token);
+	log_add_secret(cfg->remote_auth_value);
+	log_add_secret(cfg->remote_client_secret);
+	for (size_t i = 0; i < cfg->nremote; i++) {
+		if (cfg->remote_secret[i])
+			log_add_secret(cfg->remote_values[i]);
+	}
 }
 
 static int
@@ -108,42 +121,95 @@ log_started(const struct config *cfg, int port)
 	log_emit(LOG_INFO, "groupsync started", "version", GROUPSYNC_VERSION, "listen",
 	    cfg->listen, "port", p, "tls", cfg->tls ? "on" : "off (behind a TLS proxy)",
 	    "hook_path", cfg->hook_path, "groups", groups, "data_dir", cfg->data_dir,
+	    "hooks_dir", cfg->hooks_dir, "okta", cfg->okta_org_url,
 	    (char *)NULL);
+}
+
+/* The parts of a running service, started in order and stopped in reverse. */
+struct service {
+	struct queue *q;
+	struct okta *okta;
+	struct remote *remote;
+	struct server *srv;
+	struct worker_pool *workers;
+};
+
+static int
+service_start(struct service *s, const struct config *cfg)
+{
+	struct worker_deps d;
+	char err[512];
+
+	s->q = queue_open(cfg->data_dir, QUEUE_OPEN_SERVER, err, sizeof(err));
+	if (s->q == NULL) {
+		log_emit(LOG_ERROR, "cannot open the queue", "error", err, (char *)NULL);
+		return EXIT_RUNTIME;
+	}
+	s->remote = remote_new(cfg, err, sizeof(err));
+	if (s->remote == NULL) {
+		log_emit(LOG_ERROR, "cannot load the request templates", "error", err, (char *)NULL);
+		return EXIT_USAGE;
+	}
+	s->okta = okta_new(cfg, err, sizeof(err));
+	if (s->okta == NULL) {
+		log_emit(LOG_ERROR, "cannot set up the Okta client", "error", err, (char *)NULL);
+		return EXIT_USAGE;
+	}
+	s->srv = server_start(cfg, s->q, err, sizeof(err));
+	if (s->srv == NULL) {
+		log_emit(LOG_ERROR, "cannot start the server", "error", err, (char *)NULL);
+		return EXIT_RUNTIME;
+	}
+	d.cfg = cfg;
+	d.q = s->q;
+	d.okta = s->okta;
+	d.remote = s->remote;
+	s->workers = worker_start(&d, err, sizeof(err));
+	if (s->workers == NULL) {
+		log_emit(LOG_ERROR, "cannot start the workers", "error", err, (char *)NULL);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+/* Intake first (nothing new accepted), then workers, then the store. */
+static void
+service_stop(struct service *s)
+{
+	server_stop(s->srv);
+	worker_stop(s->workers, WORKER_GRACE_MS);
+	okta_free(s->okta);
+	remote_free(s->remote);
+	queue_close(s->q);
 }
 
 static int
 cmd_serve(const char *path)
 {
 	struct config cfg;
-	struct queue *q = NULL;
-	struct server *srv = NULL;
+	struct service svc = {0};
 	sigset_t set;
-	char err[512];
-	int sig = 0, rc = EXIT_RUNTIME;
+	int sig = 0, rc;
 
 	if (load_config(&cfg, path) < 0)
 		return EXIT_USAGE;
 	setup_logging(&cfg);
 	block_stop_signals(&set);
 	mg_init_library(MG_FEATURES_TLS | MG_FEATURES_IPV6);
-	q = queue_open(cfg.data_dir, QUEUE_OPEN_SERVER, err, sizeof(err));
-	if (q == NULL) {
-		log_emit(LOG_ERROR, "cannot open the queue", "error", err, (char *)NULL);
-		goto out;
+	if (http_global_init() < 0) {
+		log_emit(LOG_ERROR, "cannot initialise libcurl", (char *)NULL);
+		config_free(&cfg);
+		return EXIT_RUNTIME;
 	}
-	srv = server_start(&cfg, q, err, sizeof(err));
-	if (srv == NULL) {
-		log_emit(LOG_ERROR, "cannot start the server", "error", err, (char *)NULL);
-		goto out;
+	rc = service_start(&svc, &cfg);
+	if (rc == 0) {
+		log_started(&cfg, server_port(svc.srv));
+		sigwait(&set, &sig);
+		log_emit(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+		    (char *)NULL);
 	}
-	log_started(&cfg, server_port(srv));
-	sigwait(&set, &sig);
-	log_emit(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-	    (char *)NULL);
-	rc = 0;
-out:
-	server_stop(srv);
-	queue_close(q);
+	service_stop(&svc);
+	http_global_cleanup();
 	mg_exit_library();
 	if (rc == 0)
 		log_emit(LOG_INFO, "stopped", (char *)NULL);

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <time.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -136,6 +137,8 @@ struct queue {
 
 	pthread_mutex_t req_lock;	/* guards the fields below */
 	pthread_cond_t req_cond;	/* committer: work or stop */
+	pthread_cond_t work_cond;	/* workers: new jobs committed */
+	uint64_t work_seq;		/* bumped on each commit that stored jobs */
 	struct queue_req *head;
 	struct queue_req **tail;
 	int stopping;
@@ -309,6 +312,13 @@ queue_committer(void *arg)
 		queue_commit_batch(q, batch);
 
 		pthread_mutex_lock(&q->req_lock);
+		for (r = batch; r != NULL; r = r->next) {
+			if (r->result == QUEUE_STORED && r->stored > 0) {
+				q->work_seq++;
+				pthread_cond_broadcast(&q->work_cond);
+				break;
+			}
+		}
 		for (r = batch; r != NULL; r = next) {
 			/* read next first: the waiter may return at once */
 			next = r->next;
@@ -525,11 +535,13 @@ queue_open(const char *data_dir, int mode, char *err, size_t errlen)
 	pthread_mutex_init(&q->db_lock, NULL);
 	pthread_mutex_init(&q->req_lock, NULL);
 	pthread_cond_init(&q->req_cond, NULL);
+	pthread_cond_init(&q->work_cond, NULL);
 	q->tail = &q->head;
 	if (pthread_create(&q->committer, NULL, queue_committer, q) != 0) {
 		(void)util_format(err, errlen, "%s: cannot start the committer "
 		    "thread", q->path);
 		pthread_cond_destroy(&q->req_cond);
+		pthread_cond_destroy(&q->work_cond);
 		pthread_mutex_destroy(&q->req_lock);
 		pthread_mutex_destroy(&q->db_lock);
 		goto fail;
@@ -541,6 +553,46 @@ fail:
 	return NULL;
 }
 
+uint64_t
+queue_work_seq(struct queue *q)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&q->req_lock);
+	seq = q->work_seq;
+	pthread_mutex_unlock(&q->req_lock);
+	return seq;
+}
+
+void
+queue_wait_work(struct queue *q, uint64_t seen, int timeout_ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&q->req_lock);
+	while (q->work_seq == seen && !q->stopping) {
+		if (pthread_cond_timedwait(&q->work_cond, &q->req_lock, &until) != 0)
+			break;
+	}
+	pthread_mutex_unlock(&q->req_lock);
+}
+
+void
+queue_wake(struct queue *q)
+{
+	pthread_mutex_lock(&q->req_lock);
+	q->work_seq++;
+	pthread_cond_broadcast(&q->work_cond);
+	pthread_mutex_unlock(&q->req_lock);
+}
+
 void
 queue_close(struct queue *q)
 {
@@ -549,11 +601,13 @@ queue_close(struct queue *q)
 	pthread_mutex_lock(&q->req_lock);
 	q->stopping = 1;
 	pthread_cond_signal(&q->req_cond);
+	pthread_cond_broadcast(&q->work_cond);
 	pthread_mutex_unlock(&q->req_lock);
 	pthread_join(q->committer, NULL);
 
 	queue_close_db(q);
 	pthread_cond_destroy(&q->req_cond);
+	pthread_cond_destroy(&q->work_cond);
 	pthread_mutex_destroy(&q->req_lock);
 	pthread_mutex_destroy(&q->db_lock);
 	free(q);

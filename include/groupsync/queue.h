@@ -109,6 +109,17 @@ int queue_lease(struct queue *q, int64_t now_ms, struct queue_lease *out,
     char *err, size_t errlen);
 void queue_lease_free(struct queue_lease *l);
 
+/*
+ * Workers wait for work without polling hard: read queue_work_seq()
+ * before queue_lease(); when nothing was ready, queue_wait_work() returns
+ * once a later commit stored jobs (the sequence moved), at close, or
+ * after timeout_ms (retries whose time has come need no event).
+ */
+uint64_t queue_work_seq(struct queue *q);
+void queue_wait_work(struct queue *q, uint64_t seen, int timeout_ms);
+/* Wakes every waiter at once (shutdown). */
+void queue_wake(struct queue *q);
+
 /* Marks the lease's jobs done. */
 int queue_complete(struct queue *q, const struct queue_lease *l);
 
@@ -135,7 +146,9 @@ int queue_oldest_pending_ms(struct queue *q, int64_t now_ms, int64_t *age_ms);
 int queue_writable(struct queue *q);
 
 /* Remote IDs groupsync has written: user → remote ID, plus the hash of
- * the attributes last synced (so that an unchanged profile is a no-op). */
+ * the attributes last synced (so that an unchanged profile is a no-op).
+ * A row with remote_id "" remembers a user groupsync has synced or seen
+ * as a member, whose remote record does not exist (now). */
 int queue_remote_get(struct queue *q, const char *user_id, char *remote_id,
     size_t rlen, char *hash, size_t hlen); /* 1 found, 0 not, -1 error */
 int queue_remote_put(struct queue *q, const char *user_id, const char *remote_id,

@@ -22,3 +22,5 @@ gs_unit_test(hook sample_group_add sample_group_remove sample_update_profile sam
     auth_equal auth_different auth_near_miss auth_null_presented auth_next_secret
     auth_empty_secret verification_plain verification_escaping verification_too_long
     verification_small_buffer)
+gs_unit_test(sync decide_member_active decide_leavers decide_everything_else status_active
+    precheck_unknown_user precheck_changed_attributes backoff_schedule)

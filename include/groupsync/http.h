@@ -1,0 +1,87 @@
+/*
+ * http: outbound HTTP(S) calls on libcurl, for the okta and remote modules.
+ *
+ * Owns timeouts (connect and total on every call), TLS policy (TLS 1.2+,
+ * peer verification always on, http:// only to loopback unless allowed),
+ * response capture with a size cap, and the classification of failures
+ * into retryable and permanent ones.
+ *
+ * Threads: a struct http_client is used by one thread at a time (each
+ * worker owns one, so its connections are kept alive between calls).
+ * http_global_init() runs once before threads start.
+ */
+#ifndef GROUPSYNC_HTTP_H
+#define GROUPSYNC_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP_MAX_RESPONSE (4 * 1024 * 1024) /* larger answers are an error */
+#define HTTP_MAX_HEADERS 32
+
+int http_global_init(void);
+void http_global_cleanup(void);
+
+struct http_options {
+	int connect_timeout_ms;
+	int timeout_ms;
+	int allow_insecure; /* 1: http:// to any host */
+	const char *user_agent;
+	const char *ca_file; /* NULL: system trust store */
+	/* When not NULL and set, calls in flight are aborted (shutdown). */
+	const _Atomic int *abort_flag;
+};
+
+struct http_client;
+
+/* Returns NULL on allocation failure. Free with http_client_free. */
+struct http_client *http_client_new(const struct http_options *o);
+void http_client_free(struct http_client *c);
+
+struct http_request {
+	const char *method; /* "GET", "POST", "PUT", "DELETE", ... */
+	const char *url;
+	const char *headers[HTTP_MAX_HEADERS]; /* "Name: value", NULL-ended */
+	const char *body;   /* NULL: none (POST/PUT then send Content-Length: 0) */
+	size_t body_len;
+};
+
+/* Kinds of outcome a caller branches on. */
+enum http_class {
+	HTTP_CLASS_OK = 0,    /* 2xx */
+	HTTP_CLASS_RETRY,     /* timeout, connection failure, 5xx, 429, 408 */
+	HTTP_CLASS_PERMANENT, /* other 4xx, 3xx, bad URL, refused http:// */
+};
+
+struct http_response {
+	long status;        /* 0 when no answer came */
+	char *body;         /* NUL-terminated, owned; "" when empty */
+	size_t body_len;
+	char *headers;      /* raw header lines of the last response, owned */
+	enum http_class cls;
+	int64_t retry_after_ms; /* from Retry-After (absolute, unix ms), else 0 */
+	int64_t elapsed_ms;
+	char error[256];    /* transport error text, "" when an answer came */
+};
+
+/*
+ * Sends one request. Returns 0 when an HTTP answer came (any status; see
+ * resp->cls), -1 when none did (resp->error says why, cls RETRY or
+ * PERMANENT). resp must be released with http_response_free either way.
+ */
+int http_do(struct http_client *c, const struct http_request *req, struct http_response *resp);
+void http_response_free(struct http_response *resp);
+
+/*
+ * Copies the value of the first response header named name (case
+ * insensitive) into buf. Returns 1 when found, 0 when not or too long.
+ */
+int http_header(const struct http_response *resp, const char *name, char *buf, size_t len);
+
+/* Classifies a status code (0: no answer, treated as retryable). */
+enum http_class http_classify(long status);
+
+/* Percent-encodes s for a URL component into buf. -1 if it does not fit. */
+int http_url_escape(const char *s, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,509 @@
+#include "groupsync/worker.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "groupsync/log.h"
+#include "groupsync/sync.h"
+#include "groupsync/util.h"
+
+#define WORKER_IDLE_WAIT_MS 1000 /* a retry whose time came needs no event */
+
+struct worker {
+	struct worker_pool *pool;
+	pthread_t thread;
+	struct http_client *hc;
+	int started;
+};
+
+struct worker_pool {
+	struct worker_deps d;
+	struct worker *w;
+	int n;
+	_Atomic int stopping; /* take no new lease */
+	_Atomic int abort;    /* abort calls in flight, release leases */
+	_Atomic int running;  /* threads not yet finished */
+	_Atomic uint64_t syncs, created, updated, deleted, unchanged, skipped;
+	_Atomic uint64_t retried, dead, released, events;
+};
+
+/* Everything one sync of one user reads and produces. */
+struct sync_ctx {
+	struct worker *w;
+	const struct queue_lease *lease;
+	enum sync_known known;
+	char remote_id[REMOTE_ID_MAX + 1];
+	char hash[65];
+	json_object *user;      /* Okta's user, NULL when deleted */
+	enum sync_action action;
+	const char *outcome;    /* for the log line */
+	long remote_status;
+	/* the failure, when a step fails */
+	enum http_class cls;
+	int64_t retry_at_ms;
+	char error[300];
+};
+
+static const char *
+worker_profile_str(json_object *user, const char *attr)
+{
+	json_object *profile, *v;
+
+	if (user == NULL || !json_object_object_get_ex(user, "profile", &profile) ||
+	    !json_object_object_get_ex(profile, attr, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static const char *
+worker_user_str(json_object *user, const char *key)
+{
+	json_object *v;
+
+	if (user == NULL || !json_object_object_get_ex(user, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* Records why a step failed, from an Okta or remote result. */
+static int
+worker_fail(struct sync_ctx *x, enum http_class cls, int64_t retry_at, const char *what,
+    const char *error)
+{
+	x->cls = cls;
+	x->retry_at_ms = retry_at;
+	util_format(x->error, sizeof(x->error), "%s: %s", what, error);
+	return -1;
+}
+
+static int
+worker_remote_fail(struct sync_ctx *x, const struct remote_result *r, const char *what)
+{
+	x->remote_status = r->status;
+	return worker_fail(x, r->cls, r->retry_at_ms, what, r->error);
+}
+
+static int
+worker_store_fail(struct sync_ctx *x, const char *what)
+{
+	/* The store failing is not the user's fault: retry, never dead. */
+	return worker_fail(x, HTTP_CLASS_RETRY, 0, what, "store write failed");
+}
+
+/* Writes the remote ID (or null) to the Okta user, unless already there. */
+static int
+worker_write_back(struct sync_ctx *x, const char *value)
+{
+	struct worker_pool *p = x->w->pool;
+	const char *attr = p->d.cfg->remote_id_attribute;
+	const char *current = worker_profile_str(x->user, attr);
+	struct okta_result r;
+
+	if (x->user == NULL)
+		return 0; /* deleted in Okta: nothing to write to */
+	if ((value == NULL && current == NULL) ||
+	    (value != NULL && current != NULL && strcmp(value, current) == 0))
+		return 0;
+	if (okta_set_profile_attr(p->d.okta, x->w->hc, x->lease->user_id, attr, value, &r) < 0)
+		return worker_fail(x, r.cls, r.retry_at_ms, "Okta write-back", r.error);
+	return 0;
+}
+
+static int
+worker_record(struct sync_ctx *x, const char *remote_id)
+{
+	struct worker_pool *p = x->w->pool;
+
+	if (remote_id[0] != '\0' &&
+	    remote_fingerprint(p->d.remote, x->user, remote_id, x->hash) < 0)
+		return worker_fail(x, HTTP_CLASS_PERMANENT, 0, "update template",
+		    "cannot render");
+	if (queue_remote_put(p->d.q, x->lease->user_id, remote_id,
+	    remote_id[0] != '\0' ? x->hash : "") < 0)
+		return worker_store_fail(x, "record remote ID");
+	util_copy(x->remote_id, sizeof(x->remote_id), remote_id);
+	return 0;
+}
+
+/*
+ * Create, but first look the user up: a create that may repeat an
+ * interrupted one (the process died after the remote answered, before
+ * the ID was recorded) must find that record, not make a second one.
+ */
+static int
+worker_create(struct sync_ctx *x)
+{
+	struct worker_pool *p = x->w->pool;
+	struct remote_result r;
+
+	memset(&r, 0, sizeof(r));
+	if (remote_has_find(p->d.remote)) {
+		if (remote_find(p->d.remote, x->w->hc, x->user, &r) < 0)
+			return worker_remote_fail(x, &r, "remote find");
+		x->remote_status = r.status;
+	}
+	if (!r.found) {
+		if (remote_create(p->d.remote, x->w->hc, x->user, &r) < 0)
+			return worker_remote_fail(x, &r, "remote create");
+		x->remote_status = r.status;
+	}
+	if (worker_record(x, r.remote_id) < 0)
+		return -1;
+	return worker_write_back(x, x->remote_id);
+}
+
+static int
+worker_update(struct sync_ctx *x)
+{
+	struct worker_pool *p = x->w->pool;
+	struct remote_result r;
+
+	if (remote_update(p->d.remote, x->w->hc, x->user, x->remote_id, &r) < 0)
+		return worker_remote_fail(x, &r, "remote update");
+	x->remote_status = r.status;
+	if (!r.found) {
+		/* The remote lost the record (404): make it again. */
+		log_emit(LOG_WARN, "remote record gone, recreating", "user", x->lease->user_id,
+		    "remote_id", x->remote_id, (char *)NULL);
+		x->action = SYNC_CREATE;
+		return worker_create(x);
+	}
+	if (worker_record(x, x->remote_id) < 0)
+		return -1;
+	return worker_write_back(x, x->remote_id);
+}
+
+static int
+worker_delete(struct sync_ctx *x)
+{
+	struct worker_pool *p = x->w->pool;
+	struct remote_result r;
+
+	if (remote_delete(p->d.remote, x->w->hc, x->user, x->remote_id, &r) < 0)
+		return worker_remote_fail(x, &r, "remote delete");
+	x->remote_status = r.status;
+	if (worker_record(x, "") < 0)
+		return -1;
+	return worker_write_back(x, NULL);
+}
+
+/* Reads the user and membership (at most two Okta reads per sync). */
+static int
+worker_read_okta(struct sync_ctx *x, struct sync_state *s)
+{
+	struct worker_pool *p = x->w->pool;
+	struct okta_result r;
+	const char *status;
+
+	memset(s, 0, sizeof(*s));
+	if (okta_get_user(p->d.okta, x->w->hc, x->lease->user_id, &x->user, &r) < 0)
+		return worker_fail(x, r.cls, r.retry_at_ms, "Okta get user", r.error);
+	s->has_remote = x->known == SYNC_HAS_REMOTE;
+	if (x->user == NULL)
+		return 0;
+	s->exists = 1;
+	status = worker_user_str(x->user, "status");
+	s->active = sync_status_active(status);
+	s->deprovisioned = status != NULL && strcmp(status, "DEPROVISIONED") == 0;
+	if (okta_user_in_groups(p->d.okta, x->w->hc, x->lease->user_id, &s->member, &r) < 0)
+		return worker_fail(x, r.cls, r.retry_at_ms, "Okta groups", r.error);
+	return 0;
+}
+
+static int
+worker_changed(struct sync_ctx *x, struct sync_state *s)
+{
+	char fp[65];
+
+	if (!(s->exists && s->member && s->active && s->has_remote))
+		return 0;
+	if (remote_fingerprint(x->w->pool->d.remote, x->user, x->remote_id, fp) < 0)
+		return worker_fail(x, HTTP_CLASS_PERMANENT, 0, "update template", "cannot render");
+	s->changed = strcmp(fp, x->hash) != 0;
+	return 0;
+}
+
+/* Nothing to change remotely; repair what a crash may have left behind. */
+static int
+worker_nothing(struct sync_ctx *x, const struct sync_state *s)
+{
+	if (s->exists && s->member && s->active && s->has_remote)
+		return worker_write_back(x, x->remote_id);
+	/* A member not synced now (suspended, staged) must not be skipped as
+	 * "never synced" when its activation event arrives. */
+	if (s->member && x->known == SYNC_NEVER)
+		return worker_record(x, "");
+	return 0;
+}
+
+static int
+worker_execute(struct sync_ctx *x)
+{
+	struct sync_state s;
+
+	if (worker_read_okta(x, &s) < 0 || worker_changed(x, &s) < 0)
+		return -1;
+	x->action = sync_decide(&s);
+	switch (x->action) {
+	case SYNC_CREATE:
+		return worker_create(x);
+	case SYNC_UPDATE:
+		return worker_update(x);
+	case SYNC_DELETE:
+		return worker_delete(x);
+	default:
+		return worker_nothing(x, &s);
+	}
+}
+
+static int
+worker_relevant(const char *changed, void *arg)
+{
+	return remote_uses_any(arg, changed);
+}
+
+static int
+worker_load_known(struct sync_ctx *x)
+{
+	int rc = queue_remote_get(x->w->pool->d.q, x->lease->user_id, x->remote_id,
+	    sizeof(x->remote_id), x->hash, sizeof(x->hash));
+
+	if (rc < 0)
+		return worker_store_fail(x, "read remote ID");
+	x->known = rc == 0 ? SYNC_NEVER : x->remote_id[0] ? SYNC_HAS_REMOTE : SYNC_GONE;
+	return 0;
+}
+
+static int
+worker_max_attempts(const struct queue_lease *l)
+{
+	size_t i;
+	int m = 0;
+
+	for (i = 0; i < l->njobs; i++)
+		m = l->jobs[i].attempts > m ? l->jobs[i].attempts : m;
+	return m;
+}
+
+/* Retry later, dead-letter, or (shutting down) give the lease back. */
+static void
+worker_settle_failure(struct sync_ctx *x, int attempt)
+{
+	struct worker_pool *p = x->w->pool;
+	const struct config *cfg = p->d.cfg;
+	uint32_t r = 0;
+	int64_t at;
+
+	if (atomic_load(&p->abort)) {
+		queue_release(p->d.q, x->lease);
+		x->outcome = "released";
+		atomic_fetch_add(&p->released, 1);
+		return;
+	}
+	if (x->cls == HTTP_CLASS_PERMANENT || attempt >= cfg->max_attempts) {
+		queue_dead(p->d.q, x->lease, x->error);
+		x->outcome = "dead";
+		atomic_fetch_add(&p->dead, 1);
+		return;
+	}
+	RAND_bytes((unsigned char *)&r, sizeof(r));
+	at = util_now_ms() + sync_backoff_ms(attempt, cfg->retry_base_ms, cfg->retry_max_ms,
+	    (double)r / 4294967296.0);
+	if (x->retry_at_ms > at)
+		at = x->retry_at_ms; /* Retry-After or a rate-limit reset */
+	queue_retry(p->d.q, x->lease, at, x->error);
+	x->outcome = "retry";
+	atomic_fetch_add(&p->retried, 1);
+}
+
+static void
+worker_count_success(struct worker_pool *p, enum sync_action a, size_t njobs)
+{
+	_Atomic uint64_t *c = a == SYNC_CREATE ? &p->created : a == SYNC_UPDATE ? &p->updated :
+	    a == SYNC_DELETE ? &p->deleted : &p->unchanged;
+
+	atomic_fetch_add(c, 1);
+	atomic_fetch_add(&p->events, njobs);
+}
+
+static void
+worker_log(const struct sync_ctx *x, int attempt, int64_t start)
+{
+	char ms[24], att[16], st[16], ev[16];
+	/* Skips are most events of a large org: debug, not info. */
+	enum log_level lvl = strcmp(x->outcome, "dead") == 0 ? LOG_ERROR :
+	    strcmp(x->outcome, "retry") == 0 ? LOG_WARN :
+	    strncmp(x->outcome, "skipped", 7) == 0 ? LOG_DEBUG : LOG_INFO;
+
+	snprintf(ms, sizeof(ms), "%lld", (long long)(util_mono_ms() - start));
+	snprintf(att, sizeof(att), "%d", attempt);
+	snprintf(st, sizeof(st), "%ld", x->remote_status);
+	snprintf(ev, sizeof(ev), "%zu", x->lease->njobs);
+	log_emit(lvl, "sync", "user", x->lease->user_id, "action", sync_action_name(x->action),
+	    "outcome", x->outcome, "remote_status", x->remote_status ? st : NULL, "ms", ms,
+	    "attempt", att, "events", ev, "remote_id", x->remote_id[0] ? x->remote_id : NULL,
+	    "error", x->error[0] ? x->error : NULL, (char *)NULL);
+}
+
+static void
+worker_sync(struct worker *w, const struct queue_lease *lease)
+{
+	struct worker_pool *p = w->pool;
+	struct sync_ctx x;
+	int64_t start = util_mono_ms();
+	int attempt = worker_max_attempts(lease) + 1;
+	enum sync_precheck pre;
+
+	memset(&x, 0, sizeof(x));
+	x.w = w;
+	x.lease = lease;
+	x.outcome = "ok";
+	atomic_fetch_add(&p->syncs, 1);
+	if (worker_load_known(&x) < 0) {
+		worker_settle_failure(&x, attempt);
+	} else if ((pre = sync_precheck(lease->jobs, lease->njobs, x.known, worker_relevant,
+	    p->d.remote)) != SYNC_READ) {
+		x.outcome = pre == SYNC_SKIP_NEVER_SYNCED ? "skipped: never synced" :
+		    "skipped: no synced attribute changed";
+		queue_complete(p->d.q, lease);
+		atomic_fetch_add(&p->skipped, 1);
+		atomic_fetch_add(&p->events, lease->njobs);
+	} else if (worker_execute(&x) < 0) {
+		worker_settle_failure(&x, attempt);
+	} else if (queue_complete(p->d.q, lease) < 0) {
+		x.outcome = "done, not recorded (store failed): will run again";
+	} else {
+		worker_count_success(p, x.action, lease->njobs);
+	}
+	worker_log(&x, attempt, start);
+	json_object_put(x.user);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct worker_pool *p = w->pool;
+	struct queue_lease lease;
+	char err[QUEUE_ERROR_MAX + 1];
+	uint64_t seq;
+	int rc;
+
+	while (!atomic_load(&p->stopping)) {
+		seq = queue_work_seq(p->d.q);
+		rc = queue_lease(p->d.q, util_now_ms(), &lease, err, sizeof(err));
+		if (rc < 0) {
+			log_emit(LOG_ERROR, "cannot lease jobs", "error", err, (char *)NULL);
+			queue_wait_work(p->d.q, seq, WORKER_IDLE_WAIT_MS);
+			continue;
+		}
+		if (rc == 0) {
+			queue_wait_work(p->d.q, seq, WORKER_IDLE_WAIT_MS);
+			continue;
+		}
+		worker_sync(w, &lease);
+		queue_lease_free(&lease);
+	}
+	atomic_fetch_sub(&p->running, 1);
+	return NULL;
+}
+
+static void
+worker_free(struct worker_pool *p)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++)
+		http_client_free(p->w[i].hc);
+	free(p->w);
+	free(p);
+}
+
+struct worker_pool *
+worker_start(const struct worker_deps *d, char *err, size_t errlen)
+{
+	struct worker_pool *p = calloc(1, sizeof(*p));
+	struct http_options ho;
+	int i;
+
+	if (p == NULL)
+		return NULL;
+	p->d = *d;
+	p->n = d->cfg->workers;
+	p->w = calloc((size_t)p->n, sizeof(*p->w));
+	memset(&ho, 0, sizeof(ho));
+	ho.connect_timeout_ms = d->cfg->connect_timeout_ms;
+	ho.timeout_ms = d->cfg->http_timeout_ms;
+	ho.allow_insecure = d->cfg->allow_insecure_http;
+	ho.abort_flag = &p->abort;
+	for (i = 0; p->w != NULL && i < p->n; i++) {
+		p->w[i].pool = p;
+		p->w[i].hc = http_client_new(&ho);
+		if (p->w[i].hc == NULL)
+			break;
+	}
+	if (p->w == NULL || i < p->n) {
+		util_format(err, errlen, "cannot allocate %d workers", d->cfg->workers);
+		worker_free(p);
+		return NULL;
+	}
+	for (i = 0; i < p->n; i++) {
+		atomic_fetch_add(&p->running, 1);
+		if (pthread_create(&p->w[i].thread, NULL, worker_main, &p->w[i]) != 0) {
+			atomic_fetch_sub(&p->running, 1);
+			util_format(err, errlen, "cannot start worker thread %d", i);
+			worker_stop(p, 0);
+			return NULL;
+		}
+		p->w[i].started = 1;
+	}
+	return p;
+}
+
+void
+worker_stop(struct worker_pool *p, int grace_ms)
+{
+	int64_t deadline = util_mono_ms() + grace_ms;
+	struct timespec ts = {0, 20 * 1000000L};
+	int i;
+
+	if (p == NULL)
+		return;
+	atomic_store(&p->stopping, 1);
+	queue_wake(p->d.q); /* idle workers wait on the queue */
+	while (atomic_load(&p->running) > 0 && util_mono_ms() < deadline)
+		nanosleep(&ts, NULL);
+	if (atomic_load(&p->running) > 0) {
+		log_emit(LOG_WARN, "syncs still running at shutdown: aborting their calls, "
+		    "their jobs go back to the queue", (char *)NULL);
+		atomic_store(&p->abort, 1);
+	}
+	for (i = 0; i < p->n; i++) {
+		if (p->w[i].started)
+			pthread_join(p->w[i].thread, NULL);
+	}
+	worker_free(p);
+}
+
+void
+worker_get_stats(struct worker_pool *p, struct worker_stats *o)
+{
+	o->syncs = atomic_load(&p->syncs);
+	o->created = atomic_load(&p->created);
+	o->updated = atomic_load(&p->updated);
+	o->deleted = atomic_load(&p->deleted);
+	o->unchanged = atomic_load(&p->unchanged);
+	o->skipped = atomic_load(&p->skipped);
+	o->retried = atomic_load(&p->retried);
+	o->dead = atomic_load(&p->dead);
+	o->released = atomic_load(&p->released);
+	o->events = atomic_load(&p->events);
+}
