@@ -208,3 +208,138 @@ def run_cli(args, env, timeout=30):
     full.update(env)
     return subprocess.run([BIN] + args, env=full, capture_output=True, text=True,
                           timeout=timeout)
+
+
+JSON_SERVER = os.path.join(ROOT, "tests", "node_modules", ".bin", "json-server")
+OKTA_STANDIN = os.path.join(ROOT, "tests", "standins", "okta.js")
+OKTA_TOKEN = "00okta-api-token-for-tests"
+
+
+def wait_http(url, timeout=15, proc=None, what="server"):
+    import urllib.request
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("%s exited %d" % (what, proc.returncode))
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status < 500:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("%s did not answer at %s" % (what, url))
+
+
+def http_json(method, url, body=None, headers=None, timeout=10):
+    """A small JSON client for the stand-ins' APIs."""
+    import urllib.request
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            raw = r.read()
+            return r.status, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            return e.code, json.loads(raw) if raw else None
+        except ValueError:
+            return e.code, raw
+
+
+class JsonServer:
+    """The remote system: a real json-server (npm, pinned) on loopback."""
+
+    def __init__(self, tmp):
+        self.port = free_port()
+        self.db = os.path.join(tmp, "remote-db.json")
+        with open(self.db, "w") as f:
+            json.dump({"users": []}, f)
+        self.log = open(os.path.join(tmp, "json-server.log"), "ab")
+        self.proc = subprocess.Popen(
+            [JSON_SERVER, "--host", "127.0.0.1", "--port", str(self.port), "--quiet", self.db],
+            stdout=self.log, stderr=self.log)
+        self.url = "http://127.0.0.1:%d" % self.port
+        wait_http(self.url + "/users", proc=self.proc, what="json-server")
+
+    def users(self):
+        return http_json("GET", self.url + "/users")[1]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.log.close()
+
+
+class OktaStandin:
+    """The Okta stand-in (tests/standins/okta.js) on loopback."""
+
+    def __init__(self, tmp, hook_url=None, hook_secret=SECRET, extra=None):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        args = ["node", OKTA_STANDIN, "--port", str(self.port), "--api-token", OKTA_TOKEN]
+        if hook_url:
+            args += ["--hook-url", hook_url, "--hook-secret", hook_secret]
+        args += extra or []
+        self.log = open(os.path.join(tmp, "okta-standin.log"), "ab")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+        wait_http(self.url + "/__admin/state", proc=self.proc, what="okta stand-in")
+
+    def admin(self, method, path, body=None):
+        status, data = http_json(method, self.url + "/__admin" + path, body)
+        if status >= 300:
+            raise RuntimeError("stand-in %s %s: %s %s" % (method, path, status, data))
+        return data
+
+    def api(self, method, path, body=None):
+        return http_json(method, self.url + path, body,
+                         {"Authorization": "SSWS " + OKTA_TOKEN})
+
+    def calls(self):
+        return self.admin("GET", "/calls")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.log.close()
+
+
+def wait_until(predicate, timeout=20, interval=0.1, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class FaultProxy:
+    """tests/integration/faultproxy.py in front of an upstream port."""
+
+    def __init__(self, tmp, upstream_port):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.log = open(os.path.join(tmp, "faultproxy.log"), "ab")
+        self.proc = subprocess.Popen(
+            ["python3", os.path.join(HERE, "faultproxy.py"), str(self.port), str(upstream_port)],
+            stdout=self.log, stderr=self.log)
+        wait_http(self.url + "/__fault/log", proc=self.proc, what="fault proxy")
+
+    def set(self, **fault):
+        http_json("POST", self.url + "/__fault", fault)
+
+    def requests(self):
+        return http_json("GET", self.url + "/__fault/log")[1]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.log.close()

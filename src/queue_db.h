@@ -1,0 +1,77 @@
+/*
+ * Internal to the queue module: the SQLite plumbing (queue_db.c) shared
+ * with the queue operations (queue.c). Not for other modules.
+ */
+#ifndef GROUPSYNC_QUEUE_DB_H
+#define GROUPSYNC_QUEUE_DB_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "groupsync/queue.h"
+
+#define QUEUE_SCHEMA_VERSION 1
+#define QUEUE_BUSY_TIMEOUT_MS 5000
+#define QUEUE_DB_NAME "groupsync.db"
+
+#define QUEUE_JOB_COLUMNS "id, uuid, user_id, event_type, published, " \
+	"group_id, changed, changed_known, attempts, not_before, created, " \
+	"last_error"
+
+enum queue_stmt_id {
+	QS_BEGIN, QS_COMMIT, QS_ROLLBACK,
+	QS_DELIVERY_ADD, QS_JOB_ADD,
+	QS_LEASE_PICK, QS_LEASE_JOBS, QS_LEASE_MARK, QS_FINISH,
+	QS_COUNTS, QS_OLDEST, QS_HEALTH,
+	QS_REMOTE_GET, QS_REMOTE_PUT, QS_REMOTE_DELETE,
+	QS_COUNT
+};
+/* One queue_enqueue() call waiting for the committer. Lives on the
+ * caller's stack; the committer must not touch it once done is set. */
+struct queue_req {
+	const char *event_id;
+	const struct queue_job_in *jobs;
+	size_t njobs;
+	size_t stored;
+	enum queue_enqueue_result result;
+	char err[QUEUE_ERROR_MAX + 1];
+	int done;		/* under req_lock */
+	pthread_cond_t cond;	/* with req_lock */
+	struct queue_req *next;
+};
+
+struct queue {
+	char path[PATH_MAX];
+
+	pthread_mutex_t db_lock;	/* guards db and stmt */
+	sqlite3 *db;
+	sqlite3_stmt *stmt[QS_COUNT];
+
+	pthread_mutex_t req_lock;	/* guards the fields below */
+	pthread_cond_t req_cond;	/* committer: work or stop */
+	pthread_cond_t work_cond;	/* workers: new jobs committed */
+	uint64_t work_seq;		/* bumped on each commit that stored jobs */
+	struct queue_req *head;
+	struct queue_req **tail;
+	int stopping;
+	pthread_t committer;
+};
+
+void queue_seterr(struct queue *q, char *err, size_t errlen, const char *what);
+sqlite3_stmt *queue_stmt(struct queue *q, enum queue_stmt_id id);
+int queue_step_done(sqlite3_stmt *st);
+int queue_run(struct queue *q, enum queue_stmt_id id);
+void queue_rollback(struct queue *q);
+void queue_bind_text(sqlite3_stmt *st, int i, const char *s);
+int queue_copy_col(char *dst, size_t size, sqlite3_stmt *st, int col);
+
+/* Opens q->path (set by the caller), applies the pragmas and the schema,
+ * prepares the statements; server mode releases abandoned leases. */
+int queue_open_db(struct queue *q, int mode, char *err, size_t errlen);
+void queue_close_db(struct queue *q);
+int queue_check_dir(const char *dir, char *err, size_t errlen);
+
+#endif

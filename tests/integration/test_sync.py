@@ -1,0 +1,198 @@
+"""Sync end to end: the real binary, a real json-server as the remote system
+and the Okta stand-in (tests/standins/okta.js) that sends event hooks like
+Okta does. Walks the Workflows template's own test, then the failure cases."""
+import os
+import shutil
+import tempfile
+import time
+import unittest
+import uuid
+
+from harness import (DONE, GROUP, ROOT, FaultProxy, Groupsync, JsonServer, OktaStandin,
+                     delivery, membership_event, wait_until)
+
+OTHER_GROUP = "00g8othr9ZyXwVuTs4x7"
+PROFILE = {"login": "jane.doe@example.com", "email": "jane.doe@example.com",
+           "firstName": "Jane", "lastName": "Doe", "streetAddress": "100 Main St",
+           "city": "Springfield", "state": "IL", "zipCode": "62701", "countryCode": "US"}
+
+
+class SyncBase(unittest.TestCase):
+    proxy = False
+    extra_env = {}
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="gs-sync-")
+        self.remote = JsonServer(self.tmp)
+        self.fault = FaultProxy(self.tmp, self.remote.port) if self.proxy else None
+        self.gs = Groupsync(env={"GROUPSYNC_HOOKS_DIR": os.path.join(ROOT, "hooks", "rest"),
+                                 "GROUPSYNC_RETRY_BASE_MS": "300",
+                                 "GROUPSYNC_RETRY_MAX_MS": "3000",
+                                 "GROUPSYNC_HTTP_TIMEOUT_MS": "3000"})
+        self.okta = OktaStandin(self.tmp, hook_url="http://127.0.0.1:%d/hooks/okta" % self.gs.port)
+        self.gs.env["GROUPSYNC_OKTA_ORG_URL"] = self.okta.url
+        self.gs.env["REMOTE_BASE_URL"] = (self.fault or self.remote).url
+        self.gs.env.update(self.extra_env)
+        self.gs.start()
+        self.okta.admin("POST", "/groups", {"id": GROUP, "name": "API Provisioning Group"})
+        self.okta.admin("POST", "/groups", {"id": OTHER_GROUP, "name": "Everyone"})
+
+    def tearDown(self):
+        self.gs.stop()
+        self.okta.stop()
+        if self.fault:
+            self.fault.stop()
+        self.remote.stop()
+        if os.environ.get("GS_KEEP_TMP"):
+            print("kept", self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        self.gs.cleanup()
+
+    # helpers
+    def new_user(self, **profile):
+        p = dict(PROFILE)
+        p.update(profile)
+        return self.okta.admin("POST", "/users", {"status": "ACTIVE", "profile": p})["id"]
+
+    def okta_user(self, uid):
+        return self.okta.api("GET", "/api/v1/users/" + uid)[1]
+
+    def remote_users(self, **match):
+        return [u for u in self.remote.users()
+                if all(u.get(k) == v for k, v in match.items())]
+
+    def settled(self):
+        """Every job done (or dead): nothing pending or leased."""
+        jobs = self.gs.jobs()
+        return jobs and all(j[3] >= DONE for j in jobs)
+
+    def calls(self, method=None, prefix="/api/v1/"):
+        return [c for c in self.okta.calls()
+                if c["path"].startswith(prefix) and (method is None or c["method"] == method)]
+
+    def synced(self, uid):
+        """Waits until the user has a remote record and customId points at it."""
+        def check():
+            u = self.okta_user(uid)
+            cid = (u.get("profile") or {}).get("customId")
+            recs = [r for r in self.remote.users() if str(r.get("id")) == str(cid)]
+            return recs[0] if cid and recs else None
+        return wait_until(check, what="user %s synced" % uid)
+
+
+class Sync(SyncBase):
+    def test_template_walk(self):
+        """Add to the group → created with the profile's values and customId
+        written back; edit city → updated; remove → deleted, customId cleared."""
+        uid = self.new_user()
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        rec = self.synced(uid)
+        for k in ("firstName", "lastName", "email", "streetAddress", "city", "state", "zipCode",
+                  "countryCode"):
+            self.assertEqual(rec[k], PROFILE[k], k)
+        self.assertEqual(len(self.remote.users()), 1)
+
+        self.okta.admin("POST", "/users/%s/profile" % uid, {"city": "Shelbyville"})
+        wait_until(lambda: self.remote_users(city="Shelbyville"), what="city updated")
+        self.assertEqual(len(self.remote.users()), 1)
+
+        self.okta.admin("DELETE", "/groups/%s/members/%s" % (GROUP, uid))
+        wait_until(lambda: self.remote.users() == [], what="remote record deleted")
+        wait_until(lambda: not self.okta_user(uid)["profile"].get("customId"),
+                   what="customId cleared")
+        wait_until(self.settled, what="queue settled")
+        # never a full profile replace
+        self.assertEqual([c for c in self.calls("PUT")], [])
+
+    def test_same_event_three_times(self):
+        self.okta.admin("POST", "/hook", {"enabled": False})
+        uid = self.new_user()
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        ev = membership_event(uid)
+        body = delivery([ev])
+        for _ in range(2):
+            self.assertEqual(self.gs.deliver(body)[0], 200)
+        body["eventId"] = str(uuid.uuid4())  # a redelivery may carry a new eventId
+        self.assertEqual(self.gs.deliver(body)[0], 200)
+        self.synced(uid)
+        wait_until(self.settled, what="queue settled")
+        self.assertEqual(len(self.remote.users()), 1)
+        self.assertEqual(len(self.gs.jobs()), 1)
+
+    def test_write_back_echo(self):
+        """customId is written once; Okta's update_profile echo of it costs
+        no Okta call and no remote call."""
+        uid = self.new_user()
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        self.synced(uid)
+        # the echo is an update_profile delivery with changedAttributes=customId
+        wait_until(lambda: any(j[2] == "user.account.update_profile" for j in self.gs.jobs()),
+                   what="echo delivered")
+        wait_until(self.settled, what="queue settled")
+        time.sleep(0.5)
+        writes = [c for c in self.calls("POST") if c["path"] == "/api/v1/users/" + uid]
+        self.assertEqual(len(writes), 1, writes)
+        reads = self.calls("GET")
+        self.assertLessEqual(len(reads), 2, reads)  # one sync: user + groups
+        self.assertEqual(len(self.remote.users()), 1)
+
+    def test_outside_group(self):
+        uid = self.new_user(email="outsider@example.com")
+        self.okta.admin("POST", "/groups/%s/members/%s" % (OTHER_GROUP, uid))
+        self.okta.admin("POST", "/users/%s/profile" % uid, {"city": "Elsewhere"})
+        wait_until(lambda: "delivery accepted" in self.gs.log() and
+                   self.gs.log().count("delivery accepted") >= 2, what="deliveries")
+        time.sleep(1.0)
+        self.assertEqual(self.remote.users(), [])
+        self.assertEqual(self.calls(), [])  # not one Okta call
+
+    def test_deactivate_deletes(self):
+        uid = self.new_user()
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        self.synced(uid)
+        self.okta.admin("POST", "/users/%s/lifecycle/deactivate" % uid)
+        wait_until(lambda: self.remote.users() == [], what="remote record deleted")
+
+    def test_okta_429_until_reset(self):
+        uid = self.new_user()
+        reset = int(time.time()) + 3
+        self.okta.admin("POST", "/ratelimit", {"until_epoch": reset})
+        self.okta.admin("POST", "/calls/reset")
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        self.okta.admin("POST", "/ratelimit", {"until_epoch": reset})
+        self.synced(uid)
+        before = [c for c in self.calls() if c["time_ms"] < reset * 1000]
+        self.assertEqual(len(before), 1, before)  # the one that got 429, then none
+        self.assertIn("rate", self.gs.log().lower())
+
+
+class SyncRemoteFaults(SyncBase):
+    proxy = True
+
+    def test_remote_503_then_recovers(self):
+        self.fault.set(status=503, count=4)
+        uid = self.new_user()
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        self.synced(uid)
+        log = self.fault.requests()
+        failed = [r for r in log if r["fault"]]
+        self.assertEqual(len(failed), 4)
+        gaps = [b["t"] - a["t"] for a, b in zip(failed, failed[1:])]
+        # base 300 ms doubling with jitter in [d/2, d]: 150+, 300+, 600+ ms
+        for gap, low in zip(gaps, (0.15, 0.3, 0.6)):
+            self.assertGreaterEqual(gap, low * 0.95, gaps)
+        self.assertEqual(len(self.remote.users()), 1)
+        self.assertIn('"outcome":"retry"', self.gs.log())
+
+    def test_remote_permanent_error_dead_letters(self):
+        self.fault.set(status=400, count=100)
+        uid = self.new_user()
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        wait_until(lambda: any(j[3] == 3 for j in self.gs.jobs()), what="dead letter")
+        self.assertEqual(self.remote.users(), [])
+        self.assertEqual(len([r for r in self.fault.requests() if r["fault"]]), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
