@@ -12,12 +12,28 @@
  *   }
  *
  * Placeholders: {{user.id}}, {{user.status}}, {{user.profile.NAME}},
- * {{remote.id}}, {{env.REMOTE_NAME}}. In the URL a value is
- * percent-encoded; in a header it is inserted as is (CR/LF refused); in
- * the body, a string that is exactly one placeholder becomes the JSON
- * value (string, number, boolean or null), and a placeholder inside a
- * longer string is inserted as text, JSON-escaped by construction. A
- * placeholder whose value is missing is an error naming it.
+ * {{remote.id}}, {{env.REMOTE_NAME}}. Every "{{" must open one of these
+ * (no escape), checked at load time.
+ *
+ * - URL: {{env.*}} values go in unencoded (they are the operator's, e.g.
+ *   a base URL with a path); {{user.*}} and {{remote.id}} values are
+ *   percent-encoded, and a value "." or ".." is encoded too ("%2E"), so
+ *   that it is never a dot segment. The scheme (http:// or https://) and
+ *   the host must come from the template's literal text or {{env.*}},
+ *   before any user or remote value.
+ * - Headers: a value is inserted as is; a header whose value holds CR, LF
+ *   or NUL is refused. At most 16 headers per template. A template with a
+ *   body and no Content-Type header gets "Content-Type: application/json".
+ * - Body: a string that is exactly one placeholder becomes the JSON value
+ *   (string, number, boolean, null, or even an array or object), and a
+ *   placeholder inside a longer string is inserted as text, JSON-escaped
+ *   by construction. A placeholder may not be an object key. "body": null
+ *   (or no "body") means no body; a GET template may not have one.
+ * - An absent or null {{user.profile.NAME}} renders as JSON null when it
+ *   is a whole body value, and as "" in a URL, a header or a longer
+ *   string. Any other placeholder without a value (a missing or empty
+ *   user.id or user.status, no remote ID, an unset env.REMOTE_NAME) is an
+ *   error naming it.
  *
  * "success" lists the statuses that mean success (default: any 2xx), "id"
  * is a JSON Pointer (RFC 6901) to the remote ID in the answer (create,

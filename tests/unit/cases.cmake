@@ -24,3 +24,26 @@ gs_unit_test(hook sample_group_add sample_group_remove sample_update_profile sam
     verification_small_buffer)
 gs_unit_test(sync decide_member_active decide_leavers decide_everything_else status_active
     precheck_unknown_user precheck_changed_attributes backoff_schedule)
+gs_unit_test(okta b64url_vectors b64url_small_buffer jwt_assertion_rs256 jwt_assertion_es256
+    key_load_rules dpop_proof_claims dpop_proof_token_request link_one_header_several
+    link_several_headers link_none link_refused rate_headers_parsed rate_headroom rate_429
+    rate_date_skew error_body_samples error_body_shapes classify_statuses result_messages
+    new_rejects_bad_config get_user_ok get_user_not_found get_user_forbidden get_user_ssws_401
+    get_user_retryable get_user_escapes_id get_user_no_answer set_profile_attr_body
+    set_profile_attr_null set_profile_attr_invalid user_in_groups_paged user_in_groups_deleted
+    list_group_users_paged list_group_users_foreign_next list_group_users_stop
+    deferral_after_429 deferral_headroom deferral_until_retry_after token_cached
+    token_request_form token_refresh_on_expiry token_refresh_failure_keeps_old
+    token_401_refresh token_endpoint_error token_concurrent_refresh dpop_auto_handshake
+    dpop_api_nonce_retry)
+gs_unit_test(template load_hooks_rest load_bad_json load_missing_url load_bad_method
+    load_unknown_placeholder load_bad_success load_bad_id load_too_large load_missing_file
+    load_other_keys url_escaping url_dot_segments_and_types url_host_from_value_refused
+    header_rendering header_injection_refused body_exact_types body_interpolation
+    body_hostile_roundtrip missing_values_named absent_profile_null profile_attrs
+    status_and_id_accessors)
+gs_unit_test(remote json_server_lifecycle json_server_hostile_values auth_none auth_basic
+    auth_bearer auth_header auth_oauth2_cached auth_oauth2_401_refetch auth_oauth2_token_refused
+    auth_oauth2_threads retry_after_503 permanent_400 create_answers find_statuses
+    update_delete_statuses transport_failure secrets_not_in_errors new_errors find_optional
+    fingerprint uses_any)

@@ -1,0 +1,1210 @@
+/*
+ * Unit tests of remote.c: the hooks/rest templates against a real
+ * json-server (started here on a free loopback port), and, against a
+ * small scripted HTTP server in a thread, authentication, the OAuth 2.0
+ * token cache, status handling and what error messages may say.
+ */
+#include "unit.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "groupsync/config.h"
+#include "groupsync/http.h"
+#include "groupsync/remote.h"
+#include "groupsync/util.h"
+
+#ifndef GS_SHARED_DIR
+#error "GS_SHARED_DIR must name the shared directory (okta/samples/)"
+#endif
+#ifndef GS_SOURCE_DIR
+#error "GS_SOURCE_DIR must name the source tree (hooks/rest/, tests/node_modules/)"
+#endif
+
+#define JSON_SERVER GS_SOURCE_DIR "/tests/node_modules/.bin/json-server"
+#define REST GS_SOURCE_DIR "/hooks/rest"
+#define JANE "00u8jane2XyZaBcDe4x7"
+#define STUB_MAX 32
+
+static struct config cfg;
+static struct http_client *hc;
+static char tmp[64];
+static char base[64];
+static char err[512];
+
+/* --- fixtures ---------------------------------------------------------- */
+
+static void
+cfg_env(const char *name, const char *value)
+{
+	cfg.remote_names[cfg.nremote] = strdup(name);
+	cfg.remote_values[cfg.nremote++] = strdup(value);
+}
+
+static void
+cfg_set(char **field, const char *value)
+{
+	free(*field);
+	*field = strdup(value);
+}
+
+/* A config that reads hooks from dir and sends to http://127.0.0.1:port. */
+static void
+cfg_init(const char *dir, int port)
+{
+	config_free(&cfg);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg_set(&cfg.hooks_dir, dir);
+	cfg_set(&cfg.remote_auth, "none");
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+	cfg_env("REMOTE_BASE_URL", base);
+}
+
+static int
+setup(void **state)
+{
+	struct http_options o;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.connect_timeout_ms = 2000;
+	o.timeout_ms = 5000;
+	memset(&cfg, 0, sizeof(cfg));
+	strcpy(tmp, "/tmp/gs-remote-XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+	assert_int_equal(http_global_init(), 0);
+	hc = http_client_new(&o);
+	assert_non_null(hc);
+	err[0] = '\0';
+	return 0;
+}
+
+static json_object *
+sample_user(void)
+{
+	json_object *u = json_object_from_file(GS_SHARED_DIR "/okta/samples/api-get-user.json");
+
+	assert_non_null(u);
+	return u;
+}
+
+static void
+set_attr(json_object *user, const char *name, json_object *value)
+{
+	json_object *profile;
+
+	assert_true(json_object_object_get_ex(user, "profile", &profile));
+	json_object_object_add(profile, name, value);
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+copy_file(const char *from, const char *to)
+{
+	json_object *o = json_object_from_file(from);
+
+	assert_non_null(o);
+	assert_int_equal(json_object_to_file(to, o), 0);
+	json_object_put(o);
+}
+
+/*
+ * A hooks directory in tmp: hooks/rest's create, update and delete, and
+ * find (text; NULL: none) or create (text; NULL: hooks/rest's).
+ */
+static const char *
+hooks_with(const char *find, const char *create)
+{
+	static char dir[128];
+	char path[256];
+
+	snprintf(dir, sizeof(dir), "%s/hooks", tmp);
+	mkdir(dir, 0700);
+	snprintf(path, sizeof(path), "%s/create.json", dir);
+	if (create != NULL)
+		write_file(path, create);
+	else
+		copy_file(REST "/create.json", path);
+	snprintf(path, sizeof(path), "%s/update.json", dir);
+	copy_file(REST "/update.json", path);
+	snprintf(path, sizeof(path), "%s/delete.json", dir);
+	copy_file(REST "/delete.json", path);
+	snprintf(path, sizeof(path), "%s/find.json", dir);
+	unlink(path);
+	if (find != NULL)
+		write_file(path, find);
+	return dir;
+}
+
+static struct remote *
+remote_ok(void)
+{
+	struct remote *r = remote_new(&cfg, err, sizeof(err));
+
+	if (r == NULL)
+		fail_msg("remote_new: %s", err);
+	return r;
+}
+
+static int
+free_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	assert_true(fd >= 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* GET base + path with no auth; returns the parsed body (caller frees). */
+static json_object *
+raw_get(const char *path, long *status)
+{
+	struct http_request req;
+	struct http_response resp;
+	char url[512];
+	json_object *o = NULL;
+
+	memset(&req, 0, sizeof(req));
+	snprintf(url, sizeof(url), "%s%s", base, path);
+	req.method = "GET";
+	req.url = url;
+	*status = 0;
+	if (http_do(hc, &req, &resp) == 0) {
+		*status = resp.status;
+		o = json_tokener_parse(resp.body);
+	}
+	http_response_free(&resp);
+	return o;
+}
+
+/* --- json-server ------------------------------------------------------- */
+
+static pid_t js_pid;
+
+/* Starts json-server on a free port with db as its data; 0 when absent. */
+static int
+js_start(const char *db)
+{
+	char path[128], logp[128], port[16];
+	json_object *o;
+	int i, p, fd;
+	long st;
+
+	if (access(JSON_SERVER, X_OK) != 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/db.json", tmp);
+	snprintf(logp, sizeof(logp), "%s/json-server.log", tmp);
+	write_file(path, db);
+	p = free_port();
+	snprintf(port, sizeof(port), "%d", p);
+	js_pid = fork();
+	assert_true(js_pid >= 0);
+	if (js_pid == 0) {
+		setpgid(0, 0);
+		fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(JSON_SERVER, "json-server", "--port", port, "--host", "127.0.0.1",
+		    "--quiet", path, (char *)NULL);
+		_exit(127);
+	}
+	cfg_init(REST, p);
+	for (i = 0; i < 300; i++) {
+		o = raw_get("/users", &st);
+		json_object_put(o);
+		if (st == 200)
+			return 1;
+		nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+	}
+	fail_msg("json-server did not answer on port %d (see %s)", p, logp);
+	return 0;
+}
+
+static void
+js_start_or_skip(const char *db)
+{
+	if (!js_start(db)) {
+		print_message("SKIP: %s is absent (run the setup script's npm step)\n",
+		    JSON_SERVER);
+		skip();
+	}
+}
+
+/* --- a scripted HTTP server ---------------------------------------------- */
+
+struct stub_reply {
+	int status;
+	const char *headers; /* extra lines, each ending in "\r\n" */
+	const char *body;
+};
+
+static struct {
+	int fd, port, stop, running;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	const struct stub_reply *script; /* the last reply repeats */
+	size_t nscript;
+	char *req[STUB_MAX];
+	size_t nreq;
+} stub = {.fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* strcasestr is a GNU extension. */
+static const char *
+find_ci(const char *s, const char *pat)
+{
+	size_t n = strlen(pat);
+
+	for (; *s != '\0'; s++)
+		if (strncasecmp(s, pat, n) == 0)
+			return s;
+	return NULL;
+}
+
+/* Reads one request (head and Content-Length body) into buf. */
+static size_t
+stub_read(int c, char *buf, size_t cap)
+{
+	size_t n = 0, head = 0;
+	long clen = 0;
+	ssize_t k;
+	const char *cl;
+	char *e;
+
+	while (n + 1 < cap) {
+		k = recv(c, buf + n, cap - 1 - n, 0);
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+		buf[n] = '\0';
+		if (head == 0 && (e = strstr(buf, "\r\n\r\n")) != NULL) {
+			head = (size_t)(e - buf) + 4;
+			cl = find_ci(buf, "\r\nContent-Length:");
+			clen = cl != NULL && cl < e ? strtol(cl + 17, NULL, 10) : 0;
+		}
+		if (head > 0 && n >= head + (size_t)clen)
+			break;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+static void
+stub_serve(int c)
+{
+	static char buf[256 * 1024];
+	const struct stub_reply *rp;
+	char out[8192];
+	struct timeval tv = {5, 0};
+	int len;
+
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	stub_read(c, buf, sizeof(buf));
+	pthread_mutex_lock(&stub.lock);
+	rp = &stub.script[stub.nreq < stub.nscript ? stub.nreq : stub.nscript - 1];
+	if (stub.nreq < STUB_MAX)
+		stub.req[stub.nreq++] = strdup(buf);
+	pthread_mutex_unlock(&stub.lock);
+	len = snprintf(out, sizeof(out), "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s", rp->status,
+	    strlen(rp->body), rp->headers ? rp->headers : "", rp->body);
+	if (len > 0 && send(c, out, (size_t)len, MSG_NOSIGNAL) < 0)
+		perror("stub send");
+}
+
+static void *
+stub_main(void *arg)
+{
+	struct pollfd p;
+	int c, stop;
+
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&stub.lock);
+		stop = stub.stop;
+		pthread_mutex_unlock(&stub.lock);
+		if (stop)
+			break;
+		p.fd = stub.fd;
+		p.events = POLLIN;
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		c = accept(stub.fd, NULL, NULL);
+		if (c < 0)
+			continue;
+		stub_serve(c);
+		close(c);
+	}
+	return NULL;
+}
+
+/* Starts the stub with a script; the config then points at it. */
+static void
+stub_start(const char *hooks, const struct stub_reply *script, size_t n)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int one = 1;
+
+	stub.fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(stub.fd >= 0);
+	setsockopt(stub.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(stub.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(stub.fd, 16), 0);
+	assert_int_equal(getsockname(stub.fd, (struct sockaddr *)&a, &len), 0);
+	stub.port = ntohs(a.sin_port);
+	stub.script = script;
+	stub.nscript = n;
+	stub.stop = 0;
+	assert_int_equal(pthread_create(&stub.thread, NULL, stub_main, NULL), 0);
+	stub.running = 1;
+	cfg_init(hooks ? hooks : REST, stub.port);
+}
+
+static size_t
+stub_count(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&stub.lock);
+	n = stub.nreq;
+	pthread_mutex_unlock(&stub.lock);
+	return n;
+}
+
+/* The value of header name in request i ("" when absent). */
+static const char *
+stub_header(size_t i, const char *name)
+{
+	static char v[1024];
+	char pat[128];
+	const char *p, *e;
+
+	v[0] = '\0';
+	assert_true(i < stub_count());
+	snprintf(pat, sizeof(pat), "\r\n%s: ", name);
+	pthread_mutex_lock(&stub.lock);
+	p = find_ci(stub.req[i], pat);
+	if (p != NULL) {
+		p += strlen(pat);
+		e = strstr(p, "\r\n");
+		snprintf(v, sizeof(v), "%.*s", (int)(e - p), p);
+	}
+	pthread_mutex_unlock(&stub.lock);
+	return v;
+}
+
+/* The request line, or the body, of request i. */
+static const char *
+stub_part(size_t i, int body)
+{
+	static char v[4096];
+	const char *s;
+
+	assert_true(i < stub_count());
+	pthread_mutex_lock(&stub.lock);
+	s = stub.req[i];
+	if (body)
+		snprintf(v, sizeof(v), "%s", strstr(s, "\r\n\r\n") + 4);
+	else
+		snprintf(v, sizeof(v), "%.*s", (int)strcspn(s, "\r\n"), s);
+	pthread_mutex_unlock(&stub.lock);
+	return v;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+	size_t i;
+
+	(void)state;
+	if (js_pid > 0) {
+		kill(-js_pid, SIGTERM);
+		kill(js_pid, SIGTERM);
+		waitpid(js_pid, NULL, 0);
+		js_pid = 0;
+	}
+	if (stub.running) {
+		pthread_mutex_lock(&stub.lock);
+		stub.stop = 1;
+		pthread_mutex_unlock(&stub.lock);
+		pthread_join(stub.thread, NULL);
+		close(stub.fd);
+		stub.running = 0;
+	}
+	for (i = 0; i < stub.nreq; i++)
+		free(stub.req[i]);
+	stub.nreq = 0;
+	http_client_free(hc);
+	http_global_cleanup();
+	config_free(&cfg);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* --- json-server ------------------------------------------------------- */
+
+static const char *
+member_str(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		fail_msg("%s is not a string", key);
+	return json_object_get_string(v);
+}
+
+/* The record the remote holds for id (caller frees), or NULL on 404. */
+static json_object *
+record(const char *id, long *status)
+{
+	char path[REMOTE_ID_MAX + 16];
+
+	snprintf(path, sizeof(path), "/users/%s", id);
+	return raw_get(path, status);
+}
+
+static void
+json_server_lifecycle(void **state)
+{
+	struct remote *r;
+	struct remote_result res;
+	json_object *user, *rec;
+	char id[REMOTE_ID_MAX + 1], fp1[65], fp2[65], fp3[65];
+	long st;
+
+	(void)state;
+	js_start_or_skip("{\"users\": []}");
+	user = sample_user();
+	r = remote_ok();
+	assert_true(remote_has_find(r));
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_int_equal(res.found, 0);
+	assert_int_equal(res.status, 200);
+	assert_int_equal(remote_create(r, hc, user, &res), 0);
+	assert_int_equal(res.status, 201);
+	assert_int_equal(res.cls, HTTP_CLASS_OK);
+	assert_string_equal(res.remote_id, "1"); /* json-server's numeric id */
+	strcpy(id, res.remote_id);
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_int_equal(res.found, 1);
+	assert_string_equal(res.remote_id, id);
+	rec = record(id, &st);
+	assert_int_equal(st, 200);
+	assert_string_equal(member_str(rec, "oktaId"), JANE);
+	assert_string_equal(member_str(rec, "login"), "jane.doe@example.com");
+	assert_string_equal(member_str(rec, "city"), "Springfield");
+	json_object_put(rec);
+	assert_int_equal(remote_fingerprint(r, user, id, fp1), 0);
+	assert_int_equal(remote_fingerprint(r, user, id, fp2), 0);
+	assert_string_equal(fp1, fp2);
+	set_attr(user, "city", json_object_new_string("Shelbyville"));
+	assert_int_equal(remote_fingerprint(r, user, id, fp3), 0);
+	assert_string_not_equal(fp1, fp3);
+	assert_int_equal(remote_update(r, hc, user, id, &res), 0);
+	assert_int_equal(res.found, 1);
+	assert_int_equal(res.status, 200);
+	rec = record(id, &st);
+	assert_string_equal(member_str(rec, "city"), "Shelbyville");
+	assert_string_equal(member_str(rec, "oktaId"), JANE); /* PUT sent everything */
+	assert_string_equal(member_str(rec, "zipCode"), "62701");
+	json_object_put(rec);
+	assert_int_equal(remote_delete(r, hc, user, id, &res), 0);
+	assert_int_equal(res.found, 1);
+	json_object_put(record(id, &st));
+	assert_int_equal(st, 404);
+	assert_int_equal(remote_delete(r, hc, user, id, &res), 0);
+	assert_int_equal(res.status, 404);
+	assert_int_equal(res.found, 0);
+	assert_int_equal(remote_update(r, hc, user, id, &res), 0);
+	assert_int_equal(res.status, 404);
+	assert_int_equal(res.found, 0);
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_int_equal(res.found, 0);
+	remote_free(r);
+	json_object_put(user);
+}
+
+/* Hostile profile values reach json-server and come back unchanged; a
+ * record with a string id is found by its Okta ID. */
+static void
+json_server_hostile_values(void **state)
+{
+	static const char *const vals[] = {"\"q\" \\ {{user.id}} }}", "\xe6\x97\xa5 \xf0\x9f\x8e\x89",
+	    "a/b?c#d@e", "\x01\t\n\x1f", "</script><!--"};
+	static const char *const keys[] = {"firstName", "lastName", "email", "streetAddress",
+	    "city"};
+	struct remote *r;
+	struct remote_result res;
+	json_object *user, *other, *rec;
+	char *big;
+	long st;
+	size_t i;
+
+	(void)state;
+	js_start_or_skip("{\"users\": [{\"id\": \"u-7\", \"oktaId\": \"00uOTHER\"}]}");
+	user = sample_user();
+	other = sample_user();
+	big = malloc(20001);
+	assert_non_null(big);
+	r = remote_ok();
+	json_object_object_add(other, "id", json_object_new_string("00uOTHER"));
+	assert_int_equal(remote_find(r, hc, other, &res), 0);
+	assert_int_equal(res.found, 1);
+	assert_string_equal(res.remote_id, "u-7");
+	for (i = 0; i < 5; i++)
+		set_attr(user, keys[i], json_object_new_string(vals[i]));
+	memset(big, 'z', 20000);
+	big[20000] = '\0';
+	set_attr(user, "state", json_object_new_string(big));
+	set_attr(user, "zipCode", json_object_new_int(62701));
+	assert_int_equal(remote_create(r, hc, user, &res), 0);
+	rec = record(res.remote_id, &st);
+	assert_int_equal(st, 200);
+	for (i = 0; i < 5; i++)
+		assert_string_equal(member_str(rec, keys[i]), vals[i]);
+	assert_string_equal(member_str(rec, "state"), big);
+	assert_int_equal(json_object_get_int(json_object_object_get(rec, "zipCode")), 62701);
+	assert_null(json_object_object_get(rec, "mobilePhone"));
+	json_object_put(rec);
+	free(big);
+	remote_free(r);
+	json_object_put(user);
+	json_object_put(other);
+}
+
+/* --- auth -------------------------------------------------------------- */
+
+static const struct stub_reply created[] = {{201, NULL, "{\"id\": 7}"}};
+
+/* Sends one create to the stub with the current config; checks the ID. */
+static void
+create_once(void)
+{
+	struct remote *r = remote_ok();
+	struct remote_result res;
+	json_object *user = sample_user();
+
+	if (remote_create(r, hc, user, &res) != 0)
+		fail_msg("create: %s", res.error);
+	assert_string_equal(res.remote_id, "7");
+	remote_free(r);
+	json_object_put(user);
+}
+
+static void
+auth_none(void **state)
+{
+	(void)state;
+	stub_start(NULL, created, 1);
+	create_once();
+	assert_int_equal(stub_count(), 1);
+	assert_string_equal(stub_part(0, 0), "POST /users HTTP/1.1");
+	assert_string_equal(stub_header(0, "Authorization"), "");
+	assert_string_equal(stub_header(0, "Content-Type"), "application/json");
+}
+
+static void
+auth_basic(void **state)
+{
+	(void)state;
+	stub_start(NULL, created, 1);
+	cfg_set(&cfg.remote_auth, "basic");
+	cfg_set(&cfg.remote_username, "alice");
+	cfg_set(&cfg.remote_password, "s3cr3t pass");
+	create_once();
+	assert_string_equal(stub_header(0, "Authorization"), "Basic YWxpY2U6czNjcjN0IHBhc3M=");
+}
+
+static void
+auth_bearer(void **state)
+{
+	(void)state;
+	stub_start(NULL, created, 1);
+	cfg_set(&cfg.remote_auth, "bearer");
+	cfg_set(&cfg.remote_token, "tok-123");
+	create_once();
+	assert_string_equal(stub_header(0, "Authorization"), "Bearer tok-123");
+}
+
+static void
+auth_header(void **state)
+{
+	(void)state;
+	stub_start(NULL, created, 1);
+	cfg_set(&cfg.remote_auth, "header");
+	cfg_set(&cfg.remote_auth_header, "X-Api-Key");
+	cfg_set(&cfg.remote_auth_value, "k-456");
+	create_once();
+	assert_string_equal(stub_header(0, "X-Api-Key"), "k-456");
+	assert_string_equal(stub_header(0, "Authorization"), "");
+}
+
+static void
+oauth2_config(const char *scope)
+{
+	char url[96];
+
+	snprintf(url, sizeof(url), "%s/oauth/token", base);
+	cfg_set(&cfg.remote_auth, "oauth2");
+	cfg_set(&cfg.remote_token_url, url);
+	cfg_set(&cfg.remote_client_id, "my client");
+	cfg_set(&cfg.remote_client_secret, "sec/ret:1");
+	if (scope != NULL)
+		cfg_set(&cfg.remote_scope, scope);
+}
+
+static void
+auth_oauth2_cached(void **state)
+{
+	static const struct stub_reply script[] = {
+		{200, NULL, "{\"access_token\":\"at-1\",\"token_type\":\"bearer\",\"expires_in\":3600}"},
+		{201, NULL, "{\"id\": 7}"},
+		{200, NULL, "{}"},
+	};
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = sample_user();
+
+	(void)state;
+	stub_start(NULL, script, 3);
+	oauth2_config("users:write users:read");
+	r = remote_ok();
+	assert_int_equal(remote_create(r, hc, user, &res), 0);
+	assert_int_equal(remote_update(r, hc, user, "7", &res), 0);
+	assert_int_equal(res.found, 1);
+	assert_int_equal(stub_count(), 3); /* one token for two calls */
+	assert_string_equal(stub_part(0, 0), "POST /oauth/token HTTP/1.1");
+	assert_string_equal(stub_header(0, "Authorization"),
+	    "Basic bXklMjBjbGllbnQ6c2VjJTJGcmV0JTNBMQ==");
+	assert_string_equal(stub_header(0, "Content-Type"), "application/x-www-form-urlencoded");
+	assert_string_equal(stub_part(0, 1),
+	    "grant_type=client_credentials&scope=users%3Awrite%20users%3Aread");
+	assert_string_equal(stub_part(1, 0), "POST /users HTTP/1.1");
+	assert_string_equal(stub_header(1, "Authorization"), "Bearer at-1");
+	assert_string_equal(stub_part(2, 0), "PUT /users/7 HTTP/1.1");
+	assert_string_equal(stub_header(2, "Authorization"), "Bearer at-1");
+	remote_free(r);
+	json_object_put(user);
+}
+
+static void
+auth_oauth2_401_refetch(void **state)
+{
+	static const struct stub_reply script[] = {
+		{200, NULL, "{\"access_token\":\"at-1\",\"token_type\":\"Bearer\",\"expires_in\":\"3600\"}"},
+		{401, NULL, "{\"error\":\"invalid_token\"}"},
+		{200, NULL, "{\"access_token\":\"at-2\",\"expires_in\":3600}"},
+		{201, NULL, "{\"id\": \"x-1\"}"},
+		{401, NULL, "{}"},
+		{200, NULL, "{\"access_token\":\"at-3\"}"},
+		{401, NULL, "{}"},
+	};
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = sample_user();
+
+	(void)state;
+	stub_start(NULL, script, 7);
+	oauth2_config(NULL);
+	r = remote_ok();
+	assert_int_equal(remote_create(r, hc, user, &res), 0);
+	assert_string_equal(res.remote_id, "x-1");
+	assert_int_equal(stub_count(), 4);
+	assert_string_equal(stub_part(0, 1), "grant_type=client_credentials");
+	assert_string_equal(stub_header(1, "Authorization"), "Bearer at-1");
+	assert_string_equal(stub_part(2, 0), "POST /oauth/token HTTP/1.1");
+	assert_string_equal(stub_header(3, "Authorization"), "Bearer at-2");
+	/* a 401 that persists is retried once only, then PERMANENT */
+	assert_int_equal(remote_delete(r, hc, user, "x-1", &res), -1);
+	assert_int_equal(res.status, 401);
+	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
+	assert_int_equal(stub_count(), 7);
+	assert_string_equal(stub_header(6, "Authorization"), "Bearer at-3");
+	remote_free(r);
+	json_object_put(user);
+}
+
+static void
+auth_oauth2_token_refused(void **state)
+{
+	static const struct stub_reply script[] = {
+		{401, NULL, "{\"error\":\"invalid_client\"}"},
+		{503, "Retry-After: 30\r\n", "{}"},
+		{200, NULL, "{\"access_token\":\"at-1\",\"token_type\":\"DPoP\"}"},
+	};
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = sample_user();
+
+	(void)state;
+	stub_start(NULL, script, 3);
+	oauth2_config(NULL);
+	r = remote_ok();
+	assert_int_equal(remote_create(r, hc, user, &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
+	assert_string_equal(res.error, "oauth2 token: HTTP 401: {\"error\":\"invalid_client\"}");
+	assert_int_equal(remote_create(r, hc, user, &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_RETRY);
+	assert_true(res.retry_at_ms > util_now_ms() + 25000);
+	assert_int_equal(remote_create(r, hc, user, &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
+	assert_non_null(strstr(res.error, "no Bearer access_token"));
+	assert_null(strstr(res.error, "sec/ret"));
+	assert_int_equal(stub_count(), 3); /* the API was never called */
+	remote_free(r);
+	json_object_put(user);
+}
+
+struct worker_arg {
+	struct remote *r;
+	int ok;
+};
+
+static void *
+oauth2_worker(void *p)
+{
+	struct worker_arg *a = p;
+	struct http_options o;
+	struct http_client *c;
+	struct remote_result res;
+	json_object *user = json_object_from_file(GS_SHARED_DIR "/okta/samples/api-get-user.json");
+	int i;
+
+	memset(&o, 0, sizeof(o));
+	o.connect_timeout_ms = 2000;
+	o.timeout_ms = 5000;
+	c = http_client_new(&o);
+	for (i = 0; c != NULL && user != NULL && i < 3; i++)
+		a->ok += remote_create(a->r, c, user, &res) == 0;
+	http_client_free(c);
+	json_object_put(user);
+	return NULL;
+}
+
+/* Workers share one token: the first fetches it, the others wait for it. */
+static void
+auth_oauth2_threads(void **state)
+{
+	static const struct stub_reply script[] = {
+		{200, NULL, "{\"access_token\":\"at-1\",\"expires_in\":3600}"},
+		{201, NULL, "{\"id\": 7}"},
+	};
+	struct worker_arg args[4];
+	pthread_t th[4];
+	size_t i, tokens = 0;
+
+	(void)state;
+	stub_start(NULL, script, 2);
+	oauth2_config(NULL);
+	memset(args, 0, sizeof(args));
+	args[0].r = remote_ok();
+	for (i = 1; i < 4; i++)
+		args[i].r = args[0].r;
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, oauth2_worker, &args[i]), 0);
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(args[i].ok, 3);
+	}
+	assert_int_equal(stub_count(), 13);
+	for (i = 0; i < 13; i++) {
+		if (strcmp(stub_part(i, 0), "POST /oauth/token HTTP/1.1") == 0)
+			tokens++;
+		else
+			assert_string_equal(stub_header(i, "Authorization"), "Bearer at-1");
+	}
+	assert_int_equal(tokens, 1);
+	remote_free(args[0].r);
+}
+
+/* --- statuses and answers ---------------------------------------------- */
+
+static void
+retry_after_503(void **state)
+{
+	static const struct stub_reply script[] = {{503, "Retry-After: 120\r\n", "busy"}};
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = sample_user();
+	int64_t now = util_now_ms();
+
+	(void)state;
+	stub_start(NULL, script, 1);
+	r = remote_ok();
+	assert_int_equal(remote_create(r, hc, user, &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_RETRY);
+	assert_int_equal(res.status, 503);
+	assert_true(res.retry_at_ms >= now + 119000 && res.retry_at_ms <= now + 125000);
+	assert_string_equal(res.error, "create.json: HTTP 503: busy");
+	assert_int_equal(remote_update(r, hc, user, "7", &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_RETRY);
+	assert_true(res.retry_at_ms >= now + 119000);
+	remote_free(r);
+	json_object_put(user);
+}
+
+static void
+permanent_400(void **state)
+{
+	static const struct stub_reply script[] = {{400, NULL, "{\"message\":\"bad\nemail\"}"}};
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = sample_user();
+
+	(void)state;
+	stub_start(NULL, script, 1);
+	r = remote_ok();
+	assert_int_equal(remote_create(r, hc, user, &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
+	assert_int_equal(res.status, 400);
+	assert_int_equal(res.retry_at_ms, 0);
+	assert_string_equal(res.error, "create.json: HTTP 400: {\"message\":\"bad email\"}");
+	assert_int_equal(remote_delete(r, hc, user, "7", &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
+	assert_string_equal(res.error, "delete.json: HTTP 400: {\"message\":\"bad email\"}");
+	remote_free(r);
+	json_object_put(user);
+}
+
+static void
+create_answers(void **state)
+{
+	static const struct stub_reply script[] = {
+		{201, NULL, "{\"id\": 12345678901}"},
+		{200, NULL, "{\"id\": \"abc-1\"}"},
+		{201, NULL, "{}"},
+		{201, NULL, "{\"id\": 1.5}"},
+		{201, NULL, "not json"},
+		{201, NULL, "{\"id\": \"\"}"},
+		{201, NULL, "{\"id\": \"a\\nb\"}"},
+		{202, NULL, "{\"id\": 1}"},
+	};
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = sample_user();
+	size_t i;
+
+	(void)state;
+	stub_start(NULL, script, 8);
+	r = remote_ok();
+	assert_int_equal(remote_create(r, hc, user, &res), 0);
+	assert_string_equal(res.remote_id, "12345678901");
+	assert_int_equal(remote_create(r, hc, user, &res), 0);
+	assert_string_equal(res.remote_id, "abc-1");
+	assert_int_equal(remote_create(r, hc, user, &res), -1);
+	assert_string_equal(res.error, "create.json: the answer has no ID at \"/id\"");
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(remote_create(r, hc, user, &res), -1);
+		assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
+		assert_string_equal(res.remote_id, "");
+	}
+	assert_int_equal(remote_create(r, hc, user, &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
+	assert_int_equal(res.status, 202);
+	remote_free(r);
+	json_object_put(user);
+}
+
+static void
+find_statuses(void **state)
+{
+	static const struct stub_reply script[] = {
+		{404, NULL, "{}"},
+		{200, NULL, "{\"data\": []}"},
+		{200, NULL, "{\"data\": [{\"id\": \"q-1\"}, {\"id\": \"q-2\"}]}"},
+		{200, NULL, "{\"data\": null}"},
+		{500, NULL, "{}"},
+	};
+	const char *dir = hooks_with("{\"method\":\"GET\",\"url\":\"{{env.REMOTE_BASE_URL}}/find?"
+	    "login={{user.profile.login}}\",\"not_found\":[404],\"id\":\"/data/0/id\"}", NULL);
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = sample_user();
+
+	(void)state;
+	stub_start(dir, script, 5);
+	r = remote_ok();
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_int_equal(res.found, 0);
+	assert_int_equal(res.status, 404);
+	assert_string_equal(stub_part(0, 0), "GET /find?login=jane.doe%40example.com HTTP/1.1");
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_int_equal(res.found, 0);
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_int_equal(res.found, 1);
+	assert_string_equal(res.remote_id, "q-1");
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_int_equal(res.found, 0);
+	assert_int_equal(remote_find(r, hc, user, &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_RETRY);
+	remote_free(r);
+	json_object_put(user);
+}
+
+static void
+update_delete_statuses(void **state)
+{
+	static const struct stub_reply script[] = {
+		{404, NULL, "{}"}, {410, NULL, ""}, {204, NULL, ""}, {500, NULL, "oops"},
+		{404, NULL, "{}"}, {204, NULL, ""}, {409, NULL, "{}"},
+	};
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = sample_user();
+
+	(void)state;
+	stub_start(NULL, script, 7);
+	r = remote_ok();
+	assert_int_equal(remote_update(r, hc, user, "7", &res), 0);
+	assert_int_equal(res.found, 0);
+	assert_int_equal(remote_update(r, hc, user, "7", &res), 0);
+	assert_int_equal(res.found, 0);
+	assert_int_equal(remote_update(r, hc, user, "7", &res), 0);
+	assert_int_equal(res.found, 1);
+	assert_int_equal(remote_update(r, hc, user, "7", &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_RETRY);
+	assert_string_equal(res.error, "update.json: HTTP 500: oops");
+	assert_int_equal(remote_delete(r, hc, user, "7", &res), 0);
+	assert_int_equal(res.found, 0);
+	assert_int_equal(remote_delete(r, hc, user, "7", &res), 0);
+	assert_int_equal(res.found, 1);
+	assert_int_equal(remote_delete(r, hc, user, "7", &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
+	assert_string_equal(stub_part(6, 0), "DELETE /users/7 HTTP/1.1");
+	/* no remote ID: nothing is sent */
+	assert_int_equal(remote_update(r, hc, user, NULL, &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
+	assert_string_equal(res.error, "update.json: {{remote.id}} has no value");
+	assert_int_equal(stub_count(), 7);
+	remote_free(r);
+	json_object_put(user);
+}
+
+static void
+transport_failure(void **state)
+{
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = sample_user();
+
+	(void)state;
+	cfg_init(REST, free_port()); /* nobody listens there */
+	r = remote_ok();
+	assert_int_equal(remote_create(r, hc, user, &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_RETRY);
+	assert_int_equal(res.status, 0);
+	assert_non_null(strstr(res.error, "create.json: "));
+	remote_free(r);
+	json_object_put(user);
+}
+
+/* Neither auth secrets nor {{env.*}} values show in messages. */
+static void
+secrets_not_in_errors(void **state)
+{
+	static const struct stub_reply script[] = {{400, NULL, "nope"}};
+	const char *dir = hooks_with(NULL, "{\"method\":\"POST\",\"url\":\"{{env.REMOTE_BASE_URL}}"
+	    "/users?key={{env.REMOTE_KEY}}\",\"headers\":{\"X-Key\":\"{{env.REMOTE_KEY}}\"},"
+	    "\"body\":{},\"id\":\"/id\"}");
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = sample_user();
+
+	(void)state;
+	stub_start(dir, script, 1);
+	cfg_env("REMOTE_KEY", "KEY-SECRET-1");
+	cfg_set(&cfg.remote_auth, "bearer");
+	cfg_set(&cfg.remote_token, "TOKEN-SECRET-2");
+	r = remote_ok();
+	assert_int_equal(remote_create(r, hc, user, &res), -1);
+	assert_string_equal(res.error, "create.json: HTTP 400: nope");
+	assert_string_equal(stub_header(0, "X-Key"), "KEY-SECRET-1");
+	remote_free(r);
+	free(cfg.remote_values[0]);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", free_port());
+	cfg.remote_values[0] = strdup(base);
+	r = remote_ok();
+	assert_int_equal(remote_create(r, hc, user, &res), -1);
+	assert_null(strstr(res.error, "SECRET"));
+	assert_null(strstr(res.error, "127.0.0.1"));
+	remote_free(r);
+	cfg_set(&cfg.remote_token, "bad\r\nX-Evil: 1");
+	assert_null(remote_new(&cfg, err, sizeof(err)));
+	assert_string_equal(err, "GROUPSYNC_REMOTE_TOKEN: required, without control characters");
+	json_object_put(user);
+}
+
+/* --- loading, fingerprints, changed attributes --------------------------- */
+
+static void
+new_errors(void **state)
+{
+	char path[256];
+
+	(void)state;
+	cfg_init(hooks_with(NULL, NULL), 3000);
+	snprintf(path, sizeof(path), "%s/hooks/update.json", tmp);
+	unlink(path);
+	assert_null(remote_new(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "update.json: cannot open"));
+	cfg_init(hooks_with(NULL, "{\"method\":\"POST\",\"url\":\"{{env.REMOTE_BASE_URL}}/u\"}"),
+	    3000);
+	assert_null(remote_new(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "create.json: \"id\" is required"));
+	cfg_init(hooks_with("{\"method\":\"GET\",\"url\":\"{{env.REMOTE_BASE_URL}}/u\"}", NULL),
+	    3000);
+	assert_null(remote_new(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "find.json: \"id\" is required"));
+	cfg_init(REST, 3000);
+	free(cfg.remote_names[0]);
+	cfg.remote_names[0] = strdup("REMOTE_OTHER");
+	assert_null(remote_new(&cfg, err, sizeof(err)));
+	assert_string_equal(err, "find.json: {{env.REMOTE_BASE_URL}} has no value");
+	cfg_init(REST, 3000);
+	free(cfg.remote_values[0]);
+	cfg.remote_values[0] = strdup("http://example.com");
+	assert_null(remote_new(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "find.json: url plain http:// is refused"));
+	cfg.allow_insecure_http = 1;
+	remote_free(remote_ok());
+	cfg_init(REST, 3000);
+	cfg_set(&cfg.remote_auth, "kerberos");
+	assert_null(remote_new(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "GROUPSYNC_REMOTE_AUTH: must be"));
+	cfg_set(&cfg.remote_auth, "basic");
+	cfg_set(&cfg.remote_username, "a:b");
+	assert_null(remote_new(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "GROUPSYNC_REMOTE_USERNAME"));
+	cfg_set(&cfg.remote_auth, "oauth2");
+	assert_null(remote_new(&cfg, err, sizeof(err)));
+	assert_string_equal(err, "GROUPSYNC_REMOTE_TOKEN_URL: required");
+}
+
+static void
+find_optional(void **state)
+{
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = sample_user();
+
+	(void)state;
+	cfg_init(hooks_with(NULL, NULL), 3000);
+	r = remote_ok();
+	assert_false(remote_has_find(r));
+	assert_int_equal(remote_find(r, hc, user, &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
+	remote_free(r);
+	json_object_put(user);
+}
+
+static void
+fingerprint(void **state)
+{
+	struct remote *r;
+	json_object *user = sample_user();
+	char a[65], b[65], c[65];
+
+	(void)state;
+	cfg_init(REST, 3000);
+	r = remote_ok();
+	assert_int_equal(remote_fingerprint(r, user, "7", a), 0);
+	assert_int_equal(strlen(a), 64);
+	assert_int_equal(strspn(a, "0123456789abcdef"), 64);
+	assert_int_equal(remote_fingerprint(r, user, "7", b), 0);
+	assert_string_equal(a, b);
+	assert_int_equal(remote_fingerprint(r, user, "8", c), 0);
+	assert_string_not_equal(a, c);
+	set_attr(user, "zipCode", json_object_new_string("62702"));
+	assert_int_equal(remote_fingerprint(r, user, "7", c), 0);
+	assert_string_not_equal(a, c);
+	set_attr(user, "zipCode", json_object_new_string("62701"));
+	set_attr(user, "mobilePhone", json_object_new_string("555")); /* not sent */
+	assert_int_equal(remote_fingerprint(r, user, "7", c), 0);
+	assert_string_equal(a, c);
+	assert_int_equal(remote_fingerprint(r, user, NULL, c), -1);
+	remote_free(r);
+	json_object_put(user);
+}
+
+static void
+uses_any(void **state)
+{
+	struct remote *r;
+
+	(void)state;
+	cfg_init(REST, 3000);
+	r = remote_ok();
+	assert_true(remote_uses_any(r, "city,streetAddress"));
+	assert_true(remote_uses_any(r, "customId, login"));
+	assert_true(remote_uses_any(r, " customId , city "));
+	assert_true(remote_uses_any(r, "countryCode"));
+	assert_true(remote_uses_any(r, NULL));
+	assert_false(remote_uses_any(r, "customId"));
+	assert_false(remote_uses_any(r, "mobilePhone,secondEmail"));
+	assert_false(remote_uses_any(r, "cit,ity,City"));
+	assert_false(remote_uses_any(r, ""));
+	assert_false(remote_uses_any(r, " , ,,"));
+	remote_free(r);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(json_server_lifecycle, setup, teardown),
+	cmocka_unit_test_setup_teardown(json_server_hostile_values, setup, teardown),
+	cmocka_unit_test_setup_teardown(auth_none, setup, teardown),
+	cmocka_unit_test_setup_teardown(auth_basic, setup, teardown),
+	cmocka_unit_test_setup_teardown(auth_bearer, setup, teardown),
+	cmocka_unit_test_setup_teardown(auth_header, setup, teardown),
+	cmocka_unit_test_setup_teardown(auth_oauth2_cached, setup, teardown),
+	cmocka_unit_test_setup_teardown(auth_oauth2_401_refetch, setup, teardown),
+	cmocka_unit_test_setup_teardown(auth_oauth2_token_refused, setup, teardown),
+	cmocka_unit_test_setup_teardown(auth_oauth2_threads, setup, teardown),
+	cmocka_unit_test_setup_teardown(retry_after_503, setup, teardown),
+	cmocka_unit_test_setup_teardown(permanent_400, setup, teardown),
+	cmocka_unit_test_setup_teardown(create_answers, setup, teardown),
+	cmocka_unit_test_setup_teardown(find_statuses, setup, teardown),
+	cmocka_unit_test_setup_teardown(update_delete_statuses, setup, teardown),
+	cmocka_unit_test_setup_teardown(transport_failure, setup, teardown),
+	cmocka_unit_test_setup_teardown(secrets_not_in_errors, setup, teardown),
+	cmocka_unit_test_setup_teardown(new_errors, setup, teardown),
+	cmocka_unit_test_setup_teardown(find_optional, setup, teardown),
+	cmocka_unit_test_setup_teardown(fingerprint, setup, teardown),
+	cmocka_unit_test_setup_teardown(uses_any, setup, teardown),
+};
+
+GS_UNIT_MAIN(tests)
