@@ -87,15 +87,48 @@ load_config(struct config *cfg, const char *path)
 	return 0;
 }
 
+/*
+ * Loads what the settings point at (request templates, Okta keys), so
+ * that a broken template or key is a one-line error at start, naming the
+ * setting, like any other invalid setting.
+ */
+static int
+load_clients(const struct config *cfg, struct remote **remote, struct okta **okta)
+{
+	char err[512];
+
+	*remote = remote_new(cfg, err, sizeof(err));
+	if (*remote == NULL) {
+		fprintf(stderr, "groupsync: GROUPSYNC_HOOKS_DIR: %s\n", err);
+		return -1;
+	}
+	*okta = okta_new(cfg, err, sizeof(err));
+	if (*okta == NULL) {
+		fprintf(stderr, "groupsync: GROUPSYNC_OKTA_ORG_URL: %s\n", err);
+		remote_free(*remote);
+		*remote = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cmd_check_config(const char *path)
 {
 	struct config cfg;
+	struct remote *remote;
+	struct okta *okta;
 
 	if (load_config(&cfg, path) < 0)
 		return EXIT_USAGE;
+	if (load_clients(&cfg, &remote, &okta) < 0) {
+		config_free(&cfg);
+		return EXIT_USAGE;
+	}
 	config_dump(&cfg, stdout);
 	printf("configuration ok\n");
+	okta_free(okta);
+	remote_free(remote);
 	config_free(&cfg);
 	return 0;
 }
@@ -140,20 +173,12 @@ service_start(struct service *s, const struct config *cfg)
 	struct worker_deps d;
 	char err[512];
 
+	if (load_clients(cfg, &s->remote, &s->okta) < 0)
+		return EXIT_USAGE;
 	s->q = queue_open(cfg->data_dir, QUEUE_OPEN_SERVER, err, sizeof(err));
 	if (s->q == NULL) {
 		log_emit(LOG_ERROR, "cannot open the queue", "error", err, (char *)NULL);
 		return EXIT_RUNTIME;
-	}
-	s->remote = remote_new(cfg, err, sizeof(err));
-	if (s->remote == NULL) {
-		log_emit(LOG_ERROR, "cannot load the request templates", "error", err, (char *)NULL);
-		return EXIT_USAGE;
-	}
-	s->okta = okta_new(cfg, err, sizeof(err));
-	if (s->okta == NULL) {
-		log_emit(LOG_ERROR, "cannot set up the Okta client", "error", err, (char *)NULL);
-		return EXIT_USAGE;
 	}
 	s->srv = server_start(cfg, s->q, err, sizeof(err));
 	if (s->srv == NULL) {

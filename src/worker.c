@@ -444,13 +444,13 @@ worker_start(const struct worker_deps *d, char *err, size_t errlen)
 	ho.timeout_ms = d->cfg->http_timeout_ms;
 	ho.allow_insecure = d->cfg->allow_insecure_http;
 	ho.abort_flag = &p->abort;
-	for (i = 0; p->w != NULL && i < p->n; i++) {
+	for (i = 0; p->w != NULL && i < p->n; i++) { /* n may be 0: intake only */
 		p->w[i].pool = p;
 		p->w[i].hc = http_client_new(&ho);
 		if (p->w[i].hc == NULL)
 			break;
 	}
-	if (p->w == NULL || i < p->n) {
+	if ((p->n > 0 && p->w == NULL) || i < p->n) {
 		util_format(err, errlen, "cannot allocate %d workers", d->cfg->workers);
 		worker_free(p);
 		return NULL;

@@ -94,6 +94,10 @@ class Groupsync:
             "GROUPSYNC_GROUP_IDS": GROUP + ",00g8second0000000000",
             "GROUPSYNC_DATA_DIR": self.data_dir,
             "GROUPSYNC_LOG_LEVEL": "debug",
+            "GROUPSYNC_HOOKS_DIR": os.path.join(ROOT, "hooks", "rest"),
+            "REMOTE_BASE_URL": "http://127.0.0.1:9",
+            # intake tests look at the queue as stored: no worker takes jobs
+            "GROUPSYNC_WORKERS": "0",
         }
         for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS", "LSAN_OPTIONS"):
             if k in os.environ:

@@ -4,7 +4,7 @@ import socket
 import tempfile
 import unittest
 
-from harness import SECRET, run_cli
+from harness import ROOT, SECRET, run_cli
 
 TOKEN = "00okta-api-token-for-tests"
 
@@ -16,6 +16,8 @@ def base_env(data_dir):
         "GROUPSYNC_OKTA_API_TOKEN": TOKEN,
         "GROUPSYNC_GROUP_IDS": "00g8sync7AbCdEfGh4x7",
         "GROUPSYNC_DATA_DIR": data_dir,
+        "GROUPSYNC_HOOKS_DIR": os.path.join(ROOT, "hooks", "rest"),
+        "REMOTE_BASE_URL": "https://legacy.example.com",
     }
 
 

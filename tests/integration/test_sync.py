@@ -28,7 +28,8 @@ class SyncBase(unittest.TestCase):
         self.gs = Groupsync(env={"GROUPSYNC_HOOKS_DIR": os.path.join(ROOT, "hooks", "rest"),
                                  "GROUPSYNC_RETRY_BASE_MS": "300",
                                  "GROUPSYNC_RETRY_MAX_MS": "3000",
-                                 "GROUPSYNC_HTTP_TIMEOUT_MS": "3000"})
+                                 "GROUPSYNC_HTTP_TIMEOUT_MS": "3000",
+                                 "GROUPSYNC_WORKERS": "4"})
         self.okta = OktaStandin(self.tmp, hook_url="http://127.0.0.1:%d/hooks/okta" % self.gs.port)
         self.gs.env["GROUPSYNC_OKTA_ORG_URL"] = self.okta.url
         self.gs.env["REMOTE_BASE_URL"] = (self.fault or self.remote).url

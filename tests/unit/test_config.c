@@ -115,8 +115,8 @@ invalid_values(void **state)
 {
 	(void)state;
 	env_reset();
-	setenv("GROUPSYNC_WORKERS", "0", 1);
-	expect_error(NULL, "GROUPSYNC_WORKERS: must be an integer from 1 to 64");
+	setenv("GROUPSYNC_WORKERS", "65", 1);
+	expect_error(NULL, "GROUPSYNC_WORKERS: must be an integer from 0 to 64");
 	env_reset();
 	setenv("GROUPSYNC_WORKERS", "4x", 1);
 	expect_error(NULL, "GROUPSYNC_WORKERS:");
