@@ -1,18 +1,22 @@
 -- wrk script of the ingest benchmark: POSTs an Okta event-hook delivery
--- (a sample from ../shared/okta/samples) with a new eventId and event uuid
--- in every request, so that each one is stored, not de-duplicated.
+-- (a sample from ../shared/okta/samples) with a new eventId, event uuid
+-- and (unless BENCH_USER_ID is empty) target user id in every request, so
+-- that each one is a new delivery that is stored, not de-duplicated.
 --
 -- Environment:
---   BENCH_SAMPLE  the delivery JSON (one event; its eventId and first uuid
---                 are replaced)
---   BENCH_SECRET  the Authorization header value
---   BENCH_RUN     a number unique to this wrk run (ids: run-thread-counter)
---   BENCH_OUT     file that done() writes its figures to (key=value lines)
+--   BENCH_SAMPLE   the delivery JSON (one event; its eventId and first uuid
+--                  are replaced)
+--   BENCH_USER_ID  the sample's target user id: every occurrence is
+--                  replaced by a new one per request (empty: keep it)
+--   BENCH_SECRET   the Authorization header value
+--   BENCH_RUN      a number unique to this wrk run
+--   BENCH_OUT      file that done() writes its figures to (key=value lines)
 --
--- Ids keep the uuid shape and length of the sample:
+-- Ids keep the shape and length of the sample's:
 --   eventId  RRRRRRRR-TTTT-4e7e-8000-NNNNNNNNNNNN
 --   uuid     RRRRRRRR-TTTT-4000-8000-NNNNNNNNNNNN
--- (R run, T wrk thread, N per-thread counter, in decimal digits).
+--   user     00uRRRRRTTNNNNNNNNNN
+-- (R run, T wrk thread, in hex; N per-thread counter, in decimal digits).
 
 local threads = {}
 local next_tid = 0
@@ -23,22 +27,45 @@ function setup(thread)
    table.insert(threads, thread)
 end
 
-local head, mid, tail, prefix
+local EVENT, UUID, USER = 1, 2, 3
+local parts = {}      -- literal strings and EVENT/UUID/USER markers
+local run, out = 0, {}
 sent = 0
+
+-- Splits s at every plain occurrence of what, inserting marker between.
+local function split(pieces, what, marker)
+   local res = {}
+   for _, p in ipairs(pieces) do
+      if type(p) ~= "string" then
+         table.insert(res, p)
+      else
+         local at = 1
+         while true do
+            local i, j = p:find(what, at, true)
+            if i == nil then break end
+            table.insert(res, p:sub(at, i - 1))
+            table.insert(res, marker)
+            at = j + 1
+         end
+         table.insert(res, p:sub(at))
+      end
+   end
+   return res
+end
 
 function init(args)
    local f = assert(io.open(os.getenv("BENCH_SAMPLE"), "rb"))
    local body = f:read("*a")
    f:close()
-   local _, e1 = body:find('"eventId"%s*:%s*"')
-   local e2 = body:find('"', e1 + 1, true)
-   local _, u1 = body:find('"uuid"%s*:%s*"', e2)
-   local u2 = body:find('"', u1 + 1, true)
-   assert(e1 and e2 and u1 and u2, "sample without eventId or uuid")
-   head = body:sub(1, e1)
-   mid = body:sub(e2, u1)
-   tail = body:sub(u2)
-   prefix = string.format("%08x-%04x-", tonumber(os.getenv("BENCH_RUN")) % 2^31, tid)
+   local event_id = body:match('"eventId"%s*:%s*"([^"]*)"')
+   local uuid = body:match('"uuid"%s*:%s*"([^"]*)"')
+   assert(event_id and uuid, "sample without eventId or uuid")
+   parts = split(split({body}, '"' .. event_id .. '"', EVENT), '"' .. uuid .. '"', UUID)
+   local user = os.getenv("BENCH_USER_ID") or ""
+   if user ~= "" then
+      parts = split(parts, user, USER)
+   end
+   run = tonumber(os.getenv("BENCH_RUN"))
    wrk.method = "POST"
    wrk.path = "/hooks/okta"
    wrk.headers["Authorization"] = os.getenv("BENCH_SECRET")
@@ -48,9 +75,16 @@ end
 
 function request()
    sent = sent + 1
-   local n = string.format("8000-%012d", sent)
-   local body = head .. prefix .. "4e7e-" .. n .. mid .. prefix .. "4000-" .. n .. tail
-   return wrk.format(nil, nil, nil, body)
+   local ev = string.format('"%08x-%04x-4e7e-8000-%012d"', run % 2^31, tid, sent)
+   local uu = string.format('"%08x-%04x-4000-8000-%012d"', run % 2^31, tid, sent)
+   local us = string.format("00u%05x%02x%010d", run % 2^20, tid % 256, sent)
+   for i, p in ipairs(parts) do
+      if p == EVENT then out[i] = ev
+      elseif p == UUID then out[i] = uu
+      elseif p == USER then out[i] = us
+      else out[i] = p end
+   end
+   return wrk.format(nil, nil, nil, table.concat(out))
 end
 
 function done(summary, latency, requests)

@@ -13,7 +13,8 @@
  *
  * The body is read from a template file in which @EVENT_ID@ and
  * @EVENT_UUID@ are replaced by ids unique to the request (uuid-shaped,
- * made of the run tag and k), so that every request is a new delivery.
+ * made of the run tag and k), so that every request is a new delivery,
+ * and @USER_ID@, if present, by an Okta-shaped user id unique to it too.
  *
  * Requests in the first WARMUP seconds are sent and checked but left out
  * of the percentiles. Output: a human line, then one "RESULT k=v ..." line.
@@ -45,13 +46,31 @@
 #include <openssl/x509v3.h>
 
 #define LG_ID_LEN 36		/* 8-4-4-4-12, like a uuid */
+#define LG_USER_LEN 20		/* an Okta user id: 00u + 17 */
 #define LG_RESP_MAX (64 * 1024)
 #define LG_IO_TIMEOUT_S 10
 #define LG_IDLE_REUSE_NS (1000LL * 1000 * 1000) /* server keep-alive: 2 s */
 #define LG_NS 1000000000LL
 
-static const char lg_mark_event[] = "@EVENT_ID@";
-static const char lg_mark_uuid[] = "@EVENT_UUID@";
+/* Placeholders of the body template and the length of what replaces them. */
+enum lg_mark { LG_EVENT_ID, LG_EVENT_UUID, LG_USER_ID, LG_NMARKS };
+
+static const struct {
+	const char *text;
+	size_t len;	/* of the id written in its place */
+} lg_marks[LG_NMARKS] = {
+	[LG_EVENT_ID] = {"@EVENT_ID@", LG_ID_LEN},
+	[LG_EVENT_UUID] = {"@EVENT_UUID@", LG_ID_LEN},
+	[LG_USER_ID] = {"@USER_ID@", LG_USER_LEN},
+};
+
+#define LG_MAX_SLOTS 16
+
+/* Where one placeholder's id goes in the request. */
+struct lg_slot {
+	enum lg_mark mark;
+	size_t off;
+};
 
 struct lg {
 	const char *host;
@@ -69,8 +88,8 @@ struct lg {
 	struct addrinfo *ai;
 	char *req;		/* the request with placeholders blanked */
 	size_t reqlen;
-	size_t off_event;	/* where the ids go in req */
-	size_t off_uuid;
+	struct lg_slot slot[LG_MAX_SLOTS]; /* where the ids go in req */
+	int nslots;
 
 	uint64_t total;		/* requests in the run, warm-up included */
 	uint64_t nwarm;		/* the first nwarm are the warm-up */
@@ -157,48 +176,54 @@ lg_read_file(const char *path, size_t *len)
 
 /*
  * Builds the request once: headers, then the body with each placeholder
- * replaced by LG_ID_LEN spaces that lg_fill_ids() overwrites.
+ * replaced by blanks of the length of its id, which lg_fill_ids() writes
+ * for every request.
  */
 static int
 lg_build_request(struct lg *lg, const char *template_path)
 {
-	char *tpl, *ev, *uu, *body, *p, head[1024];
-	size_t tlen, blen, hlen;
-	int n;
+	char *tpl, *body, *p, head[1024];
+	const char *t;
+	size_t tlen, hlen, blen = 0;
+	int i, n, need[LG_NMARKS] = {0};
 
 	if ((tpl = lg_read_file(template_path, &tlen)) == NULL) {
 		fprintf(stderr, "loadgen: %s: %s\n", template_path, strerror(errno));
 		return -1;
 	}
-	ev = strstr(tpl, lg_mark_event);
-	uu = strstr(tpl, lg_mark_uuid);
-	if (ev == NULL || uu == NULL || ev > uu) {
-		fprintf(stderr, "loadgen: %s: needs %s, then %s\n", template_path,
-		    lg_mark_event, lg_mark_uuid);
+	/* room for the template with every placeholder grown to its id */
+	if ((body = malloc(tlen + LG_MAX_SLOTS * LG_ID_LEN + 1)) == NULL) {
 		free(tpl);
 		return -1;
 	}
-	blen = tlen - (sizeof(lg_mark_event) - 1) - (sizeof(lg_mark_uuid) - 1) +
-	    2 * LG_ID_LEN;
-	if ((body = malloc(blen + 1)) == NULL) {
-		free(tpl);
-		return -1;
+	for (t = tpl, p = body; *t != '\0'; ) {
+		for (i = 0; i < LG_NMARKS; i++)
+			if (strncmp(t, lg_marks[i].text, strlen(lg_marks[i].text)) == 0)
+				break;
+		if (i == LG_NMARKS) {
+			*p++ = *t++;
+			continue;
+		}
+		if (lg->nslots == LG_MAX_SLOTS) {
+			fprintf(stderr, "loadgen: %s: too many placeholders\n", template_path);
+			goto fail;
+		}
+		lg->slot[lg->nslots].mark = (enum lg_mark)i;
+		lg->slot[lg->nslots++].off = (size_t)(p - body);
+		memset(p, ' ', lg_marks[i].len);
+		p += lg_marks[i].len;
+		t += strlen(lg_marks[i].text);
+		need[i]++;
 	}
-	p = body;
-	memcpy(p, tpl, (size_t)(ev - tpl));
-	p += ev - tpl;
-	lg->off_event = (size_t)(p - body);
-	memset(p, ' ', LG_ID_LEN);
-	p += LG_ID_LEN;
-	ev += sizeof(lg_mark_event) - 1;
-	memcpy(p, ev, (size_t)(uu - ev));
-	p += uu - ev;
-	lg->off_uuid = (size_t)(p - body);
-	memset(p, ' ', LG_ID_LEN);
-	p += LG_ID_LEN;
-	uu += sizeof(lg_mark_uuid) - 1;
-	memcpy(p, uu, tlen - (size_t)(uu - tpl));
+	blen = (size_t)(p - body);
+	if (need[LG_EVENT_ID] == 0 || need[LG_EVENT_UUID] == 0) {
+		fprintf(stderr, "loadgen: %s: needs %s and %s (and may have %s)\n",
+		    template_path, lg_marks[LG_EVENT_ID].text, lg_marks[LG_EVENT_UUID].text,
+		    lg_marks[LG_USER_ID].text);
+		goto fail;
+	}
 	free(tpl);
+	tpl = NULL;
 
 	n = snprintf(head, sizeof(head),
 	    "POST %s HTTP/1.1\r\n"
@@ -211,34 +236,43 @@ lg_build_request(struct lg *lg, const char *template_path)
 	    "\r\n", lg->path, lg->host, lg->port, lg->auth, blen);
 	if (n < 0 || (size_t)n >= sizeof(head)) {
 		fprintf(stderr, "loadgen: request head too long\n");
-		free(body);
-		return -1;
+		goto fail;
 	}
 	hlen = (size_t)n;
 	lg->reqlen = hlen + blen;
-	if ((lg->req = malloc(lg->reqlen)) == NULL) {
-		free(body);
-		return -1;
-	}
+	if ((lg->req = malloc(lg->reqlen)) == NULL)
+		goto fail;
 	memcpy(lg->req, head, hlen);
 	memcpy(lg->req + hlen, body, blen);
-	lg->off_event += hlen;
-	lg->off_uuid += hlen;
+	for (i = 0; i < lg->nslots; i++)
+		lg->slot[i].off += hlen;
 	free(body);
 	return 0;
+fail:
+	free(tpl);
+	free(body);
+	return -1;
 }
 
+/*
+ * Writes the ids of request k: uuid-shaped event ids made of the run tag
+ * and k, and a user id (00u, 'b', the tag, k) of Okta's length.
+ */
 static void
 lg_fill_ids(const struct lg *lg, char *req, uint64_t k)
 {
-	char id[LG_ID_LEN + 1];
+	char id[LG_NMARKS][LG_ID_LEN + 1];
+	unsigned long tag = lg->tag & 0xffffffffUL;
+	int i;
 
-	snprintf(id, sizeof(id), "%08lx-0e7e-4000-8000-%012" PRIx64,
-	    lg->tag & 0xffffffffUL, k & UINT64_C(0xffffffffffff));
-	memcpy(req + lg->off_event, id, LG_ID_LEN);
-	snprintf(id, sizeof(id), "%08lx-0000-4000-8000-%012" PRIx64,
-	    lg->tag & 0xffffffffUL, k & UINT64_C(0xffffffffffff));
-	memcpy(req + lg->off_uuid, id, LG_ID_LEN);
+	snprintf(id[LG_EVENT_ID], sizeof(id[0]), "%08lx-0e7e-4000-8000-%012" PRIx64,
+	    tag, k & UINT64_C(0xffffffffffff));
+	snprintf(id[LG_EVENT_UUID], sizeof(id[0]), "%08lx-0000-4000-8000-%012" PRIx64,
+	    tag, k & UINT64_C(0xffffffffffff));
+	snprintf(id[LG_USER_ID], sizeof(id[0]), "00ub%08lx%08" PRIx64, tag,
+	    k & UINT64_C(0xffffffff));
+	for (i = 0; i < lg->nslots; i++)
+		memcpy(req + lg->slot[i].off, id[lg->slot[i].mark], lg_marks[lg->slot[i].mark].len);
 }
 
 static void

@@ -19,3 +19,10 @@ foreach(id IN LISTS GS_IT_IDS)
   set_tests_properties(it.${id} PROPERTIES LABELS integration TIMEOUT 300
     ENVIRONMENT "GROUPSYNC_BIN=$<TARGET_FILE:groupsync>;GS_SHARED_DIR=${GS_SHARED_DIR};PYTHONDONTWRITEBYTECODE=1")
 endforeach()
+
+# The Okta stand-in's own self-test (tests/standins): the tests above rely on it.
+add_test(NAME standin.okta
+  COMMAND ${Python3_EXECUTABLE} -m unittest test_okta_standin
+  WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR}/../standins)
+set_tests_properties(standin.okta PROPERTIES LABELS integration TIMEOUT 600
+  ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")

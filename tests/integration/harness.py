@@ -305,7 +305,7 @@ class OktaStandin:
                          {"Authorization": "SSWS " + OKTA_TOKEN})
 
     def calls(self):
-        return self.admin("GET", "/calls")
+        return self.admin("GET", "/calls")["calls"]
 
     def stop(self):
         if self.proc.poll() is None:
