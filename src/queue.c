@@ -6,6 +6,15 @@
  * delivery batch, one lease, one lease's outcome), so the lock is never
  * held for long.
  *
+ * Durability: only intake must be on disk before it answers (a delivery
+ * answered 200 is never sent again), so intake batches commit with
+ * synchronous=FULL and everything else (leases, outcomes, remote IDs)
+ * with NORMAL: safe when the process dies (the WAL is in the page cache);
+ * on power loss only a suffix of those transactions can go (the WAL is
+ * ordered, and each FULL commit syncs all before it), which re-runs a
+ * sync that converges to the same state (level-triggered, and a create
+ * looks the user up first). It spares the workers three fsyncs per user.
+ *
  * Group commit: with synchronous=FULL every COMMIT costs an fsync, and one
  * fsync per webhook delivery would cap intake at the disk's fsync rate.
  * queue_enqueue() therefore does not write: it appends a request to a list
@@ -86,7 +95,7 @@ queue_commit_batch(struct queue *q, struct queue_req *batch)
 	int64_t now = util_now_ms();
 
 	pthread_mutex_lock(&q->db_lock);
-	if (queue_run(q, QS_BEGIN) == -1) {
+	if (queue_run(q, QS_SYNC_FULL) == -1 || queue_run(q, QS_BEGIN) == -1) {
 		queue_seterr(q, err, sizeof(err), "begin");
 		goto fail;
 	}
@@ -105,10 +114,12 @@ queue_commit_batch(struct queue *q, struct queue_req *batch)
 		queue_seterr(q, err, sizeof(err), "commit");
 		goto fail;
 	}
+	queue_run(q, QS_SYNC_NORMAL);
 	pthread_mutex_unlock(&q->db_lock);
 	return;
 fail:
 	queue_rollback(q);
+	queue_run(q, QS_SYNC_NORMAL);
 	pthread_mutex_unlock(&q->db_lock);
 	for (r = batch; r != NULL; r = r->next) {
 		r->result = QUEUE_FAILED;

@@ -1,5 +1,5 @@
 /*
- * The queue's SQLite plumbing: schema, pragmas (WAL, synchronous=FULL),
+ * The queue's SQLite plumbing: schema, pragmas (WAL, synchronous),
  * prepared statements and small helpers. The operations are in queue.c.
  */
 #include "queue_db.h"
@@ -38,6 +38,8 @@ static const char queue_schema_sql[] =
 
 static const char *const queue_sql[QS_COUNT] = {
 	[QS_BEGIN] = "BEGIN IMMEDIATE",
+	[QS_SYNC_FULL] = "PRAGMA synchronous=FULL",
+	[QS_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
 	[QS_COMMIT] = "COMMIT",
 	[QS_ROLLBACK] = "ROLLBACK",
 	[QS_DELIVERY_ADD] = "INSERT OR IGNORE INTO deliveries(event_id, received)"
@@ -184,9 +186,11 @@ queue_pragmas(struct queue *q, char *err, size_t errlen)
 		    "(journal_mode is %s)", q->path, mode);
 		return -1;
 	}
-	if (sqlite3_exec(q->db, "PRAGMA synchronous=FULL", NULL, NULL,
+	/* NORMAL between intake commits; the committer switches to FULL for
+	 * its own transactions (see queue.c: durability). */
+	if (sqlite3_exec(q->db, "PRAGMA synchronous=NORMAL", NULL, NULL,
 	    NULL) != SQLITE_OK) {
-		queue_seterr(q, err, errlen, "synchronous=FULL");
+		queue_seterr(q, err, errlen, "synchronous=NORMAL");
 		return -1;
 	}
 	return 0;
