@@ -44,6 +44,19 @@ class CLI(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("unknown command frobnicate", r.stderr)
 
+    def test_readme_lists_every_setting(self):
+        """The README's settings table and --help (the config table) agree."""
+        import re
+        r = run_cli(["--help"], {})
+        helped = set(re.findall(r"^  (GROUPSYNC_[A-Z_]+)", r.stdout, re.M))
+        with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+            readme = f.read()
+        table = readme[readme.index("| variable | meaning | default |"):]
+        table = table[:table.index("\n\n")]
+        documented = set(re.findall(r"`(GROUPSYNC_[A-Z_]+)`", table))
+        self.assertEqual(helped - documented, set(), "missing from the README")
+        self.assertEqual(documented - helped, set(), "in the README, unknown to groupsync")
+
     def test_version(self):
         r = run_cli(["version"], {})
         self.assertEqual(r.returncode, 0)
