@@ -255,23 +255,15 @@ def http_json(method, url, body=None, headers=None, timeout=10):
             return e.code, raw
 
 
-class JsonServer:
-    """The remote system: a real json-server (npm, pinned) on loopback."""
+class StandIn:
+    """A helper server on a free loopback port, logging to tmp/NAME.log."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, name, argv_for_port, ready_path):
         self.port = free_port()
-        self.db = os.path.join(tmp, "remote-db.json")
-        with open(self.db, "w") as f:
-            json.dump({"users": []}, f)
-        self.log = open(os.path.join(tmp, "json-server.log"), "ab")
-        self.proc = subprocess.Popen(
-            [JSON_SERVER, "--host", "127.0.0.1", "--port", str(self.port), "--quiet", self.db],
-            stdout=self.log, stderr=self.log)
         self.url = "http://127.0.0.1:%d" % self.port
-        wait_http(self.url + "/users", proc=self.proc, what="json-server")
-
-    def users(self):
-        return http_json("GET", self.url + "/users")[1]
+        self.log = open(os.path.join(tmp, name + ".log"), "ab")
+        self.proc = subprocess.Popen(argv_for_port(self.port), stdout=self.log, stderr=self.log)
+        wait_http(self.url + ready_path, proc=self.proc, what=name)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -280,19 +272,31 @@ class JsonServer:
         self.log.close()
 
 
-class OktaStandin:
+class JsonServer(StandIn):
+    """The remote system: a real json-server (npm, pinned) on loopback."""
+
+    def __init__(self, tmp):
+        self.db = os.path.join(tmp, "remote-db.json")
+        with open(self.db, "w") as f:
+            json.dump({"users": []}, f)
+        super().__init__(tmp, "json-server", lambda port: [
+            JSON_SERVER, "--host", "127.0.0.1", "--port", str(port), "--quiet", self.db],
+            "/users")
+
+    def users(self):
+        return http_json("GET", self.url + "/users")[1]
+
+
+class OktaStandin(StandIn):
     """The Okta stand-in (tests/standins/okta.js) on loopback."""
 
     def __init__(self, tmp, hook_url=None, hook_secret=SECRET, extra=None):
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        args = ["node", OKTA_STANDIN, "--port", str(self.port), "--api-token", OKTA_TOKEN]
-        if hook_url:
-            args += ["--hook-url", hook_url, "--hook-secret", hook_secret]
-        args += extra or []
-        self.log = open(os.path.join(tmp, "okta-standin.log"), "ab")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
-        wait_http(self.url + "/__admin/state", proc=self.proc, what="okta stand-in")
+        def argv(port):
+            args = ["node", OKTA_STANDIN, "--port", str(port), "--api-token", OKTA_TOKEN]
+            if hook_url:
+                args += ["--hook-url", hook_url, "--hook-secret", hook_secret]
+            return args + (extra or [])
+        super().__init__(tmp, "okta-standin", argv, "/__admin/state")
 
     def admin(self, method, path, body=None):
         status, data = http_json(method, self.url + "/__admin" + path, body)
@@ -307,12 +311,6 @@ class OktaStandin:
     def calls(self):
         return self.admin("GET", "/calls")["calls"]
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.log.close()
-
 
 def wait_until(predicate, timeout=20, interval=0.1, what="condition"):
     deadline = time.time() + timeout
@@ -324,26 +322,16 @@ def wait_until(predicate, timeout=20, interval=0.1, what="condition"):
     raise AssertionError("timed out waiting for " + what)
 
 
-class FaultProxy:
+class FaultProxy(StandIn):
     """tests/integration/faultproxy.py in front of an upstream port."""
 
     def __init__(self, tmp, upstream_port):
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.log = open(os.path.join(tmp, "faultproxy.log"), "ab")
-        self.proc = subprocess.Popen(
-            ["python3", os.path.join(HERE, "faultproxy.py"), str(self.port), str(upstream_port)],
-            stdout=self.log, stderr=self.log)
-        wait_http(self.url + "/__fault/log", proc=self.proc, what="fault proxy")
+        super().__init__(tmp, "faultproxy", lambda port: [
+            "python3", os.path.join(HERE, "faultproxy.py"), str(port), str(upstream_port)],
+            "/__fault/log")
 
     def set(self, **fault):
         http_json("POST", self.url + "/__fault", fault)
 
     def requests(self):
         return http_json("GET", self.url + "/__fault/log")[1]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.log.close()

@@ -45,15 +45,6 @@ env_reset(void)
 	setenv("GROUPSYNC_DATA_DIR", tmpdir, 1);
 }
 
-static void
-write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 /* Loads and expects failure with a message starting with prefix. */
 static void
 expect_error(const char *path, const char *prefix)
@@ -182,7 +173,7 @@ file_and_precedence(void **state)
 	(void)state;
 	env_reset();
 	snprintf(path, sizeof(path), "%s/groupsync.json", tmpdir);
-	write_file(path, "{\"GROUPSYNC_WORKERS\": 7, \"GROUPSYNC_HOOK_PATH\": \"/file\","
+	unit_write_file(path, "{\"GROUPSYNC_WORKERS\": 7, \"GROUPSYNC_HOOK_PATH\": \"/file\","
 	    " \"GROUPSYNC_LOG_FORMAT\": \"text\", \"REMOTE_BASE_URL\": \"http://127.0.0.1:1\"}");
 	setenv("GROUPSYNC_HOOK_PATH", "/env", 1);
 	assert_int_equal(config_load(&c, path, err, sizeof(err)), 0);
@@ -191,11 +182,11 @@ file_and_precedence(void **state)
 	assert_string_equal(c.log_format, "text");
 	config_free(&c);
 
-	write_file(path, "{\"GROUPSYNC_NO_SUCH\": 1}");
+	unit_write_file(path, "{\"GROUPSYNC_NO_SUCH\": 1}");
 	expect_error(path, "--config: unknown key GROUPSYNC_NO_SUCH");
-	write_file(path, "[1,2]");
+	unit_write_file(path, "[1,2]");
 	expect_error(path, "--config:");
-	write_file(path, "{\"GROUPSYNC_WORKERS\": [1]}");
+	unit_write_file(path, "{\"GROUPSYNC_WORKERS\": [1]}");
 	expect_error(path, "GROUPSYNC_WORKERS:");
 	expect_error("/nonexistent.json", "--config: cannot read /nonexistent.json");
 }
@@ -209,7 +200,7 @@ secret_files(void **state)
 	(void)state;
 	env_reset();
 	snprintf(path, sizeof(path), "%s/secret", tmpdir);
-	write_file(path, "from-a-file-0123456789\n");
+	unit_write_file(path, "from-a-file-0123456789\n");
 	unsetenv("GROUPSYNC_HOOK_SECRET");
 	setenv("GROUPSYNC_HOOK_SECRET_FILE", path, 1);
 	assert_int_equal(config_load(&c, NULL, err, sizeof(err)), 0);
@@ -229,7 +220,7 @@ secret_files(void **state)
 	{
 		char text[300];
 		snprintf(text, sizeof(text), "{\"GROUPSYNC_HOOK_SECRET_FILE\": \"%s\"}", path);
-		write_file(fpath, text);
+		unit_write_file(fpath, text);
 	}
 	assert_int_equal(config_load(&c, fpath, err, sizeof(err)), 0);
 	assert_string_equal(c.hook_secret, "from-a-file-0123456789");
@@ -355,7 +346,7 @@ remote_settings(void **state)
 	unsetenv("REMOTE_BASE_URL");
 	setenv("REMOTE_BASE_URL", "http://127.0.0.1:3000", 1);
 	snprintf(path, sizeof(path), "%s/apikey", tmpdir);
-	write_file(path, "remote-api-key-123\n");
+	unit_write_file(path, "remote-api-key-123\n");
 	setenv("REMOTE_API_KEY_FILE", path, 1);
 	assert_int_equal(config_load(&c, NULL, err, sizeof(err)), 0);
 	assert_string_equal(config_remote_value(&c, "REMOTE_BASE_URL"), "http://127.0.0.1:3000");

@@ -93,34 +93,6 @@ setup(void **state)
 	return 0;
 }
 
-static json_object *
-sample_user(void)
-{
-	json_object *u = json_object_from_file(GS_SHARED_DIR "/okta/samples/api-get-user.json");
-
-	assert_non_null(u);
-	return u;
-}
-
-static void
-set_attr(json_object *user, const char *name, json_object *value)
-{
-	json_object *profile;
-
-	assert_true(json_object_object_get_ex(user, "profile", &profile));
-	json_object_object_add(profile, name, value);
-}
-
-static void
-write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 static void
 copy_file(const char *from, const char *to)
 {
@@ -145,7 +117,7 @@ hooks_with(const char *find, const char *create)
 	mkdir(dir, 0700);
 	snprintf(path, sizeof(path), "%s/create.json", dir);
 	if (create != NULL)
-		write_file(path, create);
+		unit_write_file(path, create);
 	else
 		copy_file(REST "/create.json", path);
 	snprintf(path, sizeof(path), "%s/update.json", dir);
@@ -155,7 +127,7 @@ hooks_with(const char *find, const char *create)
 	snprintf(path, sizeof(path), "%s/find.json", dir);
 	unlink(path);
 	if (find != NULL)
-		write_file(path, find);
+		unit_write_file(path, find);
 	return dir;
 }
 
@@ -226,7 +198,7 @@ js_start(const char *db)
 		return 0;
 	snprintf(path, sizeof(path), "%s/db.json", tmp);
 	snprintf(logp, sizeof(logp), "%s/json-server.log", tmp);
-	write_file(path, db);
+	unit_write_file(path, db);
 	p = free_port();
 	snprintf(port, sizeof(port), "%d", p);
 	js_pid = fork();
@@ -510,7 +482,7 @@ json_server_lifecycle(void **state)
 
 	(void)state;
 	js_start_or_skip("{\"users\": []}");
-	user = sample_user();
+	user = unit_sample_user();
 	r = remote_ok();
 	assert_true(remote_has_find(r));
 	assert_int_equal(remote_find(r, hc, user, &res), 0);
@@ -533,7 +505,7 @@ json_server_lifecycle(void **state)
 	assert_int_equal(remote_fingerprint(r, user, id, fp1), 0);
 	assert_int_equal(remote_fingerprint(r, user, id, fp2), 0);
 	assert_string_equal(fp1, fp2);
-	set_attr(user, "city", json_object_new_string("Shelbyville"));
+	unit_set_attr(user, "city", json_object_new_string("Shelbyville"));
 	assert_int_equal(remote_fingerprint(r, user, id, fp3), 0);
 	assert_string_not_equal(fp1, fp3);
 	assert_int_equal(remote_update(r, hc, user, id, &res), 0);
@@ -578,8 +550,8 @@ json_server_hostile_values(void **state)
 
 	(void)state;
 	js_start_or_skip("{\"users\": [{\"id\": \"u-7\", \"oktaId\": \"00uOTHER\"}]}");
-	user = sample_user();
-	other = sample_user();
+	user = unit_sample_user();
+	other = unit_sample_user();
 	big = malloc(20001);
 	assert_non_null(big);
 	r = remote_ok();
@@ -588,11 +560,11 @@ json_server_hostile_values(void **state)
 	assert_int_equal(res.found, 1);
 	assert_string_equal(res.remote_id, "u-7");
 	for (i = 0; i < 5; i++)
-		set_attr(user, keys[i], json_object_new_string(vals[i]));
+		unit_set_attr(user, keys[i], json_object_new_string(vals[i]));
 	memset(big, 'z', 20000);
 	big[20000] = '\0';
-	set_attr(user, "state", json_object_new_string(big));
-	set_attr(user, "zipCode", json_object_new_int(62701));
+	unit_set_attr(user, "state", json_object_new_string(big));
+	unit_set_attr(user, "zipCode", json_object_new_int(62701));
 	assert_int_equal(remote_create(r, hc, user, &res), 0);
 	rec = record(res.remote_id, &st);
 	assert_int_equal(st, 200);
@@ -618,7 +590,7 @@ create_once(void)
 {
 	struct remote *r = remote_ok();
 	struct remote_result res;
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 
 	if (remote_create(r, hc, user, &res) != 0)
 		fail_msg("create: %s", res.error);
@@ -699,7 +671,7 @@ auth_oauth2_cached(void **state)
 	};
 	struct remote *r;
 	struct remote_result res;
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 
 	(void)state;
 	stub_start(NULL, script, 3);
@@ -737,7 +709,7 @@ auth_oauth2_401_refetch(void **state)
 	};
 	struct remote *r;
 	struct remote_result res;
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 
 	(void)state;
 	stub_start(NULL, script, 7);
@@ -770,7 +742,7 @@ auth_oauth2_token_refused(void **state)
 	};
 	struct remote *r;
 	struct remote_result res;
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 
 	(void)state;
 	stub_start(NULL, script, 3);
@@ -861,7 +833,7 @@ retry_after_503(void **state)
 	static const struct stub_reply script[] = {{503, "Retry-After: 120\r\n", "busy"}};
 	struct remote *r;
 	struct remote_result res;
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 	int64_t now = util_now_ms();
 
 	(void)state;
@@ -885,7 +857,7 @@ permanent_400(void **state)
 	static const struct stub_reply script[] = {{400, NULL, "{\"message\":\"bad\nemail\"}"}};
 	struct remote *r;
 	struct remote_result res;
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 
 	(void)state;
 	stub_start(NULL, script, 1);
@@ -917,7 +889,7 @@ create_answers(void **state)
 	};
 	struct remote *r;
 	struct remote_result res;
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 	size_t i;
 
 	(void)state;
@@ -955,7 +927,7 @@ find_statuses(void **state)
 	    "login={{user.profile.login}}\",\"not_found\":[404],\"id\":\"/data/0/id\"}", NULL);
 	struct remote *r;
 	struct remote_result res;
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 
 	(void)state;
 	stub_start(dir, script, 5);
@@ -986,7 +958,7 @@ update_delete_statuses(void **state)
 	};
 	struct remote *r;
 	struct remote_result res;
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 
 	(void)state;
 	stub_start(NULL, script, 7);
@@ -1021,7 +993,7 @@ transport_failure(void **state)
 {
 	struct remote *r;
 	struct remote_result res;
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 
 	(void)state;
 	cfg_init(REST, free_port()); /* nobody listens there */
@@ -1044,7 +1016,7 @@ secrets_not_in_errors(void **state)
 	    "\"body\":{},\"id\":\"/id\"}");
 	struct remote *r;
 	struct remote_result res;
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 
 	(void)state;
 	stub_start(dir, script, 1);
@@ -1121,7 +1093,7 @@ find_optional(void **state)
 {
 	struct remote *r;
 	struct remote_result res;
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 
 	(void)state;
 	cfg_init(hooks_with(NULL, NULL), 3000);
@@ -1137,7 +1109,7 @@ static void
 fingerprint(void **state)
 {
 	struct remote *r;
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 	char a[65], b[65], c[65];
 
 	(void)state;
@@ -1150,11 +1122,11 @@ fingerprint(void **state)
 	assert_string_equal(a, b);
 	assert_int_equal(remote_fingerprint(r, user, "8", c), 0);
 	assert_string_not_equal(a, c);
-	set_attr(user, "zipCode", json_object_new_string("62702"));
+	unit_set_attr(user, "zipCode", json_object_new_string("62702"));
 	assert_int_equal(remote_fingerprint(r, user, "7", c), 0);
 	assert_string_not_equal(a, c);
-	set_attr(user, "zipCode", json_object_new_string("62701"));
-	set_attr(user, "mobilePhone", json_object_new_string("555")); /* not sent */
+	unit_set_attr(user, "zipCode", json_object_new_string("62701"));
+	unit_set_attr(user, "mobilePhone", json_object_new_string("555")); /* not sent */
 	assert_int_equal(remote_fingerprint(r, user, "7", c), 0);
 	assert_string_equal(a, c);
 	assert_int_equal(remote_fingerprint(r, user, NULL, c), -1);

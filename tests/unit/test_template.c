@@ -59,25 +59,6 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-static json_object *
-sample_user(void)
-{
-	json_object *u = json_object_from_file(GS_SHARED_DIR "/okta/samples/api-get-user.json");
-
-	assert_non_null(u);
-	return u;
-}
-
-/* Sets user.profile.name (value NULL: JSON null; ownership taken). */
-static void
-set_attr(json_object *user, const char *name, json_object *value)
-{
-	json_object *profile;
-
-	assert_true(json_object_object_get_ex(user, "profile", &profile));
-	json_object_object_add(profile, name, value);
-}
-
 /* Writes text to dir/name and loads it; NULL with err on failure. */
 static struct template *
 load_named(const char *name, const char *text)
@@ -177,7 +158,7 @@ load_hooks_rest(void **state)
 {
 	struct template *c = load_real("create.json"), *u = load_real("update.json");
 	struct template *d = load_real("delete.json"), *f = load_real("find.json");
-	json_object *user = sample_user(), *b, *src, *v;
+	json_object *user = unit_sample_user(), *b, *src, *v;
 	struct template_request r;
 
 	(void)state;
@@ -364,14 +345,14 @@ url_escaping(void **state)
 {
 	struct template *t = load_ok("{\"method\":\"GET\",\"url\":\"{{env.REMOTE_BASE_URL}}/u/"
 	    "{{user.profile.login}}?q={{user.profile.city}}&r={{remote.id}}\"}");
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 	struct template_request r;
 	CURLU *h = curl_url();
 	char *host = NULL, *port = NULL;
 
 	(void)state;
-	set_attr(user, "login", json_object_new_string("a/b?c#d@e f"));
-	set_attr(user, "city", json_object_new_string("Z\xc3\xbcrich & co"));
+	unit_set_attr(user, "login", json_object_new_string("a/b?c#d@e f"));
+	unit_set_attr(user, "city", json_object_new_string("Z\xc3\xbcrich & co"));
 	render_ok(t, user, "x@evil.com:80/..", &r);
 	assert_string_equal(r.url, BASE "/u/a%2Fb%3Fc%23d%40e%20f?q=Z%C3%BCrich%20%26%20co"
 	    "&r=x%40evil.com%3A80%2F..");
@@ -395,13 +376,13 @@ url_dot_segments_and_types(void **state)
 	struct template *t = load_ok("{\"method\":\"GET\",\"url\":\"" BASE "/u/{{remote.id}}?"
 	    "m={{user.profile.mobilePhone}}&n={{user.profile.nope}}&i={{user.profile.i}}&"
 	    "d={{user.profile.d}}&b={{user.profile.b}}\"}");
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 	struct template_request r;
 
 	(void)state;
-	set_attr(user, "i", json_object_new_int64(-42));
-	set_attr(user, "d", json_object_new_double(0.1));
-	set_attr(user, "b", json_object_new_boolean(1));
+	unit_set_attr(user, "i", json_object_new_int64(-42));
+	unit_set_attr(user, "d", json_object_new_double(0.1));
+	unit_set_attr(user, "b", json_object_new_boolean(1));
 	render_ok(t, user, "..", &r);
 	assert_string_equal(r.url, BASE "/u/%2E%2E?m=&n=&i=-42&d=0.1&b=true");
 	template_request_free(&r);
@@ -411,10 +392,10 @@ url_dot_segments_and_types(void **state)
 	render_ok(t, user, "...", &r);
 	assert_string_equal(r.url, BASE "/u/...?m=&n=&i=-42&d=0.1&b=true");
 	template_request_free(&r);
-	set_attr(user, "i", json_object_new_string_len("a\0b", 3));
+	unit_set_attr(user, "i", json_object_new_string_len("a\0b", 3));
 	assert_int_equal(render(t, user, "1", &r), -1);
 	assert_string_equal(err, "t.json: {{user.profile.i}} holds a NUL byte");
-	set_attr(user, "i", json_object_new_array());
+	unit_set_attr(user, "i", json_object_new_array());
 	assert_int_equal(render(t, user, "1", &r), -1);
 	assert_non_null(strstr(err, "{{user.profile.i}} is an array or object"));
 	json_object_put(user);
@@ -424,12 +405,12 @@ url_dot_segments_and_types(void **state)
 static void
 url_host_from_value_refused(void **state)
 {
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 	struct template_request r;
 	struct template *t;
 
 	(void)state;
-	set_attr(user, "city", json_object_new_string("evil.com"));
+	unit_set_attr(user, "city", json_object_new_string("evil.com"));
 	t = load_ok("{\"method\":\"GET\",\"url\":\"https://{{user.profile.city}}.example.com/\"}");
 	assert_int_equal(render(t, user, NULL, &r), -1);
 	assert_non_null(strstr(err, "t.json: url: the host must come from the template"));
@@ -457,7 +438,7 @@ static void
 header_rendering(void **state)
 {
 	struct template *t;
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 	struct template_request r;
 	struct http_request h;
 
@@ -495,21 +476,21 @@ header_injection_refused(void **state)
 	static const char *const bad[] = {"a\r\nX-Evil: 1", "a\nX-Evil: 1", "a\rb"};
 	struct template *t = load_ok(HEAD "\"headers\":{\"X-City\":\"{{user.profile.city}}\","
 	    "\"X-Env\":\"{{env.REMOTE_E}}\"}}");
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 	struct template_request r;
 	size_t i;
 
 	(void)state;
 	cfg_env("REMOTE_E", "ok");
 	for (i = 0; i < 3; i++) {
-		set_attr(user, "city", json_object_new_string(bad[i]));
+		unit_set_attr(user, "city", json_object_new_string(bad[i]));
 		assert_int_equal(render(t, user, NULL, &r), -1);
 		assert_string_equal(err, "t.json: header X-City: value holds CR, LF or NUL");
 	}
-	set_attr(user, "city", json_object_new_string_len("a\0X-Evil: 1", 11));
+	unit_set_attr(user, "city", json_object_new_string_len("a\0X-Evil: 1", 11));
 	assert_int_equal(render(t, user, NULL, &r), -1);
 	assert_string_equal(err, "t.json: header X-City: value holds CR, LF or NUL");
-	set_attr(user, "city", json_object_new_string("fine"));
+	unit_set_attr(user, "city", json_object_new_string("fine"));
 	free(cfg.remote_values[1]);
 	cfg.remote_values[1] = strdup("secret\r\nX-Evil: 1");
 	assert_int_equal(render(t, user, NULL, &r), -1);
@@ -526,19 +507,19 @@ body_exact_types(void **state)
 	    "\"f\":\"{{user.profile.f}}\",\"n\":\"{{user.profile.n}}\",\"a\":\"{{user.profile.a}}\","
 	    "\"id\":\"{{user.id}}\",\"st\":\"{{user.status}}\",\"r\":\"{{remote.id}}\","
 	    "\"e\":\"{{env.REMOTE_BASE_URL}}\",\"lit\":[1,2.5,true,null,{\"x\":\"y\"}]}}");
-	json_object *user = sample_user(), *arr = json_object_new_array(), *b, *v;
+	json_object *user = unit_sample_user(), *arr = json_object_new_array(), *b, *v;
 	struct template_request r;
 
 	(void)state;
 	json_object_array_add(arr, json_object_new_string("g1"));
 	json_object_array_add(arr, json_object_new_string("g2"));
-	set_attr(user, "s", json_object_new_string("text"));
-	set_attr(user, "i", json_object_new_int64(9007199254740993LL));
-	set_attr(user, "d", json_object_new_double(1.5));
-	set_attr(user, "t", json_object_new_boolean(1));
-	set_attr(user, "f", json_object_new_boolean(0));
-	set_attr(user, "n", NULL);
-	set_attr(user, "a", arr);
+	unit_set_attr(user, "s", json_object_new_string("text"));
+	unit_set_attr(user, "i", json_object_new_int64(9007199254740993LL));
+	unit_set_attr(user, "d", json_object_new_double(1.5));
+	unit_set_attr(user, "t", json_object_new_boolean(1));
+	unit_set_attr(user, "f", json_object_new_boolean(0));
+	unit_set_attr(user, "n", NULL);
+	unit_set_attr(user, "a", arr);
 	render_ok(t, user, "77", &r);
 	assert_string_equal(r.body, "{\"s\":\"text\",\"i\":9007199254740993,\"d\":1.5,\"t\":true,"
 	    "\"f\":false,\"n\":null,\"a\":[\"g1\",\"g2\"],\"id\":\"" JANE "\",\"st\":\"ACTIVE\","
@@ -560,17 +541,17 @@ body_interpolation(void **state)
 	    "{{user.profile.lastName}}!\",\"n\":\"n={{user.profile.n}};m={{user.profile.mobilePhone}};"
 	    "x={{user.profile.nope}};b={{user.profile.b}}\",\"p\":\"{{user.id}}{{user.id}}\","
 	    "\"u\":\"{{env.REMOTE_BASE_URL}}/users/{{remote.id}}\"}}");
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 	struct template_request r;
 
 	(void)state;
-	set_attr(user, "n", json_object_new_int(42));
-	set_attr(user, "b", json_object_new_boolean(0));
+	unit_set_attr(user, "n", json_object_new_int(42));
+	unit_set_attr(user, "b", json_object_new_boolean(0));
 	render_ok(t, user, "5", &r);
 	assert_string_equal(r.body, "{\"g\":\"Hello Jane Doe!\",\"n\":\"n=42;m=;x=;b=false\","
 	    "\"p\":\"" JANE JANE "\",\"u\":\"" BASE "/users/5\"}");
 	template_request_free(&r);
-	set_attr(user, "b", json_object_new_object());
+	unit_set_attr(user, "b", json_object_new_object());
 	assert_int_equal(render(t, user, "5", &r), -1);
 	assert_non_null(strstr(err, "t.json: {{user.profile.b}} is an array or object"));
 	json_object_put(user);
@@ -590,7 +571,7 @@ roundtrip(struct template *t, json_object *user, const char *val, size_t len)
 	wrapped[0] = '<';
 	memcpy(wrapped + 1, val, len);
 	wrapped[len + 1] = '>';
-	set_attr(user, "h", json_object_new_string_len(val, (int)len));
+	unit_set_attr(user, "h", json_object_new_string_len(val, (int)len));
 	render_ok(t, user, NULL, &r);
 	b = body_of(&r);
 	assert_true(json_object_object_get_ex(b, "exact", &v));
@@ -614,7 +595,7 @@ body_hostile_roundtrip(void **state)
 	};
 	struct template *t = load_ok(HEAD "\"body\":{\"exact\":\"{{user.profile.h}}\","
 	    "\"inner\":\"<{{user.profile.h}}>\"}}");
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 	size_t i, big = 100 * 1024;
 	char *s = malloc(big);
 
@@ -635,7 +616,7 @@ static void
 missing_values_named(void **state)
 {
 	struct template *t;
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 	struct template_request r;
 
 	(void)state;
@@ -663,7 +644,7 @@ absent_profile_null(void **state)
 {
 	struct template *t = load_ok(HEAD "\"body\":{\"m\":\"{{user.profile.mobilePhone}}\","
 	    "\"n\":\"{{user.profile.nope}}\",\"c\":\"{{user.profile.customId}}\"}}");
-	json_object *user = sample_user();
+	json_object *user = unit_sample_user();
 	struct template_request r;
 
 	(void)state;

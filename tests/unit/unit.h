@@ -14,6 +14,41 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
+
+/* Helpers several test files need (inline: no unused-function warnings). */
+
+static inline void
+unit_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+#ifdef GS_SHARED_DIR
+/* The sample Okta user of shared/okta; the caller puts it. */
+static inline json_object *
+unit_sample_user(void)
+{
+	json_object *u = json_object_from_file(GS_SHARED_DIR "/okta/samples/api-get-user.json");
+
+	assert_non_null(u);
+	return u;
+}
+#endif
+
+/* Sets user.profile.name (value NULL: JSON null; ownership taken). */
+static inline void
+unit_set_attr(json_object *user, const char *name, json_object *value)
+{
+	json_object *profile;
+
+	assert_true(json_object_object_get_ex(user, "profile", &profile));
+	json_object_object_add(profile, name, value);
+}
 
 #define GS_UNIT_MAIN(tests)                                                   \
 	int main(int argc, char **argv)                                       \
