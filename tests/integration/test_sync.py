@@ -3,6 +3,7 @@ and the Okta stand-in (tests/standins/okta.js) that sends event hooks like
 Okta does. Walks the Workflows template's own test, then the failure cases."""
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 import unittest
@@ -168,6 +169,58 @@ class Sync(SyncBase):
         before = [c for c in self.calls() if c["time"] < reset * 1000]
         self.assertEqual(len(before), 1, before)  # the one that got 429, then none
         self.assertIn("rate", self.gs.log().lower())
+
+
+class SyncOAuth(SyncBase):
+    """Both OAuth 2.0 modes end to end: private_key_jwt with a Bearer token
+    (RS256), and with a DPoP-bound token after the use_dpop_nonce
+    handshake (ES256). No API token is configured."""
+
+    def oauth_env(self, algorithm, dpop):
+        key = os.path.join(self.tmp, "app-%s.pem" % algorithm)
+        pub = key + ".pub"
+        if algorithm == "RS256":
+            gen = ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]
+        else:
+            gen = ["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                   "ec_paramgen_curve:P-256"]
+        subprocess.run(gen + ["-out", key], check=True, capture_output=True)
+        subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", pub], check=True,
+                       capture_output=True)
+        client = "0oa%s%s" % (algorithm.lower(), "dpop" if dpop else "bearer")
+        with open(pub) as f:
+            self.okta.admin("POST", "/clients", {"client_id": client, "public_key_pem": f.read(),
+                                                  "dpop": dpop})
+        return {"GROUPSYNC_OKTA_CLIENT_ID": client, "GROUPSYNC_OKTA_PRIVATE_KEY_FILE": key,
+                "GROUPSYNC_OKTA_API_TOKEN": ""}
+
+    def restart_with(self, env):
+        self.gs.stop()
+        self.gs.env.update(env)
+        self.gs.start()
+
+    def walk(self, scheme):
+        uid = self.new_user()
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        self.synced(uid)
+        calls = self.calls()
+        self.assertTrue(calls)
+        self.assertEqual({c["auth"] for c in calls}, {scheme}, calls[:3])
+        tokens = [c for c in self.okta.calls() if c["path"] == "/oauth2/v1/token"]
+        self.assertTrue(tokens)
+        return tokens
+
+    def test_private_key_jwt_bearer(self):
+        self.restart_with(self.oauth_env("RS256", dpop=False))
+        tokens = self.walk("Bearer")
+        self.assertEqual(len([t for t in tokens if t["status"] == 200]), 1)  # cached
+
+    def test_private_key_jwt_dpop(self):
+        self.restart_with(self.oauth_env("ES256", dpop=True))
+        tokens = self.walk("DPoP")
+        # auto: plain request refused, then use_dpop_nonce, then the token
+        self.assertEqual([t["status"] for t in tokens], [400, 400, 200])
+        self.assertIn("DPoP", self.gs.log())
 
 
 class SyncRemoteFaults(SyncBase):
