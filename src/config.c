@@ -86,6 +86,8 @@ static const struct config_option config_options[] = {
 	    NULL, "total time limit of each outbound call"},
 	{"GROUPSYNC_CONNECT_TIMEOUT_MS", CT_INT, "3000", S(connect_timeout_ms), 100, 60000, NULL,
 	    NULL, "connect time limit of each outbound call"},
+	{"GROUPSYNC_SHUTDOWN_GRACE_MS", CT_INT, "10000", S(shutdown_grace_ms), 0, 600000, NULL,
+	    NULL, "at stop, how long syncs in flight may finish before their calls are aborted"},
 	{"GROUPSYNC_HTTP_THREADS", CT_INT, "64", S(http_threads), 4, 1024, NULL, NULL,
 	    "HTTP connection threads (each serves one connection at a time)"},
 	{"GROUPSYNC_REQUEST_TIMEOUT_MS", CT_INT, "5000", S(request_timeout_ms), 100, 60000,

@@ -23,7 +23,6 @@
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
-#define WORKER_GRACE_MS 10000 /* syncs in flight get this long at shutdown */
 
 static void
 usage(FILE *out)
@@ -199,10 +198,10 @@ service_start(struct service *s, const struct config *cfg)
 
 /* Intake first (nothing new accepted), then workers, then the store. */
 static void
-service_stop(struct service *s)
+service_stop(struct service *s, const struct config *cfg)
 {
 	server_stop(s->srv);
-	worker_stop(s->workers, WORKER_GRACE_MS);
+	worker_stop(s->workers, cfg->shutdown_grace_ms);
 	okta_free(s->okta);
 	remote_free(s->remote);
 	queue_close(s->q);
@@ -233,7 +232,7 @@ cmd_serve(const char *path)
 		log_emit(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
 		    (char *)NULL);
 	}
-	service_stop(&svc);
+	service_stop(&svc, &cfg);
 	http_global_cleanup();
 	mg_exit_library();
 	if (rc == 0)

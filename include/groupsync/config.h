@@ -57,6 +57,7 @@ struct config {
 	int retry_max_ms;
 	int http_timeout_ms;
 	int connect_timeout_ms;
+	int shutdown_grace_ms;
 	int http_threads;
 	int request_timeout_ms;
 	int allow_insecure_http;

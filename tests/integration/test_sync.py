@@ -160,6 +160,27 @@ class Sync(SyncBase):
         self.okta.admin("POST", "/users/%s/lifecycle/deactivate" % uid)
         wait_until(lambda: self.remote.users() == [], what="remote record deleted")
 
+    def test_shutdown_bounded(self):
+        """SIGTERM while a sync waits on a slow Okta: exit within the grace
+        period plus a little, the job given back untouched, synced after a
+        restart."""
+        uid = self.new_user()
+        self.gs.stop()
+        self.gs.env["GROUPSYNC_SHUTDOWN_GRACE_MS"] = "1000"
+        self.gs.start()
+        self.okta.admin("POST", "/fail", {"delay_ms": 8000})
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        adds = lambda: [j[3] for j in self.gs.jobs() if j[2] == "group.user_membership.add"]
+        wait_until(lambda: adds() == [1], what="sync in flight")
+        t = time.time()
+        self.assertEqual(self.gs.stop(), 0)
+        self.assertLess(time.time() - t, 4.0)
+        self.assertEqual(adds(), [0])  # pending again, attempts untouched
+        self.assertIn('"outcome":"released"', self.gs.log())
+        self.okta.admin("DELETE", "/fail")
+        self.gs.start()
+        self.synced(uid)
+
     def test_okta_429_until_reset(self):
         uid = self.new_user()
         reset = int(time.time()) + 3
