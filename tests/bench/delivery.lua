@@ -11,12 +11,20 @@
 --   BENCH_SECRET   the Authorization header value
 --   BENCH_RUN      a number unique to this wrk run
 --   BENCH_OUT      file that done() writes its figures to (key=value lines)
+--   BENCH_IDS      "sequential": ids that sort in the order they are sent
 --
--- Ids keep the shape and length of the sample's:
+-- Ids keep the shape and length of the sample's. By default they start
+-- with a scrambled counter, so that they land all over the indexes as
+-- Okta's (random or time-low-first) uuids and user ids do:
+--   eventId  HHHHHHHH-TTTT-4e7e-RRRR-NNNNNNNNNNNN
+--   uuid     HHHHHHHH-TTTT-4000-RRRR-NNNNNNNNNNNN
+--   user     00uGGGGGGGGTTnnnnnnn
+-- with BENCH_IDS=sequential:
 --   eventId  RRRRRRRR-TTTT-4e7e-8000-NNNNNNNNNNNN
 --   uuid     RRRRRRRR-TTTT-4000-8000-NNNNNNNNNNNN
 --   user     00uRRRRRTTNNNNNNNNNN
--- (R run, T wrk thread, in hex; N per-thread counter, in decimal digits).
+-- (R run, T wrk thread, in hex; N per-thread counter, in decimal digits;
+-- H and G two bijective scramblings of N).
 
 local threads = {}
 local next_tid = 0
@@ -29,7 +37,7 @@ end
 
 local EVENT, UUID, USER = 1, 2, 3
 local parts = {}      -- literal strings and EVENT/UUID/USER markers
-local run, out = 0, {}
+local run, out, sequential = 0, {}, false
 sent = 0
 
 -- Splits s at every plain occurrence of what, inserting marker between.
@@ -66,6 +74,7 @@ function init(args)
       parts = split(parts, user, USER)
    end
    run = tonumber(os.getenv("BENCH_RUN"))
+   sequential = os.getenv("BENCH_IDS") == "sequential"
    wrk.method = "POST"
    wrk.path = "/hooks/okta"
    wrk.headers["Authorization"] = os.getenv("BENCH_SECRET")
@@ -73,11 +82,35 @@ function init(args)
    wrk.headers["Accept"] = "application/json"
 end
 
+-- murmur3's finalizer: a bijection of 32-bit numbers that scatters them
+-- (exact in doubles: no product exceeds 2^53)
+local function mul32(a, b)
+   local alo, ahi = a % 65536, math.floor(a / 65536)
+   return (alo * b + ((ahi * (b % 65536)) % 65536) * 65536) % 4294967296
+end
+
+local function fmix32(h)
+   h = bit.bxor(h, bit.rshift(h, 16)) % 4294967296
+   h = mul32(h, 0x85ebca6b)
+   h = bit.bxor(h, bit.rshift(h, 13)) % 4294967296
+   h = mul32(h, 0xc2b2ae35)
+   return bit.bxor(h, bit.rshift(h, 16)) % 4294967296
+end
+
 function request()
    sent = sent + 1
-   local ev = string.format('"%08x-%04x-4e7e-8000-%012d"', run % 2^31, tid, sent)
-   local uu = string.format('"%08x-%04x-4000-8000-%012d"', run % 2^31, tid, sent)
-   local us = string.format("00u%05x%02x%010d", run % 2^20, tid % 256, sent)
+   local ev, uu, us
+   if sequential then
+      ev = string.format('"%08x-%04x-4e7e-8000-%012d"', run % 2^31, tid, sent)
+      uu = string.format('"%08x-%04x-4000-8000-%012d"', run % 2^31, tid, sent)
+      us = string.format("00u%05x%02x%010d", run % 2^20, tid % 256, sent)
+   else
+      local h = bit.tohex(fmix32(sent), 8)
+      ev = string.format('"%s-%04x-4e7e-%04x-%012d"', h, tid, run % 65536, sent)
+      uu = string.format('"%s-%04x-4000-%04x-%012d"', h, tid, run % 65536, sent)
+      us = string.format("00u%s%02x%07d", bit.tohex(fmix32((sent + 0x9e3779b9) % 2^32), 8),
+         tid % 256, sent % 10000000)
+   end
    for i, p in ipairs(parts) do
       if p == EVENT then out[i] = ev
       elseif p == UUID then out[i] = uu

@@ -14,7 +14,8 @@
  * The body is read from a template file in which @EVENT_ID@ and
  * @EVENT_UUID@ are replaced by ids unique to the request (uuid-shaped,
  * made of the run tag and k), so that every request is a new delivery,
- * and @USER_ID@, if present, by an Okta-shaped user id unique to it too.
+ * and @USER_ID@, if present, by an Okta-shaped user id unique to it too
+ * (see lg_fill_ids(); -s makes them sort in the order they are sent).
  *
  * Requests in the first WARMUP seconds are sent and checked but left out
  * of the percentiles. Output: a human line, then one "RESULT k=v ..." line.
@@ -83,6 +84,7 @@ struct lg {
 	double duration;
 	double warmup;
 	int nconn;
+	int sequential;		/* ids in send order, not scattered */
 
 	SSL_CTX *ssl_ctx;
 	struct addrinfo *ai;
@@ -120,7 +122,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: loadgen -p PORT -r RATE -d SECONDS -c CONNECTIONS -b BODY_TEMPLATE\n"
 	    "               -a AUTHORIZATION [-h HOST] [-u PATH] [-w WARMUP_SECONDS]\n"
-	    "               [-i TAG_HEX] [-C CAFILE]\n");
+	    "               [-i TAG_HEX] [-C CAFILE] [-s]\n");
 	exit(2);
 }
 
@@ -254,23 +256,49 @@ fail:
 	return -1;
 }
 
+/* murmur3's finalizer: a bijection of 32-bit numbers that scatters them. */
+static uint32_t
+lg_fmix32(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bU;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35U;
+	h ^= h >> 16;
+	return h;
+}
+
 /*
- * Writes the ids of request k: uuid-shaped event ids made of the run tag
- * and k, and a user id (00u, 'b', the tag, k) of Okta's length.
+ * Writes the ids of request k, of the lengths of Okta's. By default they
+ * start with a scrambled k, so that they land all over the indexes as
+ * Okta's (random or time-low-first) uuids and user ids do; with -s they
+ * sort in the order they are sent. Either way they are unique in the run
+ * (k is in them) and across runs with different tags.
  */
 static void
 lg_fill_ids(const struct lg *lg, char *req, uint64_t k)
 {
 	char id[LG_NMARKS][LG_ID_LEN + 1];
 	unsigned long tag = lg->tag & 0xffffffffUL;
+	uint64_t k48 = k & UINT64_C(0xffffffffffff);
+	uint32_t h = lg_fmix32((uint32_t)k), g = lg_fmix32((uint32_t)k + 0x9e3779b9U);
 	int i;
 
-	snprintf(id[LG_EVENT_ID], sizeof(id[0]), "%08lx-0e7e-4000-8000-%012" PRIx64,
-	    tag, k & UINT64_C(0xffffffffffff));
-	snprintf(id[LG_EVENT_UUID], sizeof(id[0]), "%08lx-0000-4000-8000-%012" PRIx64,
-	    tag, k & UINT64_C(0xffffffffffff));
-	snprintf(id[LG_USER_ID], sizeof(id[0]), "00ub%08lx%08" PRIx64, tag,
-	    k & UINT64_C(0xffffffff));
+	if (lg->sequential) {
+		snprintf(id[LG_EVENT_ID], sizeof(id[0]), "%08lx-0e7e-4000-8000-%012" PRIx64,
+		    tag, k48);
+		snprintf(id[LG_EVENT_UUID], sizeof(id[0]), "%08lx-0000-4000-8000-%012" PRIx64,
+		    tag, k48);
+		snprintf(id[LG_USER_ID], sizeof(id[0]), "00ub%08lx%08" PRIx64, tag,
+		    k & UINT64_C(0xffffffff));
+	} else {
+		snprintf(id[LG_EVENT_ID], sizeof(id[0]), "%08" PRIx32 "-%04lx-4e7e-8000-%012"
+		    PRIx64, h, tag & 0xffff, k48);
+		snprintf(id[LG_EVENT_UUID], sizeof(id[0]), "%08" PRIx32 "-%04lx-4000-8000-%012"
+		    PRIx64, h, tag & 0xffff, k48);
+		snprintf(id[LG_USER_ID], sizeof(id[0]), "00u%08" PRIx32 "%04lx%05" PRIu64, g,
+		    tag & 0xffff, k % 100000);
+	}
 	for (i = 0; i < lg->nslots; i++)
 		memcpy(req + lg->slot[i].off, id[lg->slot[i].mark], lg_marks[lg->slot[i].mark].len);
 }
@@ -539,8 +567,11 @@ main(int argc, char *argv[])
 	lg.path = "/hooks/okta";
 	lg.nconn = 16;
 	lg.tag = (unsigned long)time(NULL);
-	while ((ch = getopt(argc, argv, "p:r:d:c:b:a:h:u:w:i:C:")) != -1) {
+	while ((ch = getopt(argc, argv, "p:r:d:c:b:a:h:u:w:i:C:s")) != -1) {
 		switch (ch) {
+		case 's':
+			lg.sequential = 1;
+			break;
 		case 'p':
 			lg.port = optarg;
 			break;
