@@ -128,6 +128,29 @@ fail:
 	}
 }
 
+/*
+ * Wakes one idle worker per job stored, not all of them: each wakeup
+ * costs a lease query, and a worker that finds nothing has only taken the
+ * store's lock from the committer. Called with req_lock held.
+ */
+static void
+queue_notify_work(struct queue *q, const struct queue_req *batch)
+{
+	size_t stored = 0;
+
+	for (; batch != NULL; batch = batch->next) {
+		if (batch->result == QUEUE_STORED)
+			stored += batch->stored;
+	}
+	if (stored == 0)
+		return;
+	q->work_seq++;
+	for (; stored > 0 && stored <= 64; stored--)
+		pthread_cond_signal(&q->work_cond);
+	if (stored > 64)
+		pthread_cond_broadcast(&q->work_cond);
+}
+
 static void *
 queue_committer(void *arg)
 {
@@ -149,13 +172,7 @@ queue_committer(void *arg)
 		queue_commit_batch(q, batch);
 
 		pthread_mutex_lock(&q->req_lock);
-		for (r = batch; r != NULL; r = r->next) {
-			if (r->result == QUEUE_STORED && r->stored > 0) {
-				q->work_seq++;
-				pthread_cond_broadcast(&q->work_cond);
-				break;
-			}
-		}
+		queue_notify_work(q, batch);
 		for (r = batch; r != NULL; r = next) {
 			/* read next first: the waiter may return at once */
 			next = r->next;
