@@ -11,6 +11,7 @@
 
 #include <civetweb.h>
 
+#include "groupsync/admin.h"
 #include "groupsync/config.h"
 #include "groupsync/http.h"
 #include "groupsync/log.h"
@@ -38,6 +39,9 @@ usage(FILE *out)
 	    "  check-config   validate the settings and print them, secrets redacted\n"
 	    "  version        print the version\n"
 	    "  help           print this help\n"
+	    "\n");
+	admin_usage(out);
+	fprintf(out,
 	    "\n"
 	    "options:\n"
 	    "  --config FILE  JSON object of settings, keys as below; the environment\n"
@@ -169,6 +173,7 @@ struct service {
 static int
 service_start(struct service *s, const struct config *cfg)
 {
+	struct server_deps sd;
 	struct worker_deps d;
 	char err[512];
 
@@ -179,7 +184,10 @@ service_start(struct service *s, const struct config *cfg)
 		log_emit(LOG_ERROR, "cannot open the queue", "error", err, (char *)NULL);
 		return EXIT_RUNTIME;
 	}
-	s->srv = server_start(cfg, s->q, err, sizeof(err));
+	sd.cfg = cfg;
+	sd.q = s->q;
+	sd.okta = s->okta;
+	s->srv = server_start(&sd, err, sizeof(err));
 	if (s->srv == NULL) {
 		log_emit(LOG_ERROR, "cannot start the server", "error", err, (char *)NULL);
 		return EXIT_RUNTIME;
@@ -258,6 +266,10 @@ main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--version") == 0) {
 			cmd = "version";
+		} else if (cmd == NULL && (strcmp(argv[i], "queue") == 0 ||
+		    strcmp(argv[i], "replay") == 0)) {
+			/* the admin commands parse the rest of the line */
+			return admin_main(config_path, argc - i, argv + i);
 		} else if (cmd == NULL && argv[i][0] != '-') {
 			cmd = argv[i];
 		} else {

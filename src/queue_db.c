@@ -75,6 +75,22 @@ static const char *const queue_sql[QS_COUNT] = {
 	    " SET remote_id = excluded.remote_id, hash = excluded.hash,"
 	    " updated = excluded.updated",
 	[QS_REMOTE_DELETE] = "DELETE FROM remote_ids WHERE user_id = ?1",
+	/* ?1 is a mask of states (bit 1 << state); newest first, so that
+	 * LIMIT keeps the newest jobs; the user form uses jobs_user */
+	[QS_ADMIN_LIST] = "SELECT " QUEUE_ADMIN_COLUMNS " FROM jobs"
+	    " WHERE (?1 >> state) & 1 ORDER BY id DESC LIMIT ?2",
+	[QS_ADMIN_LIST_USER] = "SELECT " QUEUE_ADMIN_COLUMNS " FROM jobs"
+	    " WHERE user_id = ?3 AND (?1 >> state) & 1"
+	    " ORDER BY id DESC LIMIT ?2",
+	[QS_ADMIN_GET] = "SELECT " QUEUE_ADMIN_COLUMNS " FROM jobs"
+	    " WHERE id = ?1",
+	[QS_ADMIN_STATE] = "SELECT state FROM jobs WHERE id = ?1",
+	/* never a leased job: a worker is syncing it and will finish it */
+	[QS_ADMIN_RETRY] = "UPDATE jobs SET state = 0, attempts = 0,"
+	    " not_before = ?2, updated = ?2 WHERE id = ?1 AND state IN (0, 3)",
+	[QS_ADMIN_RETRY_DEAD] = "UPDATE jobs SET state = 0, attempts = 0,"
+	    " not_before = ?1, updated = ?1 WHERE state = 3",
+	[QS_ADMIN_DROP] = "DELETE FROM jobs WHERE id = ?1 AND state <> 1",
 };
 
 void

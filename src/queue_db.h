@@ -20,6 +20,8 @@
 #define QUEUE_JOB_COLUMNS "id, uuid, user_id, event_type, published, " \
 	"group_id, changed, changed_known, attempts, not_before, created, " \
 	"last_error"
+/* the admin commands show every column: the lease's, then these two */
+#define QUEUE_ADMIN_COLUMNS QUEUE_JOB_COLUMNS ", state, updated"
 
 enum queue_stmt_id {
 	QS_BEGIN, QS_COMMIT, QS_ROLLBACK, QS_SYNC_FULL, QS_SYNC_NORMAL,
@@ -27,6 +29,8 @@ enum queue_stmt_id {
 	QS_LEASE_PICK, QS_LEASE_JOBS, QS_LEASE_MARK, QS_FINISH,
 	QS_COUNTS, QS_OLDEST, QS_HEALTH,
 	QS_REMOTE_GET, QS_REMOTE_PUT, QS_REMOTE_DELETE,
+	QS_ADMIN_LIST, QS_ADMIN_LIST_USER, QS_ADMIN_GET, QS_ADMIN_STATE,
+	QS_ADMIN_RETRY, QS_ADMIN_RETRY_DEAD, QS_ADMIN_DROP,
 	QS_COUNT
 };
 /* One queue_enqueue() call waiting for the committer. Lives on the

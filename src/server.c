@@ -12,6 +12,7 @@
 
 #include "groupsync/hook.h"
 #include "groupsync/log.h"
+#include "groupsync/metrics.h"
 #include "groupsync/util.h"
 
 #define SERVER_RID_LEN 16
@@ -30,6 +31,7 @@ struct server {
 	struct mg_context *ctx;
 	const struct config *cfg;
 	struct queue *q;
+	struct okta *okta; /* NULL: no Okta metrics */
 	struct hook_filter filter;
 	int port;
 };
@@ -190,6 +192,37 @@ server_log_ignored(struct server_req *r, const struct hook_delivery *d)
 	    "other_group", gr, (char *)NULL);
 }
 
+/*
+ * Counts a delivery answered 200: every event gets exactly one decision
+ * (hook.c: njobs + ignored == nevents; the queue stored `stored` of the
+ * njobs jobs, the rest it had already), so the decisions add up to the
+ * events received. A duplicate delivery stores nothing: all its jobs
+ * count as duplicates.
+ */
+static void
+server_count_delivery(const struct hook_delivery *d, enum queue_enqueue_result res,
+    size_t stored)
+{
+	static const enum metrics_event ignored[HOOK_IGNORED_NREASONS] = {
+		[HOOK_IGNORED_TYPE] = METRICS_EVENT_IGNORED_TYPE,
+		[HOOK_IGNORED_NO_TARGET] = METRICS_EVENT_IGNORED_NO_TARGET,
+		[HOOK_IGNORED_GROUP] = METRICS_EVENT_IGNORED_GROUP,
+		[HOOK_IGNORED_INVALID] = METRICS_EVENT_IGNORED_INVALID,
+	};
+	size_t i;
+
+	if (stored > d->njobs || res == QUEUE_DUPLICATE)
+		stored = 0;
+	metrics_delivery(res == QUEUE_DUPLICATE ? METRICS_DELIVERY_DUPLICATE :
+	    METRICS_DELIVERY_ACCEPTED);
+	metrics_events(METRICS_EVENT_QUEUED, stored);
+	metrics_events(METRICS_EVENT_DUPLICATE, d->njobs - stored);
+	for (i = 0; i < HOOK_IGNORED_NREASONS; i++)
+		metrics_events(ignored[i], d->ignored[i]);
+	for (i = 0; i < d->njobs; i++)
+		metrics_event_type(d->jobs[i].event_type);
+}
+
 static int
 server_deliver(struct server_req *r)
 {
@@ -206,6 +239,8 @@ server_deliver(struct server_req *r)
 		    status == 413 ? "body too large" : status == 400 ?
 		    "both Transfer-Encoding and Content-Length" : "body read failed or timed out",
 		    (char *)NULL);
+		metrics_delivery(status == 413 ? METRICS_DELIVERY_TOO_LARGE : status == 400 ?
+		    METRICS_DELIVERY_MALFORMED : METRICS_DELIVERY_TIMEOUT);
 		return server_error(r, status, status == 413 ? "body too large" :
 		    status == 400 ? "bad request" : "request timeout");
 	}
@@ -213,6 +248,7 @@ server_deliver(struct server_req *r)
 		free(body);
 		log_emit(LOG_WARN, "delivery malformed", "request_id", r->rid, "peer",
 		    server_peer(r->conn), "reason", err, (char *)NULL);
+		metrics_delivery(METRICS_DELIVERY_MALFORMED);
 		return server_error(r, 400, err);
 	}
 	free(body);
@@ -221,8 +257,10 @@ server_deliver(struct server_req *r)
 		log_emit(LOG_ERROR, "delivery not stored: answering 503 so that Okta retries",
 		    "request_id", r->rid, "event_id", d.event_id, "error", err, (char *)NULL);
 		hook_delivery_free(&d);
+		metrics_delivery(METRICS_DELIVERY_STORE_FAILED);
 		return server_error(r, 503, "store unavailable");
 	}
+	server_count_delivery(&d, res, stored);
 	server_log_delivery(r, &d, stored, res == QUEUE_DUPLICATE);
 	server_log_ignored(r, &d);
 	util_format(answer, sizeof(answer), "{\"events\":%zu,\"stored\":%zu,\"duplicate\":%s}",
@@ -263,6 +301,7 @@ server_hook(struct mg_connection *conn, void *cbdata)
 		log_emit(LOG_WARN, "event hook authentication failed", "request_id", r.rid,
 		    "peer", server_peer(conn), "header", cfg->hook_auth_header, "reason",
 		    presented ? "wrong value" : "header missing", (char *)NULL);
+		metrics_delivery(METRICS_DELIVERY_UNAUTHORIZED);
 		return server_error(&r, 401, "unauthorized");
 	}
 	if (strcmp(method, "POST") == 0)
@@ -293,6 +332,51 @@ server_readyz(struct mg_connection *conn, void *cbdata)
 		    NULL);
 	log_emit(LOG_WARN, "not ready: the store does not accept writes", (char *)NULL);
 	return server_error(&r, 503, "store not writable");
+}
+
+/* The values /metrics reads at scrape time, from the store and Okta. */
+static void
+server_gauges(struct server *s, struct metrics_gauges *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->have_queue = queue_counts(s->q, g->jobs) == 0 &&
+	    queue_oldest_pending_ms(s->q, util_now_ms(), &g->oldest_pending_ms) == 0;
+	if (!g->have_queue)
+		log_emit(LOG_WARN, "metrics: cannot read the queue", (char *)NULL);
+	if (s->okta != NULL) {
+		okta_get_stats(s->okta, &g->okta);
+		g->have_okta = 1;
+	}
+}
+
+/*
+ * Prometheus scrape. Unauthenticated, like /healthz: the text holds
+ * counts and fixed labels only (metrics.h), nothing from a request.
+ */
+static int
+server_metrics(struct mg_connection *conn, void *cbdata)
+{
+	struct server_req r = {.conn = conn, .s = cbdata};
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	struct metrics_gauges g;
+	char *text = NULL;
+	size_t len = 0;
+	int status;
+
+	server_request_id(r.rid);
+	if (strcmp(ri->local_uri, "/metrics") != 0)
+		return server_error(&r, 404, "not found"); /* civetweb matched a prefix */
+	if (strcmp(ri->request_method, "GET") != 0)
+		return server_reply(&r, 405, "application/json",
+		    "{\"error\":\"method not allowed\"}", "Allow", "GET");
+	server_gauges(r.s, &g);
+	if (metrics_render(&g, &text, &len) < 0) {
+		log_emit(LOG_ERROR, "metrics: cannot render (out of memory)", (char *)NULL);
+		return server_error(&r, 500, "out of memory");
+	}
+	status = server_reply(&r, 200, METRICS_CONTENT_TYPE, text, NULL, NULL);
+	free(text);
+	return status;
 }
 
 /* Everything else: 404, so that civetweb never looks for a file. */
@@ -360,12 +444,14 @@ server_routes(struct server *s)
 	mg_set_request_handler(s->ctx, exact, server_hook, s);
 	mg_set_request_handler(s->ctx, "/healthz", server_healthz, s);
 	mg_set_request_handler(s->ctx, "/readyz", server_readyz, s);
+	mg_set_request_handler(s->ctx, "/metrics", server_metrics, s);
 	mg_set_request_handler(s->ctx, "**", server_not_found, s);
 }
 
 struct server *
-server_start(const struct config *cfg, struct queue *q, char *err, size_t errlen)
+server_start(const struct server_deps *d, char *err, size_t errlen)
 {
+	const struct config *cfg = d->cfg;
 	struct server *s = calloc(1, sizeof(*s));
 	struct mg_callbacks cb = {0};
 	struct mg_init_data init = {0};
@@ -392,7 +478,8 @@ server_start(const struct config *cfg, struct queue *q, char *err, size_t errlen
 	if (s == NULL)
 		return NULL;
 	s->cfg = cfg;
-	s->q = q;
+	s->q = d->q;
+	s->okta = d->okta;
 	s->filter.group_ids = cfg->group_ids;
 	s->filter.ngroup_ids = cfg->ngroup_ids;
 	server_ports_option(cfg, ports_opt, sizeof(ports_opt));

@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 
 #include "groupsync/log.h"
+#include "groupsync/metrics.h"
 #include "groupsync/sync.h"
 #include "groupsync/util.h"
 
@@ -42,7 +43,9 @@ struct sync_ctx {
 	char hash[65];
 	json_object *user;      /* Okta's user, NULL when deleted */
 	enum sync_action action;
+	int decided;            /* action holds sync_decide's answer */
 	const char *outcome;    /* for the log line */
+	enum metrics_sync_outcome mo; /* the same, for metrics */
 	long remote_status;
 	/* the failure, when a step fails */
 	enum http_class cls;
@@ -143,15 +146,20 @@ worker_create(struct sync_ctx *x)
 {
 	struct worker_pool *p = x->w->pool;
 	struct remote_result r;
+	int rc;
 
 	memset(&r, 0, sizeof(r));
 	if (remote_has_find(p->d.remote)) {
-		if (remote_find(p->d.remote, x->w->hc, x->user, &r) < 0)
+		rc = remote_find(p->d.remote, x->w->hc, x->user, &r);
+		metrics_remote_call(METRICS_REMOTE_FIND, r.status);
+		if (rc < 0)
 			return worker_remote_fail(x, &r, "remote find");
 		x->remote_status = r.status;
 	}
 	if (!r.found) {
-		if (remote_create(p->d.remote, x->w->hc, x->user, &r) < 0)
+		rc = remote_create(p->d.remote, x->w->hc, x->user, &r);
+		metrics_remote_call(METRICS_REMOTE_CREATE, r.status);
+		if (rc < 0)
 			return worker_remote_fail(x, &r, "remote create");
 		x->remote_status = r.status;
 	}
@@ -165,8 +173,10 @@ worker_update(struct sync_ctx *x)
 {
 	struct worker_pool *p = x->w->pool;
 	struct remote_result r;
+	int rc = remote_update(p->d.remote, x->w->hc, x->user, x->remote_id, &r);
 
-	if (remote_update(p->d.remote, x->w->hc, x->user, x->remote_id, &r) < 0)
+	metrics_remote_call(METRICS_REMOTE_UPDATE, r.status);
+	if (rc < 0)
 		return worker_remote_fail(x, &r, "remote update");
 	x->remote_status = r.status;
 	if (!r.found) {
@@ -186,8 +196,10 @@ worker_delete(struct sync_ctx *x)
 {
 	struct worker_pool *p = x->w->pool;
 	struct remote_result r;
+	int rc = remote_delete(p->d.remote, x->w->hc, x->user, x->remote_id, &r);
 
-	if (remote_delete(p->d.remote, x->w->hc, x->user, x->remote_id, &r) < 0)
+	metrics_remote_call(METRICS_REMOTE_DELETE, r.status);
+	if (rc < 0)
 		return worker_remote_fail(x, &r, "remote delete");
 	x->remote_status = r.status;
 	if (worker_record(x, "") < 0)
@@ -252,6 +264,7 @@ worker_execute(struct sync_ctx *x)
 	if (worker_read_okta(x, &s) < 0 || worker_changed(x, &s) < 0)
 		return -1;
 	x->action = sync_decide(&s);
+	x->decided = 1;
 	switch (x->action) {
 	case SYNC_CREATE:
 		return worker_create(x);
@@ -305,12 +318,14 @@ worker_settle_failure(struct sync_ctx *x, int attempt)
 	if (atomic_load(&p->abort)) {
 		queue_release(p->d.q, x->lease);
 		x->outcome = "released";
+		x->mo = METRICS_SYNC_RELEASED;
 		atomic_fetch_add(&p->released, 1);
 		return;
 	}
 	if (x->cls == HTTP_CLASS_PERMANENT || attempt >= cfg->max_attempts) {
 		queue_dead(p->d.q, x->lease, x->error);
 		x->outcome = "dead";
+		x->mo = METRICS_SYNC_DEAD;
 		atomic_fetch_add(&p->dead, 1);
 		return;
 	}
@@ -321,6 +336,7 @@ worker_settle_failure(struct sync_ctx *x, int attempt)
 		at = x->retry_at_ms; /* Retry-After or a rate-limit reset */
 	queue_retry(p->d.q, x->lease, at, x->error);
 	x->outcome = "retry";
+	x->mo = METRICS_SYNC_RETRY;
 	atomic_fetch_add(&p->retried, 1);
 }
 
@@ -353,12 +369,28 @@ worker_log(const struct sync_ctx *x, int attempt, int64_t start)
 	    "error", x->error[0] ? x->error : NULL, (char *)NULL);
 }
 
+/* The sync's outcome, action and duration, for /metrics. */
+static void
+worker_count_sync(const struct sync_ctx *x, uint64_t start_us)
+{
+	static const enum metrics_sync_action actions[] = {
+		[SYNC_NOTHING] = METRICS_ACTION_NOTHING, [SYNC_CREATE] = METRICS_ACTION_CREATE,
+		[SYNC_UPDATE] = METRICS_ACTION_UPDATE, [SYNC_DELETE] = METRICS_ACTION_DELETE,
+	};
+	enum metrics_sync_action a = METRICS_ACTION_UNDECIDED;
+
+	if (x->decided && (unsigned)x->action < sizeof(actions) / sizeof(actions[0]))
+		a = actions[x->action];
+	metrics_sync(x->mo, a, metrics_now_us() - start_us);
+}
+
 static void
 worker_sync(struct worker *w, const struct queue_lease *lease)
 {
 	struct worker_pool *p = w->pool;
 	struct sync_ctx x;
 	int64_t start = util_mono_ms();
+	uint64_t start_us = metrics_now_us();
 	int attempt = worker_max_attempts(lease) + 1;
 	enum sync_precheck pre;
 
@@ -366,6 +398,7 @@ worker_sync(struct worker *w, const struct queue_lease *lease)
 	x.w = w;
 	x.lease = lease;
 	x.outcome = "ok";
+	x.mo = METRICS_SYNC_OK;
 	atomic_fetch_add(&p->syncs, 1);
 	if (worker_load_known(&x) < 0) {
 		worker_settle_failure(&x, attempt);
@@ -373,6 +406,8 @@ worker_sync(struct worker *w, const struct queue_lease *lease)
 	    p->d.remote)) != SYNC_READ) {
 		x.outcome = pre == SYNC_SKIP_NEVER_SYNCED ? "skipped: never synced" :
 		    "skipped: no synced attribute changed";
+		x.mo = METRICS_SYNC_SKIPPED;
+		x.decided = 1; /* x.action is SYNC_NOTHING */
 		queue_complete(p->d.q, lease);
 		atomic_fetch_add(&p->skipped, 1);
 		atomic_fetch_add(&p->events, lease->njobs);
@@ -380,10 +415,12 @@ worker_sync(struct worker *w, const struct queue_lease *lease)
 		worker_settle_failure(&x, attempt);
 	} else if (queue_complete(p->d.q, lease) < 0) {
 		x.outcome = "done, not recorded (store failed): will run again";
+		x.mo = METRICS_SYNC_STORE_FAILED;
 	} else {
 		worker_count_success(p, x.action, lease->njobs);
 	}
 	worker_log(&x, attempt, start);
+	worker_count_sync(&x, start_us);
 	json_object_put(x.user);
 }
 

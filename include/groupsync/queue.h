@@ -155,4 +155,72 @@ int queue_remote_put(struct queue *q, const char *user_id, const char *remote_id
     const char *hash);
 int queue_remote_delete(struct queue *q, const char *user_id);
 
+/*
+ * Operator commands (queue_admin.c): list, show, retry and drop jobs from
+ * another process than the server's (QUEUE_OPEN_ADMIN). Each call is one
+ * short transaction, so the running server only waits for it (busy
+ * timeout). None of them changes a leased job: a worker is syncing it,
+ * and changing it underneath would lose or repeat that sync.
+ */
+#define QUEUE_STATE_BIT(s) (1u << (s))
+#define QUEUE_STATES_ALL 0xfu
+#define QUEUE_STATES_OPEN (QUEUE_STATES_ALL & ~QUEUE_STATE_BIT(QUEUE_DONE))
+#define QUEUE_LIST_MAX 100000 /* bounds one list's memory */
+
+/* "pending", "leased", "done", "dead" ("unknown" for anything else). */
+const char *queue_state_name(enum queue_state s);
+/* The bit of the state so named, or every bit for "all": 0, or -1. */
+int queue_states_parse(const char *name, unsigned *states);
+
+/* One job with every stored field; job.state is the stored state. */
+struct queue_job_info {
+	struct queue_job job;
+	int64_t updated_ms; /* last change of state */
+};
+
+struct queue_list_query {
+	unsigned states;     /* QUEUE_STATE_BIT()s of the states wanted */
+	const char *user_id; /* NULL: every user */
+	size_t limit;        /* 1..QUEUE_LIST_MAX */
+};
+
+/*
+ * Reads the newest qry->limit matching jobs into *out, oldest first (the
+ * caller frees *out with free()). *more is 1 when older ones matched too.
+ * Returns 0, or -1 with err set.
+ */
+int queue_admin_list(struct queue *q, const struct queue_list_query *qry,
+    struct queue_job_info **out, size_t *n, int *more, char *err,
+    size_t errlen);
+
+/* Reads job id: 1 found, 0 no such job, -1 error (err set). */
+int queue_admin_get(struct queue *q, int64_t id, struct queue_job_info *out,
+    char *err, size_t errlen);
+
+enum queue_admin_result {
+	QUEUE_ADMIN_OK = 0,
+	QUEUE_ADMIN_NO_JOB,  /* no job with that ID */
+	QUEUE_ADMIN_REFUSED, /* its state forbids it: *state says which */
+	QUEUE_ADMIN_ERROR,   /* err set */
+};
+
+/*
+ * Makes a dead or pending job ready at now_ms with attempts 0; the last
+ * error is kept for the record. A leased or done job is refused.
+ */
+enum queue_admin_result queue_admin_retry(struct queue *q, int64_t id,
+    int64_t now_ms, enum queue_state *state, char *err, size_t errlen);
+
+/* The same for every dead job; *count says how many. 0 or -1 (err). */
+int queue_admin_retry_dead(struct queue *q, int64_t now_ms, int64_t *count,
+    char *err, size_t errlen);
+
+/*
+ * Deletes a job that is not leased. Its uuid goes with it, so the same
+ * event delivered again later makes a new job; its delivery's eventId is
+ * kept, so a retried delivery stays a duplicate.
+ */
+enum queue_admin_result queue_admin_drop(struct queue *q, int64_t id,
+    enum queue_state *state, char *err, size_t errlen);
+
 #endif

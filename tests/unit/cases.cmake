@@ -47,3 +47,8 @@ gs_unit_test(remote json_server_lifecycle json_server_hostile_values auth_none a
     auth_oauth2_threads retry_after_503 permanent_400 create_answers find_statuses
     update_delete_statuses transport_failure secrets_not_in_errors new_errors find_optional
     fingerprint uses_any)
+gs_unit_test(metrics render_format counters_counted event_types remote_status_classes
+    histogram_cumulative label_escaping gauges_rendered gauges_absent out_of_range_ignored
+    concurrent_increments)
+gs_unit_test(queue_admin list_by_state list_by_user list_limit show retry_dead retry_backoff
+    retry_refused retry_all_dead drop drop_leased_refused)

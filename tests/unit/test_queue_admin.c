@@ -1,0 +1,439 @@
+/*
+ * Unit tests of queue_admin.c: the operator queries. Each case has a
+ * fresh temporary directory with two handles on one store, as in
+ * production: the service's (QUEUE_OPEN_SERVER), which enqueues and
+ * leases, and an operator's (QUEUE_OPEN_ADMIN), which lists and changes.
+ */
+#include "unit.h"
+
+#include "groupsync/queue.h"
+#include "groupsync/util.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define T0 INT64_C(1700000000000)
+/* A far future "now": every job is ready. */
+#define LATER INT64_C(4102444800000)
+
+struct fixture {
+	char dir[64];
+	struct queue *srv;
+	struct queue *adm;
+	char err[QUEUE_ERROR_MAX + 1];
+};
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+	struct dirent *de;
+	char path[PATH_MAX];
+	DIR *d;
+
+	queue_close(fx->adm);
+	queue_close(fx->srv);
+	d = opendir(fx->dir);
+	for (;;) {
+		de = d != NULL ? readdir(d) : NULL;
+		if (de == NULL)
+			break;
+		/* only groupsync.db and its -wal and -shm files */
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", fx->dir, de->d_name);
+		unlink(path);
+	}
+	if (d != NULL)
+		closedir(d);
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+
+	if (fx == NULL)
+		return -1;
+	strcpy(fx->dir, "/tmp/gs-test-qadmin-XXXXXX");
+	if (mkdtemp(fx->dir) == NULL) {
+		free(fx);
+		return -1;
+	}
+	*state = fx;
+	fx->srv = queue_open(fx->dir, QUEUE_OPEN_SERVER, fx->err,
+	    sizeof(fx->err));
+	if (fx->srv != NULL)
+		fx->adm = queue_open(fx->dir, QUEUE_OPEN_ADMIN, fx->err,
+		    sizeof(fx->err));
+	if (fx->adm == NULL) {
+		fprintf(stderr, "queue_open: %s\n", fx->err);
+		teardown(state);
+		return -1;
+	}
+	return 0;
+}
+
+/* Stores one job for user, published at second sec, through the server. */
+static void
+add_job(struct fixture *fx, const char *uuid, const char *user, int sec)
+{
+	struct queue_job_in j;
+	size_t stored = 0;
+
+	memset(&j, 0, sizeof(j));
+	assert_int_equal(util_copy(j.uuid, sizeof(j.uuid), uuid), 0);
+	assert_int_equal(util_copy(j.user_id, sizeof(j.user_id), user), 0);
+	strcpy(j.event_type, "group.user_membership.add");
+	snprintf(j.published, sizeof(j.published),
+	    "2024-01-01T00:00:%02d.000Z", sec);
+	strcpy(j.group_id, "00g8sync7AbCdEfGh4x7");
+	strcpy(j.changed, "city,zipCode");
+	j.changed_known = 1;
+	assert_int_equal(queue_enqueue(fx->srv, "", &j, 1, &stored, fx->err,
+	    sizeof(fx->err)), QUEUE_STORED);
+	assert_int_equal(stored, 1);
+}
+
+/* Leases the oldest ready user's jobs, which must be user's. */
+static void
+lease_user(struct fixture *fx, const char *user, struct queue_lease *l)
+{
+	assert_int_equal(queue_lease(fx->srv, LATER, l, fx->err,
+	    sizeof(fx->err)), 1);
+	assert_string_equal(l->user_id, user);
+}
+
+/* Leases user's jobs and dead-letters them with error. */
+static void
+kill_user(struct fixture *fx, const char *user, const char *error)
+{
+	struct queue_lease l;
+
+	lease_user(fx, user, &l);
+	assert_int_equal(queue_dead(fx->srv, &l, error), 0);
+	queue_lease_free(&l);
+}
+
+static void
+must_get(struct fixture *fx, int64_t id, struct queue_job_info *info)
+{
+	assert_int_equal(queue_admin_get(fx->adm, id, info, fx->err,
+	    sizeof(fx->err)), 1);
+	assert_int_equal(info->job.id, id);
+}
+
+/* Lists with the query and checks the IDs returned, in order. */
+static void
+list_ids(struct fixture *fx, unsigned states, const char *user,
+    size_t limit, const int64_t *want, size_t nwant, int want_more)
+{
+	struct queue_list_query qry = {states, user, limit};
+	struct queue_job_info *jobs = NULL;
+	size_t n = 99, i;
+	int more = -1;
+
+	assert_int_equal(queue_admin_list(fx->adm, &qry, &jobs, &n, &more,
+	    fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(n, nwant);
+	assert_int_equal(more, want_more);
+	for (i = 0; i < n; i++)
+		assert_int_equal(jobs[i].job.id, want[i]);
+	free(jobs);
+}
+
+/* One job in each state: 1 done, 2 dead, 3 leased, 4 pending. */
+static void
+one_of_each(struct fixture *fx)
+{
+	struct queue_lease l;
+
+	add_job(fx, "uuid-1", "user-a", 1);
+	add_job(fx, "uuid-2", "user-b", 2);
+	add_job(fx, "uuid-3", "user-c", 3);
+	add_job(fx, "uuid-4", "user-d", 4);
+	lease_user(fx, "user-a", &l);
+	assert_int_equal(queue_complete(fx->srv, &l), 0);
+	queue_lease_free(&l);
+	kill_user(fx, "user-b", "remote: 400 Bad Request");
+	lease_user(fx, "user-c", &l);
+	queue_lease_free(&l);
+}
+
+static void
+list_by_state(void **state)
+{
+	struct fixture *fx = *state;
+	static const int64_t open[] = {2, 3, 4}, all[] = {1, 2, 3, 4};
+	static const int64_t done[] = {1}, dead[] = {2}, leased[] = {3};
+	static const int64_t pending[] = {4};
+	unsigned s;
+
+	list_ids(fx, QUEUE_STATES_OPEN, NULL, 100, NULL, 0, 0);
+	one_of_each(fx);
+	list_ids(fx, QUEUE_STATES_OPEN, NULL, 100, open, 3, 0);
+	list_ids(fx, QUEUE_STATES_ALL, NULL, 100, all, 4, 0);
+	list_ids(fx, QUEUE_STATE_BIT(QUEUE_DONE), NULL, 100, done, 1, 0);
+	list_ids(fx, QUEUE_STATE_BIT(QUEUE_DEAD), NULL, 100, dead, 1, 0);
+	list_ids(fx, QUEUE_STATE_BIT(QUEUE_LEASED), NULL, 100, leased, 1, 0);
+	list_ids(fx, QUEUE_STATE_BIT(QUEUE_PENDING), NULL, 100, pending, 1, 0);
+
+	/* the names the command line takes */
+	assert_int_equal(queue_states_parse("dead", &s), 0);
+	assert_int_equal(s, QUEUE_STATE_BIT(QUEUE_DEAD));
+	assert_int_equal(queue_states_parse("all", &s), 0);
+	assert_int_equal(s, QUEUE_STATES_ALL);
+	assert_int_equal(queue_states_parse("Dead", &s), -1);
+	assert_int_equal(queue_states_parse("", &s), -1);
+	assert_string_equal(queue_state_name(QUEUE_LEASED), "leased");
+	assert_string_equal(queue_state_name((enum queue_state)7), "unknown");
+}
+
+static void
+list_by_user(void **state)
+{
+	struct fixture *fx = *state;
+	static const int64_t a[] = {1, 3}, b[] = {2};
+
+	add_job(fx, "uuid-1", "user-a", 1);
+	add_job(fx, "uuid-2", "user-b", 2);
+	add_job(fx, "uuid-3", "user-a", 3);
+	list_ids(fx, QUEUE_STATES_OPEN, "user-a", 100, a, 2, 0);
+	list_ids(fx, QUEUE_STATES_OPEN, "user-b", 100, b, 1, 0);
+	list_ids(fx, QUEUE_STATES_OPEN, "user-x", 100, NULL, 0, 0);
+	/* user and state together */
+	kill_user(fx, "user-a", "boom");
+	list_ids(fx, QUEUE_STATE_BIT(QUEUE_DEAD), "user-a", 100, a, 2, 0);
+	list_ids(fx, QUEUE_STATE_BIT(QUEUE_DEAD), "user-b", 100, NULL, 0, 0);
+}
+
+static void
+list_limit(void **state)
+{
+	struct fixture *fx = *state;
+	static const int64_t newest2[] = {4, 5}, all[] = {1, 2, 3, 4, 5};
+	static const int64_t a_newest[] = {5};
+	char uuid[32];
+	int i;
+
+	for (i = 1; i <= 5; i++) {
+		snprintf(uuid, sizeof(uuid), "uuid-%d", i);
+		add_job(fx, uuid, i % 2 ? "user-a" : "user-b", i);
+	}
+	/* the newest N, oldest first; "more" says older ones were left */
+	list_ids(fx, QUEUE_STATES_OPEN, NULL, 2, newest2, 2, 1);
+	list_ids(fx, QUEUE_STATES_OPEN, NULL, 5, all, 5, 0);
+	list_ids(fx, QUEUE_STATES_OPEN, NULL, 6, all, 5, 0);
+	list_ids(fx, QUEUE_STATES_OPEN, "user-a", 1, a_newest, 1, 1);
+}
+
+static void
+show(void **state)
+{
+	struct fixture *fx = *state;
+	struct queue_job_info info;
+	struct queue_lease l;
+	int64_t before = util_now_ms();
+
+	add_job(fx, "uuid-1", "user-a", 7);
+	must_get(fx, 1, &info);
+	assert_string_equal(info.job.uuid, "uuid-1");
+	assert_string_equal(info.job.user_id, "user-a");
+	assert_string_equal(info.job.event_type, "group.user_membership.add");
+	assert_string_equal(info.job.published, "2024-01-01T00:00:07.000Z");
+	assert_string_equal(info.job.group_id, "00g8sync7AbCdEfGh4x7");
+	assert_string_equal(info.job.changed, "city,zipCode");
+	assert_int_equal(info.job.changed_known, 1);
+	assert_int_equal(info.job.state, QUEUE_PENDING);
+	assert_int_equal(info.job.attempts, 0);
+	assert_int_equal(info.job.not_before_ms, 0);
+	assert_true(info.job.created_ms >= before);
+	assert_true(info.updated_ms >= info.job.created_ms);
+	assert_string_equal(info.job.last_error, "");
+
+	/* the stored state, not "leased" as a lease returns it */
+	lease_user(fx, "user-a", &l);
+	assert_int_equal(queue_retry(fx->srv, &l, T0, "remote: timeout"), 0);
+	queue_lease_free(&l);
+	must_get(fx, 1, &info);
+	assert_int_equal(info.job.state, QUEUE_PENDING);
+	assert_int_equal(info.job.attempts, 1);
+	assert_int_equal(info.job.not_before_ms, T0);
+	assert_string_equal(info.job.last_error, "remote: timeout");
+
+	assert_int_equal(queue_admin_get(fx->adm, 99, &info, fx->err,
+	    sizeof(fx->err)), 0);
+}
+
+static void
+retry_dead(void **state)
+{
+	struct fixture *fx = *state;
+	struct queue_job_info info;
+	struct queue_lease l;
+	enum queue_state st = QUEUE_DONE;
+	int64_t now = util_now_ms();
+
+	add_job(fx, "uuid-1", "user-a", 1);
+	kill_user(fx, "user-a", "remote: 400 Bad Request");
+	must_get(fx, 1, &info);
+	assert_int_equal(info.job.state, QUEUE_DEAD);
+	assert_int_equal(info.job.attempts, 1);
+
+	assert_int_equal(queue_admin_retry(fx->adm, 1, now, &st, fx->err,
+	    sizeof(fx->err)), QUEUE_ADMIN_OK);
+	must_get(fx, 1, &info);
+	assert_int_equal(info.job.state, QUEUE_PENDING);
+	assert_int_equal(info.job.attempts, 0);
+	assert_int_equal(info.job.not_before_ms, now);
+	/* kept for the record: why it was dead */
+	assert_string_equal(info.job.last_error, "remote: 400 Bad Request");
+	/* and the service takes it at once */
+	assert_int_equal(queue_lease(fx->srv, now, &l, fx->err,
+	    sizeof(fx->err)), 1);
+	assert_int_equal(l.jobs[0].id, 1);
+	assert_int_equal(l.jobs[0].attempts, 0);
+	queue_lease_free(&l);
+}
+
+static void
+retry_backoff(void **state)
+{
+	struct fixture *fx = *state;
+	struct queue_job_info info;
+	struct queue_lease l;
+	enum queue_state st;
+	int64_t now = util_now_ms();
+
+	add_job(fx, "uuid-1", "user-a", 1);
+	lease_user(fx, "user-a", &l);
+	assert_int_equal(queue_retry(fx->srv, &l, LATER, "remote: 503"), 0);
+	queue_lease_free(&l);
+	assert_int_equal(queue_lease(fx->srv, now, &l, fx->err,
+	    sizeof(fx->err)), 0);
+
+	assert_int_equal(queue_admin_retry(fx->adm, 1, now, &st, fx->err,
+	    sizeof(fx->err)), QUEUE_ADMIN_OK);
+	must_get(fx, 1, &info);
+	assert_int_equal(info.job.attempts, 0);
+	assert_int_equal(queue_lease(fx->srv, now, &l, fx->err,
+	    sizeof(fx->err)), 1);
+	queue_lease_free(&l);
+}
+
+static void
+retry_refused(void **state)
+{
+	struct fixture *fx = *state;
+	enum queue_state st = QUEUE_PENDING;
+	int64_t now = util_now_ms();
+
+	one_of_each(fx);
+	assert_int_equal(queue_admin_retry(fx->adm, 1, now, &st, fx->err,
+	    sizeof(fx->err)), QUEUE_ADMIN_REFUSED);
+	assert_int_equal(st, QUEUE_DONE);
+	assert_int_equal(queue_admin_retry(fx->adm, 3, now, &st, fx->err,
+	    sizeof(fx->err)), QUEUE_ADMIN_REFUSED);
+	assert_int_equal(st, QUEUE_LEASED);
+	assert_int_equal(queue_admin_retry(fx->adm, 99, now, &st, fx->err,
+	    sizeof(fx->err)), QUEUE_ADMIN_NO_JOB);
+}
+
+static void
+retry_all_dead(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t n = -1, c[4];
+
+	add_job(fx, "uuid-1", "user-a", 1);
+	add_job(fx, "uuid-2", "user-a", 2);
+	add_job(fx, "uuid-3", "user-b", 3);
+	add_job(fx, "uuid-4", "user-c", 4);
+	kill_user(fx, "user-a", "gone");
+	kill_user(fx, "user-b", "gone");
+	assert_int_equal(queue_counts(fx->adm, c), 0);
+	assert_int_equal(c[QUEUE_DEAD], 3);
+
+	assert_int_equal(queue_admin_retry_dead(fx->adm, util_now_ms(), &n,
+	    fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(queue_counts(fx->adm, c), 0);
+	assert_int_equal(c[QUEUE_PENDING], 4);
+	assert_int_equal(c[QUEUE_DEAD], 0);
+	assert_int_equal(queue_admin_retry_dead(fx->adm, util_now_ms(), &n,
+	    fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(n, 0);
+}
+
+static void
+drop(void **state)
+{
+	struct fixture *fx = *state;
+	struct queue_job_info info;
+	enum queue_state st;
+	int64_t c[4];
+
+	one_of_each(fx);
+	assert_int_equal(queue_admin_drop(fx->adm, 4, &st, fx->err,
+	    sizeof(fx->err)), QUEUE_ADMIN_OK);
+	assert_int_equal(queue_admin_get(fx->adm, 4, &info, fx->err,
+	    sizeof(fx->err)), 0);
+	assert_int_equal(queue_admin_drop(fx->adm, 4, &st, fx->err,
+	    sizeof(fx->err)), QUEUE_ADMIN_NO_JOB);
+	/* dead and done jobs go too */
+	assert_int_equal(queue_admin_drop(fx->adm, 2, &st, fx->err,
+	    sizeof(fx->err)), QUEUE_ADMIN_OK);
+	assert_int_equal(queue_admin_drop(fx->adm, 1, &st, fx->err,
+	    sizeof(fx->err)), QUEUE_ADMIN_OK);
+	assert_int_equal(queue_counts(fx->adm, c), 0);
+	assert_int_equal(c[QUEUE_PENDING] + c[QUEUE_DONE] + c[QUEUE_DEAD], 0);
+	assert_int_equal(c[QUEUE_LEASED], 1);
+	/* the uuid went with the job: the same event is a new job */
+	add_job(fx, "uuid-4", "user-d", 4);
+}
+
+static void
+drop_leased_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct queue_job_info info;
+	struct queue_lease l;
+	enum queue_state st = QUEUE_PENDING;
+
+	add_job(fx, "uuid-1", "user-a", 1);
+	lease_user(fx, "user-a", &l);
+	assert_int_equal(queue_admin_drop(fx->adm, 1, &st, fx->err,
+	    sizeof(fx->err)), QUEUE_ADMIN_REFUSED);
+	assert_int_equal(st, QUEUE_LEASED);
+	must_get(fx, 1, &info);
+	assert_int_equal(info.job.state, QUEUE_LEASED);
+	/* the worker's outcome still lands, and then the drop does */
+	assert_int_equal(queue_complete(fx->srv, &l), 0);
+	queue_lease_free(&l);
+	must_get(fx, 1, &info);
+	assert_int_equal(info.job.state, QUEUE_DONE);
+	assert_int_equal(queue_admin_drop(fx->adm, 1, &st, fx->err,
+	    sizeof(fx->err)), QUEUE_ADMIN_OK);
+}
+
+static const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	T(list_by_state),
+	T(list_by_user),
+	T(list_limit),
+	T(show),
+	T(retry_dead),
+	T(retry_backoff),
+	T(retry_refused),
+	T(retry_all_dead),
+	T(drop),
+	T(drop_leased_refused),
+#undef T
+};
+
+GS_UNIT_MAIN(tests)
