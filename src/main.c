@@ -1,6 +1,7 @@
 /*
  * groupsync: keeps a remote user store in step with an Okta group.
- * The command line: serve, check-config, version, help.
+ * The command line: serve, check-config, version, help; the admin
+ * commands (queue …, replay) are in admin.c.
  */
 #include <pthread.h>
 #include <signal.h>

@@ -324,27 +324,6 @@ queue_close(struct queue *q)
 	free(q);
 }
 
-static void
-queue_read_job(sqlite3_stmt *st, struct queue_job *j)
-{
-	/* our columns were bounded by struct queue_job_in when stored */
-	memset(j, 0, sizeof(*j));
-	j->id = sqlite3_column_int64(st, 0);
-	(void)queue_copy_col(j->uuid, sizeof(j->uuid), st, 1);
-	(void)queue_copy_col(j->user_id, sizeof(j->user_id), st, 2);
-	(void)queue_copy_col(j->event_type, sizeof(j->event_type), st, 3);
-	(void)queue_copy_col(j->published, sizeof(j->published), st, 4);
-	(void)queue_copy_col(j->group_id, sizeof(j->group_id), st, 5);
-	(void)queue_copy_col(j->changed, sizeof(j->changed), st, 6);
-	j->changed_known = sqlite3_column_int(st, 7);
-	j->attempts = sqlite3_column_int(st, 8);
-	/* returned as leased: the UPDATE that follows makes it so */
-	j->state = QUEUE_LEASED;
-	j->not_before_ms = sqlite3_column_int64(st, 9);
-	j->created_ms = sqlite3_column_int64(st, 10);
-	(void)queue_copy_col(j->last_error, sizeof(j->last_error), st, 11);
-}
-
 /* Appends one slot to out->jobs, growing it by doubling. */
 static struct queue_job *
 queue_lease_grow(struct queue_lease *out, size_t *cap)
@@ -389,6 +368,8 @@ queue_lease_read(struct queue *q, int64_t now_ms, struct queue_lease *out,
 			goto out;
 		}
 		queue_read_job(st, j);
+		/* returned as leased: the UPDATE that follows makes it so */
+		j->state = QUEUE_LEASED;
 	}
 	if (rc != SQLITE_DONE) {
 		queue_seterr(q, err, errlen, "lease: read jobs");

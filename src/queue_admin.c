@@ -57,18 +57,7 @@ queue_admin_read_row(sqlite3_stmt *st, struct queue_job_info *info)
 	struct queue_job *j = &info->job;
 
 	memset(info, 0, sizeof(*info));
-	j->id = sqlite3_column_int64(st, 0);
-	(void)queue_copy_col(j->uuid, sizeof(j->uuid), st, 1);
-	(void)queue_copy_col(j->user_id, sizeof(j->user_id), st, 2);
-	(void)queue_copy_col(j->event_type, sizeof(j->event_type), st, 3);
-	(void)queue_copy_col(j->published, sizeof(j->published), st, 4);
-	(void)queue_copy_col(j->group_id, sizeof(j->group_id), st, 5);
-	(void)queue_copy_col(j->changed, sizeof(j->changed), st, 6);
-	j->changed_known = sqlite3_column_int(st, 7);
-	j->attempts = sqlite3_column_int(st, 8);
-	j->not_before_ms = sqlite3_column_int64(st, 9);
-	j->created_ms = sqlite3_column_int64(st, 10);
-	(void)queue_copy_col(j->last_error, sizeof(j->last_error), st, 11);
+	queue_read_job(st, j); /* QUEUE_ADMIN_COLUMNS starts with QUEUE_JOB_COLUMNS */
 	/* the schema's CHECK keeps it within enum queue_state */
 	j->state = (enum queue_state)sqlite3_column_int(st, 12);
 	info->updated_ms = sqlite3_column_int64(st, 13);

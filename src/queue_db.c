@@ -299,3 +299,24 @@ queue_close_db(struct queue *q)
 	/* the last connection checkpoints and removes the WAL file */
 	sqlite3_close(q->db);
 }
+
+/* Reads columns 0-11 (QUEUE_JOB_COLUMNS) of a job row; state is left to
+ * the caller, which knows which query it ran. */
+void
+queue_read_job(sqlite3_stmt *st, struct queue_job *j)
+{
+	/* our columns were bounded by struct queue_job_in when stored */
+	memset(j, 0, sizeof(*j));
+	j->id = sqlite3_column_int64(st, 0);
+	(void)queue_copy_col(j->uuid, sizeof(j->uuid), st, 1);
+	(void)queue_copy_col(j->user_id, sizeof(j->user_id), st, 2);
+	(void)queue_copy_col(j->event_type, sizeof(j->event_type), st, 3);
+	(void)queue_copy_col(j->published, sizeof(j->published), st, 4);
+	(void)queue_copy_col(j->group_id, sizeof(j->group_id), st, 5);
+	(void)queue_copy_col(j->changed, sizeof(j->changed), st, 6);
+	j->changed_known = sqlite3_column_int(st, 7);
+	j->attempts = sqlite3_column_int(st, 8);
+	j->not_before_ms = sqlite3_column_int64(st, 9);
+	j->created_ms = sqlite3_column_int64(st, 10);
+	(void)queue_copy_col(j->last_error, sizeof(j->last_error), st, 11);
+}

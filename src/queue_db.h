@@ -71,6 +71,7 @@ int queue_run(struct queue *q, enum queue_stmt_id id);
 void queue_rollback(struct queue *q);
 void queue_bind_text(sqlite3_stmt *st, int i, const char *s);
 int queue_copy_col(char *dst, size_t size, sqlite3_stmt *st, int col);
+void queue_read_job(sqlite3_stmt *st, struct queue_job *j);
 
 /* Opens q->path (set by the caller), applies the pragmas and the schema,
  * prepares the statements; server mode releases abandoned leases. */
