@@ -88,6 +88,8 @@ static const struct config_option config_options[] = {
 	    NULL, "connect time limit of each outbound call"},
 	{"GROUPSYNC_SHUTDOWN_GRACE_MS", CT_INT, "10000", S(shutdown_grace_ms), 0, 600000, NULL,
 	    NULL, "at stop, how long syncs in flight may finish before their calls are aborted"},
+	{"GROUPSYNC_RETENTION_DAYS", CT_INT, "7", S(retention_days), 1, 3650, NULL, NULL,
+	    "days done jobs and delivery IDs are kept (dead jobs stay until acted on)"},
 	{"GROUPSYNC_HTTP_THREADS", CT_INT, "64", S(http_threads), 4, 1024, NULL, NULL,
 	    "HTTP connection threads (each serves one connection at a time)"},
 	{"GROUPSYNC_REQUEST_TIMEOUT_MS", CT_INT, "5000", S(request_timeout_ms), 100, 60000,

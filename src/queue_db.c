@@ -75,6 +75,11 @@ static const char *const queue_sql[QS_COUNT] = {
 	    " SET remote_id = excluded.remote_id, hash = excluded.hash,"
 	    " updated = excluded.updated",
 	[QS_REMOTE_DELETE] = "DELETE FROM remote_ids WHERE user_id = ?1",
+	/* in slices, so that no transaction holds the store for long */
+	[QS_PRUNE_JOBS] = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
+	    " WHERE state = 2 AND updated < ?1 LIMIT 1000)",
+	[QS_PRUNE_DELIVERIES] = "DELETE FROM deliveries WHERE event_id IN"
+	    " (SELECT event_id FROM deliveries WHERE received < ?1 LIMIT 1000)",
 	/* ?1 is a mask of states (bit 1 << state); newest first, so that
 	 * LIMIT keeps the newest jobs; the user form uses jobs_user */
 	[QS_ADMIN_LIST] = "SELECT " QUEUE_ADMIN_COLUMNS " FROM jobs"

@@ -1,7 +1,8 @@
 /*
  * The table of remote IDs groupsync has written (user -> remote ID and the
  * fingerprint of what was last sent), part of the queue's store so that a
- * user deleted outright from Okta can still be removed remotely.
+ * user deleted outright from Okta can still be removed remotely; and the
+ * pruning of what the store no longer needs.
  */
 #include "queue_db.h"
 
@@ -63,4 +64,47 @@ queue_remote_delete(struct queue *q, const char *user_id)
 	ret = queue_step_done(st);
 	pthread_mutex_unlock(&q->db_lock);
 	return ret;
+}
+
+/* One slice of one prune statement in its own transaction: rows deleted. */
+static int
+queue_prune_slice(struct queue *q, enum queue_stmt_id id, int64_t before)
+{
+	sqlite3_stmt *st;
+	int n = -1;
+
+	pthread_mutex_lock(&q->db_lock);
+	st = queue_stmt(q, id);
+	sqlite3_bind_int64(st, 1, before);
+	if (queue_step_done(st) == 0)
+		n = sqlite3_changes(q->db);
+	pthread_mutex_unlock(&q->db_lock);
+	return n;
+}
+
+/*
+ * Done jobs keep the uuid that de-duplicates a repeated event, and
+ * deliveries the eventId of a repeated delivery: Okta repeats within
+ * minutes, so after the retention period they only make the store grow.
+ * An event repeated later is synced again, which changes nothing (sync
+ * is level-triggered). Each slice releases the lock, so that intake and
+ * the workers get the store between slices.
+ */
+long long
+queue_prune(struct queue *q, int64_t older_than_ms)
+{
+	static const enum queue_stmt_id ids[] = {QS_PRUNE_JOBS, QS_PRUNE_DELIVERIES};
+	long long total = 0;
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		do {
+			n = queue_prune_slice(q, ids[i], older_than_ms);
+			if (n < 0)
+				return -1;
+			total += n;
+		} while (n > 0);
+	}
+	return total;
 }

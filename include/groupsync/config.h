@@ -58,6 +58,7 @@ struct config {
 	int http_timeout_ms;
 	int connect_timeout_ms;
 	int shutdown_grace_ms;
+	int retention_days;
 	int http_threads;
 	int request_timeout_ms;
 	int allow_insecure_http;

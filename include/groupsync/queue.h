@@ -142,6 +142,13 @@ int queue_counts(struct queue *q, int64_t counts[4]);
 /* Age in ms of the oldest pending job, 0 when none. */
 int queue_oldest_pending_ms(struct queue *q, int64_t now_ms, int64_t *age_ms);
 
+/*
+ * Forgets what is no longer needed: done jobs and delivery eventIds older
+ * than older_than_ms (unix ms). Dead jobs stay until an operator acts.
+ * Works in short slices; returns the rows deleted, or -1.
+ */
+long long queue_prune(struct queue *q, int64_t older_than_ms);
+
 /* 1 when a write transaction can be committed now (readyz), else 0. */
 int queue_writable(struct queue *q);
 

@@ -9,7 +9,7 @@ gs_unit_test(queue open_close_reopen open_bad_dir open_newer_schema
     not_before_respected retry_attempts dead_letter complete_done
     release_lease recover_leases_server keep_leases_admin
     admin_alongside_server concurrent_enqueue concurrent_lease
-    store_failure_recovers writable_ok remote_ids counts_and_age)
+    store_failure_recovers writable_ok remote_ids counts_and_age prune_old)
 gs_unit_test(hook sample_group_add sample_group_remove sample_update_profile sample_deactivate
     sample_batch_mixed sample_okta_docs_session_start targets_either_order
     preview_null_target target_missing_or_empty group_filter ambiguous_targets

@@ -497,6 +497,40 @@ complete_done(void **state)
 	assert_counts(fx, 0, 0, 1, 0);
 }
 
+/* Old done jobs and delivery IDs go; pending, leased and dead jobs stay. */
+static void
+prune_old(void **state)
+{
+	struct fixture *fx = *state;
+	struct queue_lease l;
+
+	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
+	must_enqueue(fx, "evt-2", "uuid-2", "user-b", "2024-01-01T00:00:02.000Z");
+	must_enqueue(fx, "evt-3", "uuid-3", "user-c", "2024-01-01T00:00:03.000Z");
+	must_enqueue(fx, "evt-4", "uuid-4", "user-d", "2024-01-01T00:00:04.000Z");
+	must_lease(fx, LATER, &l, "user-a", 1);
+	assert_int_equal(queue_complete(fx->q, &l), 0);
+	queue_lease_free(&l);
+	must_lease(fx, LATER, &l, "user-b", 1);
+	assert_int_equal(queue_dead(fx->q, &l, "HTTP 400"), 0);
+	queue_lease_free(&l);
+	must_lease(fx, LATER, &l, "user-c", 1); /* stays leased */
+	assert_counts(fx, 1, 1, 1, 1);
+
+	/* nothing is old enough yet */
+	assert_int_equal(queue_prune(fx->q, 0), 0);
+	assert_counts(fx, 1, 1, 1, 1);
+	/* everything is: only the done job and the 4 delivery IDs go */
+	assert_int_equal(queue_prune(fx->q, INT64_MAX), 5);
+	assert_counts(fx, 1, 1, 0, 1);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM deliveries"), 0);
+	/* the pruned delivery and event can come again: a new job */
+	assert_int_equal(enqueue1(fx, "evt-1", "uuid-1", "user-a",
+	    "2024-01-01T00:00:01.000Z", NULL), QUEUE_STORED);
+	assert_counts(fx, 2, 1, 0, 1);
+	queue_lease_free(&l);
+}
+
 static void
 release_lease(void **state)
 {
@@ -878,6 +912,7 @@ static const struct CMUnitTest tests[] = {
 	T(retry_attempts),
 	T(dead_letter),
 	T(complete_done),
+	T(prune_old),
 	T(release_lease),
 	T(recover_leases_server),
 	T(keep_leases_admin),
