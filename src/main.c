@@ -1,10 +1,12 @@
 /*
  * groupsync: keeps a remote user store in step with an Okta group.
  * The command line: serve, check-config, version, help; the admin
- * commands (queue …, replay) are in admin.c.
+ * commands (queue …, replay) are in admin.c, reconcile in reconcile.c,
+ * okta setup in okta_setup.c.
  */
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,9 @@
 #include "groupsync/http.h"
 #include "groupsync/log.h"
 #include "groupsync/okta.h"
+#include "groupsync/okta_setup.h"
 #include "groupsync/queue.h"
+#include "groupsync/reconcile.h"
 #include "groupsync/remote.h"
 #include "groupsync/server.h"
 #include "groupsync/util.h"
@@ -42,6 +46,8 @@ usage(FILE *out)
 	    "  help           print this help\n"
 	    "\n");
 	admin_usage(out);
+	reconcile_usage(out);
+	okta_setup_usage(out);
 	fprintf(out,
 	    "\n"
 	    "options:\n"
@@ -162,6 +168,37 @@ log_started(const struct config *cfg, int port)
 	    (char *)NULL);
 }
 
+/* Prunes what the store no longer needs, and logs what it removed. */
+static void
+maintain(const struct config *cfg, struct queue *q)
+{
+	int64_t keep_ms = (int64_t)cfg->retention_days * 24 * 3600 * 1000;
+	long long n = queue_prune(q, util_now_ms() - keep_ms);
+	char count[24];
+
+	if (n == 0)
+		return;
+	snprintf(count, sizeof(count), "%lld", n);
+	log_emit(n < 0 ? LOG_WARN : LOG_INFO, n < 0 ? "prune failed" : "pruned old jobs and "
+	    "delivery IDs", "rows", n < 0 ? NULL : count, (char *)NULL);
+}
+
+/* The main thread's life while serving: maintenance every minute until a
+ * stop signal. Returns the signal. */
+static int
+wait_for_stop(const sigset_t *set, const struct config *cfg, struct queue *q)
+{
+	struct timespec minute = {60, 0};
+	int sig;
+
+	for (;;) {
+		maintain(cfg, q);
+		sig = sigtimedwait(set, NULL, &minute);
+		if (sig > 0)
+			return sig;
+	}
+}
+
 /* The parts of a running service, started in order and stopped in reverse. */
 struct service {
 	struct queue *q;
@@ -237,7 +274,7 @@ cmd_serve(const char *path)
 	rc = service_start(&svc, &cfg);
 	if (rc == 0) {
 		log_started(&cfg, server_port(svc.srv));
-		sigwait(&set, &sig);
+		sig = wait_for_stop(&set, &cfg, svc.q);
 		log_emit(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
 		    (char *)NULL);
 	}
@@ -271,6 +308,10 @@ main(int argc, char **argv)
 		    strcmp(argv[i], "replay") == 0)) {
 			/* the admin commands parse the rest of the line */
 			return admin_main(config_path, argc - i, argv + i);
+		} else if (cmd == NULL && strcmp(argv[i], "reconcile") == 0) {
+			return reconcile_main(config_path, argc - i, argv + i);
+		} else if (cmd == NULL && strcmp(argv[i], "okta") == 0) {
+			return okta_setup_main(config_path, argc - i, argv + i);
 		} else if (cmd == NULL && argv[i][0] != '-') {
 			cmd = argv[i];
 		} else {

@@ -355,6 +355,31 @@ okta_list_group_users(struct okta *o, struct http_client *hc, const char *group_
 	return okta_walk(o, hc, what, url, OKTA_BUCKET_GROUPS, okta_members_page, &m, res);
 }
 
+/*
+ * Any other API call (okta setup): org + path, body JSON or NULL. Sent
+ * through the same authentication, retry-on-401 and rate gate as the calls
+ * above (counted in the users bucket: setup makes a handful of calls).
+ */
+int
+okta_request(struct okta *o, struct http_client *hc, const char *method, const char *path,
+    const char *body, struct http_response *resp, struct okta_result *res)
+{
+	struct okta_req q;
+	char url[OKTA_URL_MAX], what[OKTA_WHAT_MAX];
+
+	okta_result_ok(res);
+	util_format(what, sizeof(what), "%s %.120s", method, path);
+	if (path[0] != '/' || util_format(url, sizeof(url), "%s%s", o->auth.org, path) < 0)
+		return okta_result_fail(res, HTTP_CLASS_PERMANENT, what, "bad or too long path");
+	q = (struct okta_req){what, method, url, body, OKTA_BUCKET_USER};
+	if (okta_call(o, hc, &q, resp, res) < 0)
+		return -1;
+	res->status = resp->status;
+	if (resp->status < 200 || resp->status >= 300)
+		okta_result_fill(res, what, resp, okta_hint401(o));
+	return 0;
+}
+
 /* ---- lifecycle ----------------------------------------------------------- */
 
 /* scheme://authority of the org URL: the only place links may lead. */

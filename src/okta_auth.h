@@ -1,7 +1,8 @@
 /*
  * okta_auth.h: internals of the okta module, shared by okta.c (API calls,
  * paging), okta_rate.c (rate limits, answers, errors), okta_auth.c
- * (credentials, the token cache), okta_jwt.c (keys, JWTs, DPoP proofs) and
+ * (credentials, the token cache), okta_jwt.c (keys, JWTs, DPoP proofs),
+ * okta_setup.c (okta_request, okta_json_parse, okta_jstr) and
  * tests/unit/test_okta.c. Not for other modules: they use
  * include/groupsync/okta.h.
  *
@@ -140,6 +141,17 @@ int okta_result_fail(struct okta_result *res, enum http_class cls, const char *w
 int okta_send(struct okta_rate *r, enum okta_bucket b, struct http_client *hc,
     const struct http_request *req, struct http_response *resp, struct okta_result *res,
     const char *what, _Atomic uint64_t *sent);
+
+/* ---- generic calls (okta.c) ------------------------------------------- */
+
+/*
+ * One authenticated call to org + path (path starts with '/'; body JSON
+ * or NULL) for callers beyond the worker's (okta_setup.c). Returns 0 when
+ * Okta answered, any status: resp to free, res filled when it is not a
+ * 2xx; -1 with res filled when it did not answer (resp holds nothing).
+ */
+int okta_request(struct okta *o, struct http_client *hc, const char *method, const char *path,
+    const char *body, struct http_response *resp, struct okta_result *res);
 
 /* ---- JWTs and DPoP (okta_jwt.c) ---------------------------------------- */
 
