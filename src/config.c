@@ -94,6 +94,8 @@ static const struct config_option config_options[] = {
 	    "HTTP connection threads (each serves one connection at a time)"},
 	{"GROUPSYNC_REQUEST_TIMEOUT_MS", CT_INT, "5000", S(request_timeout_ms), 100, 60000,
 	    NULL, NULL, "socket read/write timeout and whole-body deadline"},
+	{"GROUPSYNC_RECONCILE_INTERVAL", CT_INT, "0", S(reconcile_interval_s), 0, 604800, NULL,
+	    NULL, "serve: seconds between reconciles (0: off; 60 or more is sensible)"},
 	{"GROUPSYNC_LOG_FORMAT", CT_STRING, "json", S(log_format), 0, 0, check_choice,
 	    "json|text", "log line format"},
 	{"GROUPSYNC_LOG_LEVEL", CT_STRING, "info", S(log_level), 0, 0, check_choice,

@@ -239,14 +239,19 @@ service_start(struct service *s, const struct config *cfg)
 		log_emit(LOG_ERROR, "cannot start the workers", "error", err, (char *)NULL);
 		return EXIT_RUNTIME;
 	}
+	if (cfg->reconcile_interval_s > 0 && reconcile_start(cfg, s->okta, s->q) < 0) {
+		log_emit(LOG_ERROR, "cannot start the reconcile thread", (char *)NULL);
+		return EXIT_RUNTIME;
+	}
 	return 0;
 }
 
-/* Intake first (nothing new accepted), then workers, then the store. */
+/* Intake first (nothing new accepted), then reconcile, workers, the store. */
 static void
 service_stop(struct service *s, const struct config *cfg)
 {
 	server_stop(s->srv);
+	reconcile_stop();
 	worker_stop(s->workers, cfg->shutdown_grace_ms);
 	okta_free(s->okta);
 	remote_free(s->remote);

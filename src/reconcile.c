@@ -8,9 +8,12 @@
  * (one transaction per batch) and the server's workers notice them within
  * their idle wait. The users with a remote ID are read straight from the
  * remote_ids table through the queue's internal header.
+ * In `serve`, reconcile_start runs the same work on a thread of its own.
  */
 #include "groupsync/reconcile.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +47,9 @@ struct recon_ctx {
 	int dry_run, json, tty;
 	int loaded, curl; /* settings loaded, libcurl initialised */
 	const char *config;
-	struct config cfg;
+	struct config own; /* the command's settings */
+	const struct config *cfg;
+	const _Atomic int *abort_flag; /* NULL: never aborted */
 	struct okta *okta;
 	struct http_client *hc;
 	struct queue *q;
@@ -52,7 +57,20 @@ struct recon_ctx {
 	uint64_t pages;
 	size_t without_remote, gone, stored;
 	char published[QUEUE_TIME_MAX + 1];
+	char err[512];
 };
+
+/* The serve loop: one per process (reconcile_start). */
+static struct {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* signalled at stop; waits on CLOCK_MONOTONIC */
+	_Atomic int stop;  /* also the HTTP client's abort flag */
+	const struct config *cfg;
+	struct okta *okta;
+	struct queue *q;
+	struct http_client *hc;
+} recon_loop = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static int
 recon_ids_add(struct recon_ids *s, const char *id)
@@ -136,8 +154,14 @@ recon_member(json_object *user, void *arg)
 	id = json_object_get_string(v);
 	if (id[0] == '\0' || strlen(id) > QUEUE_ID_MAX)
 		return 0; /* not an ID a job can hold */
-	if (recon_ids_add(&c->members, id) < 0)
+	if (c->abort_flag != NULL && *c->abort_flag) {
+		util_copy(c->err, sizeof(c->err), "stopped");
 		return -1;
+	}
+	if (recon_ids_add(&c->members, id) < 0) {
+		util_copy(c->err, sizeof(c->err), "out of memory");
+		return -1;
+	}
 	if (c->members.n % RECON_PROGRESS_EVERY == 0)
 		recon_progress(c, 0);
 	return 0;
@@ -151,12 +175,14 @@ recon_list_members(struct recon_ctx *c)
 	size_t i;
 
 	okta_get_stats(c->okta, &before);
-	for (i = 0; i < c->cfg.ngroup_ids; i++) {
-		if (okta_list_group_users(c->okta, c->hc, c->cfg.group_ids[i], recon_member, c,
+	for (i = 0; i < c->cfg->ngroup_ids; i++) {
+		memset(&res, 0, sizeof(res));
+		if (okta_list_group_users(c->okta, c->hc, c->cfg->group_ids[i], recon_member, c,
 		    &res) < 0) {
 			if (c->tty)
 				fputc('\n', stderr);
-			fprintf(stderr, "groupsync: reconcile: %s\n", res.error);
+			if (c->err[0] == '\0')
+				util_copy(c->err, sizeof(c->err), res.error);
 			return -1;
 		}
 	}
@@ -185,7 +211,7 @@ recon_load_known(struct recon_ctx *c)
 	if (rc == SQLITE_DONE)
 		ret = 0;
 	else
-		fprintf(stderr, "groupsync: reconcile: cannot read the remote IDs: %s\n",
+		util_format(c->err, sizeof(c->err), "cannot read the remote IDs: %s",
 		    sqlite3_errmsg(c->q->db));
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&c->q->db_lock);
@@ -239,7 +265,7 @@ recon_print(const struct recon_ctx *c, json_object *o)
 static int
 recon_flush(struct recon_ctx *c, struct queue_job_in *jobs, size_t *n)
 {
-	char err[QUEUE_ERROR_MAX + 1];
+	char err[QUEUE_ERROR_MAX + 1] = "";
 	size_t stored = 0;
 
 	if (*n == 0 || c->dry_run) {
@@ -247,7 +273,7 @@ recon_flush(struct recon_ctx *c, struct queue_job_in *jobs, size_t *n)
 		return 0;
 	}
 	if (queue_enqueue(c->q, "", jobs, *n, &stored, err, sizeof(err)) != QUEUE_STORED) {
-		fprintf(stderr, "groupsync: reconcile: not stored: %s\n", err);
+		util_format(c->err, sizeof(c->err), "not stored: %s", err);
 		return -1;
 	}
 	c->stored += stored;
@@ -276,7 +302,7 @@ recon_add(struct recon_ctx *c, struct queue_job_in *jobs, size_t *n, const char 
 	}
 	memset(j, 0, sizeof(*j));
 	if (recon_uuid(j->uuid, sizeof(j->uuid)) < 0) {
-		fprintf(stderr, "groupsync: reconcile: no random bytes for a uuid\n");
+		util_copy(c->err, sizeof(c->err), "no random bytes for a uuid");
 		return -1;
 	}
 	util_copy(j->user_id, sizeof(j->user_id), user);
@@ -295,8 +321,10 @@ recon_enqueue(struct recon_ctx *c)
 	size_t i, n = 0;
 	int rc = -1;
 
-	if (jobs == NULL)
+	if (jobs == NULL) {
+		util_copy(c->err, sizeof(c->err), "out of memory");
 		return -1;
+	}
 	recon_now_iso(c->published, sizeof(c->published));
 	for (i = 0; i < c->members.n; i++) {
 		reason = "member";
@@ -325,7 +353,7 @@ recon_summary(struct recon_ctx *c)
 {
 	json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "groups", json_object_new_int64((int64_t)c->cfg.ngroup_ids));
+	json_object_object_add(o, "groups", json_object_new_int64((int64_t)c->cfg->ngroup_ids));
 	json_object_object_add(o, "members", json_object_new_int64((int64_t)c->members.n));
 	json_object_object_add(o, "pages", json_object_new_int64((int64_t)c->pages));
 	json_object_object_add(o, "remote_ids", json_object_new_int64((int64_t)c->known.n));
@@ -361,40 +389,81 @@ recon_parse(struct recon_ctx *c, int argc, char **argv)
 	return 0;
 }
 
+/* The work of one run; 0, or -1 with the reason in c->err. */
+static int
+recon_exec(struct recon_ctx *c)
+{
+	if (recon_list_members(c) < 0 || recon_load_known(c) < 0 || recon_enqueue(c) < 0)
+		return -1;
+	return 0;
+}
+
+int
+reconcile_run(const struct config *cfg, struct okta *okta, struct http_client *hc,
+    struct queue *q, int dry_run, const _Atomic int *abort_flag,
+    struct reconcile_summary *out, char *err, size_t errlen)
+{
+	struct recon_ctx c = {.dry_run = dry_run, .cfg = cfg, .abort_flag = abort_flag,
+	    .okta = okta, .hc = hc, .q = q};
+	int rc;
+
+	if ((rc = recon_exec(&c)) < 0)
+		util_copy(err, errlen, c.err);
+	memset(out, 0, sizeof(*out));
+	out->groups = cfg->ngroup_ids;
+	out->members = c.members.n;
+	out->remote_ids = c.known.n;
+	out->without_remote = c.without_remote;
+	out->gone = c.gone;
+	out->jobs = c.members.n + c.gone;
+	out->stored = c.stored;
+	out->pages = c.pages;
+	recon_ids_free(&c.members);
+	recon_ids_free(&c.known);
+	return rc;
+}
+
+/* An HTTP client with the settings' time limits. */
+static struct http_client *
+recon_http_new(const struct config *cfg, const _Atomic int *abort_flag)
+{
+	struct http_options ho = {.connect_timeout_ms = cfg->connect_timeout_ms,
+	    .timeout_ms = cfg->http_timeout_ms, .allow_insecure = cfg->allow_insecure_http,
+	    .abort_flag = abort_flag};
+
+	return http_client_new(&ho);
+}
+
 /* Settings, Okta client, HTTP client, store. 0, or an exit status. */
 static int
 recon_open(struct recon_ctx *c, const char *config_path)
 {
-	struct http_options ho;
 	char err[512];
 
-	if (config_load(&c->cfg, c->config ? c->config : config_path, err, sizeof(err)) < 0) {
+	if (config_load(&c->own, c->config ? c->config : config_path, err, sizeof(err)) < 0) {
 		fprintf(stderr, "groupsync: %s\n", err);
 		return RECON_EXIT_USAGE;
 	}
 	c->loaded = 1;
+	c->cfg = &c->own;
 	/* the okta module may log (a DPoP switch, a rate-limit pause) */
-	log_add_secret(c->cfg.hook_secret);
-	log_add_secret(c->cfg.okta_api_token);
-	log_add_secret(c->cfg.okta_private_key);
+	log_add_secret(c->own.hook_secret);
+	log_add_secret(c->own.okta_api_token);
+	log_add_secret(c->own.okta_private_key);
 	if (http_global_init() < 0) {
 		fprintf(stderr, "groupsync: reconcile: cannot initialise libcurl\n");
 		return RECON_EXIT_RUNTIME;
 	}
 	c->curl = 1;
-	c->okta = okta_new(&c->cfg, err, sizeof(err));
+	c->okta = okta_new(&c->own, err, sizeof(err));
 	if (c->okta == NULL) {
 		fprintf(stderr, "groupsync: GROUPSYNC_OKTA_ORG_URL: %s\n", err);
 		return RECON_EXIT_USAGE;
 	}
-	memset(&ho, 0, sizeof(ho));
-	ho.connect_timeout_ms = c->cfg.connect_timeout_ms;
-	ho.timeout_ms = c->cfg.http_timeout_ms;
-	ho.allow_insecure = c->cfg.allow_insecure_http;
-	c->hc = http_client_new(&ho);
+	c->hc = recon_http_new(&c->own, NULL);
 	if (c->hc == NULL)
 		return RECON_EXIT_RUNTIME;
-	c->q = queue_open(c->cfg.data_dir, QUEUE_OPEN_ADMIN, err, sizeof(err));
+	c->q = queue_open(c->own.data_dir, QUEUE_OPEN_ADMIN, err, sizeof(err));
 	if (c->q == NULL) {
 		fprintf(stderr, "groupsync: reconcile: %s\n", err);
 		return RECON_EXIT_RUNTIME;
@@ -413,9 +482,10 @@ reconcile_main(const char *config_path, int argc, char **argv)
 	if (recon_parse(&c, argc, argv) < 0)
 		return RECON_EXIT_USAGE;
 	rc = recon_open(&c, config_path);
-	if (rc == 0 && (recon_list_members(&c) < 0 || recon_load_known(&c) < 0 ||
-	    recon_enqueue(&c) < 0))
+	if (rc == 0 && recon_exec(&c) < 0) {
+		fprintf(stderr, "groupsync: reconcile: %s\n", c.err);
 		rc = RECON_EXIT_RUNTIME;
+	}
 	if (rc == 0)
 		recon_summary(&c);
 	recon_ids_free(&c.members);
@@ -424,7 +494,7 @@ reconcile_main(const char *config_path, int argc, char **argv)
 	http_client_free(c.hc);
 	okta_free(c.okta);
 	if (c.loaded)
-		config_free(&c.cfg);
+		config_free(&c.own);
 	if (c.curl)
 		http_global_cleanup();
 	return rc;
@@ -436,4 +506,92 @@ reconcile_usage(FILE *out)
 	fprintf(out, "  reconcile [--dry-run] [--json]\n"
 	    "                 enqueue a sync of every group member and of every user\n"
 	    "                 with a remote ID who left (what event hooks missed)\n");
+}
+
+/* Waits one interval; 0 when it passed, -1 when stopped. */
+static int
+recon_loop_wait(void)
+{
+	struct timespec at;
+	int rc = 0, stop;
+
+	clock_gettime(CLOCK_MONOTONIC, &at);
+	at.tv_sec += recon_loop.cfg->reconcile_interval_s;
+	pthread_mutex_lock(&recon_loop.mu);
+	while (!recon_loop.stop && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&recon_loop.cv, &recon_loop.mu, &at);
+	stop = recon_loop.stop;
+	pthread_mutex_unlock(&recon_loop.mu);
+	return stop ? -1 : 0;
+}
+
+/* Every interval, one run and its log line (none when stopped in a run). */
+static void *
+recon_loop_main(void *arg)
+{
+	struct reconcile_summary s;
+	char err[512], members[24], pages[24], jobs[24], ms[24];
+	int64_t t0;
+
+	(void)arg;
+	while (recon_loop_wait() == 0) {
+		t0 = util_now_ms();
+		if (reconcile_run(recon_loop.cfg, recon_loop.okta, recon_loop.hc, recon_loop.q, 0,
+		    &recon_loop.stop, &s, err, sizeof(err)) < 0) {
+			if (!recon_loop.stop)
+				log_emit(LOG_WARN, "reconcile failed", "error", err, (char *)NULL);
+			continue;
+		}
+		snprintf(members, sizeof(members), "%zu", s.members);
+		snprintf(pages, sizeof(pages), "%llu", (unsigned long long)s.pages);
+		snprintf(jobs, sizeof(jobs), "%zu", s.stored);
+		snprintf(ms, sizeof(ms), "%lld", (long long)(util_now_ms() - t0));
+		log_emit(LOG_INFO, "reconcile", "members", members, "pages", pages, "jobs",
+		    jobs, "ms", ms, (char *)NULL);
+	}
+	return NULL;
+}
+
+int
+reconcile_start(const struct config *cfg, struct okta *okta, struct queue *q)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	if (recon_loop.hc != NULL || pthread_condattr_init(&ca) != 0)
+		return -1;
+	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(&recon_loop.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (rc != 0)
+		return -1;
+	recon_loop.cfg = cfg;
+	recon_loop.okta = okta;
+	recon_loop.q = q;
+	recon_loop.stop = 0;
+	recon_loop.hc = recon_http_new(cfg, &recon_loop.stop);
+	if (recon_loop.hc == NULL ||
+	    pthread_create(&recon_loop.thread, NULL, recon_loop_main, NULL) != 0) {
+		http_client_free(recon_loop.hc);
+		recon_loop.hc = NULL;
+		pthread_cond_destroy(&recon_loop.cv);
+		return -1;
+	}
+	return 0;
+}
+
+void
+reconcile_stop(void)
+{
+	if (recon_loop.hc == NULL)
+		return;
+	pthread_mutex_lock(&recon_loop.mu);
+	recon_loop.stop = 1;
+	pthread_cond_signal(&recon_loop.cv);
+	pthread_mutex_unlock(&recon_loop.mu);
+	pthread_join(recon_loop.thread, NULL);
+	http_client_free(recon_loop.hc);
+	recon_loop.hc = NULL;
+	pthread_cond_destroy(&recon_loop.cv);
 }

@@ -61,6 +61,7 @@ struct config {
 	int retention_days;
 	int http_threads;
 	int request_timeout_ms;
+	int reconcile_interval_s; /* serve: seconds between reconciles, 0 off */
 	int allow_insecure_http;
 
 	/* Derived by validation. */

@@ -11,12 +11,46 @@
  * need the templates and the user's full profile, so it is left to the
  * worker, which is the one place that decides.
  *
- * Threads: run from main only.
+ * Runs as the `reconcile` command, or inside `serve` every
+ * GROUPSYNC_RECONCILE_INTERVAL seconds (reconcile_start).
+ *
+ * Threads: reconcile_main from main only. reconcile_run from any one
+ * thread at a time per http_client. reconcile_start and reconcile_stop
+ * from main; the loop runs on its own thread with its own http_client.
  */
 #ifndef GROUPSYNC_RECONCILE_H
 #define GROUPSYNC_RECONCILE_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+
+struct config;
+struct http_client;
+struct okta;
+struct queue;
+
+/* What one run found and did. */
+struct reconcile_summary {
+	size_t groups;
+	size_t members;
+	size_t remote_ids;     /* users with a non-empty remote ID */
+	size_t without_remote; /* members without one */
+	size_t gone;           /* remote IDs of users no longer members */
+	size_t jobs;           /* members + gone */
+	size_t stored;         /* jobs committed (0 in a dry run) */
+	uint64_t pages;        /* Okta reads while listing (others' reads count too) */
+};
+
+/*
+ * Lists the members, reads the remote IDs and enqueues the jobs (a dry
+ * run prints "would enqueue" lines to stdout instead). Returns 0, or -1
+ * with a one-line reason in err. abort_flag (may be NULL) ends the run
+ * early, as a failure, when set.
+ */
+int reconcile_run(const struct config *cfg, struct okta *okta, struct http_client *hc,
+    struct queue *q, int dry_run, const _Atomic int *abort_flag,
+    struct reconcile_summary *out, char *err, size_t errlen);
 
 /*
  * Runs `reconcile [--dry-run] [--json] [--config FILE]` (argv[0] is
@@ -27,5 +61,21 @@ int reconcile_main(const char *config_path, int argc, char **argv);
 
 /* Prints the synopsis lines for --help. */
 void reconcile_usage(FILE *out);
+
+/*
+ * Starts the periodic reconcile of `serve`: a thread that runs
+ * reconcile_run every cfg->reconcile_interval_s seconds, the first one
+ * interval after start, with its own HTTP client, and logs one line per
+ * run. One per process. Returns 0, or -1 when the thread cannot start.
+ * cfg, okta and q must outlive it.
+ */
+int reconcile_start(const struct config *cfg, struct okta *okta, struct queue *q);
+
+/*
+ * Stops it: wakes the wait at once, makes a run in progress abort its Okta
+ * call in flight and stop listing, and joins the thread. A no-op when not
+ * started.
+ */
+void reconcile_stop(void);
 
 #endif

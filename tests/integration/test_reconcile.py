@@ -1,10 +1,14 @@
 """`groupsync reconcile`: the real binary serving with workers, json-server as
 the remote system and the Okta stand-in, whose group members are seeded (or
 removed) without events, as if Okta had lost the deliveries."""
+import contextlib
 import json
 import os
 import shutil
+import socket
 import tempfile
+import threading
+import time
 import unittest
 
 from harness import (DONE, GROUP, ROOT, Groupsync, JsonServer, OktaStandin, run_cli,
@@ -126,6 +130,88 @@ class Reconcile(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.count("would enqueue"), 3)
         self.assertIn("members_without_remote", r.stdout)
+
+    def restart(self, **env):
+        self.gs.stop()
+        self.gs.env.update(env)
+        self.gs.start()
+
+    def reconcile_logs(self):
+        return [x for x in self.gs.log_lines() if x.get("msg") == "reconcile"]
+
+    def test_serve_reconciles_periodically(self):
+        self.restart(GROUPSYNC_RECONCILE_INTERVAL="2")
+        started = time.time()
+        ids = self.seed(5)
+        # no delivery, no CLI: only serve's own reconcile finds them
+        wait_until(lambda: len(self.remote.users()) == 5, timeout=60,
+                   what="5 remote records from the periodic reconcile")
+        self.assertGreaterEqual(time.time() - started, 1.0)  # one interval first
+        self.assertEqual({u.get("oktaId") for u in self.remote.users()}, set(ids))
+        line = wait_until(self.reconcile_logs, timeout=10, what="a reconcile log line")[0]
+        self.assertEqual(line["level"], "info")
+        self.assertEqual(int(line["members"]), 5)
+        self.assertEqual(int(line["jobs"]), 5)
+        for key in ("pages", "ms"):
+            self.assertIn(key, line)
+        # and again, every interval: a user removed with no event goes too
+        self.okta.admin("DELETE", "/groups/%s/members/%s?emit=0" % (GROUP, ids[0]))
+        wait_until(lambda: len(self.remote.users()) == 4, timeout=60,
+                   what="remote record of the removed user deleted")
+
+    def test_sigterm_during_wait_is_prompt(self):
+        self.restart(GROUPSYNC_RECONCILE_INTERVAL="3600")
+        started = time.time()
+        self.assertEqual(self.gs.stop(), 0)
+        self.assertLess(time.time() - started, 3.0)
+        self.assertEqual(self.reconcile_logs(), [])
+        self.assertIn("stopped", [x.get("msg") for x in self.gs.log_lines()])
+
+    def test_sigterm_during_a_run_is_prompt(self):
+        # an Okta that accepts the listing call and never answers
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        held = []
+
+        def accept():
+            with contextlib.suppress(OSError):
+                while True:
+                    held.append(silent.accept()[0])
+        threading.Thread(target=accept, daemon=True).start()
+        try:
+            self.restart(GROUPSYNC_RECONCILE_INTERVAL="1", GROUPSYNC_HTTP_TIMEOUT_MS="120000",
+                         GROUPSYNC_OKTA_ORG_URL="http://127.0.0.1:%d" %
+                         silent.getsockname()[1])
+            wait_until(lambda: held, timeout=10, what="the listing call in flight")
+            time.sleep(0.3)
+            started = time.time()
+            self.assertEqual(self.gs.stop(), 0)
+            self.assertLess(time.time() - started, 3.0)
+            msgs = [x.get("msg") for x in self.gs.log_lines()]
+            self.assertNotIn("reconcile failed", msgs)  # stopped, not failed
+            self.assertIn("stopped", msgs)
+        finally:
+            silent.close()
+            for c in held:
+                c.close()
+
+    def test_failed_run_is_a_warning(self):
+        self.restart(GROUPSYNC_RECONCILE_INTERVAL="1",
+                     GROUPSYNC_GROUP_IDS="00gnosuchgroup0000000")
+        line = wait_until(lambda: [x for x in self.gs.log_lines()
+                                   if x.get("msg") == "reconcile failed"],
+                          timeout=20, what="a reconcile failed line")[0]
+        self.assertEqual(line["level"], "warn")
+        self.assertEqual(self.gs.stop(), 0)
+
+    def test_interval_bounds(self):
+        for bad in ("-1", "604801", "soon"):
+            r = run_cli(["check-config"], dict(self.gs.env, GROUPSYNC_RECONCILE_INTERVAL=bad))
+            self.assertEqual(r.returncode, 2, bad)
+            self.assertIn("GROUPSYNC_RECONCILE_INTERVAL", r.stderr)
+        r = run_cli(["check-config"], dict(self.gs.env, GROUPSYNC_RECONCILE_INTERVAL="60"))
+        self.assertEqual(r.returncode, 0, r.stderr)
 
 
 if __name__ == "__main__":
