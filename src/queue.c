@@ -243,6 +243,8 @@ queue_open(const char *data_dir, int mode, char *err, size_t errlen)
 	}
 	if (queue_open_db(q, mode, err, errlen) == -1)
 		goto fail;
+	if (mode == QUEUE_OPEN_SERVER && queue_ckpt_start(q, err, errlen) == -1)
+		goto fail;
 	pthread_mutex_init(&q->db_lock, NULL);
 	pthread_mutex_init(&q->req_lock, NULL);
 	pthread_cond_init(&q->req_cond, NULL);
@@ -255,6 +257,7 @@ queue_open(const char *data_dir, int mode, char *err, size_t errlen)
 		pthread_cond_destroy(&q->work_cond);
 		pthread_mutex_destroy(&q->req_lock);
 		pthread_mutex_destroy(&q->db_lock);
+		queue_ckpt_stop(q);
 		goto fail;
 	}
 	return q;
@@ -315,6 +318,7 @@ queue_close(struct queue *q)
 	pthread_cond_broadcast(&q->work_cond);
 	pthread_mutex_unlock(&q->req_lock);
 	pthread_join(q->committer, NULL);
+	queue_ckpt_stop(q);
 
 	queue_close_db(q);
 	pthread_cond_destroy(&q->req_cond);

@@ -63,6 +63,7 @@ struct queue {
 	struct queue_req **tail;
 	int stopping;
 	pthread_t committer;
+	struct queue_ckpt *ckpt;	/* server mode: checkpoint thread */
 };
 
 void queue_seterr(struct queue *q, char *err, size_t errlen, const char *what);
@@ -79,5 +80,11 @@ void queue_read_job(sqlite3_stmt *st, struct queue_job *j);
 int queue_open_db(struct queue *q, int mode, char *err, size_t errlen);
 void queue_close_db(struct queue *q);
 int queue_check_dir(const char *dir, char *err, size_t errlen);
+
+/* Server mode: WAL checkpoints on a thread of their own (queue_ckpt.c).
+ * Start after the main connection is open; stop before it closes. */
+struct queue_ckpt;
+int queue_ckpt_start(struct queue *q, char *err, size_t errlen);
+void queue_ckpt_stop(struct queue *q);
 
 #endif
