@@ -58,27 +58,9 @@ static int
 teardown(void **state)
 {
 	struct fixture *fx = *state;
-	struct dirent *de;
-	char path[PATH_MAX];
-	DIR *d;
 
 	queue_close(fx->q);
-	d = opendir(fx->dir);
-	if (d != NULL) {
-		for (;;) {
-			de = readdir(d);
-			if (de == NULL)
-				break;
-			if (strcmp(de->d_name, ".") == 0 ||
-			    strcmp(de->d_name, "..") == 0)
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", fx->dir,
-			    de->d_name);
-			unlink(path);
-		}
-		closedir(d);
-	}
-	rmdir(fx->dir);
+	unit_remove_dir(fx->dir);
 	free(fx);
 	return 0;
 }

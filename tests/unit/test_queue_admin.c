@@ -29,26 +29,10 @@ static int
 teardown(void **state)
 {
 	struct fixture *fx = *state;
-	struct dirent *de;
-	char path[PATH_MAX];
-	DIR *d;
 
 	queue_close(fx->adm);
 	queue_close(fx->srv);
-	d = opendir(fx->dir);
-	for (;;) {
-		de = d != NULL ? readdir(d) : NULL;
-		if (de == NULL)
-			break;
-		/* only groupsync.db and its -wal and -shm files */
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", fx->dir, de->d_name);
-		unlink(path);
-	}
-	if (d != NULL)
-		closedir(d);
-	rmdir(fx->dir);
+	unit_remove_dir(fx->dir);
 	free(fx);
 	return 0;
 }

@@ -18,6 +18,30 @@
 
 /* Helpers several test files need (inline: no unused-function warnings). */
 
+#include <dirent.h>
+#include <limits.h>
+#include <unistd.h>
+
+/* Removes a test's temporary directory and the files in it (one level:
+ * the store and its -wal and -shm files). */
+static inline void
+unit_remove_dir(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	for (de = d ? readdir(d) : NULL; de != NULL; de = readdir(d)) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	if (d != NULL)
+		closedir(d);
+	rmdir(dir);
+}
+
 static inline void
 unit_write_file(const char *path, const char *text)
 {
