@@ -1,24 +1,37 @@
 # One CTest test per Python test method, discovered at configure time so
-# that the list cannot drift from the files.
-execute_process(
-  COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/list_tests.py
-  OUTPUT_VARIABLE GS_IT_IDS OUTPUT_STRIP_TRAILING_WHITESPACE
-  RESULT_VARIABLE GS_IT_RC)
-if(NOT GS_IT_RC EQUAL 0 OR GS_IT_IDS STREQUAL "")
-  message(FATAL_ERROR "cannot list the integration tests")
-endif()
+# that the list cannot drift from the files. Each suite folder becomes a
+# prefix: it.* (integration), rel.* (tests/reliability), sec.* (tests/security).
+get_filename_component(GS_TESTS_DIR "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
   ${CMAKE_CURRENT_LIST_DIR}/list_tests.py)
-file(GLOB GS_IT_FILES ${CMAKE_CURRENT_LIST_DIR}/test_*.py)
-set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${GS_IT_FILES})
-string(REPLACE "\n" ";" GS_IT_IDS "${GS_IT_IDS}")
-foreach(id IN LISTS GS_IT_IDS)
-  add_test(NAME it.${id}
-    COMMAND ${Python3_EXECUTABLE} -m unittest -v ${id}
-    WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
-  set_tests_properties(it.${id} PROPERTIES LABELS integration TIMEOUT 300
-    ENVIRONMENT "GROUPSYNC_BIN=$<TARGET_FILE:groupsync>;GS_SHARED_DIR=${GS_SHARED_DIR};PYTHONDONTWRITEBYTECODE=1")
-endforeach()
+
+function(gs_python_suite prefix folder label)
+  set(dir ${GS_TESTS_DIR}/${folder})
+  if(NOT EXISTS ${dir})
+    return()
+  endif()
+  execute_process(
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/list_tests.py ${dir}
+    OUTPUT_VARIABLE ids OUTPUT_STRIP_TRAILING_WHITESPACE
+    ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0 OR ids STREQUAL "")
+    message(FATAL_ERROR "cannot list the tests in ${folder}: ${err}")
+  endif()
+  file(GLOB files ${dir}/test_*.py ${dir}/*.py)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${files})
+  string(REPLACE "\n" ";" ids "${ids}")
+  foreach(id IN LISTS ids)
+    add_test(NAME ${prefix}.${id}
+      COMMAND ${Python3_EXECUTABLE} -m unittest -v ${id}
+      WORKING_DIRECTORY ${dir})
+    set_tests_properties(${prefix}.${id} PROPERTIES LABELS ${label} TIMEOUT 600
+      ENVIRONMENT "GROUPSYNC_BIN=$<TARGET_FILE:groupsync>;GS_SHARED_DIR=${GS_SHARED_DIR};PYTHONDONTWRITEBYTECODE=1;PYTHONPATH=${GS_TESTS_DIR}/integration")
+  endforeach()
+endfunction()
+
+gs_python_suite(it integration integration)
+gs_python_suite(rel reliability reliability)
+gs_python_suite(sec security security)
 
 # The Okta stand-in's own self-test (tests/standins): the tests above rely on it.
 add_test(NAME standin.okta
