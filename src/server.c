@@ -10,6 +10,8 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "civetweb_glue.h"
+#include "groupsync/conn_guard.h"
 #include "groupsync/hook.h"
 #include "groupsync/log.h"
 #include "groupsync/metrics.h"
@@ -17,6 +19,12 @@
 
 #define SERVER_RID_LEN 16
 #define SERVER_BODY_CHUNK (16 * 1024)
+#define SERVER_DRAIN_MAX (4 * SERVER_MAX_BODY)
+#define SERVER_KEEPALIVE_MS 2000 /* idle keep-alive connection: closed after this */
+/* Under thread pressure, a handshake, header or body still incomplete
+ * after this long is stalled (a real Okta request sends it at once). */
+#define SERVER_STALLED_MS 1000
+#define SERVER_GUARD_TICK_MS 100
 
 /*
  * Mozilla's "intermediate" TLS 1.2 suites: forward secret AEAD only.
@@ -33,6 +41,8 @@ struct server {
 	struct queue *q;
 	struct okta *okta; /* NULL: no Okta metrics */
 	struct hook_filter filter;
+	struct conn_guard *guard;
+	_Atomic(struct mg_context *) guarded; /* ctx, for the guard's thread */
 	int port;
 };
 
@@ -61,6 +71,26 @@ server_request_id(char *out)
 }
 
 /*
+ * After an early error answer, civetweb reads and discards the rest of
+ * the body the client announced before it serves the next request. Up to
+ * SERVER_DRAIN_MAX that is polite: a client that sends its whole body
+ * before reading gets to read the answer instead of a reset, and the
+ * connection guard bounds how long the draining may take. A larger
+ * announcement is a lie or an attack: the connection is closed without
+ * reading it. Returns 1 if it will be closed.
+ */
+static int
+server_close_unread(struct mg_connection *conn)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+
+	if (ri == NULL || ri->content_length <= SERVER_DRAIN_MAX)
+		return 0;
+	civetweb_glue_close_after(conn);
+	return 1;
+}
+
+/*
  * Sends a complete response in one write: civetweb's mg_response_header_*
  * sends each header line as its own write (and TLS record and TCP
  * segment), which cost more than all of groupsync's own work per delivery
@@ -72,10 +102,13 @@ server_reply(struct server_req *r, int status, const char *type, const char *bod
 {
 	char stackbuf[8192], *buf = stackbuf, extra[256] = "";
 	size_t len = body ? strlen(body) : 0, cap = sizeof(stackbuf);
+	const char *close = "";
 	int n;
 
 	if (extra_name != NULL)
 		util_format(extra, sizeof(extra), "%s: %s\r\n", extra_name, extra_value);
+	if (status >= 400 && server_close_unread(r->conn))
+		close = "Connection: close\r\n";
 	if (len + 1024 > cap) {
 		cap = len + 1024;
 		buf = malloc(cap);
@@ -85,8 +118,8 @@ server_reply(struct server_req *r, int status, const char *type, const char *bod
 	n = snprintf(buf, cap,
 	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
-	    "X-Request-Id: %s\r\n%s\r\n",
-	    status, mg_get_response_code_text(r->conn, status), type, len, r->rid, extra);
+	    "X-Request-Id: %s\r\n%s%s\r\n",
+	    status, mg_get_response_code_text(r->conn, status), type, len, r->rid, extra, close);
 	if (n > 0 && (size_t)n + len < cap) {
 		memcpy(buf + n, body ? body : "", len);
 		mg_write(r->conn, buf, (size_t)n + len);
@@ -233,6 +266,8 @@ server_deliver(struct server_req *r)
 	int status;
 
 	status = server_read_body(r, &body, &len);
+	if (status == 0) /* the client is done: what remains is ours */
+		conn_guard_enter(r->s->guard, r->conn, -1, NULL, CONN_GUARD_HANDLER);
 	if (status != 0) {
 		log_emit(LOG_WARN, "delivery refused", "request_id", r->rid, "peer",
 		    server_peer(r->conn), "reason",
@@ -390,6 +425,68 @@ server_not_found(struct mg_connection *conn, void *cbdata)
 }
 
 /*
+ * civetweb callbacks that report each connection's phase to the guard
+ * (conn_guard.h). They run on the connection's own worker thread.
+ */
+static struct conn_guard *
+server_guard(const struct mg_connection *conn)
+{
+	const struct server *s = mg_get_user_data(mg_get_context(conn));
+
+	return s->guard;
+}
+
+static int
+server_conn_open(const struct mg_connection *conn, void **conn_data)
+{
+	(void)conn_data;
+	conn_guard_enter(server_guard(conn), conn, civetweb_glue_socket(conn),
+	    civetweb_glue_peer(conn), CONN_GUARD_HEADER);
+	return 0;
+}
+
+static int
+server_conn_begin(struct mg_connection *conn)
+{
+	conn_guard_enter(server_guard(conn), conn, -1, NULL, CONN_GUARD_BODY);
+	return 0; /* civetweb goes on to the request handlers */
+}
+
+static void
+server_conn_end(const struct mg_connection *conn, int status)
+{
+	(void)status;
+	conn_guard_enter(server_guard(conn), conn, -1, NULL, CONN_GUARD_IDLE);
+}
+
+/* civetweb calls this before it closes the socket (see conn_guard.h). */
+static void
+server_conn_close(const struct mg_connection *conn)
+{
+	conn_guard_forget(server_guard(conn), conn);
+}
+
+/*
+ * civetweb calls init_connection only after the TLS handshake, which it
+ * bounds loosely; OpenSSL's info callback tells the guard when a
+ * handshake starts, on the worker thread, before the first byte is read.
+ * civetweb stores its connection as the SSL's app data.
+ */
+static void
+server_tls_info(const SSL *ssl, int where, int ret)
+{
+	const struct mg_connection *conn;
+
+	(void)ret;
+	if (!(where & SSL_CB_HANDSHAKE_START))
+		return;
+	conn = SSL_get_app_data(ssl);
+	if (conn != NULL)
+		conn_guard_enter(server_guard(conn), conn, SSL_get_fd(ssl),
+		    civetweb_glue_peer(conn), CONN_GUARD_HANDSHAKE);
+}
+
+/*
  * Configures TLS ourselves (civetweb skips its own set-up when this
  * returns 1): TLS 1.2 minimum, forward-secret AEAD suites, no
  * renegotiation, no compression, and a key that matches the certificate.
@@ -415,6 +512,7 @@ server_init_tls(void *ssl_ctx, void *user_data)
 		log_emit(LOG_ERROR, why, (char *)NULL);
 		return -1;
 	}
+	SSL_CTX_set_info_callback(ctx, server_tls_info);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 	    SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1);
 	return 1;
@@ -448,6 +546,32 @@ server_routes(struct server *s)
 	mg_set_request_handler(s->ctx, "**", server_not_found, s);
 }
 
+static int
+server_queued(void *arg)
+{
+	struct server *s = arg;
+
+	/* The guard starts before civetweb: nothing is queued until then. */
+	struct mg_context *ctx = atomic_load(&s->guarded);
+
+	return ctx != NULL ? civetweb_glue_queued(ctx) : 0;
+}
+
+static int
+server_start_guard(struct server *s, char *err, size_t errlen)
+{
+	struct conn_guard_limits l = {
+		.threads = s->cfg->http_threads,
+		.request_ms = s->cfg->request_timeout_ms,
+		.idle_ms = SERVER_KEEPALIVE_MS,
+		.grace_ms = SERVER_STALLED_MS,
+		.tick_ms = SERVER_GUARD_TICK_MS,
+	};
+
+	s->guard = conn_guard_new(&l, server_queued, s, err, errlen);
+	return s->guard != NULL ? 0 : -1;
+}
+
 struct server *
 server_start(const struct server_deps *d, char *err, size_t errlen)
 {
@@ -457,12 +581,12 @@ server_start(const struct server_deps *d, char *err, size_t errlen)
 	struct mg_init_data init = {0};
 	struct mg_error_data ed = {0};
 	struct mg_server_port ports[4];
-	char ports_opt[300], threads[16], timeout[16], cerr[256] = "";
+	char ports_opt[300], threads[16], timeout[16], keepalive[16], cerr[256] = "";
 	const char *opts[] = {
 	    "listening_ports", ports_opt,
 	    "num_threads", threads,
 	    "request_timeout_ms", timeout,
-	    "keep_alive_timeout_ms", "2000",
+	    "keep_alive_timeout_ms", keepalive,
 	    "enable_keep_alive", "yes",
 	    "tcp_nodelay", "1",
 	    "max_request_size", "16384", /* request line + headers */
@@ -485,7 +609,16 @@ server_start(const struct server_deps *d, char *err, size_t errlen)
 	server_ports_option(cfg, ports_opt, sizeof(ports_opt));
 	snprintf(threads, sizeof(threads), "%d", cfg->http_threads);
 	snprintf(timeout, sizeof(timeout), "%d", cfg->request_timeout_ms);
+	snprintf(keepalive, sizeof(keepalive), "%d", SERVER_KEEPALIVE_MS);
+	if (server_start_guard(s, err, errlen) < 0) {
+		free(s);
+		return NULL;
+	}
 	cb.log_message = server_civetweb_log;
+	cb.init_connection = server_conn_open;
+	cb.begin_request = server_conn_begin;
+	cb.end_request = server_conn_end;
+	cb.connection_close = server_conn_close;
 	if (cfg->tls)
 		cb.init_ssl = server_init_tls;
 	init.callbacks = &cb;
@@ -498,9 +631,11 @@ server_start(const struct server_deps *d, char *err, size_t errlen)
 	if (s->ctx == NULL) {
 		util_format(err, errlen, "GROUPSYNC_LISTEN: cannot listen on %s%s: %s", cfg->listen,
 		    cfg->tls ? " (HTTPS)" : "", cerr[0] ? cerr : "civetweb failed to start");
+		conn_guard_free(s->guard);
 		free(s);
 		return NULL;
 	}
+	atomic_store(&s->guarded, s->ctx);
 	server_routes(s);
 	memset(ports, 0, sizeof(ports));
 	if (mg_get_server_ports(s->ctx, 4, ports) > 0)
@@ -513,7 +648,12 @@ server_stop(struct server *s)
 {
 	if (s == NULL)
 		return;
+	/* The watchdog reads civetweb's queue: stop it before civetweb
+	 * frees that. Callbacks still report to the guard until mg_stop
+	 * has closed every connection. */
+	conn_guard_stop(s->guard);
 	mg_stop(s->ctx);
+	conn_guard_free(s->guard);
 	free(s);
 }
 
