@@ -259,6 +259,49 @@ hook_parse_event(struct json_object *ev, const struct hook_filter *f,
 	return HOOK_JOB_MADE;
 }
 
+/* Length of the UTF-8 sequence that starts with byte c, 0: not a lead byte. */
+static size_t
+hook_utf8_len(unsigned char c)
+{
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return 2;
+	if (c >= 0xe0 && c <= 0xef)
+		return 3;
+	if (c >= 0xf0 && c <= 0xf4)
+		return 4;
+	return 0; /* continuation byte, C0/C1 (always overlong) or F5-FF */
+}
+
+/*
+ * RFC 3629 UTF-8: json-c's JSON_TOKENER_VALIDATE_UTF8 checks the shape of
+ * each sequence but lets overlong forms, UTF-16 surrogates and code points
+ * past U+10FFFF through. A JSON text must be UTF-8 (RFC 8259), so such a
+ * body is refused whole, wherever the bytes are.
+ */
+static int
+hook_utf8_valid(const unsigned char *p, size_t len)
+{
+	size_t i = 0, n, k;
+
+	while (i < len) {
+		n = hook_utf8_len(p[i]);
+		if (n == 0 || n > len - i)
+			return 0;
+		for (k = 1; k < n; k++)
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+		/* The second byte's range rules out the overlong 3- and
+		 * 4-byte forms, surrogates (ED A0-BF) and > U+10FFFF. */
+		if ((p[i] == 0xe0 && p[i + 1] < 0xa0) || (p[i] == 0xed && p[i + 1] > 0x9f) ||
+		    (p[i] == 0xf0 && p[i + 1] < 0x90) || (p[i] == 0xf4 && p[i + 1] > 0x8f))
+			return 0;
+		i += n;
+	}
+	return 1;
+}
+
 /*
  * Parses exactly len bytes as one JSON value, with bounded depth, strict
  * syntax and UTF-8 validation. Returns the value (caller puts it) or NULL.
@@ -306,6 +349,8 @@ hook_tokenize(const char *body, size_t len, char *err, size_t errlen)
 	for (; why == NULL && end < len; end++)
 		if (strchr(" \t\r\n", body[end]) == NULL)
 			why = "data after the JSON value";
+	if (why == NULL && !hook_utf8_valid((const unsigned char *)body, len))
+		why = "invalid UTF-8";
 out:
 	if (why != NULL) {
 		json_object_put(root);

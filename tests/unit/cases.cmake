@@ -18,7 +18,7 @@ gs_unit_test(hook sample_group_add sample_group_remove sample_update_profile sam
     event_id_optional envelope_event_type hostile_empty_body hostile_not_json
     hostile_truncated hostile_trailing_garbage hostile_top_level_array
     hostile_events_not_array hostile_deep_nesting hostile_nul_byte
-    hostile_invalid_utf8 body_not_terminated too_many_events error_never_echoes_body
+    hostile_invalid_utf8 hostile_strict_utf8 body_not_terminated too_many_events error_never_echoes_body
     auth_equal auth_different auth_near_miss auth_null_presented auth_next_secret
     auth_empty_secret verification_plain verification_escaping verification_too_long
     verification_small_buffer)

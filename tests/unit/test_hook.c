@@ -843,6 +843,36 @@ hostile_nul_byte(void **state)
 	expect_reject_len("\0", 1, "NUL byte in body");
 }
 
+/*
+ * Byte sequences json-c's UTF-8 check lets through, in a field no job
+ * reads: before the strict check such a delivery was stored (200).
+ */
+static void
+hostile_strict_utf8(void **state)
+{
+	static const char *const bad[] = {
+		"\xc0\xaf", "\xc1\xbf", "\xe0\x80\xaf", "\xf0\x80\x80\xaf", /* overlong */
+		"\xed\xa0\x80", "\xed\xbf\xbf",                               /* surrogates */
+		"\xf4\x90\x80\x80", "\xf5\x80\x80\x80",                        /* > U+10FFFF */
+	};
+	struct hook_delivery d;
+	char body[512], err[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(body, sizeof(body), "{\"displayMessage\":\"%s\",\"data\":{\"events\":["
+		    "{\"eventType\":\"user.lifecycle.suspend\",\"uuid\":\"u1\",\"published\":\""
+		    PUB "\",\"target\":[" T_USER "]}]}}", bad[i]);
+		expect_reject(body, "invalid UTF-8");
+	}
+	/* The largest of each length is valid and accepted. */
+	snprintf(body, sizeof(body), "{\"displayMessage\":\"\x7f\xdf\xbf\xef\xbf\xbf"
+	    "\xf4\x8f\xbf\xbf\xed\x9f\xbf\",\"data\":{\"events\":[]}}");
+	assert_int_equal(parse(body, &d, err, sizeof(err)), 0);
+	hook_delivery_free(&d);
+}
+
 static void
 hostile_invalid_utf8(void **state)
 {
@@ -850,11 +880,10 @@ hostile_invalid_utf8(void **state)
 	expect_reject("{\"data\":{\"events\":[\"\xff\"]}}", "invalid JSON");
 	expect_reject("{\"data\":{\"events\":[\"\xc3\"]}}", "invalid JSON");
 	expect_reject("{\"d\xe9\":1}", "invalid JSON");
-	/* Overlong and surrogate forms: json-c may let them through, but
-	 * only ASCII tokens ever reach a job. */
-	expect_no_job("{\"data\":{\"events\":[{\"eventType\":"
+	/* An overlong form in a uuid: refused whole (hostile_strict_utf8). */
+	expect_reject("{\"data\":{\"events\":[{\"eventType\":"
 	    "\"user.lifecycle.suspend\",\"uuid\":\"\xc0\xaf\",\"published\":\""
-	    PUB "\",\"target\":[" T_USER "]}]}}");
+	    PUB "\",\"target\":[" T_USER "]}]}}", "invalid UTF-8");
 	expect_no_job("{\"data\":{\"events\":[{\"eventType\":"
 	    "\"user.lifecycle.suspend\",\"uuid\":\"\\ud800\",\"published\":\""
 	    PUB "\",\"target\":[" T_USER "]}]}}");
@@ -1136,6 +1165,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(hostile_deep_nesting),
 	cmocka_unit_test(hostile_nul_byte),
 	cmocka_unit_test(hostile_invalid_utf8),
+	cmocka_unit_test(hostile_strict_utf8),
 	cmocka_unit_test(body_not_terminated),
 	cmocka_unit_test(too_many_events),
 	cmocka_unit_test(error_never_echoes_body),
