@@ -319,13 +319,35 @@ server_verify(struct server_req *r)
 	return server_reply(r, 200, "application/json", answer, NULL, NULL);
 }
 
+/*
+ * The value of the header the secret comes in, or NULL when it is absent
+ * or sent more than once: with two values, a proxy in front may check one
+ * and groupsync the other, so neither is trusted.
+ */
+static const char *
+server_presented_secret(const struct mg_connection *conn, const char *name)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	const char *value = NULL;
+	int i;
+
+	for (i = 0; i < ri->num_headers; i++) {
+		if (strcasecmp(ri->http_headers[i].name, name) != 0)
+			continue;
+		if (value != NULL)
+			return NULL;
+		value = ri->http_headers[i].value;
+	}
+	return value;
+}
+
 static int
 server_hook(struct mg_connection *conn, void *cbdata)
 {
 	struct server_req r = {.conn = conn, .s = cbdata, .start_ms = util_mono_ms()};
 	const struct config *cfg = r.s->cfg;
 	const char *method = mg_get_request_info(conn)->request_method;
-	const char *presented = mg_get_header(conn, cfg->hook_auth_header);
+	const char *presented = server_presented_secret(conn, cfg->hook_auth_header);
 
 	server_request_id(r.rid);
 	if (strcmp(mg_get_request_info(conn)->local_uri, cfg->hook_path) != 0)
@@ -335,7 +357,7 @@ server_hook(struct mg_connection *conn, void *cbdata)
 		 * of the real secret, or the secret of another hook. */
 		log_emit(LOG_WARN, "event hook authentication failed", "request_id", r.rid,
 		    "peer", server_peer(conn), "header", cfg->hook_auth_header, "reason",
-		    presented ? "wrong value" : "header missing", (char *)NULL);
+		    presented ? "wrong value" : "header missing or repeated", (char *)NULL);
 		metrics_delivery(METRICS_DELIVERY_UNAUTHORIZED);
 		return server_error(&r, 401, "unauthorized");
 	}
