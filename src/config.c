@@ -90,10 +90,14 @@ static const struct config_option config_options[] = {
 	    NULL, "at stop, how long syncs in flight may finish before their calls are aborted"},
 	{"GROUPSYNC_RETENTION_DAYS", CT_INT, "7", S(retention_days), 1, 3650, NULL, NULL,
 	    "days done jobs and delivery IDs are kept (dead jobs stay until acted on)"},
-	{"GROUPSYNC_HTTP_THREADS", CT_INT, "64", S(http_threads), 4, 1024, NULL, NULL,
+	/* 256: a thread costs a 16 KiB buffer and a little stack, and the
+	 * connection guard frees threads held by slow clients once per
+	 * second, so the more threads, the larger an attack that real
+	 * deliveries still get through in Okta's 3 s (conn_guard.h). */
+	{"GROUPSYNC_HTTP_THREADS", CT_INT, "256", S(http_threads), 4, 1024, NULL, NULL,
 	    "HTTP connection threads (each serves one connection at a time)"},
 	{"GROUPSYNC_REQUEST_TIMEOUT_MS", CT_INT, "5000", S(request_timeout_ms), 100, 60000,
-	    NULL, NULL, "socket read/write timeout and whole-body deadline"},
+	    NULL, NULL, "TLS handshake, request header and body: each within this"},
 	{"GROUPSYNC_RECONCILE_INTERVAL", CT_INT, "0", S(reconcile_interval_s), 0, 604800, NULL,
 	    NULL, "serve: seconds between reconciles (0: off; 60 or more is sensible)"},
 	{"GROUPSYNC_LOG_FORMAT", CT_STRING, "json", S(log_format), 0, 0, check_choice,

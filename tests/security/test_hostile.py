@@ -16,7 +16,7 @@ from harness import SECRET, SECRET_NEXT, Groupsync, delivery, membership_event, 
 from hostile import (OKTA_BUDGET_S, Attack, RealClient, client_hello, raise_fd_limit,
                      slow_body, slow_header, unique_user)
 
-THREADS = 64  # GROUPSYNC_HTTP_THREADS default
+THREADS = 256  # GROUPSYNC_HTTP_THREADS default
 
 
 def post(body, extra=b"", secret=SECRET):
