@@ -97,7 +97,7 @@ static const struct config_option config_options[] = {
 	{"GROUPSYNC_HTTP_THREADS", CT_INT, "256", S(http_threads), 4, 1024, NULL, NULL,
 	    "HTTP connection threads (each serves one connection at a time)"},
 	{"GROUPSYNC_REQUEST_TIMEOUT_MS", CT_INT, "5000", S(request_timeout_ms), 100, 60000,
-	    NULL, NULL, "TLS handshake, request header and body: each within this"},
+	    NULL, NULL, "deadline of a new connection's TLS handshake, header and body together"},
 	{"GROUPSYNC_RECONCILE_INTERVAL", CT_INT, "0", S(reconcile_interval_s), 0, 604800, NULL,
 	    NULL, "serve: seconds between reconciles (0: off; 60 or more is sensible)"},
 	{"GROUPSYNC_LOG_FORMAT", CT_STRING, "json", S(log_format), 0, 0, check_choice,

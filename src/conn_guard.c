@@ -153,8 +153,12 @@ conn_guard_enter(struct conn_guard *g, const void *key, int fd, const char *peer
 		g->stats.live++;
 	}
 	if (e != NULL) {
+		/* A new connection's handshake, header and body are one turn
+		 * of the client, timed from its start: a client dribbling each
+		 * phase just under the limit must not get three limits. */
+		if (!(e->phase <= CONN_GUARD_HEADER && phase <= CONN_GUARD_BODY) || e->since_ms == 0)
+			e->since_ms = util_mono_ms();
 		e->phase = phase;
-		e->since_ms = util_mono_ms();
 	}
 out:
 	pthread_mutex_unlock(&g->mu);

@@ -12,8 +12,10 @@
  * The guard tracks every connection a thread is serving (the server
  * reports each phase change from civetweb's callbacks) and a watchdog
  * thread closes, with shutdown(2), connections that
- *   - exceed their phase's deadline: handshake, request header and body
- *     each within limits.request_ms, an idle keep-alive connection within
+ *   - exceed their deadline: a new connection's handshake, first header
+ *     and body together within limits.request_ms of its start, a later
+ *     request's body within limits.request_ms, an idle keep-alive
+ *     connection (waiting for or reading its next header) within
  *     limits.idle_ms; or
  *   - are stalled while threads run short: when fewer threads are free
  *     than connections wait for one (plus a reserve), idle keep-alive
@@ -49,7 +51,7 @@ enum conn_guard_phase {
 
 struct conn_guard_limits {
 	int threads;    /* civetweb's worker threads */
-	int request_ms; /* handshake, header, body: each within this */
+	int request_ms; /* a new connection's handshake+header+body, a later body */
 	int idle_ms;    /* keep-alive wait for the next request */
 	int grace_ms;   /* under thread pressure, a phase older than this is stalled */
 	int tick_ms;    /* watchdog period */
@@ -68,7 +70,7 @@ struct conn_guard_entry {
 	const void *key; /* civetweb's struct mg_connection, NULL: free slot */
 	int fd;
 	enum conn_guard_phase phase;
-	int64_t since_ms; /* phase start, monotonic */
+	int64_t since_ms; /* phase start (a new connection's: its start), monotonic */
 	int shed;         /* already shut down, waiting for civetweb to close it */
 	char peer[48];
 };
