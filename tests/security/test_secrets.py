@@ -267,6 +267,10 @@ class SecretsCli(SecretsBase):
                          GROUPSYNC_REMOTE_CLIENT_ID="remote-client",
                          GROUPSYNC_REMOTE_CLIENT_SECRET=S.REMOTE_CLIENT_SECRET)
         self.cli("check-config (OAuth, TLS)", ["check-config"], oauth, want=0)
+        with open(self.private_key) as f:
+            inline = dict(oauth, GROUPSYNC_OKTA_PRIVATE_KEY=f.read())
+        del inline["GROUPSYNC_OKTA_PRIVATE_KEY_FILE"]
+        self.cli("check-config (PEM inline)", ["check-config"], inline, want=0)
         files = {k + "_FILE": self.secret_file(k, v + "\n") for k, v in env.items()
                  if k in ("GROUPSYNC_HOOK_SECRET", "GROUPSYNC_OKTA_API_TOKEN",
                           "GROUPSYNC_REMOTE_TOKEN")}

@@ -146,7 +146,7 @@ class TlsScan(unittest.TestCase):
         for expected in ("testssl TLS1:", "testssl cipherlist_AVERAGE:"):
             self.assertTrue(any(f.startswith(expected) for f in weak), (expected, weak))
 
-    def testssl(self, kind):
+    def scan_testssl(self, kind):
         report = tlsscan.testssl_json(self.servers[kind].port, self.tmp)
         self.report("testssl groupsync " + kind,
                     {k: report[k]["finding"] for k in
@@ -156,11 +156,11 @@ class TlsScan(unittest.TestCase):
 
     @unittest.skipUnless(tlsscan.TESTSSL, "testssl.sh not installed (Debian testssl.sh)")
     def test_testssl_ec(self):
-        self.testssl("ec")
+        self.scan_testssl("ec")
 
     @unittest.skipUnless(tlsscan.TESTSSL, "testssl.sh not installed (Debian testssl.sh)")
     def test_testssl_rsa(self):
-        self.testssl("rsa")
+        self.scan_testssl("rsa")
 
     def test_weak_key_refused(self):
         """A 1024-bit RSA key is refused at start, saying why, whatever the
