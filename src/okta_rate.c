@@ -349,6 +349,41 @@ okta_copy_printable(char *out, size_t outlen, const char *s, size_t n)
 	out[i] = '\0';
 }
 
+/*
+ * Replaces the credential after an HTTP auth scheme ("SSWS x", "Bearer x",
+ * "DPoP x", "Basic x") with [redacted], in place (s has room for size
+ * bytes). Error text comes from the other side and ends up in the log, the
+ * queue (last_error) and CLI output: a server that echoes the request's
+ * Authorization header in its error must not make groupsync print it.
+ */
+static void
+okta_scrub_credentials(char *s, size_t size)
+{
+	static const char *const schemes[] = {"SSWS ", "Bearer ", "DPoP ", "Basic "};
+	char tmp[512];
+	size_t i, in = 0, o = 0;
+
+	while (s[in] != '\0' && o + 1 < sizeof(tmp)) {
+		size_t n = 0, tok = 0;
+
+		for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]) && tok == 0; i++) {
+			n = strlen(schemes[i]);
+			if (strncasecmp(s + in, schemes[i], n) == 0)
+				tok = strcspn(s + in + n, " \t;,\"'}");
+		}
+		if (tok == 0) {
+			tmp[o++] = s[in++];
+			continue;
+		}
+		o += (size_t)snprintf(tmp + o, sizeof(tmp) - o, "%.*s[redacted]", (int)n, s + in);
+		if (o >= sizeof(tmp))
+			o = sizeof(tmp) - 1;
+		in += n + tok;
+	}
+	tmp[o] = '\0';
+	util_copy(s, size, tmp);
+}
+
 void
 okta_parse_error(const char *body, size_t len, char *out, size_t outlen)
 {
@@ -375,6 +410,8 @@ okta_parse_error(const char *body, size_t len, char *out, size_t outlen)
 		if (len > OKTA_SNIPPET && strlen(out) + 4 < outlen)
 			strcat(out, "...");
 	}
+	if (outlen > 0)
+		okta_scrub_credentials(out, outlen);
 	json_object_put(root);
 }
 

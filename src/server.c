@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include <civetweb.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
@@ -512,6 +513,10 @@ server_tls_info(const SSL *ssl, int where, int ret)
  * Configures TLS ourselves (civetweb skips its own set-up when this
  * returns 1): TLS 1.2 minimum, forward-secret AEAD suites, no
  * renegotiation, no compression, and a key that matches the certificate.
+ * Security level 2 (keys of 112 bits of strength: RSA and DH 2048, EC 224)
+ * is set here rather than left to the system's OpenSSL build and
+ * openssl.cnf, some of which default to level 1 (RSA 1024); a weaker key
+ * is then refused at start, with OpenSSL's reason ("ee key too small").
  */
 static int
 server_init_tls(void *ssl_ctx, void *user_data)
@@ -519,7 +524,10 @@ server_init_tls(void *ssl_ctx, void *user_data)
 	SSL_CTX *ctx = ssl_ctx;
 	const struct server *s = user_data;
 	const char *why = NULL;
+	char reason[256];
 
+	ERR_clear_error();
+	SSL_CTX_set_security_level(ctx, 2);
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
 		why = "cannot require TLS 1.2";
 	else if (SSL_CTX_set_cipher_list(ctx, SERVER_TLS12_CIPHERS) != 1)
@@ -531,7 +539,10 @@ server_init_tls(void *ssl_ctx, void *user_data)
 	else if (SSL_CTX_check_private_key(ctx) != 1)
 		why = "GROUPSYNC_TLS_KEY does not match GROUPSYNC_TLS_CERT";
 	if (why != NULL) {
-		log_emit(LOG_ERROR, why, (char *)NULL);
+		/* the reason names no key material: "ee key too small" */
+		ERR_error_string_n(ERR_peek_last_error(), reason, sizeof(reason));
+		ERR_clear_error();
+		log_emit(LOG_ERROR, why, "reason", reason, (char *)NULL);
 		return -1;
 	}
 	SSL_CTX_set_info_callback(ctx, server_tls_info);

@@ -754,6 +754,25 @@ error_body_samples(void **state)
 	free(s404);
 }
 
+/* An error that echoes the request's credentials never passes them on. */
+static void
+error_body_echoes_credentials(void **state)
+{
+	static const char body[] = "{\"errorCode\":\"E0000011\",\"errorSummary\":"
+	    "\"Invalid token: Authorization: SSWS 00tok-abc; bearer eyJ.x.y, DPoP eyJz\"}";
+	static const char raw[] = "<html>Authorization: Basic dXNlcjpwdw==</html>";
+	char out[256];
+
+	(void)state;
+	okta_parse_error(body, strlen(body), out, sizeof(out));
+	assert_string_equal(out, "E0000011 Invalid token: Authorization: SSWS [redacted]; "
+	    "bearer [redacted], DPoP [redacted]");
+	okta_parse_error(raw, strlen(raw), out, sizeof(out));
+	assert_string_equal(out, "<html>Authorization: Basic [redacted]");
+	okta_parse_error(body, strlen(body), out, 20);
+	assert_null(strstr(out, "00tok"));
+}
+
 static void
 error_body_shapes(void **state)
 {
@@ -2229,6 +2248,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(token_concurrent_refresh),
 	cmocka_unit_test(dpop_auto_handshake),
 	cmocka_unit_test(dpop_api_nonce_retry),
+	cmocka_unit_test(error_body_echoes_credentials),
 };
 
 GS_UNIT_MAIN(tests)
