@@ -4,7 +4,7 @@ The site file is used as committed; only the listen ports, the upstream
 address and the certificate paths are substituted (regular expressions
 below), and it is included from a minimal nginx.conf that puts the pid,
 logs and temp files under a temporary directory. nginx is Debian's
-nginx-light (/usr/sbin/nginx); the test is skipped where it is missing.
+nginx-light (/usr/sbin/nginx); scripts/setup.sh installs it (a missing nginx fails in CI).
 """
 import http.client
 import json
@@ -19,7 +19,7 @@ import time
 import unittest
 import uuid
 
-from harness import ROOT, SECRET, Groupsync, free_port, make_cert, sample
+from harness import ROOT, SECRET, Groupsync, free_port, make_cert, needs, sample
 
 NGINX = os.environ.get("GS_NGINX", "/usr/sbin/nginx")
 SITE = os.path.join(ROOT, "deploy", "nginx", "groupsync.conf")
@@ -76,7 +76,7 @@ def loopback_alias_works(addr):
         return False
 
 
-@unittest.skipUnless(os.access(NGINX, os.X_OK), "nginx not installed (Debian nginx-light)")
+@needs(os.access(NGINX, os.X_OK), "nginx (Debian nginx-light)")
 class DeployNginx(unittest.TestCase):
 
     @classmethod

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import unittest
 
-from harness import BIN, ROOT, SECRET, run_cli
+from harness import BIN, ROOT, SECRET, needs, run_cli
 
 ANALYZE = shutil.which("systemd-analyze")
 UNIT = os.path.join(ROOT, "deploy", "systemd", "groupsync.service")
@@ -65,7 +65,7 @@ class DeploySystemd(unittest.TestCase):
             f.write(self.unit.replace("/usr/bin/groupsync", os.path.abspath(BIN)))
         return path
 
-    @unittest.skipUnless(ANALYZE, "systemd-analyze not installed")
+    @needs(ANALYZE, "systemd-analyze (Debian systemd)")
     def test_verify(self):
         path = self.unit_copy()
         r = subprocess.run([ANALYZE, "verify", path], capture_output=True, text=True,
@@ -76,7 +76,7 @@ class DeploySystemd(unittest.TestCase):
                 if "groupsync.service" in line]
         self.assertEqual(ours, [], r.stdout + r.stderr)
 
-    @unittest.skipUnless(ANALYZE, "systemd-analyze not installed")
+    @needs(ANALYZE, "systemd-analyze (Debian systemd)")
     def test_security_score(self):
         path = self.unit_copy()
         r = subprocess.run([ANALYZE, "security", "--offline=yes", "--no-pager", path],

@@ -20,7 +20,7 @@ import unittest
 
 import tlsscan
 import test_deploy_nginx as nginx_site
-from harness import Groupsync, free_port, make_cert
+from harness import Groupsync, free_port, make_cert, needs
 
 WEAK_CIPHERS = "AES128-SHA:ECDHE-RSA-AES128-SHA:AES256-GCM-SHA384:@SECLEVEL=0"
 
@@ -129,7 +129,7 @@ class TlsScan(unittest.TestCase):
         self.report("sslscan " + what, summary)
         return findings
 
-    @unittest.skipUnless(tlsscan.SSLSCAN, "sslscan not installed (Debian sslscan)")
+    @needs(tlsscan.SSLSCAN, "sslscan (Debian sslscan)")
     def test_sslscan(self):
         weak = self.sslscan(self.weak.port, "weak server")
         for expected in ("protocol tls 1.0 accepted", "AES128-SHA: no forward secrecy",
@@ -140,7 +140,7 @@ class TlsScan(unittest.TestCase):
                 self.assertEqual(self.sslscan(gs.port, "groupsync " + kind), [])
 
     # testssl.sh takes about 30 s a scan: one scan per test
-    @unittest.skipUnless(tlsscan.TESTSSL, "testssl.sh not installed (Debian testssl.sh)")
+    @needs(tlsscan.TESTSSL, "testssl.sh (Debian testssl.sh)")
     def test_testssl_detects_weak_server(self):
         weak = tlsscan.testssl_findings(tlsscan.testssl_json(self.weak.port, self.tmp))
         for expected in ("testssl TLS1:", "testssl cipherlist_AVERAGE:"):
@@ -154,11 +154,11 @@ class TlsScan(unittest.TestCase):
                      if k in report})
         self.assertEqual(tlsscan.testssl_findings(report), [])
 
-    @unittest.skipUnless(tlsscan.TESTSSL, "testssl.sh not installed (Debian testssl.sh)")
+    @needs(tlsscan.TESTSSL, "testssl.sh (Debian testssl.sh)")
     def test_testssl_ec(self):
         self.scan_testssl("ec")
 
-    @unittest.skipUnless(tlsscan.TESTSSL, "testssl.sh not installed (Debian testssl.sh)")
+    @needs(tlsscan.TESTSSL, "testssl.sh (Debian testssl.sh)")
     def test_testssl_rsa(self):
         self.scan_testssl("rsa")
 
@@ -176,12 +176,12 @@ class TlsScan(unittest.TestCase):
             gs.cleanup()
 
 
-@unittest.skipUnless(os.access(nginx_site.NGINX, os.X_OK) and tlsscan.SSLSCAN,
-                     "nginx or sslscan not installed")
 class NginxSiteScan(unittest.TestCase):
     """deploy/nginx/groupsync.conf as committed (ports and paths substituted,
     as in tests/integration/test_deploy_nginx.py), RSA certificate."""
 
+    @needs(os.access(nginx_site.NGINX, os.X_OK) and tlsscan.SSLSCAN,
+           "nginx-light and sslscan (Debian)")
     def test_sslscan_nginx_site(self):
         tmp = tempfile.mkdtemp(prefix="gs-tls-nginx-")
         self.addCleanup(shutil.rmtree, tmp, True)
