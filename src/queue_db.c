@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "groupsync/log.h"
 #include "groupsync/util.h"
 
 static const char queue_schema_sql[] =
@@ -143,6 +144,34 @@ queue_rollback(struct queue *q)
 {
 	if (!sqlite3_get_autocommit(q->db))
 		(void)queue_run(q, QS_ROLLBACK);
+}
+
+/*
+ * A full disk or a read-only file system fails every write until it is
+ * fixed: intake answers 503 to each delivery and the workers retry, so a
+ * line per failure would be a flood (and would fill the same disk). The
+ * store's state changes are logged instead, once each way.
+ */
+void
+queue_write_failed(struct queue *q, const char *what)
+{
+	char err[QUEUE_ERROR_MAX + 1];
+
+	if (q->write_failing)
+		return;
+	q->write_failing = 1;
+	queue_seterr(q, err, sizeof(err), what);
+	log_emit(LOG_ERROR, "store does not take writes: deliveries are answered 503 "
+	    "and syncs wait until it does", "error", err, (char *)NULL);
+}
+
+void
+queue_write_ok(struct queue *q)
+{
+	if (!q->write_failing)
+		return;
+	q->write_failing = 0;
+	log_emit(LOG_INFO, "store takes writes again", "path", q->path, (char *)NULL);
 }
 
 void

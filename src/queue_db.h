@@ -64,6 +64,7 @@ struct queue {
 	int stopping;
 	pthread_t committer;
 	struct queue_ckpt *ckpt;	/* server mode: checkpoint thread */
+	int write_failing;		/* under db_lock: last write failed */
 };
 
 void queue_seterr(struct queue *q, char *err, size_t errlen, const char *what);
@@ -71,6 +72,10 @@ sqlite3_stmt *queue_stmt(struct queue *q, enum queue_stmt_id id);
 int queue_step_done(sqlite3_stmt *st);
 int queue_run(struct queue *q, enum queue_stmt_id id);
 void queue_rollback(struct queue *q);
+/* With db_lock held, after a write transaction failed or committed: logs
+ * when the store stops or starts taking writes again, once each. */
+void queue_write_failed(struct queue *q, const char *what);
+void queue_write_ok(struct queue *q);
 void queue_bind_text(sqlite3_stmt *st, int i, const char *s);
 int queue_copy_col(char *dst, size_t size, sqlite3_stmt *st, int col);
 void queue_read_job(sqlite3_stmt *st, struct queue_job *j);

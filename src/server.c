@@ -17,6 +17,7 @@
 
 #define SERVER_RID_LEN 16
 #define SERVER_BODY_CHUNK (16 * 1024)
+#define SERVER_STORE_RETRY_AFTER "5" /* seconds; Okta retries on its own schedule */
 
 /*
  * Mozilla's "intermediate" TLS 1.2 suites: forward secret AEAD only.
@@ -254,11 +255,13 @@ server_deliver(struct server_req *r)
 	free(body);
 	res = queue_enqueue(r->s->q, d.event_id, d.jobs, d.njobs, &stored, err, sizeof(err));
 	if (res == QUEUE_FAILED) {
-		log_emit(LOG_ERROR, "delivery not stored: answering 503 so that Okta retries",
+		/* warn, not error: the queue logs the store's failure once */
+		log_emit(LOG_WARN, "delivery not stored: answering 503 so that Okta retries",
 		    "request_id", r->rid, "event_id", d.event_id, "error", err, (char *)NULL);
 		hook_delivery_free(&d);
 		metrics_delivery(METRICS_DELIVERY_STORE_FAILED);
-		return server_error(r, 503, "store unavailable");
+		return server_reply(r, 503, "application/json", "{\"error\":\"store unavailable\"}",
+		    "Retry-After", SERVER_STORE_RETRY_AFTER);
 	}
 	server_count_delivery(&d, res, stored);
 	server_log_delivery(r, &d, stored, res == QUEUE_DUPLICATE);

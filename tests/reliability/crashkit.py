@@ -159,6 +159,7 @@ class Loop(unittest.TestCase):
             "GROUPSYNC_HTTP_TIMEOUT_MS": "5000", "GROUPSYNC_WORKERS": self.workers,
             "GROUPSYNC_LOG_LEVEL": "info", "GROUPSYNC_SHUTDOWN_GRACE_MS": "2000",
             "GROUPSYNC_OKTA_ORG_URL": self.okta.url, "REMOTE_BASE_URL": self.proxy.url})
+        self.gs.log_path = os.path.join(self.tmp, "groupsync.log")  # kept with GS_KEEP_TMP
         self.addCleanup(self.stop_gs)
         self.okta.admin("POST", "/groups", {"id": GROUP, "name": "API Provisioning Group"})
         self.lock = threading.Lock()
