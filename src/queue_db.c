@@ -99,14 +99,26 @@ static const char *const queue_sql[QS_COUNT] = {
 	[QS_ADMIN_DROP] = "DELETE FROM jobs WHERE id = ?1 AND state <> 1",
 };
 
+/*
+ * SQLite says "disk I/O error" or "unable to open database file" for
+ * every OS failure; the errno says which (no space, read-only file
+ * system, permission), which is what an operator needs to act on. It is
+ * only current after an I/O or open error.
+ */
 void
 queue_seterr(struct queue *q, char *err, size_t errlen, const char *what)
 {
+	int code = sqlite3_errcode(q->db) & 0xff, sys = sqlite3_system_errno(q->db);
+
 	if (err == NULL || errlen == 0)
 		return;
 	/* a truncated message is still worth returning */
-	(void)util_format(err, errlen, "%s: %s: %s", q->path, what,
-	    sqlite3_errmsg(q->db));
+	if ((code == SQLITE_IOERR || code == SQLITE_CANTOPEN) && sys != 0)
+		(void)util_format(err, errlen, "%s: %s: %s (%s)", q->path, what,
+		    sqlite3_errmsg(q->db), strerror(sys));
+	else
+		(void)util_format(err, errlen, "%s: %s: %s", q->path, what,
+		    sqlite3_errmsg(q->db));
 }
 
 /* Returns the cached statement, reset and with its bindings cleared. */

@@ -89,3 +89,31 @@ class FullDisk(Loop):
         self.assertNotIn(500, self.statuses)
         self.assertEqual(self.gs.stop(), 0)
         self.assertIsNotNone(retry_after, "503 without Retry-After")
+
+    def test_start_on_full_disk(self):
+        """groupsync starts only if the store takes a write at start. On a
+        full disk it exits 1 at once, naming the path and the reason (a
+        supervisor restarts it; Okta redelivers meanwhile), instead of
+        running and refusing every delivery. Once space returns it starts
+        and what was acknowledged before is synced."""
+        self.start_gs()
+        self.assertEqual(self.deliver_new(n=3)[0], 200)
+        self.assertEqual(self.gs.stop(), 0)
+        filler = fill(self.data_dir)
+        with self.assertRaises(RuntimeError):
+            self.gs.start(timeout=60)
+        self.assertEqual(self.gs.proc.returncode, 1)
+        self.gs.logf.close()
+        line = self.gs.log().splitlines()[-1]
+        self.assertIn("cannot open the queue", line)
+        self.assertIn(self.data_dir, line)
+        self.assertIn("No space left on device", line)
+        os.unlink(filler)
+        self.start_gs()
+        self.assertEqual(self.deliver_new(n=2)[0], 200)
+        self.wait_settled(timeout=90)
+        synced, dups, lost = self.audit(self.acked)
+        print("\nstart on a full disk: exit 1 (%s); after space returned: acknowledged %d, "
+              "synced %d, duplicates %d, lost %d" % (line[-60:], len(self.acked), synced,
+                                                      len(dups), len(lost)))
+        self.assertEqual((dups, lost), ({}, []))
