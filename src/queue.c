@@ -95,7 +95,7 @@ queue_commit_batch(struct queue *q, struct queue_req *batch)
 	int64_t now = util_now_ms();
 
 	pthread_mutex_lock(&q->db_lock);
-	if (queue_run(q, QS_SYNC_FULL) == -1 || queue_run(q, QS_BEGIN) == -1) {
+	if (queue_set_sync(q, 1) == -1 || queue_run(q, QS_BEGIN) == -1) {
 		queue_seterr(q, err, sizeof(err), "begin");
 		goto fail;
 	}
@@ -115,13 +115,13 @@ queue_commit_batch(struct queue *q, struct queue_req *batch)
 		goto fail;
 	}
 	queue_write_ok(q);
-	queue_run(q, QS_SYNC_NORMAL);
+	(void)queue_set_sync(q, 0);
 	pthread_mutex_unlock(&q->db_lock);
 	return;
 fail:
 	queue_write_failed(q, "store deliveries");
 	queue_rollback(q);
-	queue_run(q, QS_SYNC_NORMAL);
+	(void)queue_set_sync(q, 0);
 	pthread_mutex_unlock(&q->db_lock);
 	for (r = batch; r != NULL; r = r->next) {
 		r->result = QUEUE_FAILED;

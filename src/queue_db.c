@@ -43,8 +43,6 @@ static const char queue_schema_sql[] =
 
 static const char *const queue_sql[QS_COUNT] = {
 	[QS_BEGIN] = "BEGIN IMMEDIATE",
-	[QS_SYNC_FULL] = "PRAGMA synchronous=FULL",
-	[QS_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
 	[QS_COMMIT] = "COMMIT",
 	[QS_ROLLBACK] = "ROLLBACK",
 	[QS_DELIVERY_ADD] = "INSERT OR IGNORE INTO deliveries(event_id, received)"
@@ -184,6 +182,23 @@ queue_write_ok(struct queue *q)
 		return;
 	q->write_failing = 0;
 	log_emit(LOG_INFO, "store takes writes again", "path", q->path, (char *)NULL);
+}
+
+/*
+ * Switches the connection between synchronous=FULL (intake: fsync the WAL
+ * at COMMIT) and NORMAL. Never through a cached statement: SQLite applies
+ * PRAGMA synchronous when the statement is *prepared*, and stepping a
+ * prepared one again changes nothing. The queue once did that, so intake
+ * ran with the last pragma prepared (NORMAL) and answered 200 for commits
+ * that were not yet on disk (lost when the file system or the machine
+ * failed; tests/reliability/test_readonly.py FailingFs and
+ * tests/unit/test_queue.c intake_syncs_wal).
+ */
+int
+queue_set_sync(struct queue *q, int full)
+{
+	return sqlite3_exec(q->db, full ? "PRAGMA synchronous=FULL" :
+	    "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
 void

@@ -24,7 +24,7 @@
 #define QUEUE_ADMIN_COLUMNS QUEUE_JOB_COLUMNS ", state, updated"
 
 enum queue_stmt_id {
-	QS_BEGIN, QS_COMMIT, QS_ROLLBACK, QS_SYNC_FULL, QS_SYNC_NORMAL,
+	QS_BEGIN, QS_COMMIT, QS_ROLLBACK,
 	QS_DELIVERY_ADD, QS_JOB_ADD,
 	QS_LEASE_PICK, QS_LEASE_JOBS, QS_LEASE_MARK, QS_FINISH,
 	QS_COUNTS, QS_OLDEST, QS_HEALTH,
@@ -72,6 +72,7 @@ sqlite3_stmt *queue_stmt(struct queue *q, enum queue_stmt_id id);
 int queue_step_done(sqlite3_stmt *st);
 int queue_run(struct queue *q, enum queue_stmt_id id);
 void queue_rollback(struct queue *q);
+int queue_set_sync(struct queue *q, int full);
 /* With db_lock held, after a write transaction failed or committed: logs
  * when the store stops or starts taking writes again, once each. */
 void queue_write_failed(struct queue *q, const char *what);
