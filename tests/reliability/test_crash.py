@@ -14,6 +14,7 @@ from crashkit import Loop
 
 CLIENTS = 4
 LEAVE_EVERY = 4  # every 4th user of a client leaves the group again
+MAX_USERS = 60   # per client: bounds the run on a slow machine
 
 
 class CrashLoop(Loop):
@@ -57,14 +58,14 @@ class CrashLoop(Loop):
         deadline = time.time() + 150
         mine, i = [], 0
         try:
-            while self.killing.is_set() or i < 5:
+            while (self.killing.is_set() or i < 5) and i < MAX_USERS:
                 uid = self.new_user("c%d" % n)
                 if self.deliver_until_acked(self.join(uid), deadline):
                     mine.append(uid)
                 else:
                     self.unacked.append(uid)
                 i += 1
-                time.sleep(rng.uniform(0, 0.15))
+                time.sleep(rng.uniform(0.05, 0.35))
             # some users leave again, once their join has been synced
             for uid in mine[::LEAVE_EVERY]:
                 self.wait_synced(uid, deadline)
