@@ -103,7 +103,6 @@ worker_store_fail(struct sync_ctx *x, const char *what)
 	return worker_fail(x, HTTP_CLASS_RETRY, 0, what, "store write failed");
 }
 
-/* How a lease ends, in the store. */
 enum worker_end { WORKER_END_DONE, WORKER_END_RETRY, WORKER_END_DEAD, WORKER_END_RELEASE };
 
 /* Sleeps ms in short slices; returns -1 at once when shutdown begins. */
@@ -148,8 +147,8 @@ worker_end_lease(struct worker_pool *p, const struct queue_lease *l, enum worker
 			return 0;
 		if (worker_nap(p, wait_ms) < 0)
 			return -1;
-		wait_ms = wait_ms * 2 > WORKER_STORE_WAIT_MAX_MS ? WORKER_STORE_WAIT_MAX_MS :
-		    wait_ms * 2;
+		if (wait_ms < WORKER_STORE_WAIT_MAX_MS / 2)
+			wait_ms *= 2;
 	}
 }
 
