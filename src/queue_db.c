@@ -192,7 +192,7 @@ queue_write_ok(struct queue *q)
  * ran with the last pragma prepared (NORMAL) and answered 200 for commits
  * that were not yet on disk (lost when the file system or the machine
  * failed; tests/reliability/test_readonly.py FailingFs and
- * tests/unit/test_queue.c intake_syncs_wal).
+ * tests/unit/test_queue_durable.c).
  */
 int
 queue_set_sync(struct queue *q, int full)
