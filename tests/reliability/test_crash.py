@@ -120,3 +120,42 @@ class CrashLoop(Loop):
         self.assertEqual(synced, len(self.members))
         self.assertGreater(len(self.members), 0)
         self.assertEqual(self.gs.stop(), 0)
+
+
+class Restart(Loop):
+    """A delivery that arrives while groupsync starts must get 200 or a
+    5xx (Okta retries those), never a 4xx: Okta drops a delivery answered
+    4xx for good. civetweb accepts connections as soon as it listens, and
+    the routes used to be registered only after that: a request in that
+    window got civetweb's own 404."""
+
+    workers = "0"
+
+    def test_no_4xx_while_starting(self):
+        statuses = {}
+        stop = threading.Event()
+
+        def hammer():
+            body = self.join(self.new_user("st"))
+            while not stop.is_set():
+                # refused while down: again at once, to be there when it listens
+                s = self.try_deliver(body, timeout=10)
+                if s is not None:
+                    statuses[s] = statuses.get(s, 0) + 1
+                    body = self.join(self.new_user("st"))
+
+        threads = [threading.Thread(target=hammer) for _ in range(3)]
+        for t in threads:
+            t.start()
+        try:
+            for _ in range(15):
+                self.start_gs()
+                time.sleep(0.2)
+                self.kill_gs()
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+        print("\nstatuses during 15 starts: %s" % statuses, flush=True)
+        self.assertEqual([s for s in statuses if s is not None and 400 <= s < 500], [])
+        self.assertIn(200, statuses)
