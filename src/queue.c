@@ -95,7 +95,7 @@ queue_commit_batch(struct queue *q, struct queue_req *batch)
 	int64_t now = util_now_ms();
 
 	pthread_mutex_lock(&q->db_lock);
-	if (queue_run(q, QS_SYNC_FULL) == -1 || queue_run(q, QS_BEGIN) == -1) {
+	if (queue_set_sync(q, 1) == -1 || queue_run(q, QS_BEGIN) == -1) {
 		queue_seterr(q, err, sizeof(err), "begin");
 		goto fail;
 	}
@@ -114,12 +114,14 @@ queue_commit_batch(struct queue *q, struct queue_req *batch)
 		queue_seterr(q, err, sizeof(err), "commit");
 		goto fail;
 	}
-	queue_run(q, QS_SYNC_NORMAL);
+	queue_write_ok(q);
+	(void)queue_set_sync(q, 0);
 	pthread_mutex_unlock(&q->db_lock);
 	return;
 fail:
+	queue_write_failed(q, "store deliveries");
 	queue_rollback(q);
-	queue_run(q, QS_SYNC_NORMAL);
+	(void)queue_set_sync(q, 0);
 	pthread_mutex_unlock(&q->db_lock);
 	for (r = batch; r != NULL; r = r->next) {
 		r->result = QUEUE_FAILED;
@@ -430,8 +432,10 @@ queue_lease(struct queue *q, int64_t now_ms, struct queue_lease *out,
 	sqlite3_bind_int64(st, 3, util_now_ms());
 	if (queue_step_done(st) == -1 || queue_run(q, QS_COMMIT) == -1) {
 		queue_seterr(q, err, errlen, "lease: mark leased");
+		queue_write_failed(q, "lease jobs");
 		goto out;
 	}
+	queue_write_ok(q);
 	ret = 1;
 out:
 	queue_rollback(q);
@@ -486,6 +490,10 @@ queue_finish(struct queue *q, const struct queue_lease *l,
 		goto out;
 	ret = 0;
 out:
+	if (ret == 0)
+		queue_write_ok(q);
+	else
+		queue_write_failed(q, "record a sync's outcome");
 	queue_rollback(q);
 	pthread_mutex_unlock(&q->db_lock);
 	return ret;
@@ -575,6 +583,10 @@ queue_writable(struct queue *q)
 		goto out;
 	ok = 1;
 out:
+	if (ok)
+		queue_write_ok(q);
+	else
+		queue_write_failed(q, "readiness write");
 	queue_rollback(q);
 	pthread_mutex_unlock(&q->db_lock);
 	return ok;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "groupsync/log.h"
 #include "groupsync/util.h"
 
 static const char queue_schema_sql[] =
@@ -42,8 +43,6 @@ static const char queue_schema_sql[] =
 
 static const char *const queue_sql[QS_COUNT] = {
 	[QS_BEGIN] = "BEGIN IMMEDIATE",
-	[QS_SYNC_FULL] = "PRAGMA synchronous=FULL",
-	[QS_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
 	[QS_COMMIT] = "COMMIT",
 	[QS_ROLLBACK] = "ROLLBACK",
 	[QS_DELIVERY_ADD] = "INSERT OR IGNORE INTO deliveries(event_id, received)"
@@ -98,14 +97,26 @@ static const char *const queue_sql[QS_COUNT] = {
 	[QS_ADMIN_DROP] = "DELETE FROM jobs WHERE id = ?1 AND state <> 1",
 };
 
+/*
+ * SQLite says "disk I/O error" or "unable to open database file" for
+ * every OS failure; the errno says which (no space, read-only file
+ * system, permission), which is what an operator needs to act on. It is
+ * only current after an I/O or open error.
+ */
 void
 queue_seterr(struct queue *q, char *err, size_t errlen, const char *what)
 {
+	int code = sqlite3_errcode(q->db) & 0xff, sys = sqlite3_system_errno(q->db);
+
 	if (err == NULL || errlen == 0)
 		return;
 	/* a truncated message is still worth returning */
-	(void)util_format(err, errlen, "%s: %s: %s", q->path, what,
-	    sqlite3_errmsg(q->db));
+	if ((code == SQLITE_IOERR || code == SQLITE_CANTOPEN) && sys != 0)
+		(void)util_format(err, errlen, "%s: %s: %s (%s)", q->path, what,
+		    sqlite3_errmsg(q->db), strerror(sys));
+	else
+		(void)util_format(err, errlen, "%s: %s: %s", q->path, what,
+		    sqlite3_errmsg(q->db));
 }
 
 /* Returns the cached statement, reset and with its bindings cleared. */
@@ -143,6 +154,51 @@ queue_rollback(struct queue *q)
 {
 	if (!sqlite3_get_autocommit(q->db))
 		(void)queue_run(q, QS_ROLLBACK);
+}
+
+/*
+ * A full disk or a read-only file system fails every write until it is
+ * fixed: intake answers 503 to each delivery and the workers retry, so a
+ * line per failure would be a flood (and would fill the same disk). The
+ * store's state changes are logged instead, once each way.
+ */
+void
+queue_write_failed(struct queue *q, const char *what)
+{
+	char err[QUEUE_ERROR_MAX + 1];
+
+	if (q->write_failing)
+		return;
+	q->write_failing = 1;
+	queue_seterr(q, err, sizeof(err), what);
+	log_emit(LOG_ERROR, "store does not take writes: deliveries are answered 503 "
+	    "and syncs wait until it does", "error", err, (char *)NULL);
+}
+
+void
+queue_write_ok(struct queue *q)
+{
+	if (!q->write_failing)
+		return;
+	q->write_failing = 0;
+	log_emit(LOG_INFO, "store takes writes again", "path", q->path, (char *)NULL);
+}
+
+/*
+ * Switches the connection between synchronous=FULL (intake: fsync the WAL
+ * at COMMIT) and NORMAL. Never through a cached statement: SQLite applies
+ * PRAGMA synchronous when the statement is *prepared*, and stepping a
+ * prepared one again changes nothing. The queue once did that, so intake
+ * ran with the last pragma prepared (NORMAL) and answered 200 for commits
+ * that were not yet on disk (lost when the file system or the machine
+ * failed; tests/reliability/test_readonly.py FailingFs and
+ * tests/unit/test_queue_durable.c).
+ */
+int
+queue_set_sync(struct queue *q, int full)
+{
+	return sqlite3_exec(q->db, full ? "PRAGMA synchronous=FULL" :
+	    "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
 void

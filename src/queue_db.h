@@ -24,7 +24,7 @@
 #define QUEUE_ADMIN_COLUMNS QUEUE_JOB_COLUMNS ", state, updated"
 
 enum queue_stmt_id {
-	QS_BEGIN, QS_COMMIT, QS_ROLLBACK, QS_SYNC_FULL, QS_SYNC_NORMAL,
+	QS_BEGIN, QS_COMMIT, QS_ROLLBACK,
 	QS_DELIVERY_ADD, QS_JOB_ADD,
 	QS_LEASE_PICK, QS_LEASE_JOBS, QS_LEASE_MARK, QS_FINISH,
 	QS_COUNTS, QS_OLDEST, QS_HEALTH,
@@ -64,6 +64,7 @@ struct queue {
 	int stopping;
 	pthread_t committer;
 	struct queue_ckpt *ckpt;	/* server mode: checkpoint thread */
+	int write_failing;		/* under db_lock: last write failed */
 };
 
 void queue_seterr(struct queue *q, char *err, size_t errlen, const char *what);
@@ -71,6 +72,11 @@ sqlite3_stmt *queue_stmt(struct queue *q, enum queue_stmt_id id);
 int queue_step_done(sqlite3_stmt *st);
 int queue_run(struct queue *q, enum queue_stmt_id id);
 void queue_rollback(struct queue *q);
+int queue_set_sync(struct queue *q, int full);
+/* With db_lock held, after a write transaction failed or committed: logs
+ * when the store stops or starts taking writes again, once each. */
+void queue_write_failed(struct queue *q, const char *what);
+void queue_write_ok(struct queue *q);
 void queue_bind_text(sqlite3_stmt *st, int i, const char *s);
 int queue_copy_col(char *dst, size_t size, sqlite3_stmt *st, int col);
 void queue_read_job(sqlite3_stmt *st, struct queue_job *j);

@@ -48,6 +48,10 @@ queue_remote_put(struct queue *q, const char *user_id, const char *remote_id,
 	queue_bind_text(st, 3, hash != NULL ? hash : "");
 	sqlite3_bind_int64(st, 4, util_now_ms());
 	ret = queue_step_done(st);
+	if (ret == 0)
+		queue_write_ok(q);
+	else
+		queue_write_failed(q, "record a remote ID");
 	pthread_mutex_unlock(&q->db_lock);
 	return ret;
 }
@@ -62,6 +66,8 @@ queue_remote_delete(struct queue *q, const char *user_id)
 	st = queue_stmt(q, QS_REMOTE_DELETE);
 	queue_bind_text(st, 1, user_id);
 	ret = queue_step_done(st);
+	if (ret == -1)
+		queue_write_failed(q, "forget a remote ID");
 	pthread_mutex_unlock(&q->db_lock);
 	return ret;
 }

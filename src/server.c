@@ -1,61 +1,29 @@
+/*
+ * The HTTP endpoints: the event hook (verification and deliveries),
+ * /healthz, /readyz, /metrics, and 404 for everything else. civetweb's
+ * set-up, TLS and the connection guard are in server_start.c.
+ */
 #include "groupsync/server.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <civetweb.h>
-#include <openssl/err.h>
 #include <openssl/rand.h>
-#include <openssl/ssl.h>
 
 #include "civetweb_glue.h"
-#include "groupsync/conn_guard.h"
-#include "groupsync/hook.h"
 #include "groupsync/log.h"
 #include "groupsync/metrics.h"
 #include "groupsync/util.h"
+#include "server_internal.h"
 
-#define SERVER_RID_LEN 16
 #define SERVER_BODY_CHUNK (16 * 1024)
 #define SERVER_DRAIN_MAX (4 * SERVER_MAX_BODY)
-#define SERVER_KEEPALIVE_MS 2000 /* idle keep-alive connection: closed after this */
-/* Under thread pressure, a handshake, header or body still incomplete
- * after this long is stalled (a real Okta request sends it at once). */
-#define SERVER_STALLED_MS 1000
-#define SERVER_GUARD_TICK_MS 100
+#define SERVER_STORE_RETRY_AFTER "5" /* seconds; Okta retries on its own schedule */
 
-/*
- * Mozilla's "intermediate" TLS 1.2 suites: forward secret AEAD only.
- * TLS 1.3 suites are OpenSSL's defaults, all of them modern.
- */
-#define SERVER_TLS12_CIPHERS                                             \
-	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"     \
-	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"     \
-	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
-
-struct server {
-	struct mg_context *ctx;
-	const struct config *cfg;
-	struct queue *q;
-	struct okta *okta; /* NULL: no Okta metrics */
-	struct hook_filter filter;
-	struct conn_guard *guard;
-	_Atomic(struct mg_context *) guarded; /* ctx, for the guard's thread */
-	int port;
-};
-
-/* One request being answered: what every reply and log line needs. */
-struct server_req {
-	struct mg_connection *conn;
-	struct server *s;
-	char rid[SERVER_RID_LEN + 1];
-	int64_t start_ms;
-};
-
-static void
+void
 server_request_id(char *out)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -97,7 +65,7 @@ server_close_unread(struct mg_connection *conn)
  * segment), which cost more than all of groupsync's own work per delivery
  * (tests/bench/ingest). body may be NULL for none.
  */
-static int
+int
 server_reply(struct server_req *r, int status, const char *type, const char *body,
     const char *extra_name, const char *extra_value)
 {
@@ -290,11 +258,13 @@ server_deliver(struct server_req *r)
 	free(body);
 	res = queue_enqueue(r->s->q, d.event_id, d.jobs, d.njobs, &stored, err, sizeof(err));
 	if (res == QUEUE_FAILED) {
-		log_emit(LOG_ERROR, "delivery not stored: answering 503 so that Okta retries",
+		/* warn, not error: the queue logs the store's failure once */
+		log_emit(LOG_WARN, "delivery not stored: answering 503 so that Okta retries",
 		    "request_id", r->rid, "event_id", d.event_id, "error", err, (char *)NULL);
 		hook_delivery_free(&d);
 		metrics_delivery(METRICS_DELIVERY_STORE_FAILED);
-		return server_error(r, 503, "store unavailable");
+		return server_reply(r, 503, "application/json", "{\"error\":\"store unavailable\"}",
+		    "Retry-After", SERVER_STORE_RETRY_AFTER);
 	}
 	server_count_delivery(&d, res, stored);
 	server_log_delivery(r, &d, stored, res == QUEUE_DUPLICATE);
@@ -447,126 +417,7 @@ server_not_found(struct mg_connection *conn, void *cbdata)
 	return server_error(&r, 404, "not found");
 }
 
-/*
- * civetweb callbacks that report each connection's phase to the guard
- * (conn_guard.h). They run on the connection's own worker thread.
- */
-static struct conn_guard *
-server_guard(const struct mg_connection *conn)
-{
-	const struct server *s = mg_get_user_data(mg_get_context(conn));
-
-	return s->guard;
-}
-
-static int
-server_conn_open(const struct mg_connection *conn, void **conn_data)
-{
-	(void)conn_data;
-	conn_guard_enter(server_guard(conn), conn, civetweb_glue_socket(conn),
-	    civetweb_glue_peer(conn), CONN_GUARD_HEADER);
-	return 0;
-}
-
-static int
-server_conn_begin(struct mg_connection *conn)
-{
-	conn_guard_enter(server_guard(conn), conn, -1, NULL, CONN_GUARD_BODY);
-	return 0; /* civetweb goes on to the request handlers */
-}
-
-static void
-server_conn_end(const struct mg_connection *conn, int status)
-{
-	(void)status;
-	conn_guard_enter(server_guard(conn), conn, -1, NULL, CONN_GUARD_IDLE);
-}
-
-/* civetweb calls this before it closes the socket (see conn_guard.h). */
-static void
-server_conn_close(const struct mg_connection *conn)
-{
-	conn_guard_forget(server_guard(conn), conn);
-}
-
-/*
- * civetweb calls init_connection only after the TLS handshake, which it
- * bounds loosely; OpenSSL's info callback tells the guard when a
- * handshake starts, on the worker thread, before the first byte is read.
- * civetweb stores its connection as the SSL's app data.
- */
-static void
-server_tls_info(const SSL *ssl, int where, int ret)
-{
-	const struct mg_connection *conn;
-
-	(void)ret;
-	if (!(where & SSL_CB_HANDSHAKE_START))
-		return;
-	conn = SSL_get_app_data(ssl);
-	if (conn != NULL)
-		conn_guard_enter(server_guard(conn), conn, SSL_get_fd(ssl),
-		    civetweb_glue_peer(conn), CONN_GUARD_HANDSHAKE);
-}
-
-/*
- * Configures TLS ourselves (civetweb skips its own set-up when this
- * returns 1): TLS 1.2 minimum, forward-secret AEAD suites, no
- * renegotiation, no compression, and a key that matches the certificate.
- * Security level 2 (keys of 112 bits of strength: RSA and DH 2048, EC 224)
- * is set here rather than left to the system's OpenSSL build and
- * openssl.cnf, some of which default to level 1 (RSA 1024); a weaker key
- * is then refused at start, with OpenSSL's reason ("ee key too small").
- */
-static int
-server_init_tls(void *ssl_ctx, void *user_data)
-{
-	SSL_CTX *ctx = ssl_ctx;
-	const struct server *s = user_data;
-	const char *why = NULL;
-	char reason[256];
-
-	ERR_clear_error();
-	SSL_CTX_set_security_level(ctx, 2);
-	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
-		why = "cannot require TLS 1.2";
-	else if (SSL_CTX_set_cipher_list(ctx, SERVER_TLS12_CIPHERS) != 1)
-		why = "cannot set the cipher list";
-	else if (SSL_CTX_use_certificate_chain_file(ctx, s->cfg->tls_cert) != 1)
-		why = "cannot load GROUPSYNC_TLS_CERT (PEM certificate chain expected)";
-	else if (SSL_CTX_use_PrivateKey_file(ctx, s->cfg->tls_key, SSL_FILETYPE_PEM) != 1)
-		why = "cannot load GROUPSYNC_TLS_KEY (PEM private key expected)";
-	else if (SSL_CTX_check_private_key(ctx) != 1)
-		why = "GROUPSYNC_TLS_KEY does not match GROUPSYNC_TLS_CERT";
-	if (why != NULL) {
-		/* the reason names no key material: "ee key too small" */
-		ERR_error_string_n(ERR_peek_last_error(), reason, sizeof(reason));
-		ERR_clear_error();
-		log_emit(LOG_ERROR, why, "reason", reason, (char *)NULL);
-		return -1;
-	}
-	SSL_CTX_set_info_callback(ctx, server_tls_info);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1);
-	return 1;
-}
-
-static int
-server_civetweb_log(const struct mg_connection *conn, const char *message)
-{
-	(void)conn;
-	log_emit(LOG_INFO, "http", "detail", message, (char *)NULL);
-	return 1;
-}
-
-/* civetweb's listening_ports syntax: "addr:port" or "addr:ports". */
-static int
-server_ports_option(const struct config *cfg, char *buf, size_t len)
-{
-	return util_format(buf, len, "%s%s", cfg->listen, cfg->tls ? "s" : "");
-}
-
-static void
+void
 server_routes(struct server *s)
 {
 	char exact[300];
@@ -577,121 +428,4 @@ server_routes(struct server *s)
 	mg_set_request_handler(s->ctx, "/readyz", server_readyz, s);
 	mg_set_request_handler(s->ctx, "/metrics", server_metrics, s);
 	mg_set_request_handler(s->ctx, "**", server_not_found, s);
-}
-
-static int
-server_queued(void *arg)
-{
-	struct server *s = arg;
-
-	/* The guard starts before civetweb: nothing is queued until then. */
-	struct mg_context *ctx = atomic_load(&s->guarded);
-
-	return ctx != NULL ? civetweb_glue_queued(ctx) : 0;
-}
-
-static int
-server_start_guard(struct server *s, char *err, size_t errlen)
-{
-	struct conn_guard_limits l = {
-		.threads = s->cfg->http_threads,
-		.request_ms = s->cfg->request_timeout_ms,
-		.idle_ms = SERVER_KEEPALIVE_MS,
-		.grace_ms = SERVER_STALLED_MS,
-		.tick_ms = SERVER_GUARD_TICK_MS,
-	};
-
-	s->guard = conn_guard_new(&l, server_queued, s, err, errlen);
-	return s->guard != NULL ? 0 : -1;
-}
-
-struct server *
-server_start(const struct server_deps *d, char *err, size_t errlen)
-{
-	const struct config *cfg = d->cfg;
-	struct server *s = calloc(1, sizeof(*s));
-	struct mg_callbacks cb = {0};
-	struct mg_init_data init = {0};
-	struct mg_error_data ed = {0};
-	struct mg_server_port ports[4];
-	char ports_opt[300], threads[16], timeout[16], keepalive[16], cerr[256] = "";
-	const char *opts[] = {
-	    "listening_ports", ports_opt,
-	    "num_threads", threads,
-	    "request_timeout_ms", timeout,
-	    "keep_alive_timeout_ms", keepalive,
-	    "enable_keep_alive", "yes",
-	    "tcp_nodelay", "1",
-	    "max_request_size", "16384", /* request line + headers */
-	    "linger_timeout_ms", "0",
-	    "listen_backlog", "512",
-	    "connection_queue", "256",
-	    "enable_directory_listing", "no",
-	    "ssl_protocol_version", "4",
-	    "decode_url", "yes",
-	    NULL, NULL};
-	unsigned code = 0;
-
-	if (s == NULL)
-		return NULL;
-	s->cfg = cfg;
-	s->q = d->q;
-	s->okta = d->okta;
-	s->filter.group_ids = cfg->group_ids;
-	s->filter.ngroup_ids = cfg->ngroup_ids;
-	server_ports_option(cfg, ports_opt, sizeof(ports_opt));
-	snprintf(threads, sizeof(threads), "%d", cfg->http_threads);
-	snprintf(timeout, sizeof(timeout), "%d", cfg->request_timeout_ms);
-	snprintf(keepalive, sizeof(keepalive), "%d", SERVER_KEEPALIVE_MS);
-	if (server_start_guard(s, err, errlen) < 0) {
-		free(s);
-		return NULL;
-	}
-	cb.log_message = server_civetweb_log;
-	cb.init_connection = server_conn_open;
-	cb.begin_request = server_conn_begin;
-	cb.end_request = server_conn_end;
-	cb.connection_close = server_conn_close;
-	if (cfg->tls)
-		cb.init_ssl = server_init_tls;
-	init.callbacks = &cb;
-	init.user_data = s;
-	init.configuration_options = opts;
-	ed.code = &code;
-	ed.text = cerr;
-	ed.text_buffer_size = sizeof(cerr);
-	s->ctx = mg_start2(&init, &ed);
-	if (s->ctx == NULL) {
-		util_format(err, errlen, "GROUPSYNC_LISTEN: cannot listen on %s%s: %s", cfg->listen,
-		    cfg->tls ? " (HTTPS)" : "", cerr[0] ? cerr : "civetweb failed to start");
-		conn_guard_free(s->guard);
-		free(s);
-		return NULL;
-	}
-	atomic_store(&s->guarded, s->ctx);
-	server_routes(s);
-	memset(ports, 0, sizeof(ports));
-	if (mg_get_server_ports(s->ctx, 4, ports) > 0)
-		s->port = ports[0].port;
-	return s;
-}
-
-void
-server_stop(struct server *s)
-{
-	if (s == NULL)
-		return;
-	/* The watchdog reads civetweb's queue: stop it before civetweb
-	 * frees that. Callbacks still report to the guard until mg_stop
-	 * has closed every connection. */
-	conn_guard_stop(s->guard);
-	mg_stop(s->ctx);
-	conn_guard_free(s->guard);
-	free(s);
-}
-
-int
-server_port(const struct server *s)
-{
-	return s->port;
 }

@@ -15,6 +15,8 @@
 #include "groupsync/util.h"
 
 #define WORKER_IDLE_WAIT_MS 1000 /* a retry whose time came needs no event */
+#define WORKER_STORE_WAIT_MS 100     /* first wait for a store that failed */
+#define WORKER_STORE_WAIT_MAX_MS 5000
 
 struct worker {
 	struct worker_pool *pool;
@@ -99,6 +101,55 @@ worker_store_fail(struct sync_ctx *x, const char *what)
 {
 	/* The store failing is not the user's fault: retry, never dead. */
 	return worker_fail(x, HTTP_CLASS_RETRY, 0, what, "store write failed");
+}
+
+enum worker_end { WORKER_END_DONE, WORKER_END_RETRY, WORKER_END_DEAD, WORKER_END_RELEASE };
+
+/* Sleeps ms in short slices; returns -1 at once when shutdown begins. */
+static int
+worker_nap(struct worker_pool *p, int ms)
+{
+	struct timespec ts = {0, 50 * 1000000L};
+
+	for (; ms > 0; ms -= 50) {
+		if (atomic_load(&p->stopping))
+			return -1;
+		nanosleep(&ts, NULL);
+	}
+	return atomic_load(&p->stopping) ? -1 : 0;
+}
+
+/*
+ * Records how a lease ended, retrying while the store refuses writes
+ * (disk full, read-only or failing file system): a lease that stays
+ * "leased" in the store holds its user until the next start (only
+ * opening the store releases leases), so that user's later events would
+ * never sync. The queue logs the store's failure once. Gives up only at
+ * shutdown: the next start releases the lease and the user is synced
+ * again, which converges to the same state. Returns 0 once recorded.
+ */
+static int
+worker_end_lease(struct worker_pool *p, const struct queue_lease *l, enum worker_end how,
+    int64_t retry_at_ms, const char *error)
+{
+	int wait_ms = WORKER_STORE_WAIT_MS, rc;
+
+	for (;;) {
+		if (how == WORKER_END_DONE)
+			rc = queue_complete(p->d.q, l);
+		else if (how == WORKER_END_RETRY)
+			rc = queue_retry(p->d.q, l, retry_at_ms, error);
+		else if (how == WORKER_END_DEAD)
+			rc = queue_dead(p->d.q, l, error);
+		else
+			rc = queue_release(p->d.q, l);
+		if (rc == 0)
+			return 0;
+		if (worker_nap(p, wait_ms) < 0)
+			return -1;
+		if (wait_ms < WORKER_STORE_WAIT_MAX_MS / 2)
+			wait_ms *= 2;
+	}
 }
 
 /* Writes the remote ID (or null) to the Okta user, unless already there. */
@@ -316,14 +367,14 @@ worker_settle_failure(struct sync_ctx *x, int attempt)
 	int64_t at;
 
 	if (atomic_load(&p->abort)) {
-		queue_release(p->d.q, x->lease);
+		(void)worker_end_lease(p, x->lease, WORKER_END_RELEASE, 0, NULL);
 		x->outcome = "released";
 		x->mo = METRICS_SYNC_RELEASED;
 		atomic_fetch_add(&p->released, 1);
 		return;
 	}
 	if (x->cls == HTTP_CLASS_PERMANENT || attempt >= cfg->max_attempts) {
-		queue_dead(p->d.q, x->lease, x->error);
+		(void)worker_end_lease(p, x->lease, WORKER_END_DEAD, 0, x->error);
 		x->outcome = "dead";
 		x->mo = METRICS_SYNC_DEAD;
 		atomic_fetch_add(&p->dead, 1);
@@ -334,7 +385,7 @@ worker_settle_failure(struct sync_ctx *x, int attempt)
 	    (double)r / 4294967296.0);
 	if (x->retry_at_ms > at)
 		at = x->retry_at_ms; /* Retry-After or a rate-limit reset */
-	queue_retry(p->d.q, x->lease, at, x->error);
+	(void)worker_end_lease(p, x->lease, WORKER_END_RETRY, at, x->error);
 	x->outcome = "retry";
 	x->mo = METRICS_SYNC_RETRY;
 	atomic_fetch_add(&p->retried, 1);
@@ -408,13 +459,13 @@ worker_sync(struct worker *w, const struct queue_lease *lease)
 		    "skipped: no synced attribute changed";
 		x.mo = METRICS_SYNC_SKIPPED;
 		x.decided = 1; /* x.action is SYNC_NOTHING */
-		queue_complete(p->d.q, lease);
+		(void)worker_end_lease(p, lease, WORKER_END_DONE, 0, NULL);
 		atomic_fetch_add(&p->skipped, 1);
 		atomic_fetch_add(&p->events, lease->njobs);
 	} else if (worker_execute(&x) < 0) {
 		worker_settle_failure(&x, attempt);
-	} else if (queue_complete(p->d.q, lease) < 0) {
-		x.outcome = "done, not recorded (store failed): will run again";
+	} else if (worker_end_lease(p, lease, WORKER_END_DONE, 0, NULL) < 0) {
+		x.outcome = "done, not recorded (store failed): runs again after a restart";
 		x.mo = METRICS_SYNC_STORE_FAILED;
 	} else {
 		worker_count_success(p, x.action, lease->njobs);
@@ -432,16 +483,20 @@ worker_main(void *arg)
 	struct queue_lease lease;
 	char err[QUEUE_ERROR_MAX + 1];
 	uint64_t seq;
-	int rc;
+	int rc, failing = 0;
 
 	while (!atomic_load(&p->stopping)) {
 		seq = queue_work_seq(p->d.q);
 		rc = queue_lease(p->d.q, util_now_ms(), &lease, err, sizeof(err));
 		if (rc < 0) {
-			log_emit(LOG_ERROR, "cannot lease jobs", "error", err, (char *)NULL);
+			/* once per streak: a failing store fails every second */
+			if (!failing)
+				log_emit(LOG_ERROR, "cannot lease jobs", "error", err, (char *)NULL);
+			failing = 1;
 			queue_wait_work(p->d.q, seq, WORKER_IDLE_WAIT_MS);
 			continue;
 		}
+		failing = 0;
 		if (rc == 0) {
 			queue_wait_work(p->d.q, seq, WORKER_IDLE_WAIT_MS);
 			continue;

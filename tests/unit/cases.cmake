@@ -53,3 +53,4 @@ gs_unit_test(metrics render_format counters_counted event_types remote_status_cl
 gs_unit_test(queue_admin list_by_state list_by_user list_limit show retry_dead retry_backoff
     retry_refused retry_all_dead drop drop_leased_refused)
 gs_unit_test(conn_guard deadlines_only pressure_order shed_not_counted)
+gs_unit_test(queue_durable intake_syncs_wal)
