@@ -192,7 +192,10 @@ class Groupsync:
         if self.tls:
             s = self.ssl_context().wrap_socket(s, server_hostname="127.0.0.1")
         try:
-            s.sendall(data)
+            try:
+                s.sendall(data)
+            except OSError:
+                pass  # the server may answer and close before all is sent
             if not read:
                 return b""
             out = b""
