@@ -24,6 +24,8 @@ static const struct config_option config_options[] = {
 	    "PEM certificate chain; with GROUPSYNC_TLS_KEY: serve HTTPS"},
 	{"GROUPSYNC_TLS_KEY", CT_SECRET, NULL, S(tls_key), 0, 0, check_readable, NULL,
 	    "PEM private key file for GROUPSYNC_TLS_CERT"},
+	{"GROUPSYNC_TRUSTED_PROXIES", CT_STRING, "", S(trusted_proxies), 0, 0, check_proxies,
+	    NULL, "reverse proxies (IPs/CIDRs, comma-separated) whose X-Forwarded-For is logged as the client"},
 	{"GROUPSYNC_HOOK_PATH", CT_STRING, "/hooks/okta", S(hook_path), 0, 0, check_path, NULL,
 	    "event hook path"},
 	{"GROUPSYNC_HOOK_AUTH_HEADER", CT_STRING, "Authorization", S(hook_auth_header), 0, 0,

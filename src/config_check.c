@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 
 #include "config_table.h"
+#include "groupsync/netaddr.h"
 #include "groupsync/util.h"
 
 int
@@ -104,6 +105,19 @@ check_word(const struct config *c, const struct config_option *o, const char *v,
 	if (util_is_token(v, 128))
 		return 0;
 	util_format(err, errlen, "%s: must be letters, digits and ._:@+- only", o->name);
+	return -1;
+}
+
+int
+check_proxies(const struct config *c, const struct config_option *o, const char *v,
+    char *err, size_t errlen)
+{
+	char why[96];
+
+	(void)c;
+	if (netaddr_list_check(v, why, sizeof(why)) == 0)
+		return 0;
+	util_format(err, errlen, "%s: %s", o->name, why);
 	return -1;
 }
 

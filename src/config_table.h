@@ -41,6 +41,8 @@ int check_url(const struct config *, const struct config_option *, const char *,
     size_t);
 int check_word(const struct config *, const struct config_option *, const char *, char *,
     size_t);
+int check_proxies(const struct config *, const struct config_option *, const char *, char *,
+    size_t);
 int check_choice(const struct config *, const struct config_option *, const char *, char *,
     size_t);
 int check_readable(const struct config *, const struct config_option *, const char *, char *,

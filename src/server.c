@@ -108,9 +108,19 @@ server_error(struct server_req *r, int status, const char *what)
 }
 
 static const char *
-server_peer(const struct mg_connection *conn)
+server_peer(const struct server_req *r)
 {
-	return mg_get_request_info(conn)->remote_addr;
+	return mg_get_request_info(r->conn)->remote_addr;
+}
+
+/* The client's address: the peer, or what a trusted proxy reports. */
+static const char *
+server_client(struct server_req *r)
+{
+	if (r->client[0] == '\0')
+		netaddr_client(server_peer(r), mg_get_header(r->conn, "X-Forwarded-For"),
+		    mg_get_header(r->conn, "X-Real-IP"), r->s->cfg->trusted_proxies, r->client);
+	return r->client;
 }
 
 /*
@@ -238,8 +248,8 @@ server_deliver(struct server_req *r)
 	if (status == 0) /* the client is done: what remains is ours */
 		conn_guard_enter(r->s->guard, r->conn, -1, NULL, CONN_GUARD_HANDLER);
 	if (status != 0) {
-		log_emit(LOG_WARN, "delivery refused", "request_id", r->rid, "peer",
-		    server_peer(r->conn), "reason",
+		log_emit(LOG_WARN, "delivery refused", "request_id", r->rid, "client",
+		    server_client(r), "peer", server_peer(r), "reason",
 		    status == 413 ? "body too large" : status == 400 ?
 		    "both Transfer-Encoding and Content-Length" : "body read failed or timed out",
 		    (char *)NULL);
@@ -250,8 +260,8 @@ server_deliver(struct server_req *r)
 	}
 	if (hook_parse_delivery(body, len, &r->s->filter, &d, err, sizeof(err)) < 0) {
 		free(body);
-		log_emit(LOG_WARN, "delivery malformed", "request_id", r->rid, "peer",
-		    server_peer(r->conn), "reason", err, (char *)NULL);
+		log_emit(LOG_WARN, "delivery malformed", "request_id", r->rid, "client",
+		    server_client(r), "peer", server_peer(r), "reason", err, (char *)NULL);
 		metrics_delivery(METRICS_DELIVERY_MALFORMED);
 		return server_error(r, 400, err);
 	}
@@ -285,8 +295,8 @@ server_verify(struct server_req *r)
 		return server_error(r, 400, "missing X-Okta-Verification-Challenge");
 	if (hook_verification_answer(challenge, answer, sizeof(answer)) < 0)
 		return server_error(r, 400, "challenge too long");
-	log_emit(LOG_INFO, "event hook verified", "request_id", r->rid, "peer",
-	    server_peer(r->conn), (char *)NULL);
+	log_emit(LOG_INFO, "event hook verified", "request_id", r->rid, "client",
+	    server_client(r), "peer", server_peer(r), (char *)NULL);
 	return server_reply(r, 200, "application/json", answer, NULL, NULL);
 }
 
@@ -327,7 +337,8 @@ server_hook(struct mg_connection *conn, void *cbdata)
 		/* The presented value is never logged: it may be a near-miss
 		 * of the real secret, or the secret of another hook. */
 		log_emit(LOG_WARN, "event hook authentication failed", "request_id", r.rid,
-		    "peer", server_peer(conn), "header", cfg->hook_auth_header, "reason",
+		    "client", server_client(&r), "peer", server_peer(&r),
+		    "header", cfg->hook_auth_header, "reason",
 		    presented ? "wrong value" : "header missing or repeated", (char *)NULL);
 		metrics_delivery(METRICS_DELIVERY_UNAUTHORIZED);
 		return server_error(&r, 401, "unauthorized");

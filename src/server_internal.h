@@ -13,6 +13,7 @@
 
 #include "groupsync/conn_guard.h"
 #include "groupsync/hook.h"
+#include "groupsync/netaddr.h"
 #include "groupsync/server.h"
 
 #define SERVER_RID_LEN 16
@@ -35,6 +36,7 @@ struct server_req {
 	struct server *s;
 	char rid[SERVER_RID_LEN + 1];
 	int64_t start_ms;
+	char client[NETADDR_MAX]; /* see server_client(); "" until asked */
 };
 
 /* A fresh random request id (SERVER_RID_LEN hex digits) into out. */

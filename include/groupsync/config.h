@@ -24,6 +24,7 @@ struct config {
 	char *listen;
 	char *tls_cert;
 	char *tls_key;
+	char *trusted_proxies; /* "" or addresses/CIDRs: see netaddr.h */
 	char *hook_path;
 	char *hook_auth_header;
 	char *hook_secret;

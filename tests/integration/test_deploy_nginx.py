@@ -19,7 +19,7 @@ import time
 import unittest
 import uuid
 
-from harness import ROOT, SECRET, Groupsync, free_port, make_cert, needs, sample
+from harness import ROOT, SECRET, Groupsync, free_port, make_cert, needs, sample, wait_until
 
 NGINX = os.environ.get("GS_NGINX", "/usr/sbin/nginx")
 SITE = os.path.join(ROOT, "deploy", "nginx", "groupsync.conf")
@@ -81,7 +81,9 @@ class DeployNginx(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.gs = Groupsync(env={"GROUPSYNC_LOG_LEVEL": "debug"}).start()
+        # nginx connects from 127.0.0.1; the outside client plays 127.0.0.2
+        cls.gs = Groupsync(env={"GROUPSYNC_LOG_LEVEL": "debug",
+                                "GROUPSYNC_TRUSTED_PROXIES": "127.0.0.1"}).start()
         cls.tmp = tempfile.mkdtemp(prefix="gs-nginx-")
         cls.cert, cls.key = make_cert(cls.tmp)
         cls.port = free_port()
@@ -275,21 +277,40 @@ class DeployNginx(unittest.TestCase):
         self.assertLess(len(seen), 5, "a new upstream connection per request")
 
     def test_forwarded_client_ip(self):
-        """nginx sends X-Forwarded-For/X-Real-IP; does groupsync log the client?"""
+        """nginx's X-Forwarded-For names the client in groupsync's log
+        (GROUPSYNC_TRUSTED_PROXIES); the TCP peer stays as "peer"."""
         if not loopback_alias_works(OUTSIDE):
             self.skipTest("cannot bind %s to play an outside client" % OUTSIDE)
         st, hdr, _, _ = self.deliver(sample("delivery-group-add.json"), secret="wrong-secret",
                                      source=OUTSIDE)
         self.assertEqual(st, 401)
         rid = hdr.get("X-Request-Id")
-        time.sleep(0.1)
-        lines = [line for line in self.gs.log_lines() if line.get("request_id") == rid]
-        self.assertTrue(lines, "no log line for request %s" % rid)
-        if not any(OUTSIDE in json.dumps(line) for line in lines):
-            self.skipTest("groupsync logs only the TCP peer (%s, i.e. nginx), not "
-                          "X-Forwarded-For/X-Real-IP: %s" % (
-                              lines[0].get("peer"), json.dumps(lines[0])))
+        line = wait_until(lambda: next((x for x in self.gs.log_lines()
+                                        if x.get("request_id") == rid), None),
+                          what="the log line of request %s" % rid)
+        self.assertEqual(line.get("client"), OUTSIDE, line)
+        self.assertEqual(line.get("peer"), "127.0.0.1", line)
 
+    def test_forwarded_header_from_untrusted_peer_ignored(self):
+        """Straight to groupsync, a forged X-Forwarded-For is not believed."""
+        if not loopback_alias_works(OUTSIDE):
+            self.skipTest("cannot bind %s to play an outside client" % OUTSIDE)
+        st, hdr, _ = self.gs.request("POST", "/hooks/okta", b"{}", {
+            "Authorization": "wrong", "X-Forwarded-For": "203.0.113.66",
+            "X-Real-IP": "203.0.113.66"}, conn=self.direct_from(OUTSIDE))
+        self.assertEqual(st, 401)
+        rid = hdr.get("X-Request-Id")
+        line = wait_until(lambda: next((x for x in self.gs.log_lines()
+                                        if x.get("request_id") == rid), None),
+                          what="the log line of request %s" % rid)
+        self.assertEqual(line.get("client"), OUTSIDE, line)
+
+    @staticmethod
+    def direct_from(source):
+        """An HTTP connection to groupsync itself from a given source address."""
+        import http.client
+        return http.client.HTTPConnection("127.0.0.1", DeployNginx.gs.port, timeout=10,
+                                          source_address=(source, 0))
 
 if __name__ == "__main__":
     unittest.main()
