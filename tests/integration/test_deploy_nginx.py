@@ -284,10 +284,7 @@ class DeployNginx(unittest.TestCase):
         st, hdr, _, _ = self.deliver(sample("delivery-group-add.json"), secret="wrong-secret",
                                      source=OUTSIDE)
         self.assertEqual(st, 401)
-        rid = hdr.get("X-Request-Id")
-        line = wait_until(lambda: next((x for x in self.gs.log_lines()
-                                        if x.get("request_id") == rid), None),
-                          what="the log line of request %s" % rid)
+        line = self.log_line(hdr.get("X-Request-Id"))
         self.assertEqual(line.get("client"), OUTSIDE, line)
         self.assertEqual(line.get("peer"), "127.0.0.1", line)
 
@@ -299,11 +296,14 @@ class DeployNginx(unittest.TestCase):
             "Authorization": "wrong", "X-Forwarded-For": "203.0.113.66",
             "X-Real-IP": "203.0.113.66"}, conn=self.direct_from(OUTSIDE))
         self.assertEqual(st, 401)
-        rid = hdr.get("X-Request-Id")
-        line = wait_until(lambda: next((x for x in self.gs.log_lines()
+        line = self.log_line(hdr.get("X-Request-Id"))
+        self.assertEqual(line.get("client"), OUTSIDE, line)
+
+    def log_line(self, rid):
+        """groupsync's log line of the request with X-Request-Id rid."""
+        return wait_until(lambda: next((x for x in self.gs.log_lines()
                                         if x.get("request_id") == rid), None),
                           what="the log line of request %s" % rid)
-        self.assertEqual(line.get("client"), OUTSIDE, line)
 
     @staticmethod
     def direct_from(source):
