@@ -12,7 +12,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PKGS=(build-essential cmake pkg-config dpkg-dev ca-certificates curl
       libssl-dev libjson-c-dev libcurl4-openssl-dev libsqlite3-dev
       libcmocka-dev sqlite3 openssl clang libclang-rt-14-dev
-      nginx-light wrk nodejs npm python3)
+      nginx-light wrk nodejs npm python3
+      debootstrap util-linux tar)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -137,10 +137,11 @@ class Container:
         self.kill()
         umount_all(self.mounts)
 
-    def environ(self):
+    def environ(self, extra=None):
+        """Docker's order: defaults, the image ENV, then `-e` (ours, or extra's)."""
         env = {"PATH": DEFAULT_PATH, "HOSTNAME": "groupsync-test", "HOME": self.home or "/"}
         env.update(self.cfg["env"])
-        env.update(self.extra_env)
+        env.update(self.extra_env if extra is None else extra)
         return env
 
     def preexec(self):
@@ -160,9 +161,10 @@ class Container:
                                      stdout=self.logf, stderr=self.logf,
                                      preexec_fn=self.preexec())
 
-    def exec(self, argv, timeout):
-        """`docker exec`: another process in the container, same user and env."""
-        return subprocess.run(argv, env=self.environ(), stdin=subprocess.DEVNULL,
+    def exec(self, argv, timeout, env=None):
+        """`docker exec`: another process in the container, same user; env
+        replaces the container's `-e` settings when given."""
+        return subprocess.run(argv, env=self.environ(env), stdin=subprocess.DEVNULL,
                               capture_output=True, timeout=timeout, preexec_fn=self.preexec())
 
     def stop(self, timeout):
@@ -230,7 +232,76 @@ def stored_jobs(volume):
         return [r[0] for r in con.execute("SELECT uuid FROM jobs")]
 
 
-def run_checks(c, samples):
+def compose_service(path, name):
+    """environment, volumes and secrets of one service of a compose file.
+
+    Not a YAML parser: enough for deploy/docker-compose.yml's block style
+    (`KEY: value  # comment` maps, `- a:b` lists, `[a, b]` flow lists)."""
+    out = {"environment": {}, "volumes": [], "secrets": []}
+    with open(path, encoding="utf-8") as f:
+        lines = [line.rstrip("\n") for line in f]
+    indent = lambda line: len(line) - len(line.lstrip(" "))  # noqa: E731
+    i, in_services, svc_indent = 0, False, None
+    while i < len(lines):
+        line = lines[i]
+        text = re.sub(r"\s+#.*$", "", line).rstrip()
+        if not text.strip() or text.lstrip().startswith("#"):
+            i += 1
+            continue
+        if indent(text) == 0:
+            in_services = text == "services:"
+            svc_indent = None
+        elif in_services and svc_indent is None and text.strip() == name + ":":
+            svc_indent = indent(text)
+        elif svc_indent is not None and indent(text) <= svc_indent:
+            svc_indent = None if indent(text) == svc_indent else svc_indent
+        elif svc_indent is not None:
+            key, _, val = text.strip().partition(":")
+            if key in out and indent(text) == svc_indent + 2:
+                val = val.strip()
+                if val.startswith("["):
+                    out[key] = [v.strip() for v in val.strip("[]").split(",") if v.strip()]
+                else:
+                    j = i + 1
+                    while j < len(lines) and (not lines[j].strip()
+                                              or indent(lines[j]) > indent(text)):
+                        item = re.sub(r"\s+#.*$", "", lines[j]).strip()
+                        if item.startswith("- "):
+                            out[key].append(item[2:].strip())
+                        elif item and not item.startswith("#"):
+                            k, _, v = item.partition(":")
+                            out[key][k.strip()] = v.strip().strip("'\"")
+                        j += 1
+                    i = j
+                    continue
+        i += 1
+    return out
+
+
+def check_compose(c, compose):
+    """deploy/docker-compose.yml's groupsync service agrees with the image."""
+    svc = compose_service(compose, "groupsync")
+    env = svc["environment"]
+    check(env, "compose: groupsync's environment found (%d settings)" % len(env))
+    targets = [v.split(":", 1)[1].split(":")[0] for v in svc["volumes"] if ":" in v]
+    check(set(c.cfg["volumes"]) <= set(targets),
+          "compose mounts a volume on every image VOLUME %s (%s)" % (c.cfg["volumes"], targets))
+    for k, v in env.items():
+        if k.endswith("_FILE") and v.startswith("/run/secrets/"):
+            check(v[len("/run/secrets/"):] in svc["secrets"],
+                  "compose: %s=%s is one of the service's secrets" % (k, v))
+    port = int(env.get("GROUPSYNC_LISTEN", c.cfg["env"]["GROUPSYNC_LISTEN"]).rsplit(":", 1)[1])
+    hc = " ".join(c.cfg["healthcheck"]["test"])
+    check("/%d " % port in hc or ":%d" % port in hc,
+          "compose's listen port %d is the one the HEALTHCHECK asks" % port)
+    # the binary in the image accepts compose's settings (names and values)
+    r = c.exec(["/usr/bin/groupsync", "check-config"], timeout=30, env=env)
+    check(r.returncode == 0, "compose's environment passes `groupsync check-config` in the "
+          "image%s" % ("" if r.returncode == 0 else " (exit %d: %s)" % (
+              r.returncode, (r.stdout + r.stderr).decode()[-600:])))
+
+
+def run_checks(c, samples, compose=None):
     cfg = c.cfg
     check(cfg["user"] not in ("", "0", "root") and c.uid != 0,
           "the image runs as a non-root USER (%s -> uid %d)" % (cfg["user"], c.uid))
@@ -244,6 +315,14 @@ def run_checks(c, samples):
     hc = cfg["healthcheck"]
     check(hc is not None, "the image has a HEALTHCHECK")
     hc_timeout = duration(hc.get("timeout"), 30)
+
+    ca = in_root(c.mnt, "/etc/ssl/certs/ca-certificates.crt")
+    check(os.path.getsize(ca) > 10000, "the CA bundle libcurl verifies Okta with is there")
+    for path in ("/usr/bin/groupsync", "/usr/bin/bash"):
+        check(os.access(in_root(c.mnt, path), os.X_OK), "%s is in the image" % path)
+    hooks = c.environ().get("GROUPSYNC_HOOKS_DIR")
+    check(os.path.isfile(in_root(c.mnt, hooks + "/create.json")),
+          "GROUPSYNC_HOOKS_DIR %s holds the REST hooks" % hooks)
 
     # the read-only root really is read-only, even for root
     try:
@@ -302,6 +381,8 @@ def run_checks(c, samples):
           "after a restart on the same volume the job is kept and its redelivery deduplicated")
     rc, took = c.stop(timeout=15)
     check(rc == 0, "second stop: exit status 0 in %.2fs" % took)
+    if compose:
+        check_compose(c, compose)
     bad = [line for line in c.log().splitlines()
            if '"level":"error"' in line or '"level":"fatal"' in line]
     check(not bad, "no error lines in the service log%s" % ("" if not bad else ": %s" % bad[:3]))
@@ -312,6 +393,7 @@ def main():
     ap.add_argument("--config", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--samples", required=True)
+    ap.add_argument("--compose", help="docker-compose.yml to check against the image")
     a = ap.parse_args()
     with open(a.config, encoding="utf-8") as f:
         cfg = json.load(f)
@@ -329,7 +411,7 @@ def main():
     c = Container(cfg, a.work, env, secrets)
     try:
         c.setup()
-        run_checks(c, a.samples)
+        run_checks(c, a.samples, a.compose)
     except Failed as e:
         log("FAILED: %s" % e)
         if os.path.exists(c.log_path):

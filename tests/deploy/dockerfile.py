@@ -19,6 +19,7 @@ Must run as root inside a private mount namespace (the shell wrapper uses
 every exit path. Standard library only.
 """
 import argparse
+import ctypes
 import glob
 import json
 import os
@@ -29,6 +30,8 @@ import subprocess
 import sys
 import time
 
+# bump when make_base() changes: the cached base root is rebuilt
+BASE_VERSION = "2"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # what the debian:bookworm(-slim) image config carries
 BASE_IMAGES = ("debian:bookworm-slim", "debian:bookworm", "debian:12-slim", "debian:12")
@@ -537,12 +540,13 @@ class RunMounts:
 
 def drop_privileges(root, cwd, uid, gid, groups, no_new_privs=False):
     """preexec_fn: chroot, cd, then become uid:gid (all capabilities go)."""
+    # ctypes is loaded here, in the parent: nothing can be imported once chrooted
+    libc = ctypes.CDLL(None, use_errno=True) if no_new_privs else None
+
     def fn():
         os.chroot(root)
         os.chdir(cwd)
         if no_new_privs:
-            import ctypes
-            libc = ctypes.CDLL(None, use_errno=True)
             PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 24, 38
             for cap in range(64):
                 libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
@@ -976,6 +980,8 @@ def make_base(root, suite, mirror, attempts=3):
             f.write(text)
     with open(os.path.join(root, "etc/dpkg/dpkg.cfg.d/docker"), "w") as f:
         f.write(SLIM_DPKG)
+    with open(os.path.join(root, "etc/dpkg/dpkg.cfg.d/docker-apt-speedup"), "w") as f:
+        f.write("force-unsafe-io\n")
     policy = os.path.join(root, "usr/sbin/policy-rc.d")
     with open(policy, "w") as f:
         f.write("#!/bin/sh\nexit 101\n")
@@ -997,7 +1003,7 @@ def ensure_base_tar(cache, work, suite, mirror, max_age_days):
     stamp = tar + ".mirror"
     fresh = (os.path.exists(tar) and os.path.exists(stamp)
              and time.time() - os.path.getmtime(tar) < max_age_days * 86400
-             and open(stamp).read().strip() == mirror)
+             and open(stamp).read().strip() == "%s %s" % (mirror, BASE_VERSION))
     if fresh:
         log("base root: cached %s (%.1f days old)" % (
             tar, (time.time() - os.path.getmtime(tar)) / 86400))
@@ -1008,7 +1014,7 @@ def ensure_base_tar(cache, work, suite, mirror, max_age_days):
     sh("tar", "-C", root, "--numeric-owner", "-cf", tar + ".tmp", ".")
     os.replace(tar + ".tmp", tar)
     with open(stamp, "w") as f:
-        f.write(mirror + "\n")
+        f.write("%s %s\n" % (mirror, BASE_VERSION))
     shutil.rmtree(root)
     log("base root cached as %s (%.1fs)" % (tar, time.time() - t))
     return tar

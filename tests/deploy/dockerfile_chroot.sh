@@ -56,10 +56,10 @@ unshare --mount --propagation private --pid --fork --kill-child --mount-proc \
   bash -c '
     set -euo pipefail
     python3 "$1/dockerfile.py" --file "$2" --context "$3" --work "$4" --cache "$5" \
-      --mirror "$6" --config-out "$4/image.json" "${@:8}"
+      --mirror "$6" --config-out "$4/image.json" "${@:9}"
     # the container gets a network namespace of its own: port 8080 is free there
     unshare --net python3 "$1/check_image.py" --config "$4/image.json" \
-      --work "$4/container" --samples "$7"
+      --work "$4/container" --samples "$7" --compose "$8"
   ' dockerfile_chroot "$here" "$dockerfile" "$repo" "$run" "$work/cache" "$mirror" \
-    "$samples" "${verbose[@]}"
+    "$samples" "$repo/deploy/docker-compose.yml" "${verbose[@]}"
 echo "dockerfile_chroot: passed in $(( $(date +%s) - start ))s" >&2
