@@ -33,6 +33,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import ssl
 import struct
 import subprocess
 import sys
@@ -153,11 +154,14 @@ class Container:
         ep = self.cfg["entrypoint"] or []
         return ep + (self.cfg["cmd"] or [])
 
-    def start(self):
+    def start(self, env=None):
+        """`docker run` of the image; env: more `-e` settings."""
         self.logf = open(self.log_path, "ab")
         argv = self.argv()
-        log("start (uid %d gid %d): %s" % (self.uid, self.gid, argv))
-        self.proc = subprocess.Popen(argv, env=self.environ(), stdin=subprocess.DEVNULL,
+        log("start (uid %d gid %d): %s %s" % (self.uid, self.gid, argv, env or ""))
+        e = self.environ()
+        e.update(env or {})
+        self.proc = subprocess.Popen(argv, env=e, stdin=subprocess.DEVNULL,
                                      stdout=self.logf, stderr=self.logf,
                                      preexec_fn=self.preexec())
 
@@ -192,8 +196,13 @@ class Container:
             return f.read()
 
 
-def request(port, method, path, body=None, headers=None, timeout=10):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def request(port, method, path, body=None, headers=None, timeout=10, tls=False):
+    if tls:  # the test's self-signed certificate: encryption only, no verification
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=ctx)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
@@ -204,13 +213,13 @@ def request(port, method, path, body=None, headers=None, timeout=10):
         conn.close()
 
 
-def wait_ready(c, port, timeout=30):
+def wait_ready(c, port, timeout=30, tls=False):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if c.proc.poll() is not None:
             raise Failed("the container exited %d:\n%s" % (c.proc.returncode, c.log()))
         with contextlib.suppress(OSError, http.client.HTTPException):
-            if request(port, "GET", "/readyz", timeout=2)[0] == 200:
+            if request(port, "GET", "/readyz", timeout=2, tls=tls)[0] == 200:
                 return
         time.sleep(0.1)
     raise Failed("no 200 from /readyz within %ds:\n%s" % (timeout, c.log()))
@@ -381,6 +390,25 @@ def run_checks(c, samples, compose=None):
           "after a restart on the same volume the job is kept and its redelivery deduplicated")
     rc, took = c.stop(timeout=15)
     check(rc == 0, "second stop: exit status 0 in %.2fs" % took)
+    # the HEALTHCHECK follows GROUPSYNC_LISTEN: another port (compose-like
+    # loopback address), and TLS on 8443 as the Dockerfile's comment offers
+    variants = [("GROUPSYNC_LISTEN=127.0.0.1:9090", {"GROUPSYNC_LISTEN": "127.0.0.1:9090"},
+                 9090, False),
+                ("TLS on 0.0.0.0:8443", {"GROUPSYNC_LISTEN": "0.0.0.0:8443",
+                                          "GROUPSYNC_TLS_CERT": "/run/secrets/tls-cert.pem",
+                                          "GROUPSYNC_TLS_KEY": "/run/secrets/tls-key.pem"},
+                 8443, True)]
+    for what, env, vport, tls in variants:
+        c.start(env)
+        wait_ready(c, vport, tls=tls)
+        r = c.exec(hc["test"], timeout=hc_timeout + 5, env=dict(c.extra_env, **env))
+        check(r.returncode == 0, "%s: HEALTHCHECK exits 0 (got %d, stderr %r)"
+              % (what, r.returncode, r.stderr.decode()[-300:]))
+        rc, took = c.stop(timeout=15)
+        check(rc == 0, "%s: stopped with status 0 in %.2fs" % (what, took))
+        r = c.exec(hc["test"], timeout=hc_timeout + 5, env=dict(c.extra_env, **env))
+        check(r.returncode != 0, "%s: HEALTHCHECK fails once stopped" % what)
+
     if compose:
         check_compose(c, compose)
     bad = [line for line in c.log().splitlines()
@@ -408,6 +436,15 @@ def main():
         "GROUPSYNC_WORKERS": "0",
     }
     secrets = {"hook-secret": SECRET, "okta-api-token": "00okta-api-token-for-the-image-test"}
+    os.makedirs(os.path.join(a.work, "tls"), exist_ok=True)
+    cert, key = (os.path.join(a.work, "tls", n) for n in ("cert.pem", "key.pem"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    for name, path in (("tls-cert.pem", cert), ("tls-key.pem", key)):
+        with open(path, encoding="ascii") as f:
+            secrets[name] = f.read()
     c = Container(cfg, a.work, env, secrets)
     try:
         c.setup()

@@ -14,7 +14,7 @@
 #        DEBIAN_MIRROR         default http://deb.debian.org/debian
 #        DOCKERFILE_TEST_KEEP=1  keep the stage roots after the run
 #        DOCKERFILE_TEST_VERBOSE=1  print every RUN's output
-# Needs: debootstrap, util-linux (unshare, mount), tar, python3.
+# Needs: debootstrap, util-linux (unshare, mount), tar, python3, openssl.
 # Time: about 6 min cold (debootstrap, apt downloads, compile), less with a
 # warm cache/ (the base root tar and apt's .debs are kept; RUN still runs).
 #
@@ -34,7 +34,7 @@ samples=${GS_SHARED_DIR:-$(dirname "$repo")/shared}/okta/samples
 if [ "$(id -u)" != 0 ]; then
   echo "dockerfile_chroot: needs root (debootstrap, chroot, mounts)" >&2; exit 1
 fi
-for tool in debootstrap unshare mount tar python3; do
+for tool in debootstrap unshare mount tar python3 openssl; do
   command -v "$tool" >/dev/null || { echo "dockerfile_chroot: $tool is missing (scripts/setup.sh)" >&2; exit 1; }
 done
 [ -f "$samples/delivery-group-add.json" ] || { echo "dockerfile_chroot: no Okta samples in $samples" >&2; exit 1; }
