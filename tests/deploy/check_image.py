@@ -16,7 +16,12 @@ the store on the volume (owned by the image user), a wrong secret gets
 401, the root really is read-only, the HEALTHCHECK command from the
 Dockerfile exits 0 while serving and non-zero once stopped, STOPSIGNAL
 stops it with status 0, and a second start on the same volume keeps the
-job and deduplicates its redelivery.
+job and deduplicates its redelivery. The HEALTHCHECK is also run against
+GROUPSYNC_LISTEN=127.0.0.1:9090 and against TLS on 8443. Then
+deploy/docker-compose.yml's groupsync service is held against the image:
+its volume covers the VOLUME, its *_FILE paths are its secrets, nginx's
+upstream is its GROUPSYNC_LISTEN, the image started with its environment
+is healthy, and `groupsync check-config` accepts it.
 
 Run by dockerfile_chroot.sh inside `unshare --mount --pid` + `--net`.
 Standard library only.
@@ -299,10 +304,23 @@ def check_compose(c, compose):
         if k.endswith("_FILE") and v.startswith("/run/secrets/"):
             check(v[len("/run/secrets/"):] in svc["secrets"],
                   "compose: %s=%s is one of the service's secrets" % (k, v))
-    port = int(env.get("GROUPSYNC_LISTEN", c.cfg["env"]["GROUPSYNC_LISTEN"]).rsplit(":", 1)[1])
-    hc = " ".join(c.cfg["healthcheck"]["test"])
-    check("/%d " % port in hc or ":%d" % port in hc,
-          "compose's listen port %d is the one the HEALTHCHECK asks" % port)
+    listen = env.get("GROUPSYNC_LISTEN", c.cfg["env"]["GROUPSYNC_LISTEN"])
+    nginx = os.path.join(os.path.dirname(compose), "nginx", "groupsync.conf")
+    with open(nginx, encoding="utf-8") as f:
+        upstreams = re.findall(r"^\s*server\s+([\d.]+:\d+)", f.read(), re.M)
+    check(upstreams == [listen], "nginx's upstream %s is compose's GROUPSYNC_LISTEN %s"
+          % (upstreams, listen))
+    # the image started with compose's environment (workers off: its Okta
+    # and remote are not reachable here) is healthy by its own HEALTHCHECK
+    run_env = dict(env, GROUPSYNC_WORKERS="0")
+    c.start(run_env)
+    port = int(listen.rsplit(":", 1)[1])
+    wait_ready(c, port)
+    r = c.exec(c.cfg["healthcheck"]["test"], timeout=35, env=run_env)
+    check(r.returncode == 0, "compose's settings: the HEALTHCHECK exits 0 (got %d, %r)"
+          % (r.returncode, r.stderr.decode()[-300:]))
+    rc, took = c.stop(timeout=15)
+    check(rc == 0, "compose's settings: stopped with status 0 in %.2fs" % took)
     # the binary in the image accepts compose's settings (names and values)
     r = c.exec(["/usr/bin/groupsync", "check-config"], timeout=30, env=env)
     check(r.returncode == 0, "compose's environment passes `groupsync check-config` in the "
