@@ -45,6 +45,8 @@ cleanup() {
   if [ "${DOCKERFILE_TEST_KEEP:-0}" != 1 ]; then rm -rf --one-file-system "$run"; fi
 }
 trap cleanup EXIT
+trap "exit 130" INT
+trap "exit 143" TERM
 # leftovers of an earlier, killed run: its namespace died with it
 rm -rf --one-file-system "$run"
 mkdir -p "$run"
@@ -52,6 +54,7 @@ mkdir -p "$run"
 start=$(date +%s)
 verbose=()
 [ "${DOCKERFILE_TEST_VERBOSE:-0}" = 1 ] && verbose=(--verbose)
+# shellcheck disable=SC2016  # the inner script expands its own $1..$9
 unshare --mount --propagation private --pid --fork --kill-child --mount-proc \
   bash -c '
     set -euo pipefail
