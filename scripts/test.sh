@@ -4,7 +4,7 @@
 # tests under CTest, a short fuzz run of every fuzz target, then the
 # container image: deploy/Dockerfile built and run in debootstrapped Debian 12
 # chroots (tests/deploy/dockerfile_chroot.sh; needs root and the Debian
-# mirror, ~6 min cold, ~3 min with its cache in build-dockerfile/).
+# mirror; 2.5-5 min cold, 1.5-3 min with its cache in build-dockerfile/).
 # usage: scripts/test.sh            (everything)
 #        FUZZ_SECONDS=0 scripts/test.sh   (skip fuzzing)
 #        DOCKERFILE_TEST=0 scripts/test.sh  (skip the Dockerfile stage)

@@ -1008,6 +1008,8 @@ def ensure_base_tar(cache, work, suite, mirror, max_age_days):
         log("base root: cached %s (%.1f days old)" % (
             tar, (time.time() - os.path.getmtime(tar)) / 86400))
         return tar
+    # the .debs kept for RUN's apt-get go with the base they were fetched for
+    shutil.rmtree(os.path.join(cache, "apt-archives"), ignore_errors=True)
     root = os.path.join(work, "base")
     make_base(root, suite, mirror)
     t = time.time()

@@ -15,8 +15,9 @@
 #        DOCKERFILE_TEST_KEEP=1  keep the stage roots after the run
 #        DOCKERFILE_TEST_VERBOSE=1  print every RUN's output
 # Needs: debootstrap, util-linux (unshare, mount), tar, python3, openssl.
-# Time: about 6 min cold (debootstrap, apt downloads, compile), less with a
-# warm cache/ (the base root tar and apt's .debs are kept; RUN still runs).
+# Time: 2.5-5 min cold (debootstrap, apt downloads, compile; depends on the
+# mirror and the machine's load), 1.5-3 min with a warm cache/: the prepared
+# base root (rebuilt weekly) and apt's .debs are kept, every RUN still runs.
 #
 # Everything runs in `unshare --mount --pid --fork --kill-child`: the mounts
 # RUN and the container need live in a private mount namespace, and when the
