@@ -27,7 +27,7 @@ gs_unit_test(sync decide_member_active decide_leavers decide_everything_else sta
 gs_unit_test(okta b64url_vectors b64url_small_buffer jwt_assertion_rs256 jwt_assertion_es256
     key_load_rules dpop_proof_claims dpop_proof_token_request link_one_header_several
     link_several_headers link_none link_refused rate_headers_parsed rate_headroom rate_429
-    rate_date_skew error_body_samples error_body_shapes classify_statuses result_messages
+    rate_date_skew json_parse_bounded error_body_samples error_body_shapes classify_statuses result_messages
     new_rejects_bad_config get_user_ok get_user_not_found get_user_forbidden get_user_ssws_401
     get_user_retryable get_user_escapes_id get_user_no_answer set_profile_attr_body
     set_profile_attr_null set_profile_attr_invalid user_in_groups_paged user_in_groups_deleted
