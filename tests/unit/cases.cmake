@@ -1,7 +1,7 @@
 # Every unit test case, registered one by one (a name missing from its
 # file fails: see unit.h).
 gs_unit_test(config defaults required_settings invalid_values insecure_urls
-    file_and_precedence secret_files dump_redacts log_json_redacts log_text_format
+    file_and_precedence empty_means_default secret_files dump_redacts log_json_redacts log_text_format
     secret_equal remote_settings okta_private_key)
 gs_unit_test(queue open_close_reopen open_bad_dir open_newer_schema
     enqueue_stores_jobs duplicate_delivery duplicate_uuid empty_event_id
