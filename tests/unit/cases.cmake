@@ -1,8 +1,8 @@
 # Every unit test case, registered one by one (a name missing from its
 # file fails: see unit.h).
 gs_unit_test(config defaults required_settings invalid_values insecure_urls
-    file_and_precedence empty_means_default secret_files dump_redacts log_json_redacts log_text_format
-    secret_equal remote_settings okta_private_key)
+    file_and_precedence secret_files dump_redacts log_json_redacts log_text_format
+    secret_equal remote_settings okta_private_key empty_means_default)
 gs_unit_test(queue open_close_reopen open_bad_dir open_newer_schema
     enqueue_stores_jobs duplicate_delivery duplicate_uuid empty_event_id
     lease_empty lease_oldest_first lease_per_user lease_coalesces
@@ -27,7 +27,7 @@ gs_unit_test(sync decide_member_active decide_leavers decide_everything_else sta
 gs_unit_test(okta b64url_vectors b64url_small_buffer jwt_assertion_rs256 jwt_assertion_es256
     key_load_rules dpop_proof_claims dpop_proof_token_request link_one_header_several
     link_several_headers link_none link_refused rate_headers_parsed rate_headroom rate_429
-    rate_date_skew json_parse_bounded error_body_samples error_body_shapes classify_statuses result_messages
+    rate_date_skew error_body_samples error_body_shapes classify_statuses result_messages
     new_rejects_bad_config get_user_ok get_user_not_found get_user_forbidden get_user_ssws_401
     get_user_retryable get_user_escapes_id get_user_no_answer set_profile_attr_body
     set_profile_attr_null set_profile_attr_invalid user_in_groups_paged user_in_groups_deleted
@@ -35,7 +35,7 @@ gs_unit_test(okta b64url_vectors b64url_small_buffer jwt_assertion_rs256 jwt_ass
     deferral_after_429 deferral_headroom deferral_until_retry_after token_cached
     token_request_form token_refresh_on_expiry token_refresh_failure_keeps_old
     token_401_refresh token_endpoint_error token_concurrent_refresh dpop_auto_handshake
-    dpop_api_nonce_retry)
+    dpop_api_nonce_retry json_parse_bounded)
 gs_unit_test(template load_hooks_rest load_bad_json load_missing_url load_bad_method
     load_unknown_placeholder load_bad_success load_bad_id load_too_large load_missing_file
     load_other_keys url_escaping url_dot_segments_and_types url_host_from_value_refused
