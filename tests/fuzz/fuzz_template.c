@@ -86,8 +86,10 @@ fuzz_strict_json(const char *s, size_t len)
 	fuzz_check(tok != NULL);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	o = json_tokener_parse_ex(tok, s, (int)len);
-	ok = json_tokener_get_error(tok) == json_tokener_success &&
-	    json_tokener_get_parse_end(tok) == len;
+	ok = json_tokener_get_parse_end(tok) == len;
+	if (json_tokener_get_error(tok) == json_tokener_continue) /* "null", "1": */
+		o = json_tokener_parse_ex(tok, "", 1);            /* end of input */
+	ok = ok && json_tokener_get_error(tok) == json_tokener_success;
 	json_object_put(o);
 	json_tokener_free(tok);
 	return ok;
