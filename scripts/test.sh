@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh Debian 12 machine: installs what is
 # missing, builds (Release and ASan+UBSan), runs unit and integration
-# tests under CTest, a short fuzz run of every fuzz target, then the
-# container image: deploy/Dockerfile built and run in debootstrapped Debian 12
-# chroots (tests/deploy/dockerfile_chroot.sh; needs root and the Debian
-# mirror; 2.5-5 min cold, 1.5-3 min with its cache in build-dockerfile/).
+# tests under CTest, the threaded ones again under ThreadSanitizer, a short
+# fuzz run of every fuzz target, then the container image: deploy/Dockerfile
+# built and run in debootstrapped Debian 12 chroots
+# (tests/deploy/dockerfile_chroot.sh; needs root and the Debian mirror;
+# 2.5-5 min cold, 1.5-3 min with its cache in build-dockerfile/).
 # usage: scripts/test.sh            (everything)
 #        FUZZ_SECONDS=0 scripts/test.sh   (skip fuzzing)
 #        DOCKERFILE_TEST=0 scripts/test.sh  (skip the Dockerfile stage)
@@ -20,6 +21,19 @@ echo "== ASan+UBSan build, all tests"
 dir=$(scripts/build.sh Asan)
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$dir" --output-on-failure -j"$(nproc)"
+
+# ThreadSanitizer on the threaded parts: every unit test (queue, metrics,
+# token caches... take a few seconds) and the integration suites that run
+# the server, the workers and the queue at once (intake over HTTP and
+# HTTPS, sync, metrics, admin commands and reconcile while serving, okta
+# setup's verification). Any report fails the test: halt_on_error stops
+# the process, and the harness fails a test whose groupsync log or CLI
+# stderr holds a report. tests/tsan.supp lists civetweb's own races only.
+echo "== TSan build, threaded tests"
+dir=$(CC=clang scripts/build.sh Tsan -DCMAKE_C_COMPILER=clang)
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
+  ctest --test-dir "$dir" --output-on-failure -j"$(nproc)" \
+  -R '^(unit\.|it\.test_(admin|intake|metrics|okta_setup|reconcile|sync)\.)'
 
 if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
   echo "== fuzzing (${FUZZ_SECONDS:-30}s per target)"

@@ -209,7 +209,11 @@ config_apply_source(char **raw, unsigned char *origin, const struct config_optio
 		free(content);
 		return rc;
 	}
-	if (value != NULL)
+	/* Empty is not given (compose passes empty variables for unset
+	 * ones): the default or the file's value stays. Clearing it instead
+	 * left a NULL where the rest of groupsync expects a default
+	 * ("GROUPSYNC_REMOTE_AUTH=" crashed config_validate_remote). */
+	if (value != NULL && value[0] != '\0')
 		return config_set_raw(raw, origin, value, from);
 	return 0;
 }

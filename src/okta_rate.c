@@ -319,8 +319,11 @@ okta_json_parse(const char *s, size_t len)
 		return NULL;
 	o = json_tokener_parse_ex(tok, s, (int)len);
 	end = json_tokener_get_parse_end(tok);
-	if (o != NULL && json_tokener_get_error(tok) == json_tokener_success &&
-	    end + strspn(s + end, " \t\r\n") < len) {
+	/* s[len] need not be a NUL (fuzz_template found strspn reading past
+	 * len): skip the trailing white space within len only. */
+	while (end < len && s[end] != '\0' && strchr(" \t\r\n", s[end]) != NULL)
+		end++;
+	if (o != NULL && json_tokener_get_error(tok) == json_tokener_success && end < len) {
 		json_object_put(o); /* trailing garbage */
 		o = NULL;
 	}

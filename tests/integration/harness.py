@@ -226,18 +226,43 @@ class Groupsync:
                 "SELECT uuid, user_id, event_type, state FROM jobs ORDER BY id").fetchall()
 
     def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        """Stops the process and removes its files; then fails the test if
+        the process printed a ThreadSanitizer report. Checked here, last in
+        every tearDown, because a report at shutdown only changes the exit
+        status, which most tests do not look at."""
+        try:
+            self.stop()
+        finally:
+            report = tsan_report(self.log()) if os.path.exists(self.log_path) else None
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        if report:
+            raise AssertionError("groupsync: ThreadSanitizer report:\n" + report)
+
+
+def tsan_report(text):
+    """The first ThreadSanitizer report in text, or None."""
+    start = text.find("WARNING: ThreadSanitizer:")
+    if start < 0:
+        start = text.find("ThreadSanitizer: ")  # FATAL/ERROR lines too
+    if start < 0:
+        return None
+    end = text.find("==================", start)
+    return text[start:end if end > 0 else start + 20000]
 
 
 def run_cli(args, env, timeout=30):
     full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS", "LSAN_OPTIONS"):
         if k in os.environ:
             full[k] = os.environ[k]
     full.update(env)
-    return subprocess.run([BIN] + args, env=full, capture_output=True, text=True,
-                          timeout=timeout)
+    r = subprocess.run([BIN] + args, env=full, capture_output=True, text=True,
+                       timeout=timeout)
+    report = tsan_report(r.stderr or "")
+    if report:
+        raise AssertionError("groupsync %s: ThreadSanitizer report:\n%s"
+                             % (" ".join(args), report))
+    return r
 
 
 JSON_SERVER = os.path.join(ROOT, "tests", "node_modules", ".bin", "json-server")

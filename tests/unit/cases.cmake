@@ -2,7 +2,7 @@
 # file fails: see unit.h).
 gs_unit_test(config defaults required_settings invalid_values insecure_urls
     file_and_precedence secret_files dump_redacts log_json_redacts log_text_format
-    secret_equal remote_settings okta_private_key)
+    secret_equal remote_settings okta_private_key empty_means_default)
 gs_unit_test(queue open_close_reopen open_bad_dir open_newer_schema
     enqueue_stores_jobs duplicate_delivery duplicate_uuid empty_event_id
     lease_empty lease_oldest_first lease_per_user lease_coalesces
@@ -35,7 +35,7 @@ gs_unit_test(okta b64url_vectors b64url_small_buffer jwt_assertion_rs256 jwt_ass
     deferral_after_429 deferral_headroom deferral_until_retry_after token_cached
     token_request_form token_refresh_on_expiry token_refresh_failure_keeps_old
     token_401_refresh token_endpoint_error token_concurrent_refresh dpop_auto_handshake
-    dpop_api_nonce_retry)
+    dpop_api_nonce_retry json_parse_bounded)
 gs_unit_test(template load_hooks_rest load_bad_json load_missing_url load_bad_method
     load_unknown_placeholder load_bad_success load_bad_id load_too_large load_missing_file
     load_other_keys url_escaping url_dot_segments_and_types url_host_from_value_refused

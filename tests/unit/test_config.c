@@ -191,6 +191,47 @@ file_and_precedence(void **state)
 	expect_error("/nonexistent.json", "--config: cannot read /nonexistent.json");
 }
 
+/* An empty variable or file value is "not given": the default (or the
+ * file's value) stays. Found by fuzz_config: GROUPSYNC_REMOTE_AUTH= left
+ * remote_auth NULL and config_validate_remote crashed on it. */
+static void
+empty_means_default(void **state)
+{
+	struct config c;
+	char path[128], err[512];
+
+	(void)state;
+	env_reset();
+	setenv("GROUPSYNC_REMOTE_AUTH", "", 1);
+	setenv("GROUPSYNC_OKTA_DPOP", "", 1);
+	setenv("GROUPSYNC_LISTEN", "", 1);
+	setenv("GROUPSYNC_HOOK_PATH", "", 1);
+	setenv("GROUPSYNC_HOOKS_DIR", "", 1);
+	setenv("GROUPSYNC_LOG_LEVEL", "", 1);
+	setenv("GROUPSYNC_WORKERS", "", 1);
+	if (config_load(&c, NULL, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(c.remote_auth, "none");
+	assert_string_equal(c.okta_dpop, "auto");
+	assert_string_equal(c.listen, "0.0.0.0:8443");
+	assert_string_equal(c.hook_path, "/hooks/okta");
+	assert_string_equal(c.hooks_dir, "hooks/rest");
+	assert_string_equal(c.log_level, "info");
+	assert_int_equal(c.workers, 4);
+	config_free(&c);
+
+	/* an empty variable does not clear the file's value; an empty file
+	 * value does not clear the default */
+	snprintf(path, sizeof(path), "%s/groupsync.json", tmpdir);
+	unit_write_file(path, "{\"GROUPSYNC_LOG_FORMAT\": \"text\", \"GROUPSYNC_REMOTE_AUTH\": \"\"}");
+	setenv("GROUPSYNC_LOG_FORMAT", "", 1);
+	if (config_load(&c, path, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(c.log_format, "text");
+	assert_string_equal(c.remote_auth, "none");
+	config_free(&c);
+}
+
 static void
 secret_files(void **state)
 {
@@ -405,6 +446,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(invalid_values),
 	cmocka_unit_test(insecure_urls),
 	cmocka_unit_test(file_and_precedence),
+	cmocka_unit_test(empty_means_default),
 	cmocka_unit_test(secret_files),
 	cmocka_unit_test(dump_redacts),
 	cmocka_unit_test(log_json_redacts),

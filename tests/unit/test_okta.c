@@ -773,6 +773,34 @@ error_body_echoes_credentials(void **state)
 	assert_null(strstr(out, "00tok"));
 }
 
+/* okta_json_parse reads s[0..len) only: s[len] need not exist. Found by
+ * fuzz_template (strspn ran past len over trailing white space); fails
+ * under ASan without the fix. */
+static void
+json_parse_bounded(void **state)
+{
+	static const char text[] = "{\"a\":1} \r\n\t";
+	size_t n = sizeof(text) - 1;
+	char *exact = malloc(n);
+	json_object *o;
+
+	(void)state;
+	assert_non_null(exact);
+	memcpy(exact, text, n); /* no NUL after the last byte */
+	o = okta_json_parse(exact, n);
+	assert_non_null(o);
+	json_object_put(o);
+	exact[n - 1] = 'x'; /* trailing garbage within len */
+	assert_null(okta_json_parse(exact, n));
+	free(exact);
+	/* an embedded NUL within len is garbage too; so is nothing */
+	assert_null(okta_json_parse("{}\0", 3));
+	assert_null(okta_json_parse("  ", 2));
+	o = okta_json_parse("[1] x", 3);
+	assert_non_null(o);
+	json_object_put(o);
+}
+
 static void
 error_body_shapes(void **state)
 {
@@ -2217,6 +2245,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(rate_429),
 	cmocka_unit_test(rate_date_skew),
 	cmocka_unit_test(error_body_samples),
+	cmocka_unit_test(json_parse_bounded),
 	cmocka_unit_test(error_body_shapes),
 	cmocka_unit_test(classify_statuses),
 	cmocka_unit_test(result_messages),
