@@ -8,6 +8,7 @@ import time
 import unittest
 
 from faults_base import SLACK_S, FaultsBase
+from harness import wait_until
 
 
 def user_rules(uid, rid, fault, create=True, find=False, update=False, delete=False):
@@ -106,6 +107,30 @@ class RemoteSlow(FaultsBase):
         self.report("slow", users=7, attempts_failed=sum(att.values()), retries=retries,
                     min_gap_over_floor=round(ratio, 2), creates=sum(posts.values()),
                     dead=0, duplicates=0)
+
+
+class RemoteSlowShutdown(FaultsBase):
+    TIMEOUT_MS = 10000
+
+    def test_sigterm_during_slow_call(self):
+        """SIGTERM while creates wait on a remote that answers in 8 s (under
+        the 10 s timeout): out within the 2 s grace plus a little, jobs
+        given back untouched; after a restart, no duplicate record."""
+        self.seed(n_update=0, n_delete=0)
+        self.faults({"slow_ms": 8000, "method": "POST"})
+        self.act(n_create=3)
+        wait_until(lambda: len([r for r in self.fault.requests() if r["method"] == "POST"]) >= 1,
+                   what="a create in flight")
+        t = time.time()
+        self.assertEqual(self.gs.stop(), 0)
+        took = time.time() - t
+        self.assertLess(took, 2.0 + 4.0)
+        self.assertIn('"outcome":"released"', self.gs.log())
+        self.assertEqual(self.attempts(), {u: 0 for u in self.attempts()})
+        self.faults()
+        self.gs.start()
+        self.wait_right()
+        self.report("slow-shutdown", users=3, stop_s=round(took, 2), dead=0, duplicates=0)
 
 
 class RemoteDropped(FaultsBase):
