@@ -237,6 +237,11 @@ remote_call(struct remote *r, struct http_client *hc, enum remote_op op, json_ob
  * written in decimal. Returns 1 with id filled, 0 when nothing is there
  * (absent, null, or an empty array), -1 when the answer is not JSON or
  * the value is no usable ID.
+ *
+ * An answer that is not JSON is RETRY: a connection closed early in a
+ * body without Content-Length (or chunks) reads as a whole, shorter
+ * answer, and the next attempt's find sees what the remote did. JSON
+ * without a usable ID at the pointer is PERMANENT: the template is wrong.
  */
 static int
 remote_read_id(const struct template *t, const char *what, const struct http_response *resp,
@@ -249,8 +254,10 @@ remote_read_id(const struct template *t, const char *what, const struct http_res
 
 	root = json_tokener_parse_verbose(resp->body, &jerr);
 	if (jerr != json_tokener_success) {
-		util_format(res->error, sizeof(res->error), "%s: the answer is not JSON", what);
-		goto out;
+		util_format(res->error, sizeof(res->error), "%s: the answer is not JSON "
+		    "(cut short?)", what);
+		res->cls = HTTP_CLASS_RETRY;
+		return -1;
 	}
 	if (json_pointer_get(root, ptr, &v) < 0 || v == NULL ||
 	    (json_object_is_type(v, json_type_array) && json_object_array_length(v) == 0))
@@ -267,7 +274,6 @@ remote_read_id(const struct template *t, const char *what, const struct http_res
 		util_format(res->error, sizeof(res->error), "%s: the value at \"%s\" is no ID "
 		    "(a string of 1 to %d characters, or an integer)", what, ptr, REMOTE_ID_MAX);
 	}
-out:
 	if (rc < 0)
 		res->cls = HTTP_CLASS_PERMANENT;
 	json_object_put(root);
@@ -322,6 +328,10 @@ remote_create(struct remote *r, struct http_client *hc, json_object *user,
 		rc = remote_status_error(res, "create.json", &resp);
 	} else if (rc == 0) {
 		got = remote_read_id(t, "create.json", &resp, res->remote_id, res);
+		/* The record may exist: only a find before the next create
+		 * keeps a retry from making a second one. */
+		if (got < 0 && r->t[OP_FIND] == NULL)
+			res->cls = HTTP_CLASS_PERMANENT;
 		if (got == 0) {
 			res->cls = HTTP_CLASS_PERMANENT;
 			util_format(res->error, sizeof(res->error),

@@ -300,6 +300,11 @@ worker_nothing(struct sync_ctx *x, const struct sync_state *s)
 {
 	if (s->exists && s->member && s->active && s->has_remote)
 		return worker_write_back(x, x->remote_id);
+	/* Deleted remotely but customId not cleared (that write failed):
+	 * clear it now. Repeating the delete instead is no fix: a remote
+	 * that reuses IDs may have given this one to another user since. */
+	if (s->exists && x->known == SYNC_GONE && (!s->member || s->deprovisioned))
+		return worker_write_back(x, NULL);
 	/* A member not synced now (suspended, staged) must not be skipped as
 	 * "never synced" when its activation event arrives. */
 	if (s->member && x->known == SYNC_NEVER)

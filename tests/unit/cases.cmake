@@ -44,7 +44,7 @@ gs_unit_test(template load_hooks_rest load_bad_json load_missing_url load_bad_me
     status_and_id_accessors)
 gs_unit_test(remote json_server_lifecycle json_server_hostile_values auth_none auth_basic
     auth_bearer auth_header auth_oauth2_cached auth_oauth2_401_refetch auth_oauth2_token_refused
-    auth_oauth2_threads retry_after_503 permanent_400 create_answers find_statuses
+    auth_oauth2_threads retry_after_503 permanent_400 create_answers create_cut_without_find find_statuses
     update_delete_statuses transport_failure secrets_not_in_errors new_errors find_optional
     fingerprint uses_any)
 gs_unit_test(metrics render_format counters_counted event_types remote_status_classes
