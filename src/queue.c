@@ -269,46 +269,6 @@ fail:
 	return NULL;
 }
 
-uint64_t
-queue_work_seq(struct queue *q)
-{
-	uint64_t seq;
-
-	pthread_mutex_lock(&q->req_lock);
-	seq = q->work_seq;
-	pthread_mutex_unlock(&q->req_lock);
-	return seq;
-}
-
-void
-queue_wait_work(struct queue *q, uint64_t seen, int timeout_ms)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&q->req_lock);
-	while (q->work_seq == seen && !q->stopping) {
-		if (pthread_cond_timedwait(&q->work_cond, &q->req_lock, &until) != 0)
-			break;
-	}
-	pthread_mutex_unlock(&q->req_lock);
-}
-
-void
-queue_wake(struct queue *q)
-{
-	pthread_mutex_lock(&q->req_lock);
-	q->work_seq++;
-	pthread_cond_broadcast(&q->work_cond);
-	pthread_mutex_unlock(&q->req_lock);
-}
-
 void
 queue_close(struct queue *q)
 {

@@ -32,8 +32,10 @@ static const char queue_schema_sql[] =
 	 * reading their rows */
 	"DROP INDEX IF EXISTS jobs_ready;"
 	"CREATE INDEX IF NOT EXISTS jobs_pick ON jobs(state, published, id, not_before, user_id);"
-	/* "has this user a leased job?" and "all pending jobs of a user" */
-	"CREATE INDEX IF NOT EXISTS jobs_user ON jobs(user_id, state);"
+	/* "has this user a leased job, or one that backs off?" and "all
+	 * pending jobs of a user", from the index alone */
+	"DROP INDEX IF EXISTS jobs_user;"
+	"CREATE INDEX IF NOT EXISTS jobs_user_due ON jobs(user_id, state, not_before);"
 	"CREATE TABLE IF NOT EXISTS remote_ids(user_id TEXT PRIMARY KEY,"
 	" remote_id TEXT NOT NULL, hash TEXT NOT NULL,"
 	" updated INTEGER NOT NULL) WITHOUT ROWID;"
@@ -50,10 +52,16 @@ static const char *const queue_sql[QS_COUNT] = {
 	[QS_JOB_ADD] = "INSERT OR IGNORE INTO jobs(uuid, user_id, event_type,"
 	    " published, group_id, changed, changed_known, created, updated)"
 	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+	/* A user whose job backs off is not picked for a newer job either:
+	 * the newer one waits and is synced with it (level-triggered), so
+	 * an outage is not hit again at every profile edit. */
 	[QS_LEASE_PICK] = "SELECT j.user_id FROM jobs j"
 	    " WHERE j.state = 0 AND j.not_before <= ?1 AND NOT EXISTS"
 	    " (SELECT 1 FROM jobs l WHERE l.user_id = j.user_id AND l.state = 1)"
+	    " AND NOT EXISTS (SELECT 1 FROM jobs b WHERE b.user_id = j.user_id"
+	    " AND b.state = 0 AND b.not_before > ?1)"
 	    " ORDER BY j.published, j.id LIMIT 1",
+	[QS_NEXT_DUE] = "SELECT min(not_before) FROM jobs WHERE state = 0 AND not_before > ?1",
 	[QS_LEASE_JOBS] = "SELECT " QUEUE_JOB_COLUMNS " FROM jobs"
 	    " WHERE user_id = ?1 AND state = 0 AND not_before <= ?2"
 	    " ORDER BY published, id",

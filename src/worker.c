@@ -14,7 +14,7 @@
 #include "groupsync/sync.h"
 #include "groupsync/util.h"
 
-#define WORKER_IDLE_WAIT_MS 1000 /* a retry whose time came needs no event */
+#define WORKER_IDLE_WAIT_MS 1000 /* jobs another process made ready need no event */
 #define WORKER_STORE_WAIT_MS 100     /* first wait for a store that failed */
 #define WORKER_STORE_WAIT_MAX_MS 5000
 
@@ -503,7 +503,7 @@ worker_main(void *arg)
 		}
 		failing = 0;
 		if (rc == 0) {
-			queue_wait_work(p->d.q, seq, WORKER_IDLE_WAIT_MS);
+			queue_wait_due(p->d.q, seq, WORKER_IDLE_WAIT_MS);
 			continue;
 		}
 		worker_sync(w, &lease);

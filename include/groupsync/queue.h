@@ -117,6 +117,16 @@ void queue_lease_free(struct queue_lease *l);
  */
 uint64_t queue_work_seq(struct queue *q);
 void queue_wait_work(struct queue *q, uint64_t seen, int timeout_ms);
+
+/*
+ * When the earliest pending job that backs off falls due (not_before
+ * after now_ms), or -1 if none.
+ */
+int64_t queue_next_due(struct queue *q, int64_t now_ms);
+
+/* queue_wait_work() for at most max_ms, less if a backed-off job falls
+ * due sooner. */
+void queue_wait_due(struct queue *q, uint64_t seen, int max_ms);
 /* Wakes every waiter at once (shutdown). */
 void queue_wake(struct queue *q);
 

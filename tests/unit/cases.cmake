@@ -55,3 +55,4 @@ gs_unit_test(queue_admin list_by_state list_by_user list_limit show retry_dead r
 gs_unit_test(conn_guard deadlines_only pressure_order shed_not_counted)
 gs_unit_test(queue_durable intake_syncs_wal)
 gs_unit_test(netaddr list_check in_list client_untrusted_peer client_behind_proxies)
+gs_unit_test(queue_wait backoff_holds_new_jobs next_due)

@@ -1,0 +1,126 @@
+/*
+ * Unit tests of a user whose job backs off (queue_db.c's lease pick) and
+ * of how idle workers learn when the next such job falls due
+ * (queue_wait.c). A real store in a temporary directory.
+ */
+#include "unit.h"
+
+#include "groupsync/queue.h"
+#include "groupsync/util.h"
+
+#include <stdlib.h>
+
+#define T0 INT64_C(1700000000000)
+#define BACKOFF_MS 5000
+
+struct fixture {
+	char dir[64];
+	struct queue *q;
+	char err[QUEUE_ERROR_MAX + 1];
+};
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	queue_close(fx->q);
+	unit_remove_dir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+
+	if (fx == NULL)
+		return -1;
+	strcpy(fx->dir, "/tmp/gs-test-qwait-XXXXXX");
+	if (mkdtemp(fx->dir) == NULL) {
+		free(fx);
+		return -1;
+	}
+	*state = fx;
+	fx->q = queue_open(fx->dir, QUEUE_OPEN_SERVER, fx->err, sizeof(fx->err));
+	if (fx->q == NULL) {
+		fprintf(stderr, "queue_open: %s\n", fx->err);
+		teardown(state);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+add_job(struct fixture *fx, const char *uuid, const char *user, int sec)
+{
+	struct queue_job_in j;
+	size_t stored = 0;
+
+	memset(&j, 0, sizeof(j));
+	assert_int_equal(util_copy(j.uuid, sizeof(j.uuid), uuid), 0);
+	assert_int_equal(util_copy(j.user_id, sizeof(j.user_id), user), 0);
+	strcpy(j.event_type, "user.account.update_profile");
+	snprintf(j.published, sizeof(j.published), "2024-01-01T00:00:%02d.000Z", sec);
+	strcpy(j.group_id, "00g8sync7AbCdEfGh4x7");
+	strcpy(j.changed, "city");
+	j.changed_known = 1;
+	assert_int_equal(queue_enqueue(fx->q, "", &j, 1, &stored, fx->err, sizeof(fx->err)),
+	    QUEUE_STORED);
+	assert_int_equal(stored, 1);
+}
+
+/* user's first job failed at T0 and backs off until T0 + BACKOFF_MS. */
+static void
+fail_first(struct fixture *fx, const char *user)
+{
+	struct queue_lease l;
+
+	add_job(fx, "e1", user, 1);
+	assert_int_equal(queue_lease(fx->q, T0, &l, fx->err, sizeof(fx->err)), 1);
+	assert_int_equal(queue_retry(fx->q, &l, T0 + BACKOFF_MS, "remote 503"), 0);
+	queue_lease_free(&l);
+}
+
+/* A newer event of a user in backoff waits for the backoff (it ran at
+ * once before: every profile edit hit a remote that was down). */
+static void
+backoff_holds_new_jobs(void **state)
+{
+	struct fixture *fx = *state;
+	struct queue_lease l;
+
+	fail_first(fx, "00uA");
+	add_job(fx, "e2", "00uA", 2);
+	add_job(fx, "e3", "00uB", 3); /* another user is not held */
+	assert_int_equal(queue_lease(fx->q, T0 + 1000, &l, fx->err, sizeof(fx->err)), 1);
+	assert_string_equal(l.user_id, "00uB");
+	assert_int_equal(queue_complete(fx->q, &l), 0);
+	queue_lease_free(&l);
+	assert_int_equal(queue_lease(fx->q, T0 + 1000, &l, fx->err, sizeof(fx->err)), 0);
+	/* due: both jobs of the user together, one sync */
+	assert_int_equal(queue_lease(fx->q, T0 + BACKOFF_MS, &l, fx->err, sizeof(fx->err)), 1);
+	assert_string_equal(l.user_id, "00uA");
+	assert_int_equal(l.njobs, 2);
+	queue_lease_free(&l);
+}
+
+static void
+next_due(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(queue_next_due(fx->q, T0), -1); /* empty */
+	fail_first(fx, "00uA");
+	add_job(fx, "e2", "00uB", 2); /* ready now: not "due later" */
+	assert_int_equal(queue_next_due(fx->q, T0 + 1000), T0 + BACKOFF_MS);
+	assert_int_equal(queue_next_due(fx->q, T0 + BACKOFF_MS), -1);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(backoff_holds_new_jobs, setup, teardown),
+	cmocka_unit_test_setup_teardown(next_due, setup, teardown),
+};
+
+GS_UNIT_MAIN(tests)
