@@ -26,14 +26,17 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 # token caches... take a few seconds) and the integration suites that run
 # the server, the workers and the queue at once (intake over HTTP and
 # HTTPS, sync, metrics, admin commands and reconcile while serving, okta
-# setup's verification). Any report fails the test: halt_on_error stops
+# setup's verification), the connection guard's watchdog closing slow and
+# idle clients, workers under remote faults and shutdown mid-call, and
+# restarts under load (the floods of test_hostile need real speed: Release
+# and ASan only). Any report fails the test: halt_on_error stops
 # the process, and the harness fails a test whose groupsync log or CLI
 # stderr holds a report. tests/tsan.supp lists civetweb's own races only.
 echo "== TSan build, threaded tests"
 dir=$(CC=clang scripts/build.sh Tsan -DCMAKE_C_COMPILER=clang)
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
   ctest --test-dir "$dir" --output-on-failure -j"$(nproc)" \
-  -R '^(unit\.|it\.test_(admin|intake|metrics|okta_setup|reconcile|sync)\.)'
+  -R '^(unit\.|it\.test_(admin|intake|metrics|okta_setup|reconcile|sync)\.|sec\.test_hostile\.(Bodies|Secrets)\.|sec\.test_hostile\.UnderAttack\.test_(single_slow_body|unauthorized_slow_body|idle_keepalive)|rel\.test_faults_remote\.Remote(Dropped|Status|SlowShutdown)\.|rel\.test_crash\.Restart\.)'
 
 if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
   echo "== fuzzing (${FUZZ_SECONDS:-30}s per target)"
