@@ -538,6 +538,23 @@ config_free(struct config *c)
 	c->ngroup_ids = 0;
 }
 
+void
+config_each_secret(const struct config *c, void (*fn)(const char *))
+{
+	size_t i;
+
+	for (i = 0; i < NOPTIONS; i++) {
+		const char *v = config_cstr(c, &config_options[i]);
+
+		if (config_options[i].type == CT_SECRET && v != NULL)
+			fn(v);
+	}
+	for (i = 0; i < c->nremote; i++) {
+		if (c->remote_secret[i])
+			fn(c->remote_values[i]);
+	}
+}
+
 static const char *const config_origin_names[] = {"unset", "default", "file", "env"};
 
 void

@@ -6,10 +6,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "groupsync/config.h"
 #include "groupsync/util.h"
 
 #define LOG_LINE_MAX 8192
-#define LOG_SECRETS_MAX 16
+/* every secret setting and every REMOTE_* variable (config.h's limits) */
+#define LOG_SECRETS_MAX (CONFIG_OPTIONS_MAX + CONFIG_REMOTE_VARS_MAX)
 #define LOG_REDACTED "[redacted]"
 
 /* Set once at start-up, read-only afterwards. */

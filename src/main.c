@@ -71,18 +71,7 @@ setup_logging(const struct config *cfg)
 	log_parse_format(cfg->log_format, &f);
 	log_parse_level(cfg->log_level, &l);
 	log_setup(f, l);
-	log_add_secret(cfg->hook_secret);
-	log_add_secret(cfg->hook_secret_next);
-	log_add_secret(cfg->okta_api_token);
-	log_add_secret(cfg->okta_private_key);
-	log_add_secret(cfg->remote_password);
-	log_add_secret(cfg->remote_token);
-	log_add_secret(cfg->remote_auth_value);
-	log_add_secret(cfg->remote_client_secret);
-	for (size_t i = 0; i < cfg->nremote; i++) {
-		if (cfg->remote_secret[i])
-			log_add_secret(cfg->remote_values[i]);
-	}
+	config_each_secret(cfg, log_add_secret);
 }
 
 static int

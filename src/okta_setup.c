@@ -362,9 +362,7 @@ setup_open(struct setup_ctx *c, const char *config_path)
 	}
 	c->loaded = 1;
 	/* the okta module may log (a DPoP switch, a rate-limit pause) */
-	log_add_secret(c->cfg.hook_secret);
-	log_add_secret(c->cfg.okta_api_token);
-	log_add_secret(c->cfg.okta_private_key);
+	config_each_secret(&c->cfg, log_add_secret);
 	if (config_check_url(c->url, c->cfg.allow_insecure_http, err, sizeof(err)) < 0) {
 		fprintf(stderr, "groupsync: okta setup: --url: %s\n", err);
 		return SETUP_EXIT_USAGE;

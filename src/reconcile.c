@@ -447,9 +447,7 @@ recon_open(struct recon_ctx *c, const char *config_path)
 	c->loaded = 1;
 	c->cfg = &c->own;
 	/* the okta module may log (a DPoP switch, a rate-limit pause) */
-	log_add_secret(c->own.hook_secret);
-	log_add_secret(c->own.okta_api_token);
-	log_add_secret(c->own.okta_private_key);
+	config_each_secret(&c->own, log_add_secret);
 	if (http_global_init() < 0) {
 		fprintf(stderr, "groupsync: reconcile: cannot initialise libcurl\n");
 		return RECON_EXIT_RUNTIME;

@@ -88,6 +88,13 @@ struct config {
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
 void config_free(struct config *c);
 
+/*
+ * Calls fn with every secret value set: each secret setting and each
+ * REMOTE_* variable read from a *_FILE. Commands register them all with
+ * log_add_secret, so that a new secret setting cannot be forgotten.
+ */
+void config_each_secret(const struct config *c, void (*fn)(const char *));
+
 /* The value of a REMOTE_* template variable, or NULL when unset. */
 const char *config_remote_value(const struct config *c, const char *name);
 

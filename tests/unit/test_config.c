@@ -438,6 +438,63 @@ okta_private_key(void **state)
 	expect_error(NULL, "GROUPSYNC_OKTA_API_TOKEN: required unless");
 }
 
+/*
+ * Every secret is registered for redaction, however many: the log held 16
+ * and dropped the rest without a word, while 20 REMOTE_*_FILE values and
+ * the secret settings are allowed (and reconcile and okta setup
+ * registered only three).
+ */
+static struct config many_secrets_cfg;
+
+static void
+emit_many_secrets(void)
+{
+	char all[1024] = "";
+	int i;
+
+	log_setup(LOG_FORMAT_JSON, LOG_INFO);
+	config_each_secret(&many_secrets_cfg, log_add_secret);
+	for (i = 0; i < 20; i++)
+		snprintf(all + strlen(all), sizeof(all) - strlen(all), "remote-secret-value-%02d-end,", i);
+	log_emit(LOG_INFO, "x", "a", all, "b", "s3cret-s3cret-s3cret", "c", "remote-pass-1234",
+	    (char *)NULL);
+}
+
+static void
+every_secret_redacted(void **state)
+{
+	char path[128], name[64], value[64], err[512], out[4096];
+	int i;
+
+	(void)state;
+	env_reset();
+	setenv("REMOTE_BASE_URL", "http://127.0.0.1:3000", 1);
+	setenv("GROUPSYNC_REMOTE_AUTH", "basic", 1);
+	setenv("GROUPSYNC_REMOTE_USERNAME", "svc", 1);
+	setenv("GROUPSYNC_REMOTE_PASSWORD", "remote-pass-1234", 1);
+	for (i = 0; i < 20; i++) {
+		snprintf(path, sizeof(path), "%s/secret%d", tmpdir, i);
+		snprintf(value, sizeof(value), "remote-secret-value-%02d-end\n", i);
+		unit_write_file(path, value);
+		snprintf(name, sizeof(name), "REMOTE_SECRET_%d_FILE", i);
+		setenv(name, path, 1);
+	}
+	assert_int_equal(config_load(&many_secrets_cfg, NULL, err, sizeof(err)), 0);
+	capture_log(out, sizeof(out), emit_many_secrets);
+	assert_null(strstr(out, "remote-secret-value-"));
+	assert_null(strstr(out, "s3cret-s3cret-s3cret"));
+	assert_null(strstr(out, "remote-pass-1234"));
+	config_free(&many_secrets_cfg);
+	for (i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "REMOTE_SECRET_%d_FILE", i);
+		unsetenv(name);
+	}
+	unsetenv("GROUPSYNC_REMOTE_AUTH");
+	unsetenv("GROUPSYNC_REMOTE_USERNAME");
+	unsetenv("GROUPSYNC_REMOTE_PASSWORD");
+	unsetenv("REMOTE_BASE_URL");
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(remote_settings),
 	cmocka_unit_test(okta_private_key),
@@ -447,6 +504,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(insecure_urls),
 	cmocka_unit_test(file_and_precedence),
 	cmocka_unit_test(empty_means_default),
+	cmocka_unit_test(every_secret_redacted),
 	cmocka_unit_test(secret_files),
 	cmocka_unit_test(dump_redacts),
 	cmocka_unit_test(log_json_redacts),
