@@ -194,21 +194,20 @@ server_start_guard(struct server *s, char *err, size_t errlen)
 	return s->guard != NULL ? 0 : -1;
 }
 
-struct server *
-server_start(const struct server_deps *d, char *err, size_t errlen)
+/* civetweb's options, with the buffers their values live in. */
+struct server_options {
+	char ports[300], threads[16], timeout[16], keepalive[16];
+	const char *list[32];
+};
+
+static void
+server_options(const struct config *cfg, struct server_options *o)
 {
-	const struct config *cfg = d->cfg;
-	struct server *s = calloc(1, sizeof(*s));
-	struct mg_callbacks cb = {0};
-	struct mg_init_data init = {0};
-	struct mg_error_data ed = {0};
-	struct mg_server_port ports[4];
-	char ports_opt[300], threads[16], timeout[16], keepalive[16], cerr[256] = "";
-	const char *opts[] = {
-	    "listening_ports", ports_opt,
-	    "num_threads", threads,
-	    "request_timeout_ms", timeout,
-	    "keep_alive_timeout_ms", keepalive,
+	const char *list[] = {
+	    "listening_ports", o->ports,
+	    "num_threads", o->threads,
+	    "request_timeout_ms", o->timeout,
+	    "keep_alive_timeout_ms", o->keepalive,
 	    "enable_keep_alive", "yes",
 	    "tcp_nodelay", "1",
 	    "max_request_size", "16384", /* request line + headers */
@@ -219,40 +218,66 @@ server_start(const struct server_deps *d, char *err, size_t errlen)
 	    "ssl_protocol_version", "4",
 	    "decode_url", "yes",
 	    NULL, NULL};
+
+	_Static_assert(sizeof(list) <= sizeof(o->list), "server_options: list too small");
+	server_ports_option(cfg, o->ports, sizeof(o->ports));
+	snprintf(o->threads, sizeof(o->threads), "%d", cfg->http_threads);
+	snprintf(o->timeout, sizeof(o->timeout), "%d", cfg->request_timeout_ms);
+	snprintf(o->keepalive, sizeof(o->keepalive), "%d", SERVER_KEEPALIVE_MS);
+	memcpy(o->list, list, sizeof(list));
+}
+
+/* Starts civetweb with the guard's callbacks; 0, or -1 with err set. */
+static int
+server_start_civetweb(struct server *s, char *err, size_t errlen)
+{
+	struct mg_callbacks cb = {0};
+	struct mg_init_data init = {0};
+	struct mg_error_data ed = {0};
+	struct server_options o;
+	char cerr[256] = "";
 	unsigned code = 0;
 
-	if (s == NULL)
-		return NULL;
-	s->cfg = cfg;
-	s->q = d->q;
-	s->okta = d->okta;
-	s->filter.group_ids = cfg->group_ids;
-	s->filter.ngroup_ids = cfg->ngroup_ids;
-	server_ports_option(cfg, ports_opt, sizeof(ports_opt));
-	snprintf(threads, sizeof(threads), "%d", cfg->http_threads);
-	snprintf(timeout, sizeof(timeout), "%d", cfg->request_timeout_ms);
-	snprintf(keepalive, sizeof(keepalive), "%d", SERVER_KEEPALIVE_MS);
-	if (server_start_guard(s, err, errlen) < 0) {
-		free(s);
-		return NULL;
-	}
+	server_options(s->cfg, &o);
 	cb.log_message = server_civetweb_log;
 	cb.init_connection = server_conn_open;
 	cb.begin_request = server_conn_begin;
 	cb.end_request = server_conn_end;
 	cb.connection_close = server_conn_close;
-	if (cfg->tls)
+	if (s->cfg->tls)
 		cb.init_ssl = server_init_tls;
 	init.callbacks = &cb;
 	init.user_data = s;
-	init.configuration_options = opts;
+	init.configuration_options = o.list;
 	ed.code = &code;
 	ed.text = cerr;
 	ed.text_buffer_size = sizeof(cerr);
 	s->ctx = mg_start2(&init, &ed);
-	if (s->ctx == NULL) {
-		util_format(err, errlen, "GROUPSYNC_LISTEN: cannot listen on %s%s: %s", cfg->listen,
-		    cfg->tls ? " (HTTPS)" : "", cerr[0] ? cerr : "civetweb failed to start");
+	if (s->ctx != NULL)
+		return 0;
+	util_format(err, errlen, "GROUPSYNC_LISTEN: cannot listen on %s%s: %s", s->cfg->listen,
+	    s->cfg->tls ? " (HTTPS)" : "", cerr[0] ? cerr : "civetweb failed to start");
+	return -1;
+}
+
+struct server *
+server_start(const struct server_deps *d, char *err, size_t errlen)
+{
+	struct server *s = calloc(1, sizeof(*s));
+	struct mg_server_port ports[4];
+
+	if (s == NULL)
+		return NULL;
+	s->cfg = d->cfg;
+	s->q = d->q;
+	s->okta = d->okta;
+	s->filter.group_ids = d->cfg->group_ids;
+	s->filter.ngroup_ids = d->cfg->ngroup_ids;
+	if (server_start_guard(s, err, errlen) < 0) {
+		free(s);
+		return NULL;
+	}
+	if (server_start_civetweb(s, err, errlen) < 0) {
 		conn_guard_free(s->guard);
 		free(s);
 		return NULL;
