@@ -3,7 +3,7 @@
  * directory per case (the setup creates it, the teardown removes it), so
  * that each case also runs alone.
  */
-#include "unit.h"
+#include "queue_fixture.h"
 
 #include "groupsync/queue.h"
 #include "groupsync/util.h"
@@ -23,47 +23,6 @@
 
 /* A far future "now": every job is ready. */
 #define LATER INT64_C(4102444800000)
-
-struct fixture {
-	char dir[64];
-	struct queue *q;
-	char err[QUEUE_ERROR_MAX + 1];
-};
-
-static int
-setup(void **state)
-{
-	struct fixture *fx = calloc(1, sizeof(*fx));
-
-	if (fx == NULL)
-		return -1;
-	strcpy(fx->dir, "/tmp/gs-test-queue-XXXXXX");
-	if (mkdtemp(fx->dir) == NULL) {
-		free(fx);
-		return -1;
-	}
-	fx->q = queue_open(fx->dir, QUEUE_OPEN_SERVER, fx->err,
-	    sizeof(fx->err));
-	if (fx->q == NULL) {
-		fprintf(stderr, "queue_open: %s\n", fx->err);
-		rmdir(fx->dir);
-		free(fx);
-		return -1;
-	}
-	*state = fx;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *fx = *state;
-
-	queue_close(fx->q);
-	unit_remove_dir(fx->dir);
-	free(fx);
-	return 0;
-}
 
 static void
 reopen(struct fixture *fx, int mode)

@@ -3,54 +3,13 @@
  * of how idle workers learn when the next such job falls due
  * (queue_wait.c). A real store in a temporary directory.
  */
-#include "unit.h"
+#include "queue_fixture.h"
 
 #include "groupsync/queue.h"
 #include "groupsync/util.h"
 
-#include <stdlib.h>
-
 #define T0 INT64_C(1700000000000)
 #define BACKOFF_MS 5000
-
-struct fixture {
-	char dir[64];
-	struct queue *q;
-	char err[QUEUE_ERROR_MAX + 1];
-};
-
-static int
-teardown(void **state)
-{
-	struct fixture *fx = *state;
-
-	queue_close(fx->q);
-	unit_remove_dir(fx->dir);
-	free(fx);
-	return 0;
-}
-
-static int
-setup(void **state)
-{
-	struct fixture *fx = calloc(1, sizeof(*fx));
-
-	if (fx == NULL)
-		return -1;
-	strcpy(fx->dir, "/tmp/gs-test-qwait-XXXXXX");
-	if (mkdtemp(fx->dir) == NULL) {
-		free(fx);
-		return -1;
-	}
-	*state = fx;
-	fx->q = queue_open(fx->dir, QUEUE_OPEN_SERVER, fx->err, sizeof(fx->err));
-	if (fx->q == NULL) {
-		fprintf(stderr, "queue_open: %s\n", fx->err);
-		teardown(state);
-		return -1;
-	}
-	return 0;
-}
 
 static void
 add_job(struct fixture *fx, const char *uuid, const char *user, int sec)
