@@ -544,9 +544,12 @@ config_each_secret(const struct config *c, void (*fn)(const char *))
 	size_t i;
 
 	for (i = 0; i < NOPTIONS; i++) {
-		const char *v = config_cstr(c, &config_options[i]);
+		const char *v;
 
-		if (config_options[i].type == CT_SECRET && v != NULL)
+		if (config_options[i].type != CT_SECRET)
+			continue; /* the offset of an int setting is no char * */
+		v = config_cstr(c, &config_options[i]);
+		if (v != NULL)
 			fn(v);
 	}
 	for (i = 0; i < c->nremote; i++) {
