@@ -484,6 +484,25 @@ metrics_render_okta(struct metrics_buf *b, const struct metrics_gauges *g)
 		    metrics_i64(v, g->okta.rate_remaining));
 }
 
+/* The connection guard (conn_guard.h): what slow or idle clients cost. */
+static void
+metrics_render_conns(struct metrics_buf *b, const struct metrics_gauges *g)
+{
+	const char *closed = "groupsync_http_connections_closed_total";
+	char v[METRICS_VALUE_MAX];
+
+	if (!g->have_conns)
+		return;
+	metrics_family(b, "groupsync_http_connections", "gauge",
+	    "HTTP connections being served by a thread now.");
+	metrics_plain(b, "groupsync_http_connections", metrics_i64(v, g->conns.live));
+	metrics_family(b, closed, "counter",
+	    "Connections the server closed: past their deadline (slow or idle), or to "
+	    "free a thread while threads ran short.");
+	metrics_sample1(b, closed, "reason", "deadline", metrics_u64(v, g->conns.deadline));
+	metrics_sample1(b, closed, "reason", "pressure", metrics_u64(v, g->conns.pressure));
+}
+
 int
 metrics_render(const struct metrics_gauges *g, char **out, size_t *len)
 {
@@ -502,6 +521,7 @@ metrics_render(const struct metrics_gauges *g, char **out, size_t *len)
 	metrics_render_remote(&b);
 	metrics_render_queue(&b, g);
 	metrics_render_okta(&b, g);
+	metrics_render_conns(&b, g);
 	if (b.failed) {
 		free(b.p);
 		return -1;

@@ -386,6 +386,8 @@ server_gauges(struct server *s, struct metrics_gauges *g)
 		okta_get_stats(s->okta, &g->okta);
 		g->have_okta = 1;
 	}
+	conn_guard_get_stats(s->guard, &g->conns);
+	g->have_conns = 1;
 }
 
 /*

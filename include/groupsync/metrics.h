@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "groupsync/conn_guard.h"
 #include "groupsync/okta.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -95,6 +96,8 @@ struct metrics_gauges {
 	int64_t oldest_pending_ms; /* queue_oldest_pending_ms */
 	int have_okta;
 	struct okta_stats okta;
+	int have_conns;
+	struct conn_guard_stats conns;
 };
 
 /* Hot-path updates: one relaxed atomic add each. Out-of-range values are

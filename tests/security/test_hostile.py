@@ -12,6 +12,7 @@ import socket
 import time
 import unittest
 
+from test_metrics import scrape
 from harness import SECRET, SECRET_NEXT, Groupsync, delivery, membership_event, sample
 from hostile import (OKTA_BUDGET_S, Attack, RealClient, client_hello, raise_fd_limit,
                      slow_body, slow_header, unique_user)
@@ -293,6 +294,13 @@ class UnderAttack(Hostile):
         self.assertEqual(len(a.closed_after), 1, "a dribbled body held its thread")
         self.assertLess(a.closed_after[0], 5.0 + 2.0)  # GROUPSYNC_REQUEST_TIMEOUT_MS + slack
         self.assertHealthy()
+        # an operator sees it in /metrics (strictly parsed, as test_metrics does)
+        m = scrape(self.gs)
+        self.assertEqual(m.value("groupsync_http_connections_closed_total",
+                                 reason="deadline"), 1)
+        self.assertEqual(m.value("groupsync_http_connections_closed_total",
+                                 reason="pressure"), 0)
+        self.assertGreaterEqual(m.value("groupsync_http_connections"), 1)  # the scrape's
 
     def test_unauthorized_slow_body_closed(self):
         """A refused request whose announced body dribbles is not drained forever."""
