@@ -266,10 +266,7 @@ conn_guard_run(void *arg)
 
 	pthread_mutex_lock(&g->mu);
 	while (!g->stop) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_nsec += (long)g->limits.tick_ms * 1000000L;
-		until.tv_sec += until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
+		util_deadline(&until, CLOCK_MONOTONIC, g->limits.tick_ms);
 		pthread_cond_timedwait(&g->wake, &g->mu, &until);
 		if (g->stop)
 			break;

@@ -45,18 +45,6 @@ queue_ckpt_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	return SQLITE_OK;
 }
 
-static void
-queue_ckpt_deadline(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 static void *
 queue_ckpt_main(void *arg)
 {
@@ -65,7 +53,7 @@ queue_ckpt_main(void *arg)
 
 	pthread_mutex_lock(&c->lock);
 	while (!c->stop) {
-		queue_ckpt_deadline(&until, QUEUE_CKPT_IDLE_MS);
+		util_deadline(&until, CLOCK_REALTIME, QUEUE_CKPT_IDLE_MS);
 		while (!c->stop && !c->wanted &&
 		    pthread_cond_timedwait(&c->cond, &c->lock, &until) == 0)
 			;

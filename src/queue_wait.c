@@ -28,13 +28,7 @@ queue_wait_work(struct queue *q, uint64_t seen, int timeout_ms)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	util_deadline(&until, CLOCK_REALTIME, timeout_ms);
 	pthread_mutex_lock(&q->req_lock);
 	while (q->work_seq == seen && !q->stopping) {
 		if (pthread_cond_timedwait(&q->work_cond, &q->req_lock, &until) != 0)

@@ -513,8 +513,7 @@ recon_loop_wait(void)
 	struct timespec at;
 	int rc = 0, stop;
 
-	clock_gettime(CLOCK_MONOTONIC, &at);
-	at.tv_sec += recon_loop.cfg->reconcile_interval_s;
+	util_deadline(&at, CLOCK_MONOTONIC, (int64_t)recon_loop.cfg->reconcile_interval_s * 1000);
 	pthread_mutex_lock(&recon_loop.mu);
 	while (!recon_loop.stop && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&recon_loop.cv, &recon_loop.mu, &at);

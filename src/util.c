@@ -59,6 +59,18 @@ util_mono_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
+void
+util_deadline(struct timespec *ts, clockid_t clock, int64_t ms)
+{
+	clock_gettime(clock, ts);
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 /*
  * Hash both sides with SHA-256 and compare the digests with
  * CRYPTO_memcmp: the time then depends on the lengths only (hashing), and

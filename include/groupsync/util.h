@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Copies src into dst (size bytes, always NUL-terminated). Returns 0, or
  * -1 when src did not fit (dst then holds a truncated copy). */
@@ -22,6 +23,10 @@ int64_t util_now_ms(void);
 
 /* Monotonic clock in ms (for durations and deadlines). */
 int64_t util_mono_ms(void);
+
+/* The absolute time ms from now on clock, for pthread_cond_timedwait
+ * (CLOCK_REALTIME, or the clock the condition variable was set to). */
+void util_deadline(struct timespec *ts, clockid_t clock, int64_t ms);
 
 /* Compares a and b in time that depends on their lengths only. 1 if equal. */
 int util_secret_equal(const char *a, size_t alen, const char *b, size_t blen);

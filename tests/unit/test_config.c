@@ -376,6 +376,25 @@ secret_equal(void **state)
 	assert_false(util_is_token("abcdef", 5));
 }
 
+/* util_deadline: now + ms on the given clock, nanoseconds normalised. */
+static void
+deadline_normalised(void **state)
+{
+	struct timespec before, at;
+	int64_t ms[] = {0, 999, 1000, 1500, 86400000}, d;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+		clock_gettime(CLOCK_MONOTONIC, &before);
+		util_deadline(&at, CLOCK_MONOTONIC, ms[i]);
+		assert_true(at.tv_nsec >= 0 && at.tv_nsec < 1000000000L);
+		d = (int64_t)(at.tv_sec - before.tv_sec) * 1000 +
+		    (at.tv_nsec - before.tv_nsec) / 1000000;
+		assert_true(d >= ms[i] && d < ms[i] + 1000);
+	}
+}
+
 static void
 remote_settings(void **state)
 {
@@ -505,6 +524,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(file_and_precedence),
 	cmocka_unit_test(empty_means_default),
 	cmocka_unit_test(every_secret_redacted),
+	cmocka_unit_test(deadline_normalised),
 	cmocka_unit_test(secret_files),
 	cmocka_unit_test(dump_redacts),
 	cmocka_unit_test(log_json_redacts),
