@@ -1,7 +1,8 @@
 /*
  * The fixture of the queue's unit tests: a fresh temporary directory with
  * a server-mode store in it per case (setup creates it, teardown removes
- * it), so that each case also runs alone.
+ * it), so that each case also runs alone. Tests of the operator commands
+ * open a second, admin handle on the same store as fx->adm.
  */
 #ifndef GS_QUEUE_FIXTURE_H
 #define GS_QUEUE_FIXTURE_H
@@ -9,12 +10,14 @@
 #include "unit.h"
 
 #include "groupsync/queue.h"
+#include "groupsync/util.h"
 
 #include <stdlib.h>
 
 struct fixture {
 	char dir[64];
-	struct queue *q;
+	struct queue *q;   /* the service's handle (QUEUE_OPEN_SERVER) */
+	struct queue *adm; /* NULL, or an operator's (QUEUE_OPEN_ADMIN) */
 	char err[QUEUE_ERROR_MAX + 1];
 };
 
@@ -23,6 +26,7 @@ teardown(void **state)
 {
 	struct fixture *fx = *state;
 
+	queue_close(fx->adm);
 	queue_close(fx->q);
 	unit_remove_dir(fx->dir);
 	free(fx);
@@ -49,6 +53,27 @@ setup(void **state)
 		return -1;
 	}
 	return 0;
+}
+
+/* Stores one membership-add job for user, published at second sec,
+ * through the service's handle. */
+static inline void
+add_job(struct fixture *fx, const char *uuid, const char *user, int sec)
+{
+	struct queue_job_in j;
+	size_t stored = 0;
+
+	memset(&j, 0, sizeof(j));
+	assert_int_equal(util_copy(j.uuid, sizeof(j.uuid), uuid), 0);
+	assert_int_equal(util_copy(j.user_id, sizeof(j.user_id), user), 0);
+	strcpy(j.event_type, "group.user_membership.add");
+	snprintf(j.published, sizeof(j.published), "2024-01-01T00:00:%02d.000Z", sec);
+	strcpy(j.group_id, "00g8sync7AbCdEfGh4x7");
+	strcpy(j.changed, "city,zipCode");
+	j.changed_known = 1;
+	assert_int_equal(queue_enqueue(fx->q, "", &j, 1, &stored, fx->err, sizeof(fx->err)),
+	    QUEUE_STORED);
+	assert_int_equal(stored, 1);
 }
 
 #endif

@@ -4,7 +4,7 @@
  * production: the service's (QUEUE_OPEN_SERVER), which enqueues and
  * leases, and an operator's (QUEUE_OPEN_ADMIN), which lists and changes.
  */
-#include "unit.h"
+#include "queue_fixture.h"
 
 #include "groupsync/queue.h"
 #include "groupsync/util.h"
@@ -18,43 +18,16 @@
 /* A far future "now": every job is ready. */
 #define LATER INT64_C(4102444800000)
 
-struct fixture {
-	char dir[64];
-	struct queue *srv;
-	struct queue *adm;
-	char err[QUEUE_ERROR_MAX + 1];
-};
-
+/* The shared fixture, plus the operator's handle on the same store. */
 static int
-teardown(void **state)
+setup_admin(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture *fx;
 
-	queue_close(fx->adm);
-	queue_close(fx->srv);
-	unit_remove_dir(fx->dir);
-	free(fx);
-	return 0;
-}
-
-static int
-setup(void **state)
-{
-	struct fixture *fx = calloc(1, sizeof(*fx));
-
-	if (fx == NULL)
+	if (setup(state) != 0)
 		return -1;
-	strcpy(fx->dir, "/tmp/gs-test-qadmin-XXXXXX");
-	if (mkdtemp(fx->dir) == NULL) {
-		free(fx);
-		return -1;
-	}
-	*state = fx;
-	fx->srv = queue_open(fx->dir, QUEUE_OPEN_SERVER, fx->err,
-	    sizeof(fx->err));
-	if (fx->srv != NULL)
-		fx->adm = queue_open(fx->dir, QUEUE_OPEN_ADMIN, fx->err,
-		    sizeof(fx->err));
+	fx = *state;
+	fx->adm = queue_open(fx->dir, QUEUE_OPEN_ADMIN, fx->err, sizeof(fx->err));
 	if (fx->adm == NULL) {
 		fprintf(stderr, "queue_open: %s\n", fx->err);
 		teardown(state);
@@ -63,32 +36,11 @@ setup(void **state)
 	return 0;
 }
 
-/* Stores one job for user, published at second sec, through the server. */
-static void
-add_job(struct fixture *fx, const char *uuid, const char *user, int sec)
-{
-	struct queue_job_in j;
-	size_t stored = 0;
-
-	memset(&j, 0, sizeof(j));
-	assert_int_equal(util_copy(j.uuid, sizeof(j.uuid), uuid), 0);
-	assert_int_equal(util_copy(j.user_id, sizeof(j.user_id), user), 0);
-	strcpy(j.event_type, "group.user_membership.add");
-	snprintf(j.published, sizeof(j.published),
-	    "2024-01-01T00:00:%02d.000Z", sec);
-	strcpy(j.group_id, "00g8sync7AbCdEfGh4x7");
-	strcpy(j.changed, "city,zipCode");
-	j.changed_known = 1;
-	assert_int_equal(queue_enqueue(fx->srv, "", &j, 1, &stored, fx->err,
-	    sizeof(fx->err)), QUEUE_STORED);
-	assert_int_equal(stored, 1);
-}
-
 /* Leases the oldest ready user's jobs, which must be user's. */
 static void
 lease_user(struct fixture *fx, const char *user, struct queue_lease *l)
 {
-	assert_int_equal(queue_lease(fx->srv, LATER, l, fx->err,
+	assert_int_equal(queue_lease(fx->q, LATER, l, fx->err,
 	    sizeof(fx->err)), 1);
 	assert_string_equal(l->user_id, user);
 }
@@ -100,7 +52,7 @@ kill_user(struct fixture *fx, const char *user, const char *error)
 	struct queue_lease l;
 
 	lease_user(fx, user, &l);
-	assert_int_equal(queue_dead(fx->srv, &l, error), 0);
+	assert_int_equal(queue_dead(fx->q, &l, error), 0);
 	queue_lease_free(&l);
 }
 
@@ -142,7 +94,7 @@ one_of_each(struct fixture *fx)
 	add_job(fx, "uuid-3", "user-c", 3);
 	add_job(fx, "uuid-4", "user-d", 4);
 	lease_user(fx, "user-a", &l);
-	assert_int_equal(queue_complete(fx->srv, &l), 0);
+	assert_int_equal(queue_complete(fx->q, &l), 0);
 	queue_lease_free(&l);
 	kill_user(fx, "user-b", "remote: 400 Bad Request");
 	lease_user(fx, "user-c", &l);
@@ -242,7 +194,7 @@ show(void **state)
 
 	/* the stored state, not "leased" as a lease returns it */
 	lease_user(fx, "user-a", &l);
-	assert_int_equal(queue_retry(fx->srv, &l, T0, "remote: timeout"), 0);
+	assert_int_equal(queue_retry(fx->q, &l, T0, "remote: timeout"), 0);
 	queue_lease_free(&l);
 	must_get(fx, 1, &info);
 	assert_int_equal(info.job.state, QUEUE_PENDING);
@@ -278,7 +230,7 @@ retry_dead(void **state)
 	/* kept for the record: why it was dead */
 	assert_string_equal(info.job.last_error, "remote: 400 Bad Request");
 	/* and the service takes it at once */
-	assert_int_equal(queue_lease(fx->srv, now, &l, fx->err,
+	assert_int_equal(queue_lease(fx->q, now, &l, fx->err,
 	    sizeof(fx->err)), 1);
 	assert_int_equal(l.jobs[0].id, 1);
 	assert_int_equal(l.jobs[0].attempts, 0);
@@ -296,16 +248,16 @@ retry_backoff(void **state)
 
 	add_job(fx, "uuid-1", "user-a", 1);
 	lease_user(fx, "user-a", &l);
-	assert_int_equal(queue_retry(fx->srv, &l, LATER, "remote: 503"), 0);
+	assert_int_equal(queue_retry(fx->q, &l, LATER, "remote: 503"), 0);
 	queue_lease_free(&l);
-	assert_int_equal(queue_lease(fx->srv, now, &l, fx->err,
+	assert_int_equal(queue_lease(fx->q, now, &l, fx->err,
 	    sizeof(fx->err)), 0);
 
 	assert_int_equal(queue_admin_retry(fx->adm, 1, now, &st, fx->err,
 	    sizeof(fx->err)), QUEUE_ADMIN_OK);
 	must_get(fx, 1, &info);
 	assert_int_equal(info.job.attempts, 0);
-	assert_int_equal(queue_lease(fx->srv, now, &l, fx->err,
+	assert_int_equal(queue_lease(fx->q, now, &l, fx->err,
 	    sizeof(fx->err)), 1);
 	queue_lease_free(&l);
 }
@@ -397,7 +349,7 @@ drop_leased_refused(void **state)
 	must_get(fx, 1, &info);
 	assert_int_equal(info.job.state, QUEUE_LEASED);
 	/* the worker's outcome still lands, and then the drop does */
-	assert_int_equal(queue_complete(fx->srv, &l), 0);
+	assert_int_equal(queue_complete(fx->q, &l), 0);
 	queue_lease_free(&l);
 	must_get(fx, 1, &info);
 	assert_int_equal(info.job.state, QUEUE_DONE);
@@ -406,7 +358,7 @@ drop_leased_refused(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_admin, teardown)
 	T(list_by_state),
 	T(list_by_user),
 	T(list_limit),

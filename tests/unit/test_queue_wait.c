@@ -11,25 +11,6 @@
 #define T0 INT64_C(1700000000000)
 #define BACKOFF_MS 5000
 
-static void
-add_job(struct fixture *fx, const char *uuid, const char *user, int sec)
-{
-	struct queue_job_in j;
-	size_t stored = 0;
-
-	memset(&j, 0, sizeof(j));
-	assert_int_equal(util_copy(j.uuid, sizeof(j.uuid), uuid), 0);
-	assert_int_equal(util_copy(j.user_id, sizeof(j.user_id), user), 0);
-	strcpy(j.event_type, "user.account.update_profile");
-	snprintf(j.published, sizeof(j.published), "2024-01-01T00:00:%02d.000Z", sec);
-	strcpy(j.group_id, "00g8sync7AbCdEfGh4x7");
-	strcpy(j.changed, "city");
-	j.changed_known = 1;
-	assert_int_equal(queue_enqueue(fx->q, "", &j, 1, &stored, fx->err, sizeof(fx->err)),
-	    QUEUE_STORED);
-	assert_int_equal(stored, 1);
-}
-
 /* user's first job failed at T0 and backs off until T0 + BACKOFF_MS. */
 static void
 fail_first(struct fixture *fx, const char *user)
