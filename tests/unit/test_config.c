@@ -504,14 +504,7 @@ every_secret_redacted(void **state)
 	assert_null(strstr(out, "s3cret-s3cret-s3cret"));
 	assert_null(strstr(out, "remote-pass-1234"));
 	config_free(&many_secrets_cfg);
-	for (i = 0; i < 20; i++) {
-		snprintf(name, sizeof(name), "REMOTE_SECRET_%d_FILE", i);
-		unsetenv(name);
-	}
-	unsetenv("GROUPSYNC_REMOTE_AUTH");
-	unsetenv("GROUPSYNC_REMOTE_USERNAME");
-	unsetenv("GROUPSYNC_REMOTE_PASSWORD");
-	unsetenv("REMOTE_BASE_URL");
+	env_reset(); /* drops every GROUPSYNC_* and REMOTE_* set above */
 }
 
 static const struct CMUnitTest tests[] = {

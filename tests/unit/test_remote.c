@@ -38,7 +38,7 @@
 #define JSON_SERVER GS_SOURCE_DIR "/tests/node_modules/.bin/json-server"
 #define REST GS_SOURCE_DIR "/hooks/rest"
 #define JANE "00u8jane2XyZaBcDe4x7"
-#define STUB_MAX 32
+#define SCRIPTED_MAX 32
 
 static struct config cfg;
 static struct http_client *hc;
@@ -236,7 +236,7 @@ js_start_or_skip(const char *db)
 
 /* --- a scripted HTTP server ---------------------------------------------- */
 
-struct stub_reply {
+struct scripted_reply {
 	int status;
 	const char *headers; /* extra lines, each ending in "\r\n" */
 	const char *body;
@@ -246,11 +246,11 @@ static struct {
 	int fd, port, stop, running;
 	pthread_t thread;
 	pthread_mutex_t lock;
-	const struct stub_reply *script; /* the last reply repeats */
+	const struct scripted_reply *script; /* the last reply repeats */
 	size_t nscript;
-	char *req[STUB_MAX];
+	char *req[SCRIPTED_MAX];
 	size_t nreq;
-} stub = {.fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
+} scripted = {.fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* strcasestr is a GNU extension. */
 static const char *
@@ -266,7 +266,7 @@ find_ci(const char *s, const char *pat)
 
 /* Reads one request (head and Content-Length body) into buf. */
 static size_t
-stub_read(int c, char *buf, size_t cap)
+scripted_read(int c, char *buf, size_t cap)
 {
 	size_t n = 0, head = 0;
 	long clen = 0;
@@ -293,128 +293,128 @@ stub_read(int c, char *buf, size_t cap)
 }
 
 static void
-stub_serve(int c)
+scripted_serve(int c)
 {
 	static char buf[256 * 1024];
-	const struct stub_reply *rp;
+	const struct scripted_reply *rp;
 	char out[8192];
 	struct timeval tv = {5, 0};
 	int len;
 
 	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	stub_read(c, buf, sizeof(buf));
-	pthread_mutex_lock(&stub.lock);
-	rp = &stub.script[stub.nreq < stub.nscript ? stub.nreq : stub.nscript - 1];
-	if (stub.nreq < STUB_MAX)
-		stub.req[stub.nreq++] = strdup(buf);
-	pthread_mutex_unlock(&stub.lock);
+	scripted_read(c, buf, sizeof(buf));
+	pthread_mutex_lock(&scripted.lock);
+	rp = &scripted.script[scripted.nreq < scripted.nscript ? scripted.nreq : scripted.nscript - 1];
+	if (scripted.nreq < SCRIPTED_MAX)
+		scripted.req[scripted.nreq++] = strdup(buf);
+	pthread_mutex_unlock(&scripted.lock);
 	len = snprintf(out, sizeof(out), "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
 	    "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s", rp->status,
 	    strlen(rp->body), rp->headers ? rp->headers : "", rp->body);
 	if (len > 0 && send(c, out, (size_t)len, MSG_NOSIGNAL) < 0)
-		perror("stub send");
+		perror("scripted send");
 }
 
 static void *
-stub_main(void *arg)
+scripted_main(void *arg)
 {
 	struct pollfd p;
 	int c, stop;
 
 	(void)arg;
 	for (;;) {
-		pthread_mutex_lock(&stub.lock);
-		stop = stub.stop;
-		pthread_mutex_unlock(&stub.lock);
+		pthread_mutex_lock(&scripted.lock);
+		stop = scripted.stop;
+		pthread_mutex_unlock(&scripted.lock);
 		if (stop)
 			break;
-		p.fd = stub.fd;
+		p.fd = scripted.fd;
 		p.events = POLLIN;
 		if (poll(&p, 1, 50) <= 0)
 			continue;
-		c = accept(stub.fd, NULL, NULL);
+		c = accept(scripted.fd, NULL, NULL);
 		if (c < 0)
 			continue;
-		stub_serve(c);
+		scripted_serve(c);
 		close(c);
 	}
 	return NULL;
 }
 
-/* Starts the stub with a script; the config then points at it. */
+/* Starts the scripted server; the config then points at it. */
 static void
-stub_start(const char *hooks, const struct stub_reply *script, size_t n)
+scripted_start(const char *hooks, const struct scripted_reply *script, size_t n)
 {
 	struct sockaddr_in a;
 	socklen_t len = sizeof(a);
 	int one = 1;
 
-	stub.fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(stub.fd >= 0);
-	setsockopt(stub.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	scripted.fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(scripted.fd >= 0);
+	setsockopt(scripted.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	memset(&a, 0, sizeof(a));
 	a.sin_family = AF_INET;
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(stub.fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(stub.fd, 16), 0);
-	assert_int_equal(getsockname(stub.fd, (struct sockaddr *)&a, &len), 0);
-	stub.port = ntohs(a.sin_port);
-	stub.script = script;
-	stub.nscript = n;
-	stub.stop = 0;
-	assert_int_equal(pthread_create(&stub.thread, NULL, stub_main, NULL), 0);
-	stub.running = 1;
-	cfg_init(hooks ? hooks : REST, stub.port);
+	assert_int_equal(bind(scripted.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(scripted.fd, 16), 0);
+	assert_int_equal(getsockname(scripted.fd, (struct sockaddr *)&a, &len), 0);
+	scripted.port = ntohs(a.sin_port);
+	scripted.script = script;
+	scripted.nscript = n;
+	scripted.stop = 0;
+	assert_int_equal(pthread_create(&scripted.thread, NULL, scripted_main, NULL), 0);
+	scripted.running = 1;
+	cfg_init(hooks ? hooks : REST, scripted.port);
 }
 
 static size_t
-stub_count(void)
+scripted_count(void)
 {
 	size_t n;
 
-	pthread_mutex_lock(&stub.lock);
-	n = stub.nreq;
-	pthread_mutex_unlock(&stub.lock);
+	pthread_mutex_lock(&scripted.lock);
+	n = scripted.nreq;
+	pthread_mutex_unlock(&scripted.lock);
 	return n;
 }
 
 /* The value of header name in request i ("" when absent). */
 static const char *
-stub_header(size_t i, const char *name)
+scripted_header(size_t i, const char *name)
 {
 	static char v[1024];
 	char pat[128];
 	const char *p, *e;
 
 	v[0] = '\0';
-	assert_true(i < stub_count());
+	assert_true(i < scripted_count());
 	snprintf(pat, sizeof(pat), "\r\n%s: ", name);
-	pthread_mutex_lock(&stub.lock);
-	p = find_ci(stub.req[i], pat);
+	pthread_mutex_lock(&scripted.lock);
+	p = find_ci(scripted.req[i], pat);
 	if (p != NULL) {
 		p += strlen(pat);
 		e = strstr(p, "\r\n");
 		snprintf(v, sizeof(v), "%.*s", (int)(e - p), p);
 	}
-	pthread_mutex_unlock(&stub.lock);
+	pthread_mutex_unlock(&scripted.lock);
 	return v;
 }
 
 /* The request line, or the body, of request i. */
 static const char *
-stub_part(size_t i, int body)
+scripted_part(size_t i, int body)
 {
 	static char v[4096];
 	const char *s;
 
-	assert_true(i < stub_count());
-	pthread_mutex_lock(&stub.lock);
-	s = stub.req[i];
+	assert_true(i < scripted_count());
+	pthread_mutex_lock(&scripted.lock);
+	s = scripted.req[i];
 	if (body)
 		snprintf(v, sizeof(v), "%s", strstr(s, "\r\n\r\n") + 4);
 	else
 		snprintf(v, sizeof(v), "%.*s", (int)strcspn(s, "\r\n"), s);
-	pthread_mutex_unlock(&stub.lock);
+	pthread_mutex_unlock(&scripted.lock);
 	return v;
 }
 
@@ -431,17 +431,17 @@ teardown(void **state)
 		waitpid(js_pid, NULL, 0);
 		js_pid = 0;
 	}
-	if (stub.running) {
-		pthread_mutex_lock(&stub.lock);
-		stub.stop = 1;
-		pthread_mutex_unlock(&stub.lock);
-		pthread_join(stub.thread, NULL);
-		close(stub.fd);
-		stub.running = 0;
+	if (scripted.running) {
+		pthread_mutex_lock(&scripted.lock);
+		scripted.stop = 1;
+		pthread_mutex_unlock(&scripted.lock);
+		pthread_join(scripted.thread, NULL);
+		close(scripted.fd);
+		scripted.running = 0;
 	}
-	for (i = 0; i < stub.nreq; i++)
-		free(stub.req[i]);
-	stub.nreq = 0;
+	for (i = 0; i < scripted.nreq; i++)
+		free(scripted.req[i]);
+	scripted.nreq = 0;
 	http_client_free(hc);
 	http_global_cleanup();
 	config_free(&cfg);
@@ -582,9 +582,9 @@ json_server_hostile_values(void **state)
 
 /* --- auth -------------------------------------------------------------- */
 
-static const struct stub_reply created[] = {{201, NULL, "{\"id\": 7}"}};
+static const struct scripted_reply created[] = {{201, NULL, "{\"id\": 7}"}};
 
-/* Sends one create to the stub with the current config; checks the ID. */
+/* Sends one create to the scripted server with the current config; checks the ID. */
 static void
 create_once(void)
 {
@@ -603,48 +603,48 @@ static void
 auth_none(void **state)
 {
 	(void)state;
-	stub_start(NULL, created, 1);
+	scripted_start(NULL, created, 1);
 	create_once();
-	assert_int_equal(stub_count(), 1);
-	assert_string_equal(stub_part(0, 0), "POST /users HTTP/1.1");
-	assert_string_equal(stub_header(0, "Authorization"), "");
-	assert_string_equal(stub_header(0, "Content-Type"), "application/json");
+	assert_int_equal(scripted_count(), 1);
+	assert_string_equal(scripted_part(0, 0), "POST /users HTTP/1.1");
+	assert_string_equal(scripted_header(0, "Authorization"), "");
+	assert_string_equal(scripted_header(0, "Content-Type"), "application/json");
 }
 
 static void
 auth_basic(void **state)
 {
 	(void)state;
-	stub_start(NULL, created, 1);
+	scripted_start(NULL, created, 1);
 	cfg_set(&cfg.remote_auth, "basic");
 	cfg_set(&cfg.remote_username, "alice");
 	cfg_set(&cfg.remote_password, "s3cr3t pass");
 	create_once();
-	assert_string_equal(stub_header(0, "Authorization"), "Basic YWxpY2U6czNjcjN0IHBhc3M=");
+	assert_string_equal(scripted_header(0, "Authorization"), "Basic YWxpY2U6czNjcjN0IHBhc3M=");
 }
 
 static void
 auth_bearer(void **state)
 {
 	(void)state;
-	stub_start(NULL, created, 1);
+	scripted_start(NULL, created, 1);
 	cfg_set(&cfg.remote_auth, "bearer");
 	cfg_set(&cfg.remote_token, "tok-123");
 	create_once();
-	assert_string_equal(stub_header(0, "Authorization"), "Bearer tok-123");
+	assert_string_equal(scripted_header(0, "Authorization"), "Bearer tok-123");
 }
 
 static void
 auth_header(void **state)
 {
 	(void)state;
-	stub_start(NULL, created, 1);
+	scripted_start(NULL, created, 1);
 	cfg_set(&cfg.remote_auth, "header");
 	cfg_set(&cfg.remote_auth_header, "X-Api-Key");
 	cfg_set(&cfg.remote_auth_value, "k-456");
 	create_once();
-	assert_string_equal(stub_header(0, "X-Api-Key"), "k-456");
-	assert_string_equal(stub_header(0, "Authorization"), "");
+	assert_string_equal(scripted_header(0, "X-Api-Key"), "k-456");
+	assert_string_equal(scripted_header(0, "Authorization"), "");
 }
 
 static void
@@ -664,7 +664,7 @@ oauth2_config(const char *scope)
 static void
 auth_oauth2_cached(void **state)
 {
-	static const struct stub_reply script[] = {
+	static const struct scripted_reply script[] = {
 		{200, NULL, "{\"access_token\":\"at-1\",\"token_type\":\"bearer\",\"expires_in\":3600}"},
 		{201, NULL, "{\"id\": 7}"},
 		{200, NULL, "{}"},
@@ -674,23 +674,23 @@ auth_oauth2_cached(void **state)
 	json_object *user = unit_sample_user();
 
 	(void)state;
-	stub_start(NULL, script, 3);
+	scripted_start(NULL, script, 3);
 	oauth2_config("users:write users:read");
 	r = remote_ok();
 	assert_int_equal(remote_create(r, hc, user, &res), 0);
 	assert_int_equal(remote_update(r, hc, user, "7", &res), 0);
 	assert_int_equal(res.found, 1);
-	assert_int_equal(stub_count(), 3); /* one token for two calls */
-	assert_string_equal(stub_part(0, 0), "POST /oauth/token HTTP/1.1");
-	assert_string_equal(stub_header(0, "Authorization"),
+	assert_int_equal(scripted_count(), 3); /* one token for two calls */
+	assert_string_equal(scripted_part(0, 0), "POST /oauth/token HTTP/1.1");
+	assert_string_equal(scripted_header(0, "Authorization"),
 	    "Basic bXklMjBjbGllbnQ6c2VjJTJGcmV0JTNBMQ==");
-	assert_string_equal(stub_header(0, "Content-Type"), "application/x-www-form-urlencoded");
-	assert_string_equal(stub_part(0, 1),
+	assert_string_equal(scripted_header(0, "Content-Type"), "application/x-www-form-urlencoded");
+	assert_string_equal(scripted_part(0, 1),
 	    "grant_type=client_credentials&scope=users%3Awrite%20users%3Aread");
-	assert_string_equal(stub_part(1, 0), "POST /users HTTP/1.1");
-	assert_string_equal(stub_header(1, "Authorization"), "Bearer at-1");
-	assert_string_equal(stub_part(2, 0), "PUT /users/7 HTTP/1.1");
-	assert_string_equal(stub_header(2, "Authorization"), "Bearer at-1");
+	assert_string_equal(scripted_part(1, 0), "POST /users HTTP/1.1");
+	assert_string_equal(scripted_header(1, "Authorization"), "Bearer at-1");
+	assert_string_equal(scripted_part(2, 0), "PUT /users/7 HTTP/1.1");
+	assert_string_equal(scripted_header(2, "Authorization"), "Bearer at-1");
 	remote_free(r);
 	json_object_put(user);
 }
@@ -698,7 +698,7 @@ auth_oauth2_cached(void **state)
 static void
 auth_oauth2_401_refetch(void **state)
 {
-	static const struct stub_reply script[] = {
+	static const struct scripted_reply script[] = {
 		{200, NULL, "{\"access_token\":\"at-1\",\"token_type\":\"Bearer\",\"expires_in\":\"3600\"}"},
 		{401, NULL, "{\"error\":\"invalid_token\"}"},
 		{200, NULL, "{\"access_token\":\"at-2\",\"expires_in\":3600}"},
@@ -712,22 +712,22 @@ auth_oauth2_401_refetch(void **state)
 	json_object *user = unit_sample_user();
 
 	(void)state;
-	stub_start(NULL, script, 7);
+	scripted_start(NULL, script, 7);
 	oauth2_config(NULL);
 	r = remote_ok();
 	assert_int_equal(remote_create(r, hc, user, &res), 0);
 	assert_string_equal(res.remote_id, "x-1");
-	assert_int_equal(stub_count(), 4);
-	assert_string_equal(stub_part(0, 1), "grant_type=client_credentials");
-	assert_string_equal(stub_header(1, "Authorization"), "Bearer at-1");
-	assert_string_equal(stub_part(2, 0), "POST /oauth/token HTTP/1.1");
-	assert_string_equal(stub_header(3, "Authorization"), "Bearer at-2");
+	assert_int_equal(scripted_count(), 4);
+	assert_string_equal(scripted_part(0, 1), "grant_type=client_credentials");
+	assert_string_equal(scripted_header(1, "Authorization"), "Bearer at-1");
+	assert_string_equal(scripted_part(2, 0), "POST /oauth/token HTTP/1.1");
+	assert_string_equal(scripted_header(3, "Authorization"), "Bearer at-2");
 	/* a 401 that persists is retried once only, then PERMANENT */
 	assert_int_equal(remote_delete(r, hc, user, "x-1", &res), -1);
 	assert_int_equal(res.status, 401);
 	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
-	assert_int_equal(stub_count(), 7);
-	assert_string_equal(stub_header(6, "Authorization"), "Bearer at-3");
+	assert_int_equal(scripted_count(), 7);
+	assert_string_equal(scripted_header(6, "Authorization"), "Bearer at-3");
 	remote_free(r);
 	json_object_put(user);
 }
@@ -735,7 +735,7 @@ auth_oauth2_401_refetch(void **state)
 static void
 auth_oauth2_token_refused(void **state)
 {
-	static const struct stub_reply script[] = {
+	static const struct scripted_reply script[] = {
 		{401, NULL, "{\"error\":\"invalid_client\"}"},
 		{503, "Retry-After: 30\r\n", "{}"},
 		{200, NULL, "{\"access_token\":\"at-1\",\"token_type\":\"DPoP\"}"},
@@ -745,7 +745,7 @@ auth_oauth2_token_refused(void **state)
 	json_object *user = unit_sample_user();
 
 	(void)state;
-	stub_start(NULL, script, 3);
+	scripted_start(NULL, script, 3);
 	oauth2_config(NULL);
 	r = remote_ok();
 	assert_int_equal(remote_create(r, hc, user, &res), -1);
@@ -758,7 +758,7 @@ auth_oauth2_token_refused(void **state)
 	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
 	assert_non_null(strstr(res.error, "no Bearer access_token"));
 	assert_null(strstr(res.error, "sec/ret"));
-	assert_int_equal(stub_count(), 3); /* the API was never called */
+	assert_int_equal(scripted_count(), 3); /* the API was never called */
 	remote_free(r);
 	json_object_put(user);
 }
@@ -793,7 +793,7 @@ oauth2_worker(void *p)
 static void
 auth_oauth2_threads(void **state)
 {
-	static const struct stub_reply script[] = {
+	static const struct scripted_reply script[] = {
 		{200, NULL, "{\"access_token\":\"at-1\",\"expires_in\":3600}"},
 		{201, NULL, "{\"id\": 7}"},
 	};
@@ -802,7 +802,7 @@ auth_oauth2_threads(void **state)
 	size_t i, tokens = 0;
 
 	(void)state;
-	stub_start(NULL, script, 2);
+	scripted_start(NULL, script, 2);
 	oauth2_config(NULL);
 	memset(args, 0, sizeof(args));
 	args[0].r = remote_ok();
@@ -814,12 +814,12 @@ auth_oauth2_threads(void **state)
 		pthread_join(th[i], NULL);
 		assert_int_equal(args[i].ok, 3);
 	}
-	assert_int_equal(stub_count(), 13);
+	assert_int_equal(scripted_count(), 13);
 	for (i = 0; i < 13; i++) {
-		if (strcmp(stub_part(i, 0), "POST /oauth/token HTTP/1.1") == 0)
+		if (strcmp(scripted_part(i, 0), "POST /oauth/token HTTP/1.1") == 0)
 			tokens++;
 		else
-			assert_string_equal(stub_header(i, "Authorization"), "Bearer at-1");
+			assert_string_equal(scripted_header(i, "Authorization"), "Bearer at-1");
 	}
 	assert_int_equal(tokens, 1);
 	remote_free(args[0].r);
@@ -830,14 +830,14 @@ auth_oauth2_threads(void **state)
 static void
 retry_after_503(void **state)
 {
-	static const struct stub_reply script[] = {{503, "Retry-After: 120\r\n", "busy"}};
+	static const struct scripted_reply script[] = {{503, "Retry-After: 120\r\n", "busy"}};
 	struct remote *r;
 	struct remote_result res;
 	json_object *user = unit_sample_user();
 	int64_t now = util_now_ms();
 
 	(void)state;
-	stub_start(NULL, script, 1);
+	scripted_start(NULL, script, 1);
 	r = remote_ok();
 	assert_int_equal(remote_create(r, hc, user, &res), -1);
 	assert_int_equal(res.cls, HTTP_CLASS_RETRY);
@@ -854,13 +854,13 @@ retry_after_503(void **state)
 static void
 permanent_400(void **state)
 {
-	static const struct stub_reply script[] = {{400, NULL, "{\"message\":\"bad\nemail\"}"}};
+	static const struct scripted_reply script[] = {{400, NULL, "{\"message\":\"bad\nemail\"}"}};
 	struct remote *r;
 	struct remote_result res;
 	json_object *user = unit_sample_user();
 
 	(void)state;
-	stub_start(NULL, script, 1);
+	scripted_start(NULL, script, 1);
 	r = remote_ok();
 	assert_int_equal(remote_create(r, hc, user, &res), -1);
 	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
@@ -877,7 +877,7 @@ permanent_400(void **state)
 static void
 create_answers(void **state)
 {
-	static const struct stub_reply script[] = {
+	static const struct scripted_reply script[] = {
 		{201, NULL, "{\"id\": 12345678901}"},
 		{200, NULL, "{\"id\": \"abc-1\"}"},
 		{201, NULL, "{}"},
@@ -893,7 +893,7 @@ create_answers(void **state)
 	size_t i;
 
 	(void)state;
-	stub_start(NULL, script, 8);
+	scripted_start(NULL, script, 8);
 	r = remote_ok();
 	assert_int_equal(remote_create(r, hc, user, &res), 0);
 	assert_string_equal(res.remote_id, "12345678901");
@@ -923,7 +923,7 @@ create_answers(void **state)
 static void
 create_cut_without_find(void **state)
 {
-	static const struct stub_reply script[] = {
+	static const struct scripted_reply script[] = {
 		{201, NULL, "{\"id\": 4"},
 	};
 	struct remote *r;
@@ -931,7 +931,7 @@ create_cut_without_find(void **state)
 	json_object *user = unit_sample_user();
 
 	(void)state;
-	stub_start(hooks_with(NULL, NULL), script, 1);
+	scripted_start(hooks_with(NULL, NULL), script, 1);
 	r = remote_ok();
 	assert_int_equal(remote_create(r, hc, user, &res), -1);
 	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
@@ -942,7 +942,7 @@ create_cut_without_find(void **state)
 static void
 find_statuses(void **state)
 {
-	static const struct stub_reply script[] = {
+	static const struct scripted_reply script[] = {
 		{404, NULL, "{}"},
 		{200, NULL, "{\"data\": []}"},
 		{200, NULL, "{\"data\": [{\"id\": \"q-1\"}, {\"id\": \"q-2\"}]}"},
@@ -957,12 +957,12 @@ find_statuses(void **state)
 	json_object *user = unit_sample_user();
 
 	(void)state;
-	stub_start(dir, script, 6);
+	scripted_start(dir, script, 6);
 	r = remote_ok();
 	assert_int_equal(remote_find(r, hc, user, &res), 0);
 	assert_int_equal(res.found, 0);
 	assert_int_equal(res.status, 404);
-	assert_string_equal(stub_part(0, 0), "GET /find?login=jane.doe%40example.com HTTP/1.1");
+	assert_string_equal(scripted_part(0, 0), "GET /find?login=jane.doe%40example.com HTTP/1.1");
 	assert_int_equal(remote_find(r, hc, user, &res), 0);
 	assert_int_equal(res.found, 0);
 	assert_int_equal(remote_find(r, hc, user, &res), 0);
@@ -981,7 +981,7 @@ find_statuses(void **state)
 static void
 update_delete_statuses(void **state)
 {
-	static const struct stub_reply script[] = {
+	static const struct scripted_reply script[] = {
 		{404, NULL, "{}"}, {410, NULL, ""}, {204, NULL, ""}, {500, NULL, "oops"},
 		{404, NULL, "{}"}, {204, NULL, ""}, {409, NULL, "{}"},
 	};
@@ -990,7 +990,7 @@ update_delete_statuses(void **state)
 	json_object *user = unit_sample_user();
 
 	(void)state;
-	stub_start(NULL, script, 7);
+	scripted_start(NULL, script, 7);
 	r = remote_ok();
 	assert_int_equal(remote_update(r, hc, user, "7", &res), 0);
 	assert_int_equal(res.found, 0);
@@ -1007,12 +1007,12 @@ update_delete_statuses(void **state)
 	assert_int_equal(res.found, 1);
 	assert_int_equal(remote_delete(r, hc, user, "7", &res), -1);
 	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
-	assert_string_equal(stub_part(6, 0), "DELETE /users/7 HTTP/1.1");
+	assert_string_equal(scripted_part(6, 0), "DELETE /users/7 HTTP/1.1");
 	/* no remote ID: nothing is sent */
 	assert_int_equal(remote_update(r, hc, user, NULL, &res), -1);
 	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
 	assert_string_equal(res.error, "update.json: {{remote.id}} has no value");
-	assert_int_equal(stub_count(), 7);
+	assert_int_equal(scripted_count(), 7);
 	remote_free(r);
 	json_object_put(user);
 }
@@ -1039,7 +1039,7 @@ transport_failure(void **state)
 static void
 secrets_not_in_errors(void **state)
 {
-	static const struct stub_reply script[] = {{400, NULL, "nope"}};
+	static const struct scripted_reply script[] = {{400, NULL, "nope"}};
 	const char *dir = hooks_with(NULL, "{\"method\":\"POST\",\"url\":\"{{env.REMOTE_BASE_URL}}"
 	    "/users?key={{env.REMOTE_KEY}}\",\"headers\":{\"X-Key\":\"{{env.REMOTE_KEY}}\"},"
 	    "\"body\":{},\"id\":\"/id\"}");
@@ -1048,14 +1048,14 @@ secrets_not_in_errors(void **state)
 	json_object *user = unit_sample_user();
 
 	(void)state;
-	stub_start(dir, script, 1);
+	scripted_start(dir, script, 1);
 	cfg_env("REMOTE_KEY", "KEY-SECRET-1");
 	cfg_set(&cfg.remote_auth, "bearer");
 	cfg_set(&cfg.remote_token, "TOKEN-SECRET-2");
 	r = remote_ok();
 	assert_int_equal(remote_create(r, hc, user, &res), -1);
 	assert_string_equal(res.error, "create.json: HTTP 400: nope");
-	assert_string_equal(stub_header(0, "X-Key"), "KEY-SECRET-1");
+	assert_string_equal(scripted_header(0, "X-Key"), "KEY-SECRET-1");
 	remote_free(r);
 	free(cfg.remote_values[0]);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d", free_port());
