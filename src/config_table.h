@@ -1,6 +1,7 @@
 /*
- * Internal to the config module (config.c: the table, loading and
- * printing; config_check.c: validation of values). Not for other modules.
+ * Internal to the config module (config_table.c: the table; config.c:
+ * loading and printing; config_check.c: validation of values). Not for
+ * other modules.
  */
 #ifndef GROUPSYNC_CONFIG_TABLE_H
 #define GROUPSYNC_CONFIG_TABLE_H
@@ -16,7 +17,7 @@ struct config_option;
 typedef int (*config_check_fn)(const struct config *, const struct config_option *,
     const char *, char *, size_t);
 
-/* One setting: the table in config.c drives load, validation, dump and help. */
+/* One setting: the table (config_table.c) drives load, validation, dump and help. */
 struct config_option {
 	const char *name;
 	enum config_type type;
@@ -27,6 +28,10 @@ struct config_option {
 	const char *choices; /* "a|b|c" for check_choice */
 	const char *help;
 };
+
+/* The table (config_table.c), config_noptions rows. */
+extern const struct config_option config_options[];
+extern const size_t config_noptions;
 
 /* Value checks, one per kind of value (config_check.c). */
 int check_listen(const struct config *, const struct config_option *, const char *, char *,
