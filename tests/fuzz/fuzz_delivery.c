@@ -10,8 +10,8 @@
 
 #include <json-c/json.h>
 
-#include "groupsync/hook.h"
-#include "groupsync/util.h"
+#include "groupsync/intake/hook.h"
+#include "groupsync/base/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

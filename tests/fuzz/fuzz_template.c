@@ -20,10 +20,10 @@
 
 #include <json-c/json.h>
 
-#include "groupsync/config.h"
-#include "groupsync/http.h"
-#include "groupsync/template.h"
-#include "okta_auth.h" /* okta_json_parse: how Okta answers are read */
+#include "groupsync/base/config.h"
+#include "groupsync/base/http.h"
+#include "groupsync/remote/template.h"
+#include "okta/okta_internal.h" /* okta_json_parse: how Okta answers are read */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

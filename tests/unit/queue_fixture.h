@@ -9,8 +9,8 @@
 
 #include "unit.h"
 
-#include "groupsync/queue.h"
-#include "groupsync/util.h"
+#include "groupsync/store/queue.h"
+#include "groupsync/base/util.h"
 
 #include <stdlib.h>
 

@@ -6,9 +6,9 @@
 
 #include "unit.h"
 
-#include "groupsync/config.h"
-#include "groupsync/log.h"
-#include "groupsync/util.h"
+#include "groupsync/base/config.h"
+#include "groupsync/base/log.h"
+#include "groupsync/base/util.h"
 
 extern char **environ;
 

@@ -1,7 +1,7 @@
 /* conn_guard: the pure planner (which connections to close, and why). */
 #include "unit.h"
 
-#include "groupsync/conn_guard.h"
+#include "groupsync/intake/conn_guard.h"
 
 #define NOW 100000
 

@@ -8,7 +8,7 @@
 
 #include <json-c/json.h>
 
-#include "groupsync/hook.h"
+#include "groupsync/intake/hook.h"
 
 #ifndef GS_SHARED_DIR
 #error "GS_SHARED_DIR must name the shared directory (okta/samples/)"

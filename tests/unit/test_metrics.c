@@ -10,8 +10,8 @@
 
 #include "unit.h"
 
-#include "groupsync/metrics.h"
-#include "groupsync/queue.h"
+#include "groupsync/base/metrics.h"
+#include "groupsync/store/queue.h"
 
 /* ---- a strict parser of the Prometheus text format (version 0.0.4) ---- */
 

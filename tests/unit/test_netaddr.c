@@ -1,7 +1,7 @@
 /* Unit tests of client addresses behind trusted proxies (netaddr.c). */
 #include "unit.h"
 
-#include "groupsync/netaddr.h"
+#include "groupsync/base/netaddr.h"
 
 static void
 list_check(void **state)

@@ -27,11 +27,11 @@
 
 #include "unit.h"
 
-#include "groupsync/config.h"
-#include "groupsync/http.h"
-#include "groupsync/okta.h"
-#include "groupsync/util.h"
-#include "okta_auth.h"
+#include "groupsync/base/config.h"
+#include "groupsync/base/http.h"
+#include "groupsync/okta/client.h"
+#include "groupsync/base/util.h"
+#include "okta/okta_internal.h"
 
 #define ORIGIN "https://example.okta.com"
 #define TOKEN_URL ORIGIN "/oauth2/v1/token"

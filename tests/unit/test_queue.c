@@ -5,8 +5,8 @@
  */
 #include "queue_fixture.h"
 
-#include "groupsync/queue.h"
-#include "groupsync/util.h"
+#include "groupsync/store/queue.h"
+#include "groupsync/base/util.h"
 
 #include <sys/resource.h>
 #include <sys/stat.h>

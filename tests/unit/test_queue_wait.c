@@ -5,8 +5,8 @@
  */
 #include "queue_fixture.h"
 
-#include "groupsync/queue.h"
-#include "groupsync/util.h"
+#include "groupsync/store/queue.h"
+#include "groupsync/base/util.h"
 
 #define T0 INT64_C(1700000000000)
 #define BACKOFF_MS 5000

@@ -23,10 +23,10 @@
 
 #include <json-c/json.h>
 
-#include "groupsync/config.h"
-#include "groupsync/http.h"
-#include "groupsync/remote.h"
-#include "groupsync/util.h"
+#include "groupsync/base/config.h"
+#include "groupsync/base/http.h"
+#include "groupsync/remote/client.h"
+#include "groupsync/base/util.h"
 
 #ifndef GS_SHARED_DIR
 #error "GS_SHARED_DIR must name the shared directory (okta/samples/)"

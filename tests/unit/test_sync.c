@@ -2,8 +2,8 @@
  * no-Okta-call prechecks, and the backoff schedule. */
 #include "unit.h"
 
-#include "groupsync/sync.h"
-#include "groupsync/util.h"
+#include "groupsync/sync/decide.h"
+#include "groupsync/base/util.h"
 
 static struct sync_state
 st(int exists, int active, int deprov, int member, int has_remote, int changed)

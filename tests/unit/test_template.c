@@ -11,8 +11,8 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
-#include "groupsync/config.h"
-#include "groupsync/template.h"
+#include "groupsync/base/config.h"
+#include "groupsync/remote/template.h"
 
 #ifndef GS_SHARED_DIR
 #error "GS_SHARED_DIR must name the shared directory (okta/samples/)"

@@ -1,0 +1,80 @@
+/*
+ * hook: the Okta event-hook protocol, without any I/O.
+ *
+ * Owns authentication of a request (constant-time comparison with the
+ * configured secrets), the verification answer, and the parsing of a
+ * delivery body into jobs: which events groupsync handles, which target
+ * user each one is for, and which are ignored and why. The server module
+ * does the HTTP; the queue module stores what this module produces.
+ *
+ * Threads: all functions are reentrant; no shared state.
+ */
+#ifndef GROUPSYNC_HOOK_H
+#define GROUPSYNC_HOOK_H
+
+#include <stddef.h>
+
+#include "groupsync/store/queue.h"
+
+#define HOOK_MAX_EVENTS 1000 /* more than any real batch; bounds work per delivery */
+
+/* Which events count: the configured group IDs (borrowed, not copied). */
+struct hook_filter {
+	const char *const *group_ids;
+	size_t ngroup_ids;
+};
+
+/* Why an event produced no job. */
+enum hook_ignore_reason {
+	HOOK_IGNORED_TYPE = 0,  /* event type groupsync does not handle */
+	HOOK_IGNORED_NO_TARGET, /* no usable User target (e.g. preview) */
+	HOOK_IGNORED_GROUP,     /* group event for a group not configured */
+	HOOK_IGNORED_INVALID,   /* non-object event, missing eventType, bad or
+				   oversized uuid/id/published, conflicting targets */
+	HOOK_IGNORED_NREASONS
+};
+
+/* One parsed delivery. Free with hook_delivery_free(). */
+struct hook_delivery {
+	char event_id[QUEUE_ID_MAX + 1]; /* "" when absent */
+	struct queue_job_in *jobs;       /* owned */
+	size_t njobs;
+	size_t nevents; /* events in data.events[] */
+	size_t ignored[HOOK_IGNORED_NREASONS];
+};
+
+/* Returns 1 when event_type is one groupsync handles. */
+int hook_handles_type(const char *event_type);
+
+/* Returns 1 when event_type is a group membership event. */
+int hook_is_group_type(const char *event_type);
+
+/*
+ * Parses a delivery. Returns 0 and fills *out, or -1 with a short reason
+ * in err (never containing input longer than a few characters) when the
+ * body is not JSON or not a delivery's shape (the answer is then 400).
+ * On -1 *out is zeroed, so hook_delivery_free is always safe. A uuid seen
+ * twice in one delivery gives two jobs: queue_enqueue keeps one.
+ */
+int hook_parse_delivery(const char *body, size_t len, const struct hook_filter *f,
+    struct hook_delivery *out, char *err, size_t errlen);
+void hook_delivery_free(struct hook_delivery *d);
+
+/*
+ * Compares a presented header value with the secret and, when not NULL,
+ * the next secret, in time that depends only on the lengths of the
+ * secrets, never on where the values differ. NULL presented → 0; an empty
+ * or NULL secret never matches. Returns 1 on a match.
+ */
+int hook_authenticate(const char *presented, const char *secret, const char *next);
+
+/*
+ * Writes {"verification":"<challenge>"} into buf. The challenge is
+ * JSON-escaped. Returns the length, or -1 when it does not fit, the
+ * challenge is longer than HOOK_CHALLENGE_MAX or is not printable ASCII.
+ */
+#define HOOK_CHALLENGE_MAX 1024
+#define HOOK_ANSWER_MAX (6 * HOOK_CHALLENGE_MAX + 20)
+int hook_verification_answer(const char *challenge, char *buf, size_t buflen);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * server: the HTTP(S) front of groupsync, on civetweb.
+ *
+ * Owns the listener, TLS settings, request limits and the routes: the Okta
+ * event hook (GET verification, POST deliveries), /healthz, /readyz and
+ * /metrics (Prometheus; unauthenticated like /healthz, so it carries
+ * counts only: no secret, user ID or request body). Handlers only
+ * validate, commit and answer; they never call out, so a slow remote
+ * system or Okta cannot hold an HTTP thread.
+ *
+ * Threads: civetweb runs handlers on its own threads; the server reads the
+ * configuration (read-only), calls the queue (thread-safe) and reads the
+ * Okta client's counters (okta_get_stats, thread-safe).
+ */
+#ifndef GROUPSYNC_SERVER_H
+#define GROUPSYNC_SERVER_H
+
+#include <stddef.h>
+
+#include "groupsync/base/config.h"
+#include "groupsync/okta/client.h"
+#include "groupsync/store/queue.h"
+
+#define SERVER_MAX_BODY (1024 * 1024) /* an Okta delivery is a few KiB */
+
+struct server;
+
+/* What the server uses. Borrowed: each must outlive the server. */
+struct server_deps {
+	const struct config *cfg;
+	struct queue *q;
+	struct okta *okta; /* read by /metrics; NULL leaves the Okta metrics out */
+};
+
+/* Starts listening. Returns NULL with the reason in err. */
+struct server *server_start(const struct server_deps *d, char *err, size_t errlen);
+
+/* Stops accepting, waits for the requests in progress, frees. */
+void server_stop(struct server *s);
+
+/* The port actually bound (useful with port 0 in tests). */
+int server_port(const struct server *s);
+
+#endif

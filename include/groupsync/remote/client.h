@@ -1,0 +1,79 @@
+/*
+ * remote: the remote system's client, driven by the request templates in
+ * GROUPSYNC_HOOKS_DIR (find.json optional; create, update, delete
+ * required) and by the remote auth settings (none, basic, bearer, custom
+ * header, or OAuth 2.0 client credentials with a cached token; the
+ * client authenticates to the token endpoint with client_secret_basic:
+ * HTTP Basic with the form-encoded ID and secret).
+ *
+ * Threads: one struct remote is shared by all workers; calls take the
+ * caller's http_client. The OAuth token cache is guarded.
+ */
+#ifndef GROUPSYNC_REMOTE_H
+#define GROUPSYNC_REMOTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "groupsync/base/config.h"
+#include "groupsync/base/http.h"
+
+#define REMOTE_ID_MAX 255
+
+struct remote;
+
+/*
+ * Loads and checks the templates, and the auth settings. cfg is borrowed:
+ * it must outlive the struct remote. Every template is also rendered once
+ * for a blank user, so that a missing {{env.*}} value or a refused URL
+ * fails here, at start-up, not on every job. NULL + err (naming the file
+ * or setting) on failure.
+ */
+struct remote *remote_new(const struct config *cfg, char *err, size_t errlen);
+void remote_free(struct remote *r);
+
+struct remote_result {
+	enum http_class cls;
+	long status;
+	/* find: a record matched; update, delete: 1 done, 0 already gone */
+	int found;
+	char remote_id[REMOTE_ID_MAX + 1]; /* find, create: the ID */
+	int64_t retry_at_ms;            /* from Retry-After, 0 otherwise */
+	char error[256];
+};
+
+/* 1 when the set has a find template. */
+int remote_has_find(const struct remote *r);
+
+/* find: 0 with found 0/1, -1 on failure (res->cls says retry or not). */
+int remote_find(struct remote *r, struct http_client *hc, json_object *user,
+    struct remote_result *res);
+/* create: 0 with remote_id filled, -1 on failure. */
+int remote_create(struct remote *r, struct http_client *hc, json_object *user,
+    struct remote_result *res);
+/* update: 0 with found 1 on success, or 0 with found 0 when the remote
+ * answered 404 or 410 (the record is gone: the caller recreates), -1 on
+ * failure. */
+int remote_update(struct remote *r, struct http_client *hc, json_object *user,
+    const char *remote_id, struct remote_result *res);
+/* delete: 0 with found 1 when deleted, 0 with found 0 on 404 or 410
+ * (already gone), -1 on failure. */
+int remote_delete(struct remote *r, struct http_client *hc, json_object *user,
+    const char *remote_id, struct remote_result *res);
+
+/*
+ * A fingerprint (hex SHA-256, 64 chars + NUL) of the update request that
+ * would be sent for this user (method, URL and body): equal fingerprints
+ * mean nothing to update. Returns 0, or -1 (out "") when the update
+ * template cannot be rendered for this user (or hashing fails).
+ */
+int remote_fingerprint(struct remote *r, json_object *user, const char *remote_id,
+    char out[65]);
+
+/* 1 when the comma-separated attribute list names an attribute any
+ * template reads (user.profile.NAME). changed NULL (unknown) gives 1. */
+int remote_uses_any(const struct remote *r, const char *changed);
+
+#endif

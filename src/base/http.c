@@ -1,0 +1,321 @@
+#include "groupsync/base/http.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "groupsync/base/config.h"
+#include "groupsync/base/util.h"
+
+struct http_client {
+	CURL *curl; /* reused: keeps connections alive between calls */
+	struct http_options opt;
+};
+
+/* What a call accumulates while libcurl runs its callbacks. */
+struct http_sink {
+	char *buf;
+	size_t len, cap;
+	int overflow;
+};
+
+int
+http_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void
+http_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+struct http_client *
+http_client_new(const struct http_options *o)
+{
+	struct http_client *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->curl = curl_easy_init();
+	if (c->curl == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->opt = *o;
+	return c;
+}
+
+void
+http_client_free(struct http_client *c)
+{
+	if (c == NULL)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c);
+}
+
+static int
+http_sink_add(struct http_sink *s, const char *data, size_t n)
+{
+	char *nb;
+	size_t ncap;
+
+	if (s->len + n > HTTP_MAX_RESPONSE) {
+		s->overflow = 1;
+		return -1;
+	}
+	if (s->len + n + 1 > s->cap) {
+		ncap = s->cap ? s->cap : 4096;
+		while (ncap < s->len + n + 1)
+			ncap *= 2;
+		nb = realloc(s->buf, ncap);
+		if (nb == NULL)
+			return -1;
+		s->buf = nb;
+		s->cap = ncap;
+	}
+	memcpy(s->buf + s->len, data, n);
+	s->len += n;
+	s->buf[s->len] = '\0';
+	return 0;
+}
+
+static size_t
+http_on_body(char *data, size_t size, size_t n, void *arg)
+{
+	return http_sink_add(arg, data, size * n) == 0 ? size * n : 0;
+}
+
+/* Keeps only the headers of the last response (after redirects or 100). */
+static size_t
+http_on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct http_sink *s = arg;
+
+	if (size * n >= 5 && strncmp(data, "HTTP/", 5) == 0)
+		s->len = 0;
+	return http_sink_add(s, data, size * n) == 0 ? size * n : 0;
+}
+
+/* Lets a shutdown abort a call instead of waiting for its timeout. */
+static int
+http_on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	const _Atomic int *abort_flag = arg;
+
+	(void)dt, (void)dn, (void)ut, (void)un;
+	return atomic_load(abort_flag) ? 1 : 0;
+}
+
+enum http_class
+http_classify(long status)
+{
+	if (status >= 200 && status < 300)
+		return HTTP_CLASS_OK;
+	if (status == 0 || status == 408 || status == 429 || status >= 500)
+		return HTTP_CLASS_RETRY;
+	return HTTP_CLASS_PERMANENT;
+}
+
+/* http:// is for loopback only unless allowed (config_check_url rules). */
+static int
+http_url_allowed(const struct http_client *c, const char *url, char *err, size_t errlen)
+{
+	char why[160];
+
+	if (config_check_url(url, c->opt.allow_insecure, why, sizeof(why)) == 0)
+		return 1;
+	util_format(err, errlen, "refused URL: %s", why);
+	return 0;
+}
+
+static struct curl_slist *
+http_header_list(const struct http_client *c, const struct http_request *req)
+{
+	struct curl_slist *h = NULL, *t;
+	size_t i;
+
+	(void)c;
+	for (i = 0; i < HTTP_MAX_HEADERS && req->headers[i] != NULL; i++) {
+		t = curl_slist_append(h, req->headers[i]);
+		if (t == NULL)
+			goto fail;
+		h = t;
+	}
+	/* libcurl would add "Expect: 100-continue" to large bodies: a wasted
+	 * round trip against APIs that answer at once. */
+	t = curl_slist_append(h, "Expect:");
+	if (t == NULL)
+		goto fail;
+	return t;
+fail:
+	curl_slist_free_all(h);
+	return NULL;
+}
+
+static void
+http_setup(struct http_client *c, const struct http_request *req, struct curl_slist *hdrs,
+    struct http_sink *body, struct http_sink *head)
+{
+	CURL *k = c->curl;
+
+	curl_easy_reset(k);
+	curl_easy_setopt(k, CURLOPT_URL, req->url);
+	curl_easy_setopt(k, CURLOPT_CUSTOMREQUEST, req->method);
+	curl_easy_setopt(k, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(k, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(k, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(k, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(k, CURLOPT_CONNECTTIMEOUT_MS, (long)c->opt.connect_timeout_ms);
+	curl_easy_setopt(k, CURLOPT_TIMEOUT_MS, (long)c->opt.timeout_ms);
+	curl_easy_setopt(k, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(k, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(k, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(k, CURLOPT_TCP_NODELAY, 1L);
+	if (c->opt.ca_file != NULL)
+		curl_easy_setopt(k, CURLOPT_CAINFO, c->opt.ca_file);
+	curl_easy_setopt(k, CURLOPT_USERAGENT,
+	    c->opt.user_agent ? c->opt.user_agent : "groupsync/" GROUPSYNC_VERSION);
+	curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, http_on_body);
+	curl_easy_setopt(k, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(k, CURLOPT_HEADERFUNCTION, http_on_header);
+	curl_easy_setopt(k, CURLOPT_HEADERDATA, head);
+	if (c->opt.abort_flag != NULL) {
+		curl_easy_setopt(k, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(k, CURLOPT_XFERINFOFUNCTION, http_on_progress);
+		curl_easy_setopt(k, CURLOPT_XFERINFODATA, (void *)c->opt.abort_flag);
+	}
+	if (strcmp(req->method, "GET") == 0) {
+		curl_easy_setopt(k, CURLOPT_HTTPGET, 1L);
+	} else if (req->body != NULL || strcmp(req->method, "POST") == 0 ||
+	    strcmp(req->method, "PUT") == 0 || strcmp(req->method, "PATCH") == 0) {
+		/* Okta wants a body or Content-Length: 0 on every POST/PUT. */
+		curl_easy_setopt(k, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		curl_easy_setopt(k, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)(req->body ? req->body_len : 0));
+	}
+}
+
+/* Retry-After: delta seconds or an HTTP date; stored as absolute ms. */
+static int64_t
+http_retry_after(const struct http_response *resp)
+{
+	char v[128], *end;
+	long secs;
+	time_t when;
+
+	if (!http_header(resp, "Retry-After", v, sizeof(v)))
+		return 0;
+	secs = strtol(v, &end, 10);
+	if (end != v && *end == '\0' && secs >= 0)
+		return util_now_ms() + (int64_t)secs * 1000;
+	when = curl_getdate(v, NULL);
+	return when > 0 ? (int64_t)when * 1000 : 0;
+}
+
+int
+http_do(struct http_client *c, const struct http_request *req, struct http_response *resp)
+{
+	struct http_sink body = {0}, head = {0};
+	struct curl_slist *hdrs = NULL;
+	int64_t start = util_mono_ms();
+	CURLcode rc;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->cls = HTTP_CLASS_PERMANENT;
+	if (!http_url_allowed(c, req->url, resp->error, sizeof(resp->error)))
+		goto out;
+	hdrs = http_header_list(c, req);
+	if (hdrs == NULL) {
+		util_copy(resp->error, sizeof(resp->error), "out of memory");
+		goto out;
+	}
+	http_setup(c, req, hdrs, &body, &head);
+	rc = curl_easy_perform(c->curl);
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (rc != CURLE_OK) {
+		util_format(resp->error, sizeof(resp->error), "%s%s", curl_easy_strerror(rc),
+		    body.overflow || head.overflow ? " (response too large)" : "");
+		resp->status = 0;
+		/* Bad URLs and refused protocols will not get better. */
+		resp->cls = rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL ||
+		    body.overflow ? HTTP_CLASS_PERMANENT : HTTP_CLASS_RETRY;
+		goto out;
+	}
+	resp->cls = http_classify(resp->status);
+out:
+	curl_slist_free_all(hdrs);
+	resp->body = body.buf ? body.buf : strdup("");
+	resp->body_len = body.len;
+	resp->headers = head.buf ? head.buf : strdup("");
+	resp->retry_after_ms = http_retry_after(resp);
+	resp->elapsed_ms = util_mono_ms() - start;
+	return resp->status != 0 ? 0 : -1;
+}
+
+void
+http_response_free(struct http_response *resp)
+{
+	free(resp->body);
+	free(resp->headers);
+	resp->body = NULL;
+	resp->headers = NULL;
+}
+
+int
+http_header(const struct http_response *resp, const char *name, char *buf, size_t len)
+{
+	const char *p = resp->headers;
+	size_t n = strlen(name);
+
+	while (p != NULL && *p != '\0') {
+		const char *eol = strchr(p, '\n');
+		size_t linelen = eol ? (size_t)(eol - p) : strlen(p);
+
+		if (linelen > n && strncasecmp(p, name, n) == 0 && p[n] == ':') {
+			const char *v = p + n + 1;
+			size_t vlen = linelen - n - 1;
+			while (vlen > 0 && (*v == ' ' || *v == '\t'))
+				v++, vlen--;
+			while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == ' '))
+				vlen--;
+			if (vlen >= len)
+				return 0;
+			memcpy(buf, v, vlen);
+			buf[vlen] = '\0';
+			return 1;
+		}
+		p = eol ? eol + 1 : NULL;
+	}
+	return 0;
+}
+
+int
+http_url_escape(const char *s, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+		int plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~';
+		if (o + (plain ? 1 : 3) >= len)
+			return -1;
+		if (plain) {
+			buf[o++] = (char)ch;
+		} else {
+			buf[o++] = '%';
+			buf[o++] = hex[ch >> 4];
+			buf[o++] = hex[ch & 15];
+		}
+	}
+	buf[o] = '\0';
+	return (int)o;
+}

@@ -1,0 +1,434 @@
+/*
+ * remote: the remote system's client (see remote.h and hooks/README.md):
+ * loads the request templates of GROUPSYNC_HOOKS_DIR, renders and sends
+ * them (find, create, update, delete), reads the answers, and computes
+ * update fingerprints. The auth header each call carries, and the OAuth
+ * 2.0 token cache, are in remote_auth.c.
+ *
+ * Decisions where the design is silent:
+ * - remote_new renders every template once for a blank user, so that an
+ *   {{env.*}} without a value, or a URL that is refused, fails at
+ *   start-up instead of on every job.
+ * - 410 Gone counts as 404 for update and delete.
+ * - A template that cannot be rendered (a placeholder without a value) is
+ *   a PERMANENT failure: retrying would not give it a value.
+ * - Messages never hold the rendered URL or headers, which may carry
+ *   {{env.*}} secrets: the file, the status, and the start of the remote's
+ *   answer (printable ASCII only).
+ * - remote_uses_any(NULL) is 1: an unknown change may touch anything.
+ */
+#include "groupsync/remote/client.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "groupsync/remote/template.h"
+#include "groupsync/base/util.h"
+
+#include "groupsync/remote/auth.h"
+
+#define REMOTE_NOPS 4
+#define REMOTE_SNIPPET 96
+#define REMOTE_ATTRS_MAX (REMOTE_NOPS * TEMPLATE_MAX_ATTRS)
+
+enum remote_op { OP_FIND, OP_CREATE, OP_UPDATE, OP_DELETE };
+
+static const char *const remote_files[REMOTE_NOPS] = {
+	"find.json", "create.json", "update.json", "delete.json",
+};
+
+struct remote {
+	const struct config *cfg; /* borrowed: outlives the remote */
+	struct template *t[REMOTE_NOPS]; /* t[OP_FIND] may be NULL */
+	char attrs[REMOTE_ATTRS_MAX][64]; /* user.profile.* read by any template */
+	size_t nattrs;
+	struct remote_auth auth; /* the auth header, the OAuth token cache */
+};
+
+/* Also used by remote_auth.c (declared in remote_auth.h). */
+int
+remote_bad(char *err, size_t errlen, const char *name, const char *why)
+{
+	util_format(err, errlen, "%s: %s", name, why);
+	return -1;
+}
+
+static int
+remote_load(struct remote *r, char *err, size_t errlen)
+{
+	const char *dir = r->cfg->hooks_dir;
+	char path[4096];
+	size_t i;
+
+	if (dir == NULL)
+		return remote_bad(err, errlen, "GROUPSYNC_HOOKS_DIR", "not set");
+	for (i = 0; i < REMOTE_NOPS; i++) {
+		if (util_format(path, sizeof(path), "%s/%s", dir, remote_files[i]) < 0)
+			return remote_bad(err, errlen, "GROUPSYNC_HOOKS_DIR", "too long");
+		if (i == OP_FIND && access(path, F_OK) != 0 && errno == ENOENT)
+			continue; /* find is optional */
+		r->t[i] = template_load(path, err, errlen);
+		if (r->t[i] == NULL)
+			return -1;
+		template_profile_attrs(r->t[i], r->attrs, REMOTE_ATTRS_MAX, &r->nattrs);
+		if ((i == OP_FIND || i == OP_CREATE) && template_id_pointer(r->t[i]) == NULL) {
+			util_format(err, errlen, "%s: \"id\" is required: the JSON Pointer to "
+			    "the remote ID in the answer", remote_files[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Renders each template for a blank user: a missing {{env.*}} or a
+ * refused URL shows now, not on every job. */
+static int
+remote_dry_run(struct remote *r, char *err, size_t errlen)
+{
+	struct template_vars v = {NULL, "0", r->cfg};
+	struct template_request tr;
+	char why[160];
+	size_t i;
+	int rc = 0;
+
+	v.user = json_tokener_parse("{\"id\":\"00u0\",\"status\":\"ACTIVE\",\"profile\":{}}");
+	if (v.user == NULL)
+		return remote_bad(err, errlen, "remote", "out of memory");
+	for (i = 0; i < REMOTE_NOPS && rc == 0; i++) {
+		if (r->t[i] == NULL)
+			continue;
+		rc = template_render(r->t[i], &v, &tr, err, errlen);
+		if (rc == 0 && config_check_url(tr.url, r->cfg->allow_insecure_http, why,
+		    sizeof(why)) < 0) {
+			util_format(err, errlen, "%s: url %s", remote_files[i], why);
+			rc = -1;
+		}
+		template_request_free(&tr); /* zeroed by a failed render: no-op */
+	}
+	json_object_put(v.user);
+	return rc;
+}
+
+struct remote *
+remote_new(const struct config *cfg, char *err, size_t errlen)
+{
+	struct remote *r = calloc(1, sizeof(*r));
+
+	if (r == NULL) {
+		remote_bad(err, errlen, "remote", "out of memory");
+		return NULL;
+	}
+	r->cfg = cfg;
+	if (remote_auth_init(&r->auth, cfg) < 0) {
+		free(r);
+		remote_bad(err, errlen, "remote", "cannot create a mutex");
+		return NULL;
+	}
+	if (remote_load(r, err, errlen) < 0 || remote_auth_setup(&r->auth, err, errlen) < 0 ||
+	    remote_dry_run(r, err, errlen) < 0) {
+		remote_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void
+remote_free(struct remote *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < REMOTE_NOPS; i++)
+		template_free(r->t[i]);
+	remote_auth_free(&r->auth);
+	free(r);
+}
+
+int
+remote_has_find(const struct remote *r)
+{
+	return r->t[OP_FIND] != NULL;
+}
+
+/*
+ * A status the template does not accept: classify it (a 2xx that is not
+ * listed as success is PERMANENT) and quote the start of the answer.
+ */
+int
+remote_status_error(struct remote_result *res, const char *what,
+    const struct http_response *resp)
+{
+	char snip[REMOTE_SNIPPET + 1];
+	size_t i;
+
+	for (i = 0; i < REMOTE_SNIPPET && i < resp->body_len; i++) {
+		unsigned char ch = (unsigned char)resp->body[i];
+		snip[i] = ch < 0x20 || ch >= 0x7f ? ' ' : (char)ch;
+	}
+	snip[i] = '\0';
+	res->status = resp->status;
+	res->cls = http_classify(resp->status);
+	if (res->cls == HTTP_CLASS_OK)
+		res->cls = HTTP_CLASS_PERMANENT;
+	util_format(res->error, sizeof(res->error), "%s: HTTP %ld%s%s", what, resp->status,
+	    i > 0 ? ": " : "", snip);
+	return -1;
+}
+
+/*
+ * Renders the op's template for the user and sends it with the auth
+ * header. Returns 0 when an answer came (status in res; resp is the
+ * caller's to free either way), -1 otherwise (res says why). With OAuth
+ * 2.0, a 401 drops the cached token and the call goes once more with a
+ * new one: the token may have been revoked or expired early.
+ */
+static int
+remote_call(struct remote *r, struct http_client *hc, enum remote_op op, json_object *user,
+    const char *remote_id, struct http_response *resp, struct remote_result *res)
+{
+	struct template_vars v = {user, remote_id, r->cfg};
+	struct template_request tr;
+	struct http_request hr;
+	char *auth = NULL;
+	size_t i;
+	int attempt, rc;
+
+	memset(resp, 0, sizeof(*resp));
+	if (template_render(r->t[op], &v, &tr, res->error, sizeof(res->error)) < 0) {
+		res->cls = HTTP_CLASS_PERMANENT;
+		return -1;
+	}
+	for (attempt = 0;; attempt++) {
+		rc = remote_auth_get(&r->auth, hc, &auth, res);
+		if (rc < 0)
+			break;
+		template_request_to_http(&tr, &hr);
+		for (i = 0; hr.headers[i] != NULL; i++)
+			;
+		hr.headers[i] = auth; /* templates leave room: at most 17 headers */
+		http_response_free(resp);
+		rc = http_do(hc, &hr, resp);
+		res->retry_at_ms = resp->retry_after_ms;
+		if (rc < 0) {
+			res->cls = resp->cls;
+			util_format(res->error, sizeof(res->error), "%s: %s", remote_files[op],
+			    resp->error);
+			break;
+		}
+		res->status = resp->status;
+		if (resp->status != 401 || r->auth.mode != REMOTE_AUTH_OAUTH2 || attempt == 1)
+			break;
+		remote_auth_drop(&r->auth, auth);
+		remote_secret_free(auth);
+		auth = NULL;
+	}
+	remote_secret_free(auth);
+	template_request_free(&tr);
+	return rc;
+}
+
+/*
+ * Reads the remote ID at the template's pointer: a string, or an integer
+ * written in decimal. Returns 1 with id filled, 0 when nothing is there
+ * (absent, null, or an empty array), -1 when the answer is not JSON or
+ * the value is no usable ID.
+ *
+ * An answer that is not JSON is RETRY: a connection closed early in a
+ * body without Content-Length (or chunks) reads as a whole, shorter
+ * answer, and the next attempt's find sees what the remote did. JSON
+ * without a usable ID at the pointer is PERMANENT: the template is wrong.
+ */
+static int
+remote_read_id(const struct template *t, const char *what, const struct http_response *resp,
+    char *id, struct remote_result *res)
+{
+	const char *ptr = template_id_pointer(t), *s = NULL;
+	enum json_tokener_error jerr;
+	json_object *root, *v = NULL;
+	int rc = -1;
+
+	root = json_tokener_parse_verbose(resp->body, &jerr);
+	if (jerr != json_tokener_success) {
+		util_format(res->error, sizeof(res->error), "%s: the answer is not JSON "
+		    "(cut short?)", what);
+		res->cls = HTTP_CLASS_RETRY;
+		return -1;
+	}
+	if (json_pointer_get(root, ptr, &v) < 0 || v == NULL ||
+	    (json_object_is_type(v, json_type_array) && json_object_array_length(v) == 0))
+		rc = 0;
+	else if (json_object_is_type(v, json_type_int))
+		s = json_object_get_string(v);
+	else if (json_object_is_type(v, json_type_string) &&
+	    strlen(json_object_get_string(v)) == (size_t)json_object_get_string_len(v))
+		s = json_object_get_string(v);
+	if (s != NULL && s[0] != '\0' && strlen(s) <= REMOTE_ID_MAX && !remote_has_ctl(s)) {
+		util_copy(id, REMOTE_ID_MAX + 1, s);
+		rc = 1;
+	} else if (rc < 0) {
+		util_format(res->error, sizeof(res->error), "%s: the value at \"%s\" is no ID "
+		    "(a string of 1 to %d characters, or an integer)", what, ptr, REMOTE_ID_MAX);
+	}
+	if (rc < 0)
+		res->cls = HTTP_CLASS_PERMANENT;
+	json_object_put(root);
+	return rc;
+}
+
+static void
+remote_result_init(struct remote_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->cls = HTTP_CLASS_OK;
+}
+
+int
+remote_find(struct remote *r, struct http_client *hc, json_object *user,
+    struct remote_result *res)
+{
+	const struct template *t = r->t[OP_FIND];
+	struct http_response resp;
+	int rc, got;
+
+	remote_result_init(res);
+	if (t == NULL) {
+		res->cls = HTTP_CLASS_PERMANENT;
+		util_copy(res->error, sizeof(res->error), "find.json: not in GROUPSYNC_HOOKS_DIR");
+		return -1;
+	}
+	rc = remote_call(r, hc, OP_FIND, user, NULL, &resp, res);
+	if (rc == 0 && !template_is_not_found(t, resp.status)) {
+		if (!template_is_success(t, resp.status))
+			rc = remote_status_error(res, "find.json", &resp);
+		else if ((got = remote_read_id(t, "find.json", &resp, res->remote_id, res)) < 0)
+			rc = -1;
+		else
+			res->found = got;
+	}
+	http_response_free(&resp);
+	return rc;
+}
+
+int
+remote_create(struct remote *r, struct http_client *hc, json_object *user,
+    struct remote_result *res)
+{
+	const struct template *t = r->t[OP_CREATE];
+	struct http_response resp;
+	int rc, got;
+
+	remote_result_init(res);
+	rc = remote_call(r, hc, OP_CREATE, user, NULL, &resp, res);
+	if (rc == 0 && !template_is_success(t, resp.status)) {
+		rc = remote_status_error(res, "create.json", &resp);
+	} else if (rc == 0) {
+		got = remote_read_id(t, "create.json", &resp, res->remote_id, res);
+		/* The record may exist: only a find before the next create
+		 * keeps a retry from making a second one. */
+		if (got < 0 && r->t[OP_FIND] == NULL)
+			res->cls = HTTP_CLASS_PERMANENT;
+		if (got == 0) {
+			res->cls = HTTP_CLASS_PERMANENT;
+			util_format(res->error, sizeof(res->error),
+			    "create.json: the answer has no ID at \"%s\"", template_id_pointer(t));
+		}
+		res->found = got > 0;
+		rc = got > 0 ? 0 : -1;
+	}
+	http_response_free(&resp);
+	return rc;
+}
+
+/* update and delete: success, or 404/410 (gone), or a failure. */
+static int
+remote_change(struct remote *r, struct http_client *hc, enum remote_op op, json_object *user,
+    const char *remote_id, struct remote_result *res)
+{
+	const struct template *t = r->t[op];
+	struct http_response resp;
+	int rc;
+
+	remote_result_init(res);
+	rc = remote_call(r, hc, op, user, remote_id, &resp, res);
+	if (rc == 0 && template_is_success(t, resp.status))
+		res->found = 1;
+	else if (rc == 0 && resp.status != 404 && resp.status != 410)
+		rc = remote_status_error(res, remote_files[op], &resp);
+	http_response_free(&resp);
+	return rc;
+}
+
+int
+remote_update(struct remote *r, struct http_client *hc, json_object *user,
+    const char *remote_id, struct remote_result *res)
+{
+	return remote_change(r, hc, OP_UPDATE, user, remote_id, res);
+}
+
+int
+remote_delete(struct remote *r, struct http_client *hc, json_object *user,
+    const char *remote_id, struct remote_result *res)
+{
+	return remote_change(r, hc, OP_DELETE, user, remote_id, res);
+}
+
+int
+remote_fingerprint(struct remote *r, json_object *user, const char *remote_id, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	struct template_vars v = {user, remote_id, r->cfg};
+	struct template_request tr;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int i, mdlen = 0;
+	EVP_MD_CTX *ctx;
+	char err[256];
+	int ok;
+
+	out[0] = '\0';
+	if (template_render(r->t[OP_UPDATE], &v, &tr, err, sizeof(err)) < 0)
+		return -1;
+	/* NUL after method and URL: two different requests never hash the
+	 * same bytes. */
+	ctx = EVP_MD_CTX_new();
+	ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	    EVP_DigestUpdate(ctx, tr.method, strlen(tr.method) + 1) &&
+	    EVP_DigestUpdate(ctx, tr.url, strlen(tr.url) + 1) &&
+	    (tr.body == NULL || EVP_DigestUpdate(ctx, tr.body, tr.body_len)) &&
+	    EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 32;
+	EVP_MD_CTX_free(ctx);
+	template_request_free(&tr);
+	if (!ok)
+		return -1;
+	for (i = 0; i < mdlen; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+	return 0;
+}
+
+int
+remote_uses_any(const struct remote *r, const char *changed)
+{
+	const char *p = changed;
+	size_t n, i;
+
+	if (changed == NULL)
+		return 1;
+	while (*p != '\0') {
+		p += strspn(p, " \t,");
+		n = strcspn(p, ",");
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		for (i = 0; i < r->nattrs; i++)
+			if (n > 0 && strlen(r->attrs[i]) == n && strncmp(r->attrs[i], p, n) == 0)
+				return 1;
+		p += strcspn(p, ",");
+	}
+	return 0;
+}

@@ -1,0 +1,587 @@
+/*
+ * reconcile: enqueues a SYNC_RECONCILE_EVENT job for every member of the
+ * configured groups and every user with a remote ID who is no longer a
+ * member (see reconcile.h for why every member).
+ *
+ * The store is opened with QUEUE_OPEN_ADMIN, as the admin commands do, so
+ * this runs beside a live server: the jobs are committed like a delivery
+ * (one transaction per batch) and the server's workers notice them within
+ * their idle wait. The users with a remote ID are read straight from the
+ * remote_ids table through the queue's internal header.
+ * In `serve`, reconcile_start runs the same work on a thread of its own.
+ */
+#include "groupsync/sync/reconcile.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <openssl/rand.h>
+
+#include "groupsync/base/config.h"
+#include "groupsync/base/http.h"
+#include "groupsync/base/log.h"
+#include "groupsync/okta/client.h"
+#include "groupsync/store/queue.h"
+#include "groupsync/sync/decide.h"
+#include "groupsync/base/util.h"
+
+#define RECON_EXIT_RUNTIME 1
+#define RECON_EXIT_USAGE 2
+#define RECON_BATCH 256 /* jobs per transaction */
+#define RECON_PROGRESS_EVERY 100
+
+/* A set of user IDs: appended, then sorted and de-duplicated. */
+struct recon_ids {
+	char **v;
+	size_t n, cap;
+};
+
+struct recon_ctx {
+	int dry_run, json, tty;
+	int loaded, curl; /* settings loaded, libcurl initialised */
+	const char *config;
+	struct config own; /* the command's settings */
+	const struct config *cfg;
+	const _Atomic int *abort_flag; /* NULL: never aborted */
+	struct okta *okta;
+	struct http_client *hc;
+	struct queue *q;
+	struct recon_ids members, known; /* known: a non-empty remote ID */
+	uint64_t pages;
+	size_t without_remote, gone, stored;
+	char published[QUEUE_TIME_MAX + 1];
+	char err[512];
+};
+
+/* The serve loop: one per process (reconcile_start). */
+static struct {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* signalled at stop; waits on CLOCK_MONOTONIC */
+	_Atomic int stop;  /* also the HTTP client's abort flag */
+	const struct config *cfg;
+	struct okta *okta;
+	struct queue *q;
+	struct http_client *hc;
+} recon_loop = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static int
+recon_ids_add(struct recon_ids *s, const char *id)
+{
+	char **v;
+
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 256;
+		v = realloc(s->v, s->cap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		s->v = v;
+	}
+	if ((s->v[s->n] = strdup(id)) == NULL)
+		return -1;
+	s->n++;
+	return 0;
+}
+
+static int
+recon_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+recon_ids_sort(struct recon_ids *s)
+{
+	size_t i, j = 0;
+
+	if (s->n == 0)
+		return;
+	qsort(s->v, s->n, sizeof(*s->v), recon_cmp);
+	for (i = 1; i < s->n; i++) {
+		if (strcmp(s->v[i], s->v[j]) == 0)
+			free(s->v[i]);
+		else
+			s->v[++j] = s->v[i];
+	}
+	s->n = j + 1;
+}
+
+static int
+recon_ids_has(const struct recon_ids *s, const char *id)
+{
+	return s->n > 0 && bsearch(&id, s->v, s->n, sizeof(*s->v), recon_cmp) != NULL;
+}
+
+static void
+recon_ids_free(struct recon_ids *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+static void
+recon_progress(const struct recon_ctx *c, int last)
+{
+	if (!c->tty)
+		return;
+	fprintf(stderr, "\rreconcile: %zu members", c->members.n);
+	if (last)
+		fprintf(stderr, ", %llu pages\n", (unsigned long long)c->pages);
+}
+
+/* okta_list_group_users callback: one member. */
+static int
+recon_member(json_object *user, void *arg)
+{
+	struct recon_ctx *c = arg;
+	json_object *v;
+	const char *id;
+
+	if (!json_object_object_get_ex(user, "id", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return 0;
+	id = json_object_get_string(v);
+	if (id[0] == '\0' || strlen(id) > QUEUE_ID_MAX)
+		return 0; /* not an ID a job can hold */
+	if (c->abort_flag != NULL && *c->abort_flag) {
+		util_copy(c->err, sizeof(c->err), "stopped");
+		return -1;
+	}
+	if (recon_ids_add(&c->members, id) < 0) {
+		util_copy(c->err, sizeof(c->err), "out of memory");
+		return -1;
+	}
+	if (c->members.n % RECON_PROGRESS_EVERY == 0)
+		recon_progress(c, 0);
+	return 0;
+}
+
+static int
+recon_list_members(struct recon_ctx *c)
+{
+	struct okta_result res;
+	struct okta_stats before, after;
+	size_t i;
+
+	okta_get_stats(c->okta, &before);
+	for (i = 0; i < c->cfg->ngroup_ids; i++) {
+		memset(&res, 0, sizeof(res));
+		if (okta_list_group_users(c->okta, c->hc, c->cfg->group_ids[i], recon_member, c,
+		    &res) < 0) {
+			if (c->tty)
+				fputc('\n', stderr);
+			if (c->err[0] == '\0')
+				util_copy(c->err, sizeof(c->err), res.error);
+			return -1;
+		}
+	}
+	okta_get_stats(c->okta, &after);
+	c->pages = after.reads - before.reads; /* only member pages were read */
+	recon_ids_sort(&c->members);
+	recon_progress(c, 1);
+	return 0;
+}
+
+static int
+recon_known_add(const char *user_id, void *arg)
+{
+	return recon_ids_add(arg, user_id) < 0 ? -1 : 0;
+}
+
+/* The users groupsync holds a remote record for. */
+static int
+recon_load_known(struct recon_ctx *c)
+{
+	int ret;
+
+	c->err[0] = '\0';
+	ret = queue_remote_each(c->q, recon_known_add, &c->known, c->err, sizeof(c->err));
+	if (ret < 0 && c->err[0] == '\0')
+		util_copy(c->err, sizeof(c->err), "cannot read the remote IDs: out of memory");
+	recon_ids_sort(&c->known);
+	return ret < 0 ? -1 : 0;
+}
+
+/* Now as ISO-8601 UTC with milliseconds, like Okta's "published". */
+static void
+recon_now_iso(char *buf, size_t len)
+{
+	int64_t ms = util_now_ms();
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char base[32];
+
+	gmtime_r(&t, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	util_format(buf, len, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
+/* A random (version 4) UUID: a fresh dedup key for every job of every run. */
+static int
+recon_uuid(char *out, size_t len)
+{
+	unsigned char r[16];
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return -1;
+	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
+	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+	return util_format(out, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7],
+	    r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
+}
+
+static void
+recon_print(const struct recon_ctx *c, json_object *o)
+{
+	if (c->json) {
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+		    JSON_C_TO_STRING_NOSLASHESCAPE));
+	} else {
+		json_object_object_foreach(o, key, v)
+			printf("%-24s %s\n", key, v ? json_object_get_string(v) : "-");
+	}
+	json_object_put(o);
+}
+
+/* Commits the batch; 0 or -1 (said). */
+static int
+recon_flush(struct recon_ctx *c, struct queue_job_in *jobs, size_t *n)
+{
+	char err[QUEUE_ERROR_MAX + 1] = "";
+	size_t stored = 0;
+
+	if (*n == 0 || c->dry_run) {
+		*n = 0;
+		return 0;
+	}
+	if (queue_enqueue(c->q, "", jobs, *n, &stored, err, sizeof(err)) != QUEUE_STORED) {
+		util_format(c->err, sizeof(c->err), "not stored: %s", err);
+		return -1;
+	}
+	c->stored += stored;
+	*n = 0;
+	return 0;
+}
+
+/* Adds one user's job to the batch (or, in a dry run, prints it). */
+static int
+recon_add(struct recon_ctx *c, struct queue_job_in *jobs, size_t *n, const char *user,
+    const char *reason)
+{
+	struct queue_job_in *j = &jobs[*n];
+	json_object *o;
+
+	if (c->dry_run) {
+		if (!c->json) {
+			printf("would enqueue %s (%s)\n", user, reason);
+			return 0;
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "user_id", json_object_new_string(user));
+		json_object_object_add(o, "reason", json_object_new_string(reason));
+		recon_print(c, o);
+		return 0;
+	}
+	memset(j, 0, sizeof(*j));
+	if (recon_uuid(j->uuid, sizeof(j->uuid)) < 0) {
+		util_copy(c->err, sizeof(c->err), "no random bytes for a uuid");
+		return -1;
+	}
+	util_copy(j->user_id, sizeof(j->user_id), user);
+	util_copy(j->event_type, sizeof(j->event_type), SYNC_RECONCILE_EVENT);
+	util_copy(j->published, sizeof(j->published), c->published);
+	if (++*n == RECON_BATCH)
+		return recon_flush(c, jobs, n);
+	return 0;
+}
+
+static int
+recon_enqueue(struct recon_ctx *c)
+{
+	struct queue_job_in *jobs = calloc(RECON_BATCH, sizeof(*jobs));
+	const char *reason;
+	size_t i, n = 0;
+	int rc = -1;
+
+	if (jobs == NULL) {
+		util_copy(c->err, sizeof(c->err), "out of memory");
+		return -1;
+	}
+	recon_now_iso(c->published, sizeof(c->published));
+	for (i = 0; i < c->members.n; i++) {
+		reason = "member";
+		if (!recon_ids_has(&c->known, c->members.v[i])) {
+			reason = "member_without_remote";
+			c->without_remote++;
+		}
+		if (recon_add(c, jobs, &n, c->members.v[i], reason) < 0)
+			goto out;
+	}
+	for (i = 0; i < c->known.n; i++) {
+		if (recon_ids_has(&c->members, c->known.v[i]))
+			continue;
+		c->gone++;
+		if (recon_add(c, jobs, &n, c->known.v[i], "no_longer_member") < 0)
+			goto out;
+	}
+	rc = recon_flush(c, jobs, &n);
+out:
+	free(jobs);
+	return rc;
+}
+
+static void
+recon_summary(struct recon_ctx *c)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "groups", json_object_new_int64((int64_t)c->cfg->ngroup_ids));
+	json_object_object_add(o, "members", json_object_new_int64((int64_t)c->members.n));
+	json_object_object_add(o, "pages", json_object_new_int64((int64_t)c->pages));
+	json_object_object_add(o, "remote_ids", json_object_new_int64((int64_t)c->known.n));
+	json_object_object_add(o, "members_without_remote",
+	    json_object_new_int64((int64_t)c->without_remote));
+	json_object_object_add(o, "no_longer_members", json_object_new_int64((int64_t)c->gone));
+	json_object_object_add(o, "jobs",
+	    json_object_new_int64((int64_t)(c->members.n + c->gone)));
+	json_object_object_add(o, "stored", c->dry_run ? NULL :
+	    json_object_new_int64((int64_t)c->stored));
+	json_object_object_add(o, "dry_run", json_object_new_boolean(c->dry_run));
+	recon_print(c, o);
+}
+
+static int
+recon_parse(struct recon_ctx *c, int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--dry-run") == 0)
+			c->dry_run = 1;
+		else if (strcmp(argv[i], "--json") == 0)
+			c->json = 1;
+		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			c->config = argv[++i];
+		else {
+			fprintf(stderr, "groupsync: reconcile: unexpected argument %s (see "
+			    "groupsync --help)\n", argv[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The work of one run; 0, or -1 with the reason in c->err. */
+static int
+recon_exec(struct recon_ctx *c)
+{
+	if (recon_list_members(c) < 0 || recon_load_known(c) < 0 || recon_enqueue(c) < 0)
+		return -1;
+	return 0;
+}
+
+int
+reconcile_run(const struct config *cfg, struct okta *okta, struct http_client *hc,
+    struct queue *q, int dry_run, const _Atomic int *abort_flag,
+    struct reconcile_summary *out, char *err, size_t errlen)
+{
+	struct recon_ctx c = {.dry_run = dry_run, .cfg = cfg, .abort_flag = abort_flag,
+	    .okta = okta, .hc = hc, .q = q};
+	int rc;
+
+	if ((rc = recon_exec(&c)) < 0)
+		util_copy(err, errlen, c.err);
+	memset(out, 0, sizeof(*out));
+	out->groups = cfg->ngroup_ids;
+	out->members = c.members.n;
+	out->remote_ids = c.known.n;
+	out->without_remote = c.without_remote;
+	out->gone = c.gone;
+	out->jobs = c.members.n + c.gone;
+	out->stored = c.stored;
+	out->pages = c.pages;
+	recon_ids_free(&c.members);
+	recon_ids_free(&c.known);
+	return rc;
+}
+
+/* An HTTP client with the settings' time limits. */
+static struct http_client *
+recon_http_new(const struct config *cfg, const _Atomic int *abort_flag)
+{
+	struct http_options ho = {.connect_timeout_ms = cfg->connect_timeout_ms,
+	    .timeout_ms = cfg->http_timeout_ms, .allow_insecure = cfg->allow_insecure_http,
+	    .abort_flag = abort_flag};
+
+	return http_client_new(&ho);
+}
+
+/* Settings, Okta client, HTTP client, store. 0, or an exit status. */
+static int
+recon_open(struct recon_ctx *c, const char *config_path)
+{
+	char err[512];
+
+	if (config_load(&c->own, c->config ? c->config : config_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "groupsync: %s\n", err);
+		return RECON_EXIT_USAGE;
+	}
+	c->loaded = 1;
+	c->cfg = &c->own;
+	/* the okta module may log (a DPoP switch, a rate-limit pause) */
+	config_each_secret(&c->own, log_add_secret);
+	if (http_global_init() < 0) {
+		fprintf(stderr, "groupsync: reconcile: cannot initialise libcurl\n");
+		return RECON_EXIT_RUNTIME;
+	}
+	c->curl = 1;
+	c->okta = okta_new(&c->own, err, sizeof(err));
+	if (c->okta == NULL) {
+		fprintf(stderr, "groupsync: GROUPSYNC_OKTA_ORG_URL: %s\n", err);
+		return RECON_EXIT_USAGE;
+	}
+	c->hc = recon_http_new(&c->own, NULL);
+	if (c->hc == NULL)
+		return RECON_EXIT_RUNTIME;
+	c->q = queue_open(c->own.data_dir, QUEUE_OPEN_ADMIN, err, sizeof(err));
+	if (c->q == NULL) {
+		fprintf(stderr, "groupsync: reconcile: %s\n", err);
+		return RECON_EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+int
+reconcile_main(const char *config_path, int argc, char **argv)
+{
+	struct recon_ctx c;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.tty = isatty(STDERR_FILENO);
+	if (recon_parse(&c, argc, argv) < 0)
+		return RECON_EXIT_USAGE;
+	rc = recon_open(&c, config_path);
+	if (rc == 0 && recon_exec(&c) < 0) {
+		fprintf(stderr, "groupsync: reconcile: %s\n", c.err);
+		rc = RECON_EXIT_RUNTIME;
+	}
+	if (rc == 0)
+		recon_summary(&c);
+	recon_ids_free(&c.members);
+	recon_ids_free(&c.known);
+	queue_close(c.q);
+	http_client_free(c.hc);
+	okta_free(c.okta);
+	if (c.loaded)
+		config_free(&c.own);
+	if (c.curl)
+		http_global_cleanup();
+	return rc;
+}
+
+void
+reconcile_usage(FILE *out)
+{
+	fprintf(out, "  reconcile [--dry-run] [--json]\n"
+	    "                 enqueue a sync of every group member and of every user\n"
+	    "                 with a remote ID who left (what event hooks missed)\n");
+}
+
+/* Waits one interval; 0 when it passed, -1 when stopped. */
+static int
+recon_loop_wait(void)
+{
+	struct timespec at;
+	int rc = 0, stop;
+
+	util_deadline(&at, CLOCK_MONOTONIC, (int64_t)recon_loop.cfg->reconcile_interval_s * 1000);
+	pthread_mutex_lock(&recon_loop.mu);
+	while (!recon_loop.stop && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&recon_loop.cv, &recon_loop.mu, &at);
+	stop = recon_loop.stop;
+	pthread_mutex_unlock(&recon_loop.mu);
+	return stop ? -1 : 0;
+}
+
+/* Every interval, one run and its log line (none when stopped in a run). */
+static void *
+recon_loop_main(void *arg)
+{
+	struct reconcile_summary s;
+	char err[512], members[24], pages[24], jobs[24], ms[24];
+	int64_t t0;
+
+	(void)arg;
+	while (recon_loop_wait() == 0) {
+		t0 = util_now_ms();
+		if (reconcile_run(recon_loop.cfg, recon_loop.okta, recon_loop.hc, recon_loop.q, 0,
+		    &recon_loop.stop, &s, err, sizeof(err)) < 0) {
+			if (!recon_loop.stop)
+				log_emit(LOG_WARN, "reconcile failed", "error", err, (char *)NULL);
+			continue;
+		}
+		snprintf(members, sizeof(members), "%zu", s.members);
+		snprintf(pages, sizeof(pages), "%llu", (unsigned long long)s.pages);
+		snprintf(jobs, sizeof(jobs), "%zu", s.stored);
+		snprintf(ms, sizeof(ms), "%lld", (long long)(util_now_ms() - t0));
+		log_emit(LOG_INFO, "reconcile", "members", members, "pages", pages, "jobs",
+		    jobs, "ms", ms, (char *)NULL);
+	}
+	return NULL;
+}
+
+int
+reconcile_start(const struct config *cfg, struct okta *okta, struct queue *q)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	if (recon_loop.hc != NULL || pthread_condattr_init(&ca) != 0)
+		return -1;
+	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(&recon_loop.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (rc != 0)
+		return -1;
+	recon_loop.cfg = cfg;
+	recon_loop.okta = okta;
+	recon_loop.q = q;
+	recon_loop.stop = 0;
+	recon_loop.hc = recon_http_new(cfg, &recon_loop.stop);
+	if (recon_loop.hc == NULL ||
+	    pthread_create(&recon_loop.thread, NULL, recon_loop_main, NULL) != 0) {
+		http_client_free(recon_loop.hc);
+		recon_loop.hc = NULL;
+		pthread_cond_destroy(&recon_loop.cv);
+		return -1;
+	}
+	return 0;
+}
+
+void
+reconcile_stop(void)
+{
+	if (recon_loop.hc == NULL)
+		return;
+	pthread_mutex_lock(&recon_loop.mu);
+	recon_loop.stop = 1;
+	pthread_cond_signal(&recon_loop.cv);
+	pthread_mutex_unlock(&recon_loop.mu);
+	pthread_join(recon_loop.thread, NULL);
+	http_client_free(recon_loop.hc);
+	recon_loop.hc = NULL;
+	pthread_cond_destroy(&recon_loop.cv);
+}

@@ -1,0 +1,347 @@
+/*
+ * The worker pool: threads that lease a user's jobs, run one sync
+ * (worker_execute, in worker_sync.c), and record how it ended (done,
+ * retry with backoff, dead letter, or released at shutdown), retrying
+ * while the store refuses writes.
+ */
+#include "groupsync/sync/worker.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "groupsync/base/log.h"
+#include "groupsync/base/metrics.h"
+#include "groupsync/sync/decide.h"
+#include "groupsync/base/util.h"
+#include "worker_internal.h"
+
+#define WORKER_IDLE_WAIT_MS 1000 /* jobs another process made ready need no event */
+#define WORKER_STORE_WAIT_MS 100     /* first wait for a store that failed */
+#define WORKER_STORE_WAIT_MAX_MS 5000
+
+enum worker_end { WORKER_END_DONE, WORKER_END_RETRY, WORKER_END_DEAD, WORKER_END_RELEASE };
+
+/* Sleeps ms in short slices; returns -1 at once when shutdown begins. */
+static int
+worker_nap(struct worker_pool *p, int ms)
+{
+	struct timespec ts = {0, 50 * 1000000L};
+
+	for (; ms > 0; ms -= 50) {
+		if (atomic_load(&p->stopping))
+			return -1;
+		nanosleep(&ts, NULL);
+	}
+	return atomic_load(&p->stopping) ? -1 : 0;
+}
+
+/*
+ * Records how a lease ended, retrying while the store refuses writes
+ * (disk full, read-only or failing file system): a lease that stays
+ * "leased" in the store holds its user until the next start (only
+ * opening the store releases leases), so that user's later events would
+ * never sync. The queue logs the store's failure once. Gives up only at
+ * shutdown: the next start releases the lease and the user is synced
+ * again, which converges to the same state. Returns 0 once recorded.
+ */
+static int
+worker_end_lease(struct worker_pool *p, const struct queue_lease *l, enum worker_end how,
+    int64_t retry_at_ms, const char *error)
+{
+	int wait_ms = WORKER_STORE_WAIT_MS, rc;
+
+	for (;;) {
+		if (how == WORKER_END_DONE)
+			rc = queue_complete(p->d.q, l);
+		else if (how == WORKER_END_RETRY)
+			rc = queue_retry(p->d.q, l, retry_at_ms, error);
+		else if (how == WORKER_END_DEAD)
+			rc = queue_dead(p->d.q, l, error);
+		else
+			rc = queue_release(p->d.q, l);
+		if (rc == 0)
+			return 0;
+		if (worker_nap(p, wait_ms) < 0)
+			return -1;
+		if (wait_ms < WORKER_STORE_WAIT_MAX_MS / 2)
+			wait_ms *= 2;
+	}
+}
+
+static int
+worker_relevant(const char *changed, void *arg)
+{
+	return remote_uses_any(arg, changed);
+}
+
+static int
+worker_load_known(struct sync_ctx *x)
+{
+	int rc = queue_remote_get(x->w->pool->d.q, x->lease->user_id, x->remote_id,
+	    sizeof(x->remote_id), x->hash, sizeof(x->hash));
+
+	if (rc < 0)
+		return worker_store_fail(x, "read remote ID");
+	x->known = rc == 0 ? SYNC_NEVER : x->remote_id[0] ? SYNC_HAS_REMOTE : SYNC_GONE;
+	return 0;
+}
+
+static int
+worker_max_attempts(const struct queue_lease *l)
+{
+	size_t i;
+	int m = 0;
+
+	for (i = 0; i < l->njobs; i++)
+		m = l->jobs[i].attempts > m ? l->jobs[i].attempts : m;
+	return m;
+}
+
+/* Retry later, dead-letter, or (shutting down) give the lease back. */
+static void
+worker_settle_failure(struct sync_ctx *x, int attempt)
+{
+	struct worker_pool *p = x->w->pool;
+	const struct config *cfg = p->d.cfg;
+	uint32_t r = 0;
+	int64_t at;
+
+	if (atomic_load(&p->abort)) {
+		(void)worker_end_lease(p, x->lease, WORKER_END_RELEASE, 0, NULL);
+		x->outcome = "released";
+		x->mo = METRICS_SYNC_RELEASED;
+		atomic_fetch_add(&p->released, 1);
+		return;
+	}
+	if (x->cls == HTTP_CLASS_PERMANENT || attempt >= cfg->max_attempts) {
+		(void)worker_end_lease(p, x->lease, WORKER_END_DEAD, 0, x->error);
+		x->outcome = "dead";
+		x->mo = METRICS_SYNC_DEAD;
+		atomic_fetch_add(&p->dead, 1);
+		return;
+	}
+	RAND_bytes((unsigned char *)&r, sizeof(r));
+	at = util_now_ms() + sync_backoff_ms(attempt, cfg->retry_base_ms, cfg->retry_max_ms,
+	    (double)r / 4294967296.0);
+	if (x->retry_at_ms > at)
+		at = x->retry_at_ms; /* Retry-After or a rate-limit reset */
+	(void)worker_end_lease(p, x->lease, WORKER_END_RETRY, at, x->error);
+	x->outcome = "retry";
+	x->mo = METRICS_SYNC_RETRY;
+	atomic_fetch_add(&p->retried, 1);
+}
+
+static void
+worker_count_success(struct worker_pool *p, enum sync_action a, size_t njobs)
+{
+	_Atomic uint64_t *c = a == SYNC_CREATE ? &p->created : a == SYNC_UPDATE ? &p->updated :
+	    a == SYNC_DELETE ? &p->deleted : &p->unchanged;
+
+	atomic_fetch_add(c, 1);
+	atomic_fetch_add(&p->events, njobs);
+}
+
+static void
+worker_log(const struct sync_ctx *x, int attempt, int64_t start)
+{
+	char ms[24], att[16], st[16], ev[16];
+	/* Skips are most events of a large org: debug, not info. */
+	enum log_level lvl = strcmp(x->outcome, "dead") == 0 ? LOG_ERROR :
+	    strcmp(x->outcome, "retry") == 0 ? LOG_WARN :
+	    strncmp(x->outcome, "skipped", 7) == 0 ? LOG_DEBUG : LOG_INFO;
+
+	snprintf(ms, sizeof(ms), "%lld", (long long)(util_mono_ms() - start));
+	snprintf(att, sizeof(att), "%d", attempt);
+	snprintf(st, sizeof(st), "%ld", x->remote_status);
+	snprintf(ev, sizeof(ev), "%zu", x->lease->njobs);
+	log_emit(lvl, "sync", "user", x->lease->user_id, "action", sync_action_name(x->action),
+	    "outcome", x->outcome, "remote_status", x->remote_status ? st : NULL, "ms", ms,
+	    "attempt", att, "events", ev, "remote_id", x->remote_id[0] ? x->remote_id : NULL,
+	    "error", x->error[0] ? x->error : NULL, (char *)NULL);
+}
+
+/* The sync's outcome, action and duration, for /metrics. */
+static void
+worker_count_sync(const struct sync_ctx *x, uint64_t start_us)
+{
+	static const enum metrics_sync_action actions[] = {
+		[SYNC_NOTHING] = METRICS_ACTION_NOTHING, [SYNC_CREATE] = METRICS_ACTION_CREATE,
+		[SYNC_UPDATE] = METRICS_ACTION_UPDATE, [SYNC_DELETE] = METRICS_ACTION_DELETE,
+	};
+	enum metrics_sync_action a = METRICS_ACTION_UNDECIDED;
+
+	if (x->decided && (unsigned)x->action < sizeof(actions) / sizeof(actions[0]))
+		a = actions[x->action];
+	metrics_sync(x->mo, a, metrics_now_us() - start_us);
+}
+
+static void
+worker_sync(struct worker *w, const struct queue_lease *lease)
+{
+	struct worker_pool *p = w->pool;
+	struct sync_ctx x;
+	int64_t start = util_mono_ms();
+	uint64_t start_us = metrics_now_us();
+	int attempt = worker_max_attempts(lease) + 1;
+	enum sync_precheck pre;
+
+	memset(&x, 0, sizeof(x));
+	x.w = w;
+	x.lease = lease;
+	x.outcome = "ok";
+	x.mo = METRICS_SYNC_OK;
+	atomic_fetch_add(&p->syncs, 1);
+	if (worker_load_known(&x) < 0) {
+		worker_settle_failure(&x, attempt);
+	} else if ((pre = sync_precheck(lease->jobs, lease->njobs, x.known, worker_relevant,
+	    p->d.remote)) != SYNC_READ) {
+		x.outcome = pre == SYNC_SKIP_NEVER_SYNCED ? "skipped: never synced" :
+		    "skipped: no synced attribute changed";
+		x.mo = METRICS_SYNC_SKIPPED;
+		x.decided = 1; /* x.action is SYNC_NOTHING */
+		(void)worker_end_lease(p, lease, WORKER_END_DONE, 0, NULL);
+		atomic_fetch_add(&p->skipped, 1);
+		atomic_fetch_add(&p->events, lease->njobs);
+	} else if (worker_execute(&x) < 0) {
+		worker_settle_failure(&x, attempt);
+	} else if (worker_end_lease(p, lease, WORKER_END_DONE, 0, NULL) < 0) {
+		x.outcome = "done, not recorded (store failed): runs again after a restart";
+		x.mo = METRICS_SYNC_STORE_FAILED;
+	} else {
+		worker_count_success(p, x.action, lease->njobs);
+	}
+	worker_log(&x, attempt, start);
+	worker_count_sync(&x, start_us);
+	json_object_put(x.user);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct worker_pool *p = w->pool;
+	struct queue_lease lease;
+	char err[QUEUE_ERROR_MAX + 1];
+	uint64_t seq;
+	int rc, failing = 0;
+
+	while (!atomic_load(&p->stopping)) {
+		seq = queue_work_seq(p->d.q);
+		rc = queue_lease(p->d.q, util_now_ms(), &lease, err, sizeof(err));
+		if (rc < 0) {
+			/* once per streak: a failing store fails every second */
+			if (!failing)
+				log_emit(LOG_ERROR, "cannot lease jobs", "error", err, (char *)NULL);
+			failing = 1;
+			queue_wait_work(p->d.q, seq, WORKER_IDLE_WAIT_MS);
+			continue;
+		}
+		failing = 0;
+		if (rc == 0) {
+			queue_wait_due(p->d.q, seq, WORKER_IDLE_WAIT_MS);
+			continue;
+		}
+		worker_sync(w, &lease);
+		queue_lease_free(&lease);
+	}
+	atomic_fetch_sub(&p->running, 1);
+	return NULL;
+}
+
+static void
+worker_free(struct worker_pool *p)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++)
+		http_client_free(p->w[i].hc);
+	free(p->w);
+	free(p);
+}
+
+struct worker_pool *
+worker_start(const struct worker_deps *d, char *err, size_t errlen)
+{
+	struct worker_pool *p = calloc(1, sizeof(*p));
+	struct http_options ho;
+	int i;
+
+	if (p == NULL)
+		return NULL;
+	p->d = *d;
+	p->n = d->cfg->workers;
+	p->w = calloc((size_t)p->n, sizeof(*p->w));
+	memset(&ho, 0, sizeof(ho));
+	ho.connect_timeout_ms = d->cfg->connect_timeout_ms;
+	ho.timeout_ms = d->cfg->http_timeout_ms;
+	ho.allow_insecure = d->cfg->allow_insecure_http;
+	ho.abort_flag = &p->abort;
+	for (i = 0; p->w != NULL && i < p->n; i++) { /* n may be 0: intake only */
+		p->w[i].pool = p;
+		p->w[i].hc = http_client_new(&ho);
+		if (p->w[i].hc == NULL)
+			break;
+	}
+	if ((p->n > 0 && p->w == NULL) || i < p->n) {
+		util_format(err, errlen, "cannot allocate %d workers", d->cfg->workers);
+		worker_free(p);
+		return NULL;
+	}
+	for (i = 0; i < p->n; i++) {
+		atomic_fetch_add(&p->running, 1);
+		if (pthread_create(&p->w[i].thread, NULL, worker_main, &p->w[i]) != 0) {
+			atomic_fetch_sub(&p->running, 1);
+			util_format(err, errlen, "cannot start worker thread %d", i);
+			worker_stop(p, 0);
+			return NULL;
+		}
+		p->w[i].started = 1;
+	}
+	return p;
+}
+
+void
+worker_stop(struct worker_pool *p, int grace_ms)
+{
+	int64_t deadline = util_mono_ms() + grace_ms;
+	struct timespec ts = {0, 20 * 1000000L};
+	int i;
+
+	if (p == NULL)
+		return;
+	atomic_store(&p->stopping, 1);
+	queue_wake(p->d.q); /* idle workers wait on the queue */
+	while (atomic_load(&p->running) > 0 && util_mono_ms() < deadline)
+		nanosleep(&ts, NULL);
+	if (atomic_load(&p->running) > 0) {
+		log_emit(LOG_WARN, "syncs still running at shutdown: aborting their calls, "
+		    "their jobs go back to the queue", (char *)NULL);
+		atomic_store(&p->abort, 1);
+	}
+	for (i = 0; i < p->n; i++) {
+		if (p->w[i].started)
+			pthread_join(p->w[i].thread, NULL);
+	}
+	worker_free(p);
+}
+
+void
+worker_get_stats(struct worker_pool *p, struct worker_stats *o)
+{
+	o->syncs = atomic_load(&p->syncs);
+	o->created = atomic_load(&p->created);
+	o->updated = atomic_load(&p->updated);
+	o->deleted = atomic_load(&p->deleted);
+	o->unchanged = atomic_load(&p->unchanged);
+	o->skipped = atomic_load(&p->skipped);
+	o->retried = atomic_load(&p->retried);
+	o->dead = atomic_load(&p->dead);
+	o->released = atomic_load(&p->released);
+	o->events = atomic_load(&p->events);
+}
