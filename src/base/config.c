@@ -1,3 +1,9 @@
+/*
+ * config: the settings, table-driven. One table lists every setting; it
+ * drives loading (defaults, the JSON config file, the environment,
+ * NAME_FILE secrets), the check of each value and of the settings
+ * together, check-config's redacted dump and --help.
+ */
 #include "groupsync/base/config.h"
 
 #include <errno.h>
@@ -7,14 +13,167 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <json-c/json.h>
 
 #include "groupsync/base/log.h"
+#include "groupsync/base/netaddr.h"
 #include "groupsync/base/util.h"
 
 #define CONFIG_FILE_MAX (64 * 1024) /* secret files, config files */
 
-#include "config_table.h"
+enum config_type { CT_STRING, CT_SECRET, CT_INT, CT_BOOL };
+enum config_origin { CO_UNSET = 0, CO_DEFAULT, CO_FILE, CO_ENV };
+
+struct config_option;
+typedef int (*config_check_fn)(const struct config *, const struct config_option *,
+    const char *, char *, size_t);
+
+/* One setting: a row of the table below. */
+struct config_option {
+	const char *name;
+	enum config_type type;
+	const char *def;     /* NULL: unset by default */
+	size_t offset;       /* of a char * (strings) or int field */
+	int min, max;        /* CT_INT bounds */
+	config_check_fn check;
+	const char *choices; /* "a|b|c" for check_choice */
+	const char *help;
+};
+
+/* Checks of one value, named in the table below (defined further down). */
+static int check_listen(const struct config *, const struct config_option *, const char *,
+    char *, size_t);
+static int check_path(const struct config *, const struct config_option *, const char *,
+    char *, size_t);
+static int check_header(const struct config *, const struct config_option *, const char *,
+    char *, size_t);
+static int check_secret(const struct config *, const struct config_option *, const char *,
+    char *, size_t);
+static int check_url(const struct config *, const struct config_option *, const char *,
+    char *, size_t);
+static int check_word(const struct config *, const struct config_option *, const char *,
+    char *, size_t);
+static int check_proxies(const struct config *, const struct config_option *, const char *,
+    char *, size_t);
+static int check_choice(const struct config *, const struct config_option *, const char *,
+    char *, size_t);
+static int check_readable(const struct config *, const struct config_option *, const char *,
+    char *, size_t);
+static int check_dir(const struct config *, const struct config_option *, const char *,
+    char *, size_t);
+static int check_pem_key(const struct config *, const struct config_option *, const char *,
+    char *, size_t);
+static int config_validate_all(struct config *c, char *err, size_t errlen);
+
+/*
+ * The settings table: one row a setting (name, type, default, field,
+ * bounds, check, help). It drives loading, validation, check-config's
+ * dump and --help; a new setting is one row here, a field in struct
+ * config, and a row in the README's table.
+ */
+
+
+#define S(f) offsetof(struct config, f)
+static const struct config_option config_options[] = {
+	{"GROUPSYNC_LISTEN", CT_STRING, "0.0.0.0:8443", S(listen), 0, 0, check_listen, NULL,
+	    "host:port to listen on ([::1]:port for IPv6)"},
+	{"GROUPSYNC_TLS_CERT", CT_STRING, NULL, S(tls_cert), 0, 0, check_readable, NULL,
+	    "PEM certificate chain; with GROUPSYNC_TLS_KEY: serve HTTPS"},
+	{"GROUPSYNC_TLS_KEY", CT_SECRET, NULL, S(tls_key), 0, 0, check_readable, NULL,
+	    "PEM private key file for GROUPSYNC_TLS_CERT"},
+	{"GROUPSYNC_TRUSTED_PROXIES", CT_STRING, "", S(trusted_proxies), 0, 0, check_proxies,
+	    NULL, "reverse proxies (IPs/CIDRs, comma-separated) whose X-Forwarded-For is logged as the client"},
+	{"GROUPSYNC_HOOK_PATH", CT_STRING, "/hooks/okta", S(hook_path), 0, 0, check_path, NULL,
+	    "event hook path"},
+	{"GROUPSYNC_HOOK_AUTH_HEADER", CT_STRING, "Authorization", S(hook_auth_header), 0, 0,
+	    check_header, NULL, "header Okta sends the secret in"},
+	{"GROUPSYNC_HOOK_SECRET", CT_SECRET, NULL, S(hook_secret), 0, 0, check_secret, NULL,
+	    "expected value of that header (required)"},
+	{"GROUPSYNC_HOOK_SECRET_NEXT", CT_SECRET, NULL, S(hook_secret_next), 0, 0, check_secret, NULL,
+	    "second accepted value, for rotation"},
+	{"GROUPSYNC_OKTA_ORG_URL", CT_STRING, NULL, S(okta_org_url), 0, 0, check_url, NULL,
+	    "Okta org URL, e.g. https://example.okta.com (required)"},
+	{"GROUPSYNC_OKTA_API_TOKEN", CT_SECRET, NULL, S(okta_api_token), 0, 0, NULL, NULL,
+	    "SSWS API token (or OAuth below)"},
+	{"GROUPSYNC_OKTA_CLIENT_ID", CT_STRING, NULL, S(okta_client_id), 0, 0, check_word, NULL,
+	    "OAuth 2.0 service app client ID"},
+	{"GROUPSYNC_OKTA_PRIVATE_KEY", CT_SECRET, NULL, S(okta_private_key), 0, 0, check_pem_key,
+	    NULL, "PEM private key (RSA: RS256, EC P-256: ES256) of that app"},
+	{"GROUPSYNC_OKTA_KEY_ID", CT_STRING, NULL, S(okta_key_id), 0, 0, check_word, NULL,
+	    "kid of that key as registered in Okta"},
+	{"GROUPSYNC_OKTA_SCOPES", CT_STRING, "okta.users.read okta.users.manage okta.groups.read",
+	    S(okta_scopes), 0, 0, NULL, NULL, "OAuth scopes requested"},
+	{"GROUPSYNC_OKTA_DPOP", CT_STRING, "auto", S(okta_dpop), 0, 0, check_choice,
+	    "auto|on|off", "DPoP-bound tokens (auto: when Okta asks for them)"},
+	{"GROUPSYNC_GROUP_IDS", CT_STRING, NULL, S(group_ids_raw), 0, 0, NULL, NULL,
+	    "comma-separated Okta group IDs to sync (required)"},
+	{"GROUPSYNC_REMOTE_ID_ATTRIBUTE", CT_STRING, "customId", S(remote_id_attribute), 0, 0,
+	    check_word, NULL, "Okta profile attribute for the remote ID"},
+	{"GROUPSYNC_HOOKS_DIR", CT_STRING, "hooks/rest", S(hooks_dir), 0, 0, NULL, NULL,
+	    "directory of request templates"},
+	{"GROUPSYNC_DATA_DIR", CT_STRING, "/var/lib/groupsync", S(data_dir), 0, 0, check_dir, NULL,
+	    "directory of the queue database"},
+	{"GROUPSYNC_REMOTE_AUTH", CT_STRING, "none", S(remote_auth), 0, 0, check_choice,
+	    "none|basic|bearer|header|oauth2", "how groupsync authenticates to the remote API"},
+	{"GROUPSYNC_REMOTE_USERNAME", CT_STRING, NULL, S(remote_username), 0, 0, NULL, NULL,
+	    "basic: user name"},
+	{"GROUPSYNC_REMOTE_PASSWORD", CT_SECRET, NULL, S(remote_password), 0, 0, NULL, NULL,
+	    "basic: password"},
+	{"GROUPSYNC_REMOTE_TOKEN", CT_SECRET, NULL, S(remote_token), 0, 0, NULL, NULL,
+	    "bearer: token"},
+	{"GROUPSYNC_REMOTE_AUTH_HEADER", CT_STRING, NULL, S(remote_auth_header), 0, 0,
+	    check_header, NULL, "header: header name"},
+	{"GROUPSYNC_REMOTE_AUTH_VALUE", CT_SECRET, NULL, S(remote_auth_value), 0, 0, NULL, NULL,
+	    "header: header value"},
+	{"GROUPSYNC_REMOTE_TOKEN_URL", CT_STRING, NULL, S(remote_token_url), 0, 0, check_url,
+	    NULL, "oauth2: token endpoint (client credentials)"},
+	{"GROUPSYNC_REMOTE_CLIENT_ID", CT_STRING, NULL, S(remote_client_id), 0, 0, NULL, NULL,
+	    "oauth2: client ID"},
+	{"GROUPSYNC_REMOTE_CLIENT_SECRET", CT_SECRET, NULL, S(remote_client_secret), 0, 0, NULL,
+	    NULL, "oauth2: client secret"},
+	{"GROUPSYNC_REMOTE_SCOPE", CT_STRING, NULL, S(remote_scope), 0, 0, NULL, NULL,
+	    "oauth2: scope (optional)"},
+	{"GROUPSYNC_WORKERS", CT_INT, "4", S(workers), 0, 64, NULL, NULL,
+	    "worker threads (0: queue deliveries, sync nothing)"},
+	{"GROUPSYNC_MAX_ATTEMPTS", CT_INT, "10", S(max_attempts), 1, 1000, NULL, NULL,
+	    "attempts before a job is dead-lettered"},
+	{"GROUPSYNC_RETRY_BASE_MS", CT_INT, "1000", S(retry_base_ms), 1, 3600000, NULL, NULL,
+	    "first retry delay; doubles per attempt, with jitter"},
+	{"GROUPSYNC_RETRY_MAX_MS", CT_INT, "300000", S(retry_max_ms), 1, 86400000, NULL, NULL,
+	    "longest retry delay"},
+	{"GROUPSYNC_HTTP_TIMEOUT_MS", CT_INT, "10000", S(http_timeout_ms), 100, 300000, NULL,
+	    NULL, "total time limit of each outbound call"},
+	{"GROUPSYNC_CONNECT_TIMEOUT_MS", CT_INT, "3000", S(connect_timeout_ms), 100, 60000, NULL,
+	    NULL, "connect time limit of each outbound call"},
+	{"GROUPSYNC_SHUTDOWN_GRACE_MS", CT_INT, "10000", S(shutdown_grace_ms), 0, 600000, NULL,
+	    NULL, "at stop, how long syncs in flight may finish before their calls are aborted"},
+	{"GROUPSYNC_RETENTION_DAYS", CT_INT, "7", S(retention_days), 1, 3650, NULL, NULL,
+	    "days done jobs and delivery IDs are kept (dead jobs stay until acted on)"},
+	/* 256: a thread costs a 16 KiB buffer and a little stack, and the
+	 * connection guard frees threads held by slow clients once per
+	 * second, so the more threads, the larger an attack that real
+	 * deliveries still get through in Okta's 3 s (conn_guard.h). */
+	{"GROUPSYNC_HTTP_THREADS", CT_INT, "256", S(http_threads), 4, 1024, NULL, NULL,
+	    "HTTP connection threads (each serves one connection at a time)"},
+	{"GROUPSYNC_REQUEST_TIMEOUT_MS", CT_INT, "5000", S(request_timeout_ms), 100, 60000,
+	    NULL, NULL, "deadline of a new connection's TLS handshake, header and body together"},
+	{"GROUPSYNC_RECONCILE_INTERVAL", CT_INT, "0", S(reconcile_interval_s), 0, 604800, NULL,
+	    NULL, "serve: seconds between reconciles (0: off; 60 or more is sensible)"},
+	{"GROUPSYNC_LOG_FORMAT", CT_STRING, "json", S(log_format), 0, 0, check_choice,
+	    "json|text", "log line format"},
+	{"GROUPSYNC_LOG_LEVEL", CT_STRING, "info", S(log_level), 0, 0, check_choice,
+	    "debug|info|warn|error", "lowest level logged"},
+	{"GROUPSYNC_ALLOW_INSECURE_HTTP", CT_BOOL, "0", S(allow_insecure_http), 0, 1, NULL, NULL,
+	    "1: allow http:// URLs to non-loopback hosts"},
+};
+#undef S
+
+_Static_assert(sizeof(config_options) / sizeof(config_options[0]) <= CONFIG_OPTIONS_MAX,
+    "raise CONFIG_OPTIONS_MAX");
+
+static const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);
 
 #define NOPTIONS config_noptions
 
@@ -506,4 +665,314 @@ config_help(FILE *out)
 	fprintf(out, "  %-30s values the request templates read as {{env.REMOTE_X}},\n"
 	    "  %-30s e.g. REMOTE_BASE_URL; REMOTE_X_FILE=/path reads a secret one\n",
 	    "REMOTE_*", "");
+}
+
+/*
+ * Validation of setting values: one check per kind of value, and the
+ * rules that relate settings to each other.
+ */
+
+static int
+check_listen(const struct config *c, const struct config_option *o, const char *v,
+    char *err, size_t errlen)
+{
+	const char *colon = strrchr(v, ':');
+	char *end;
+	long port;
+	size_t i, hostlen;
+
+	(void)c;
+	if (colon == NULL || colon == v)
+		goto bad;
+	hostlen = (size_t)(colon - v);
+	for (i = 0; i < hostlen; i++) {
+		if (strchr("0123456789abcdefABCDEF.:[]", v[i]) == NULL)
+			goto bad; /* civetweb wants an address, not a name */
+	}
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno == 0 && end != colon + 1 && *end == '\0' && port >= 1 && port <= 65535)
+		return 0;
+bad:
+	util_format(err, errlen, "%s: must be ADDRESS:PORT, e.g. 0.0.0.0:8443 or [::]:8443",
+	    o->name);
+	return -1;
+}
+
+static int
+check_path(const struct config *c, const struct config_option *o, const char *v,
+    char *err, size_t errlen)
+{
+	(void)c;
+	if (v[0] == '/' && strlen(v) < 256 && (v[1] == '\0' || util_is_token(v + 1, 255) ||
+	    strspn(v, "/abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+	    strlen(v)))
+		return 0;
+	util_format(err, errlen, "%s: must be a path such as /hooks/okta", o->name);
+	return -1;
+}
+
+static int
+check_header(const struct config *c, const struct config_option *o, const char *v,
+    char *err, size_t errlen)
+{
+	(void)c;
+	if (strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") ==
+	    strlen(v) && strlen(v) <= 64)
+		return 0;
+	util_format(err, errlen, "%s: must be an HTTP header name", o->name);
+	return -1;
+}
+
+static int
+check_secret(const struct config *c, const struct config_option *o, const char *v,
+    char *err, size_t errlen)
+{
+	size_t i;
+
+	(void)c;
+	/* Okta stores at most 1024 characters; short secrets are guessable. */
+	if (strlen(v) < 16 || strlen(v) > 1024) {
+		util_format(err, errlen, "%s: must be 16 to 1024 characters long", o->name);
+		return -1;
+	}
+	for (i = 0; v[i] != '\0'; i++) {
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
+			util_format(err, errlen, "%s: contains a control character", o->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+check_url(const struct config *c, const struct config_option *o, const char *v,
+    char *err, size_t errlen)
+{
+	char why[128];
+
+	if (config_check_url(v, c->allow_insecure_http, why, sizeof(why)) == 0)
+		return 0;
+	util_format(err, errlen, "%s: %s", o->name, why);
+	return -1;
+}
+
+static int
+check_word(const struct config *c, const struct config_option *o, const char *v,
+    char *err, size_t errlen)
+{
+	(void)c;
+	if (util_is_token(v, 128))
+		return 0;
+	util_format(err, errlen, "%s: must be letters, digits and ._:@+- only", o->name);
+	return -1;
+}
+
+static int
+check_proxies(const struct config *c, const struct config_option *o, const char *v,
+    char *err, size_t errlen)
+{
+	char why[96];
+
+	(void)c;
+	if (netaddr_list_check(v, why, sizeof(why)) == 0)
+		return 0;
+	util_format(err, errlen, "%s: %s", o->name, why);
+	return -1;
+}
+
+static int
+check_choice(const struct config *c, const struct config_option *o, const char *v,
+    char *err, size_t errlen)
+{
+	const char *p = o->choices;
+	size_t n = strlen(v);
+
+	(void)c;
+	while (p != NULL && *p != '\0') {
+		size_t len = strcspn(p, "|");
+		if (len == n && strncmp(p, v, n) == 0)
+			return 0;
+		p += len + (p[len] == '|');
+	}
+	util_format(err, errlen, "%s: must be one of %s", o->name, o->choices);
+	return -1;
+}
+
+static int
+check_readable(const struct config *c, const struct config_option *o, const char *v,
+    char *err, size_t errlen)
+{
+	(void)c;
+	if (access(v, R_OK) == 0)
+		return 0;
+	util_format(err, errlen, "%s: cannot read %s: %s", o->name, v, strerror(errno));
+	return -1;
+}
+
+static int
+check_dir(const struct config *c, const struct config_option *o, const char *v,
+    char *err, size_t errlen)
+{
+	(void)c;
+	if (access(v, W_OK | X_OK) == 0)
+		return 0;
+	util_format(err, errlen, "%s: %s is not a writable directory: %s", o->name, v,
+	    strerror(errno));
+	return -1;
+}
+
+/* The OAuth app key must be PEM and RSA (RS256) or EC P-256 (ES256). */
+static int
+check_pem_key(const struct config *c, const struct config_option *o, const char *v,
+    char *err, size_t errlen)
+{
+	BIO *bio = BIO_new_mem_buf(v, -1);
+	EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	int ok = 0;
+
+	(void)c;
+	if (key != NULL && EVP_PKEY_is_a(key, "RSA"))
+		ok = EVP_PKEY_get_bits(key) >= 2048;
+	else if (key != NULL && EVP_PKEY_is_a(key, "EC"))
+		ok = EVP_PKEY_get_bits(key) == 256;
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	if (ok)
+		return 0;
+	util_format(err, errlen, "%s: must be a PEM private key: RSA of 2048 bits or more, or "
+	    "EC P-256 (give the file as %s_FILE=/path)", o->name, o->name);
+	return -1;
+}
+
+int
+config_check_url(const char *url, int allow_insecure, char *err, size_t errlen)
+{
+	const char *host, *end;
+	char h[256];
+	size_t n;
+
+	if (strncmp(url, "https://", 8) == 0 && url[8] != '\0')
+		return 0;
+	if (strncmp(url, "http://", 7) != 0) {
+		util_format(err, errlen, "must start with https://");
+		return -1;
+	}
+	if (allow_insecure)
+		return 0;
+	host = url + 7;
+	end = host + strcspn(host, "/?#");
+	n = (size_t)(end - host);
+	if (n >= sizeof(h))
+		n = sizeof(h) - 1;
+	memcpy(h, host, n);
+	h[n] = '\0';
+	/* strip :port, keeping [v6] brackets */
+	if (h[0] == '[') {
+		char *rb = strchr(h, ']');
+		if (rb != NULL)
+			rb[1] = '\0';
+	} else if (strchr(h, ':') != NULL) {
+		*strchr(h, ':') = '\0';
+	}
+	if (strcmp(h, "localhost") == 0 || strncmp(h, "127.", 4) == 0 || strcmp(h, "[::1]") == 0)
+		return 0;
+	util_format(err, errlen,
+	    "plain http:// is refused for a non-loopback host "
+	    "(set GROUPSYNC_ALLOW_INSECURE_HTTP=1 to allow)");
+	return -1;
+}
+
+/* Splits GROUPSYNC_GROUP_IDS into group_ids[]. */
+static int
+config_split_groups(struct config *c, char *err, size_t errlen)
+{
+	char *p, *tok, *save = NULL;
+
+	if (c->group_ids_raw == NULL)
+		goto bad;
+	c->group_ids_split = strdup(c->group_ids_raw);
+	if (c->group_ids_split == NULL)
+		goto bad;
+	for (p = c->group_ids_split; (tok = strtok_r(p, ", ", &save)) != NULL; p = NULL) {
+		if (!util_is_token(tok, 64) || c->ngroup_ids == CONFIG_GROUPS_MAX)
+			goto bad;
+		c->group_ids[c->ngroup_ids++] = tok;
+	}
+	if (c->ngroup_ids > 0)
+		return 0;
+bad:
+	util_format(err, errlen,
+	    "GROUPSYNC_GROUP_IDS: required: a comma-separated list of up to %d Okta group IDs",
+	    CONFIG_GROUPS_MAX);
+	return -1;
+}
+
+/* Each remote auth mode needs its own settings. */
+static int
+config_validate_remote(const struct config *c, char *err, size_t errlen)
+{
+	const char *a = c->remote_auth, *base = config_remote_value(c, "REMOTE_BASE_URL");
+	const char *missing = NULL;
+	char why[160];
+
+	if (strcmp(a, "basic") == 0 && (c->remote_username == NULL || c->remote_password == NULL))
+		missing = c->remote_username ? "GROUPSYNC_REMOTE_PASSWORD" : "GROUPSYNC_REMOTE_USERNAME";
+	else if (strcmp(a, "bearer") == 0 && c->remote_token == NULL)
+		missing = "GROUPSYNC_REMOTE_TOKEN";
+	else if (strcmp(a, "header") == 0 && c->remote_auth_header == NULL)
+		missing = "GROUPSYNC_REMOTE_AUTH_HEADER";
+	else if (strcmp(a, "header") == 0 && c->remote_auth_value == NULL)
+		missing = "GROUPSYNC_REMOTE_AUTH_VALUE";
+	else if (strcmp(a, "oauth2") == 0 && c->remote_token_url == NULL)
+		missing = "GROUPSYNC_REMOTE_TOKEN_URL";
+	else if (strcmp(a, "oauth2") == 0 && c->remote_client_id == NULL)
+		missing = "GROUPSYNC_REMOTE_CLIENT_ID";
+	else if (strcmp(a, "oauth2") == 0 && c->remote_client_secret == NULL)
+		missing = "GROUPSYNC_REMOTE_CLIENT_SECRET";
+	if (missing != NULL) {
+		util_format(err, errlen, "%s: required with GROUPSYNC_REMOTE_AUTH=%s", missing, a);
+		return -1;
+	}
+	if (base != NULL && config_check_url(base, c->allow_insecure_http, why, sizeof(why)) < 0) {
+		util_format(err, errlen, "REMOTE_BASE_URL: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Cross-field rules, after every value passed its own check. */
+static int
+config_validate_all(struct config *c, char *err, size_t errlen)
+{
+	if (c->hook_secret == NULL) {
+		util_format(err, errlen, "GROUPSYNC_HOOK_SECRET: required");
+		return -1;
+	}
+	if (c->okta_org_url == NULL) {
+		util_format(err, errlen, "GROUPSYNC_OKTA_ORG_URL: required");
+		return -1;
+	}
+	if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {
+		util_format(err, errlen, "%s: GROUPSYNC_TLS_CERT and GROUPSYNC_TLS_KEY go together",
+		    c->tls_cert ? "GROUPSYNC_TLS_KEY" : "GROUPSYNC_TLS_CERT");
+		return -1;
+	}
+	c->tls = c->tls_cert != NULL;
+	if (c->okta_api_token == NULL &&
+	    (c->okta_client_id == NULL || c->okta_private_key == NULL)) {
+		util_format(err, errlen,
+		    "GROUPSYNC_OKTA_API_TOKEN: required unless GROUPSYNC_OKTA_CLIENT_ID and "
+		    "GROUPSYNC_OKTA_PRIVATE_KEY are set");
+		return -1;
+	}
+	if ((c->okta_client_id == NULL) != (c->okta_private_key == NULL)) {
+		util_format(err, errlen, "%s: required with %s",
+		    c->okta_client_id ? "GROUPSYNC_OKTA_PRIVATE_KEY" : "GROUPSYNC_OKTA_CLIENT_ID",
+		    c->okta_client_id ? "GROUPSYNC_OKTA_CLIENT_ID" : "GROUPSYNC_OKTA_PRIVATE_KEY");
+		return -1;
+	}
+	if (config_validate_remote(c, err, errlen) < 0)
+		return -1;
+	return config_split_groups(c, err, errlen);
 }
