@@ -105,3 +105,19 @@ util_is_token(const char *s, size_t max)
 	}
 	return i > 0;
 }
+
+void
+util_secret_free(char *s)
+{
+	if (s != NULL)
+		OPENSSL_clear_free(s, strlen(s));
+}
+
+int
+util_has_ctl(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}

@@ -45,13 +45,6 @@ okta_concat(const char *prefix, const char *value)
 	return s;
 }
 
-static void
-okta_secret_free(char *s)
-{
-	if (s != NULL)
-		OPENSSL_clear_free(s, strlen(s));
-}
-
 /* Header values must not carry CR, LF or other controls (injection). */
 static int
 okta_header_safe(const char *s, size_t max)
@@ -141,13 +134,13 @@ okta_auth_free(struct okta_auth *a)
 {
 	free(a->org);
 	free(a->token_url);
-	okta_secret_free(a->ssws);
+	util_secret_free(a->ssws);
 	free(a->client_id);
 	free(a->kid);
 	free(a->scopes);
 	EVP_PKEY_free(a->key);
 	EVP_PKEY_free(a->dpop_key);
-	okta_secret_free(a->token);
+	util_secret_free(a->token);
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->cv);
 }
@@ -206,7 +199,7 @@ okta_token_form(struct okta_auth *a, int64_t now_s)
 		form = NULL;
 	}
 out:
-	okta_secret_free(jwt);
+	util_secret_free(jwt);
 	return form;
 }
 
@@ -248,7 +241,7 @@ okta_token_post(struct okta_auth *a, struct http_client *hc, struct http_respons
 	if (rc == 0)
 		okta_auth_note_nonce(a, resp);
 out:
-	okta_secret_free(form);
+	util_secret_free(form);
 	free(proof);
 	free(line);
 	return rc;
@@ -423,7 +416,7 @@ okta_token_refresh(struct okta_auth *a, struct http_client *hc, struct okta_resu
 	pthread_mutex_lock(&a->mu);
 	now = util_now_ms();
 	if (rc == 0) {
-		okta_secret_free(a->token);
+		util_secret_free(a->token);
 		a->token = t.token;
 		a->token_dpop = t.dpop;
 		a->gen++;
@@ -451,7 +444,7 @@ okta_token_refresh(struct okta_auth *a, struct http_client *hc, struct okta_resu
 void
 okta_cred_clear(struct okta_cred *c)
 {
-	okta_secret_free(c->authorization);
+	util_secret_free(c->authorization);
 	free(c->dpop);
 	c->authorization = NULL;
 	c->dpop = NULL;
@@ -501,7 +494,7 @@ okta_auth_begin(struct okta_auth *a, struct http_client *hc, const char *method,
 		c->dpop = proof ? okta_concat("DPoP: ", proof) : NULL;
 		free(proof);
 	}
-	okta_secret_free(tok);
+	util_secret_free(tok);
 	if (c->authorization == NULL || (dpop && c->dpop == NULL))
 		return okta_cred_oom(c, res);
 	return 0;
@@ -512,7 +505,7 @@ okta_auth_invalidate(struct okta_auth *a, uint64_t gen)
 {
 	pthread_mutex_lock(&a->mu);
 	if (a->token != NULL && a->gen == gen) {
-		okta_secret_free(a->token);
+		util_secret_free(a->token);
 		a->token = NULL;
 		a->gen++;
 	}

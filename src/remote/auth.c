@@ -1,6 +1,6 @@
 /*
- * remote_auth.c: how groupsync authenticates to the remote system (see
- * remote.h and remote_auth.h): no header, HTTP Basic, a bearer token or a
+ * auth: how groupsync authenticates to the remote system (see
+ * groupsync/remote/auth.h): no header, HTTP Basic, a bearer token or a
  * custom header, each built once from the configuration; or OAuth 2.0
  * client credentials, with the access token cached for every worker.
  *
@@ -30,25 +30,16 @@
 
 #include "groupsync/base/log.h"
 #include "groupsync/base/util.h"
+#include "groupsync/remote/answer.h"
 
 #define REMOTE_TOKEN_MAX 8192
 
-void
-remote_secret_free(char *s)
+/* Formats "name: why" into err; returns -1. */
+static int
+auth_bad(char *err, size_t errlen, const char *name, const char *why)
 {
-	if (s == NULL)
-		return;
-	OPENSSL_cleanse(s, strlen(s));
-	free(s);
-}
-
-int
-remote_has_ctl(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
+	util_format(err, errlen, "%s: %s", name, why);
+	return -1;
 }
 
 /* prefix + base64(a ":" b), or NULL. */
@@ -105,11 +96,11 @@ remote_auth_static(struct remote_auth *a, const char *mode, char *err, size_t er
 
 	if (strcmp(mode, "basic") == 0) {
 		if (c->remote_username == NULL || strchr(c->remote_username, ':') != NULL ||
-		    remote_has_ctl(c->remote_username))
-			return remote_bad(err, errlen, "GROUPSYNC_REMOTE_USERNAME",
+		    util_has_ctl(c->remote_username))
+			return auth_bad(err, errlen, "GROUPSYNC_REMOTE_USERNAME",
 			    "required, without ':' or control characters");
-		if (c->remote_password == NULL || remote_has_ctl(c->remote_password))
-			return remote_bad(err, errlen, "GROUPSYNC_REMOTE_PASSWORD",
+		if (c->remote_password == NULL || util_has_ctl(c->remote_password))
+			return auth_bad(err, errlen, "GROUPSYNC_REMOTE_PASSWORD",
 			    "required, without control characters");
 		a->auth_line = basic_line("Authorization: Basic ", c->remote_username,
 		    c->remote_password);
@@ -121,11 +112,11 @@ remote_auth_static(struct remote_auth *a, const char *mode, char *err, size_t er
 		val = c->remote_auth_value;
 		if (name == NULL || name[0] == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyz"
 		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != strlen(name))
-			return remote_bad(err, errlen, "GROUPSYNC_REMOTE_AUTH_HEADER",
+			return auth_bad(err, errlen, "GROUPSYNC_REMOTE_AUTH_HEADER",
 			    "required: a header name");
 	}
-	if (val == NULL || val[0] == '\0' || remote_has_ctl(val))
-		return remote_bad(err, errlen, strcmp(mode, "header") == 0 ?
+	if (val == NULL || val[0] == '\0' || util_has_ctl(val))
+		return auth_bad(err, errlen, strcmp(mode, "header") == 0 ?
 		    "GROUPSYNC_REMOTE_AUTH_VALUE" : "GROUPSYNC_REMOTE_TOKEN",
 		    "required, without control characters");
 	n = strlen(name) + strlen(pre) + strlen(val) + 3;
@@ -134,7 +125,7 @@ remote_auth_static(struct remote_auth *a, const char *mode, char *err, size_t er
 		snprintf(a->auth_line, n, "%s: %s%s", name, pre, val);
 out:
 	a->mode = REMOTE_AUTH_STATIC;
-	return a->auth_line != NULL ? 0 : remote_bad(err, errlen, "remote", "out of memory");
+	return a->auth_line != NULL ? 0 : auth_bad(err, errlen, "remote", "out of memory");
 }
 
 static int
@@ -145,9 +136,9 @@ remote_auth_oauth2(struct remote_auth *a, char *err, size_t errlen)
 	size_t n;
 
 	if (c->remote_token_url == NULL)
-		return remote_bad(err, errlen, "GROUPSYNC_REMOTE_TOKEN_URL", "required");
+		return auth_bad(err, errlen, "GROUPSYNC_REMOTE_TOKEN_URL", "required");
 	if (c->remote_client_id == NULL || c->remote_client_secret == NULL)
-		return remote_bad(err, errlen, c->remote_client_id ?
+		return auth_bad(err, errlen, c->remote_client_id ?
 		    "GROUPSYNC_REMOTE_CLIENT_SECRET" : "GROUPSYNC_REMOTE_CLIENT_ID", "required");
 	a->mode = REMOTE_AUTH_OAUTH2;
 	id = url_escaped(c->remote_client_id);
@@ -160,10 +151,10 @@ remote_auth_oauth2(struct remote_auth *a, char *err, size_t errlen)
 		snprintf(a->token_form, n, "grant_type=client_credentials%s%s",
 		    scope[0] ? "&scope=" : "", scope);
 	free(id);
-	remote_secret_free(secret);
+	util_secret_free(secret);
 	free(scope);
 	if (a->auth_line == NULL || a->token_form == NULL)
-		return remote_bad(err, errlen, "remote", "out of memory");
+		return auth_bad(err, errlen, "remote", "out of memory");
 	return 0;
 }
 
@@ -179,16 +170,16 @@ remote_auth_setup(struct remote_auth *a, char *err, size_t errlen)
 		return remote_auth_static(a, mode, err, errlen);
 	if (strcmp(mode, "oauth2") == 0)
 		return remote_auth_oauth2(a, err, errlen);
-	return remote_bad(err, errlen, "GROUPSYNC_REMOTE_AUTH",
+	return auth_bad(err, errlen, "GROUPSYNC_REMOTE_AUTH",
 	    "must be none, basic, bearer, header or oauth2");
 }
 
 void
 remote_auth_free(struct remote_auth *a)
 {
-	remote_secret_free(a->auth_line);
+	util_secret_free(a->auth_line);
 	free(a->token_form);
-	remote_secret_free(a->token);
+	util_secret_free(a->token);
 	pthread_mutex_destroy(&a->lock);
 }
 
@@ -213,7 +204,7 @@ remote_token_keep(struct remote_auth *a, const struct http_response *resp,
 	    json_object_get_int64(v) > 0)
 		ttl = json_object_get_int64(v);
 	if (tok != NULL && tok[0] != '\0' && strlen(tok) <= REMOTE_TOKEN_MAX &&
-	    !remote_has_ctl(tok) && strchr(tok, ' ') == NULL &&
+	    !util_has_ctl(tok) && strchr(tok, ' ') == NULL &&
 	    strcasecmp(type, "Bearer") == 0 && (line = malloc(strlen(tok) + 32)) != NULL)
 		snprintf(line, strlen(tok) + 32, "Authorization: Bearer %s", tok);
 	json_object_put(root);
@@ -224,7 +215,7 @@ remote_token_keep(struct remote_auth *a, const struct http_response *resp,
 		return -1;
 	}
 	ttl = ttl > 120 ? ttl - 60 : ttl / 2;
-	remote_secret_free(a->token);
+	util_secret_free(a->token);
 	a->token = line;
 	a->token_until = util_mono_ms() + ttl * 1000;
 	snprintf(num, sizeof(num), "%lld", (long long)ttl);
@@ -261,7 +252,7 @@ remote_token_fetch(struct remote_auth *a, struct http_client *hc, struct remote_
 	return rc;
 }
 
-/* The auth header line for one call (free with remote_secret_free); NULL: none. */
+/* The auth header line for one call (free with util_secret_free); NULL: none. */
 int
 remote_auth_get(struct remote_auth *a, struct http_client *hc, char **line,
     struct remote_result *res)
@@ -297,7 +288,7 @@ remote_auth_drop(struct remote_auth *a, const char *used)
 {
 	pthread_mutex_lock(&a->lock);
 	if (a->token != NULL && strcmp(a->token, used) == 0) {
-		remote_secret_free(a->token);
+		util_secret_free(a->token);
 		a->token = NULL;
 	}
 	pthread_mutex_unlock(&a->lock);

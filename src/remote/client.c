@@ -1,9 +1,11 @@
 /*
- * remote: the remote system's client (see remote.h and hooks/README.md):
+ * remote: the remote system's client (see groupsync/remote/client.h and
+ * hooks/README.md):
  * loads the request templates of GROUPSYNC_HOOKS_DIR, renders and sends
  * them (find, create, update, delete), reads the answers, and computes
  * update fingerprints. The auth header each call carries, and the OAuth
- * 2.0 token cache, are in remote_auth.c.
+ * 2.0 token cache, are remote/auth.c's; what an answer means is
+ * remote/answer.c's.
  *
  * Decisions where the design is silent:
  * - remote_new renders every template once for a blank user, so that an
@@ -29,10 +31,10 @@
 #include "groupsync/remote/template.h"
 #include "groupsync/base/util.h"
 
+#include "groupsync/remote/answer.h"
 #include "groupsync/remote/auth.h"
 
 #define REMOTE_NOPS 4
-#define REMOTE_SNIPPET 96
 #define REMOTE_ATTRS_MAX (REMOTE_NOPS * TEMPLATE_MAX_ATTRS)
 
 enum remote_op { OP_FIND, OP_CREATE, OP_UPDATE, OP_DELETE };
@@ -49,8 +51,7 @@ struct remote {
 	struct remote_auth auth; /* the auth header, the OAuth token cache */
 };
 
-/* Also used by remote_auth.c (declared in remote_auth.h). */
-int
+static int
 remote_bad(char *err, size_t errlen, const char *name, const char *why)
 {
 	util_format(err, errlen, "%s: %s", name, why);
@@ -156,31 +157,6 @@ remote_has_find(const struct remote *r)
 }
 
 /*
- * A status the template does not accept: classify it (a 2xx that is not
- * listed as success is PERMANENT) and quote the start of the answer.
- */
-int
-remote_status_error(struct remote_result *res, const char *what,
-    const struct http_response *resp)
-{
-	char snip[REMOTE_SNIPPET + 1];
-	size_t i;
-
-	for (i = 0; i < REMOTE_SNIPPET && i < resp->body_len; i++) {
-		unsigned char ch = (unsigned char)resp->body[i];
-		snip[i] = ch < 0x20 || ch >= 0x7f ? ' ' : (char)ch;
-	}
-	snip[i] = '\0';
-	res->status = resp->status;
-	res->cls = http_classify(resp->status);
-	if (res->cls == HTTP_CLASS_OK)
-		res->cls = HTTP_CLASS_PERMANENT;
-	util_format(res->error, sizeof(res->error), "%s: HTTP %ld%s%s", what, resp->status,
-	    i > 0 ? ": " : "", snip);
-	return -1;
-}
-
-/*
  * Renders the op's template for the user and sends it with the auth
  * header. Returns 0 when an answer came (status in res; resp is the
  * caller's to free either way), -1 otherwise (res says why). With OAuth
@@ -224,59 +200,11 @@ remote_call(struct remote *r, struct http_client *hc, enum remote_op op, json_ob
 		if (resp->status != 401 || r->auth.mode != REMOTE_AUTH_OAUTH2 || attempt == 1)
 			break;
 		remote_auth_drop(&r->auth, auth);
-		remote_secret_free(auth);
+		util_secret_free(auth);
 		auth = NULL;
 	}
-	remote_secret_free(auth);
+	util_secret_free(auth);
 	template_request_free(&tr);
-	return rc;
-}
-
-/*
- * Reads the remote ID at the template's pointer: a string, or an integer
- * written in decimal. Returns 1 with id filled, 0 when nothing is there
- * (absent, null, or an empty array), -1 when the answer is not JSON or
- * the value is no usable ID.
- *
- * An answer that is not JSON is RETRY: a connection closed early in a
- * body without Content-Length (or chunks) reads as a whole, shorter
- * answer, and the next attempt's find sees what the remote did. JSON
- * without a usable ID at the pointer is PERMANENT: the template is wrong.
- */
-static int
-remote_read_id(const struct template *t, const char *what, const struct http_response *resp,
-    char *id, struct remote_result *res)
-{
-	const char *ptr = template_id_pointer(t), *s = NULL;
-	enum json_tokener_error jerr;
-	json_object *root, *v = NULL;
-	int rc = -1;
-
-	root = json_tokener_parse_verbose(resp->body, &jerr);
-	if (jerr != json_tokener_success) {
-		util_format(res->error, sizeof(res->error), "%s: the answer is not JSON "
-		    "(cut short?)", what);
-		res->cls = HTTP_CLASS_RETRY;
-		return -1;
-	}
-	if (json_pointer_get(root, ptr, &v) < 0 || v == NULL ||
-	    (json_object_is_type(v, json_type_array) && json_object_array_length(v) == 0))
-		rc = 0;
-	else if (json_object_is_type(v, json_type_int))
-		s = json_object_get_string(v);
-	else if (json_object_is_type(v, json_type_string) &&
-	    strlen(json_object_get_string(v)) == (size_t)json_object_get_string_len(v))
-		s = json_object_get_string(v);
-	if (s != NULL && s[0] != '\0' && strlen(s) <= REMOTE_ID_MAX && !remote_has_ctl(s)) {
-		util_copy(id, REMOTE_ID_MAX + 1, s);
-		rc = 1;
-	} else if (rc < 0) {
-		util_format(res->error, sizeof(res->error), "%s: the value at \"%s\" is no ID "
-		    "(a string of 1 to %d characters, or an integer)", what, ptr, REMOTE_ID_MAX);
-	}
-	if (rc < 0)
-		res->cls = HTTP_CLASS_PERMANENT;
-	json_object_put(root);
 	return rc;
 }
 

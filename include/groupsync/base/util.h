@@ -34,4 +34,10 @@ int util_secret_equal(const char *a, size_t alen, const char *b, size_t blen);
 /* 1 when s is non-empty, at most max bytes, and only [A-Za-z0-9._:@+-]. */
 int util_is_token(const char *s, size_t max);
 
+/* Wipes and frees a string that may hold a secret; NULL is fine. */
+void util_secret_free(char *s);
+
+/* 1 when s holds a control character (below 0x20, or DEL). */
+int util_has_ctl(const char *s);
+
 #endif

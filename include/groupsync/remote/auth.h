@@ -1,18 +1,16 @@
 /*
- * remote_auth.h: internals of the remote module, shared by remote.c
- * (templates, calls, answers) and remote_auth.c (the auth header: none,
- * basic, bearer, custom header, or an OAuth 2.0 client credentials token
- * and its cache). Not for other modules: they use
- * include/groupsync/remote.h, where struct remote stays opaque.
+ * auth: how the remote client authenticates (remote/auth.c): no header,
+ * basic, bearer, a custom header, or an OAuth 2.0 client credentials
+ * token and its cache shared by every worker.
  *
- * Why this header exists: struct remote embeds a struct remote_auth, so
- * remote.c needs its layout (it is zeroed with the remote, and remote_call
- * asks whether a 401 is worth one retry with a new token); and the two
- * files share a few small helpers, declared at the end with the file that
- * defines them.
+ * struct remote_auth is public because the remote client embeds it (it
+ * is set up with the client, and a 401 drops the token used).
  *
  * Ownership: header lines handed out are malloc'd and may hold secrets:
- * free them with remote_secret_free.
+ * free them with util_secret_free.
+ *
+ * Threads: remote_auth_get and remote_auth_drop from any worker; the
+ * rest from the thread that owns the remote client.
  */
 #ifndef GROUPSYNC_REMOTE_AUTH_H
 #define GROUPSYNC_REMOTE_AUTH_H
@@ -59,7 +57,7 @@ int remote_auth_setup(struct remote_auth *a, char *err, size_t errlen);
 void remote_auth_free(struct remote_auth *a);
 
 /*
- * The auth header line for one call (free with remote_secret_free);
+ * The auth header line for one call (free with util_secret_free);
  * *line NULL: mode none. With oauth2, fetches a token first when none is
  * cached or it has expired; one fetch at a time, under the lock. Returns
  * 0, or -1 with res filled (class, error, retry time).
@@ -70,24 +68,5 @@ int remote_auth_get(struct remote_auth *a, struct http_client *hc, char **line,
 /* Forgets the cached token line used (after a 401), unless another worker
  * has replaced it already. */
 void remote_auth_drop(struct remote_auth *a, const char *used);
-
-/* Wipes and frees a string that may hold a secret; NULL is fine. */
-void remote_secret_free(char *s);
-
-/* 1 when s holds a control character (below 0x20, or DEL). */
-int remote_has_ctl(const char *s);
-
-/* ---- shared with remote.c (defined there) ------------------------------ */
-
-/* Formats "name: why" into err; returns -1. */
-int remote_bad(char *err, size_t errlen, const char *name, const char *why);
-
-/*
- * A status not accepted: fills res (status; class, a 2xx being PERMANENT;
- * "what: HTTP status: start of the answer", printable ASCII only).
- * Returns -1.
- */
-int remote_status_error(struct remote_result *res, const char *what,
-    const struct http_response *resp);
 
 #endif

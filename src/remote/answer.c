@@ -1,0 +1,88 @@
+/*
+ * answer: what the remote system's answers mean, for the remote client
+ * and the OAuth 2.0 token request alike: the error of a status that is
+ * not accepted (its class, and the start of the answer as printable
+ * ASCII, never the request), and the remote ID at a template's pointer.
+ */
+#include "groupsync/remote/answer.h"
+
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "groupsync/base/util.h"
+
+#define REMOTE_SNIPPET 96
+
+/*
+ * A status the template does not accept: classify it (a 2xx that is not
+ * listed as success is PERMANENT) and quote the start of the answer.
+ */
+int
+remote_status_error(struct remote_result *res, const char *what,
+    const struct http_response *resp)
+{
+	char snip[REMOTE_SNIPPET + 1];
+	size_t i;
+
+	for (i = 0; i < REMOTE_SNIPPET && i < resp->body_len; i++) {
+		unsigned char ch = (unsigned char)resp->body[i];
+		snip[i] = ch < 0x20 || ch >= 0x7f ? ' ' : (char)ch;
+	}
+	snip[i] = '\0';
+	res->status = resp->status;
+	res->cls = http_classify(resp->status);
+	if (res->cls == HTTP_CLASS_OK)
+		res->cls = HTTP_CLASS_PERMANENT;
+	util_format(res->error, sizeof(res->error), "%s: HTTP %ld%s%s", what, resp->status,
+	    i > 0 ? ": " : "", snip);
+	return -1;
+}
+
+/*
+ * Reads the remote ID at the template's pointer: a string, or an integer
+ * written in decimal. Returns 1 with id filled, 0 when nothing is there
+ * (absent, null, or an empty array), -1 when the answer is not JSON or
+ * the value is no usable ID.
+ *
+ * An answer that is not JSON is RETRY: a connection closed early in a
+ * body without Content-Length (or chunks) reads as a whole, shorter
+ * answer, and the next attempt's find sees what the remote did. JSON
+ * without a usable ID at the pointer is PERMANENT: the template is wrong.
+ */
+int
+remote_read_id(const struct template *t, const char *what, const struct http_response *resp,
+    char *id, struct remote_result *res)
+{
+	const char *ptr = template_id_pointer(t), *s = NULL;
+	enum json_tokener_error jerr;
+	json_object *root, *v = NULL;
+	int rc = -1;
+
+	root = json_tokener_parse_verbose(resp->body, &jerr);
+	if (jerr != json_tokener_success) {
+		util_format(res->error, sizeof(res->error), "%s: the answer is not JSON "
+		    "(cut short?)", what);
+		res->cls = HTTP_CLASS_RETRY;
+		return -1;
+	}
+	if (json_pointer_get(root, ptr, &v) < 0 || v == NULL ||
+	    (json_object_is_type(v, json_type_array) && json_object_array_length(v) == 0))
+		rc = 0;
+	else if (json_object_is_type(v, json_type_int))
+		s = json_object_get_string(v);
+	else if (json_object_is_type(v, json_type_string) &&
+	    strlen(json_object_get_string(v)) == (size_t)json_object_get_string_len(v))
+		s = json_object_get_string(v);
+	if (s != NULL && s[0] != '\0' && strlen(s) <= REMOTE_ID_MAX && !util_has_ctl(s)) {
+		util_copy(id, REMOTE_ID_MAX + 1, s);
+		rc = 1;
+	} else if (rc < 0) {
+		util_format(res->error, sizeof(res->error), "%s: the value at \"%s\" is no ID "
+		    "(a string of 1 to %d characters, or an integer)", what, ptr, REMOTE_ID_MAX);
+	}
+	if (rc < 0)
+		res->cls = HTTP_CLASS_PERMANENT;
+	json_object_put(root);
+	return rc;
+}
