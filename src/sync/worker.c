@@ -1,6 +1,6 @@
 /*
  * The worker pool: threads that lease a user's jobs, run one sync
- * (worker_execute, in worker_sync.c), and record how it ended (done,
+ * (converge_run, sync/converge.c), and record how it ended (done,
  * retry with backoff, dead letter, or released at shutdown), retrying
  * while the store refuses writes.
  */
@@ -19,11 +19,38 @@
 #include "groupsync/base/metrics.h"
 #include "groupsync/sync/decide.h"
 #include "groupsync/base/util.h"
-#include "worker_internal.h"
+#include "groupsync/sync/converge.h"
 
 #define WORKER_IDLE_WAIT_MS 1000 /* jobs another process made ready need no event */
 #define WORKER_STORE_WAIT_MS 100     /* first wait for a store that failed */
 #define WORKER_STORE_WAIT_MAX_MS 5000
+
+struct worker {
+	struct worker_pool *pool;
+	pthread_t thread;
+	struct http_client *hc;
+	int started;
+};
+
+struct worker_pool {
+	struct worker_deps d;
+	struct converge_deps cd; /* the same, as each sync sees them */
+	struct worker *w;
+	int n;
+	_Atomic int stopping; /* take no new lease */
+	_Atomic int abort;    /* abort calls in flight, release leases */
+	_Atomic int running;  /* threads not yet finished */
+	_Atomic uint64_t syncs, created, updated, deleted, unchanged, skipped;
+	_Atomic uint64_t retried, dead, released, events;
+};
+
+/* One sync as the pool sees it: the steps' state, and how it ended. */
+struct worker_run {
+	struct converge c;
+	struct worker_pool *pool;
+	const char *outcome;          /* for the log line */
+	enum metrics_sync_outcome mo; /* the same, for metrics */
+};
 
 enum worker_end { WORKER_END_DONE, WORKER_END_RETRY, WORKER_END_DEAD, WORKER_END_RELEASE };
 
@@ -81,18 +108,6 @@ worker_relevant(const char *changed, void *arg)
 }
 
 static int
-worker_load_known(struct sync_ctx *x)
-{
-	int rc = queue_remote_get(x->w->pool->d.q, x->lease->user_id, x->remote_id,
-	    sizeof(x->remote_id), x->hash, sizeof(x->hash));
-
-	if (rc < 0)
-		return worker_store_fail(x, "read remote ID");
-	x->known = rc == 0 ? SYNC_NEVER : x->remote_id[0] ? SYNC_HAS_REMOTE : SYNC_GONE;
-	return 0;
-}
-
-static int
 worker_max_attempts(const struct queue_lease *l)
 {
 	size_t i;
@@ -105,22 +120,22 @@ worker_max_attempts(const struct queue_lease *l)
 
 /* Retry later, dead-letter, or (shutting down) give the lease back. */
 static void
-worker_settle_failure(struct sync_ctx *x, int attempt)
+worker_settle_failure(struct worker_run *x, int attempt)
 {
-	struct worker_pool *p = x->w->pool;
+	struct worker_pool *p = x->pool;
 	const struct config *cfg = p->d.cfg;
 	uint32_t r = 0;
 	int64_t at;
 
 	if (atomic_load(&p->abort)) {
-		(void)worker_end_lease(p, x->lease, WORKER_END_RELEASE, 0, NULL);
+		(void)worker_end_lease(p, x->c.lease, WORKER_END_RELEASE, 0, NULL);
 		x->outcome = "released";
 		x->mo = METRICS_SYNC_RELEASED;
 		atomic_fetch_add(&p->released, 1);
 		return;
 	}
-	if (x->cls == HTTP_CLASS_PERMANENT || attempt >= cfg->max_attempts) {
-		(void)worker_end_lease(p, x->lease, WORKER_END_DEAD, 0, x->error);
+	if (x->c.cls == HTTP_CLASS_PERMANENT || attempt >= cfg->max_attempts) {
+		(void)worker_end_lease(p, x->c.lease, WORKER_END_DEAD, 0, x->c.error);
 		x->outcome = "dead";
 		x->mo = METRICS_SYNC_DEAD;
 		atomic_fetch_add(&p->dead, 1);
@@ -129,9 +144,9 @@ worker_settle_failure(struct sync_ctx *x, int attempt)
 	RAND_bytes((unsigned char *)&r, sizeof(r));
 	at = util_now_ms() + sync_backoff_ms(attempt, cfg->retry_base_ms, cfg->retry_max_ms,
 	    (double)r / 4294967296.0);
-	if (x->retry_at_ms > at)
-		at = x->retry_at_ms; /* Retry-After or a rate-limit reset */
-	(void)worker_end_lease(p, x->lease, WORKER_END_RETRY, at, x->error);
+	if (x->c.retry_at_ms > at)
+		at = x->c.retry_at_ms; /* Retry-After or a rate-limit reset */
+	(void)worker_end_lease(p, x->c.lease, WORKER_END_RETRY, at, x->c.error);
 	x->outcome = "retry";
 	x->mo = METRICS_SYNC_RETRY;
 	atomic_fetch_add(&p->retried, 1);
@@ -148,7 +163,7 @@ worker_count_success(struct worker_pool *p, enum sync_action a, size_t njobs)
 }
 
 static void
-worker_log(const struct sync_ctx *x, int attempt, int64_t start)
+worker_log(const struct worker_run *x, int attempt, int64_t start)
 {
 	char ms[24], att[16], st[16], ev[16];
 	/* Skips are most events of a large org: debug, not info. */
@@ -158,17 +173,17 @@ worker_log(const struct sync_ctx *x, int attempt, int64_t start)
 
 	snprintf(ms, sizeof(ms), "%lld", (long long)(util_mono_ms() - start));
 	snprintf(att, sizeof(att), "%d", attempt);
-	snprintf(st, sizeof(st), "%ld", x->remote_status);
-	snprintf(ev, sizeof(ev), "%zu", x->lease->njobs);
-	log_emit(lvl, "sync", "user", x->lease->user_id, "action", sync_action_name(x->action),
-	    "outcome", x->outcome, "remote_status", x->remote_status ? st : NULL, "ms", ms,
-	    "attempt", att, "events", ev, "remote_id", x->remote_id[0] ? x->remote_id : NULL,
-	    "error", x->error[0] ? x->error : NULL, (char *)NULL);
+	snprintf(st, sizeof(st), "%ld", x->c.remote_status);
+	snprintf(ev, sizeof(ev), "%zu", x->c.lease->njobs);
+	log_emit(lvl, "sync", "user", x->c.lease->user_id, "action", sync_action_name(x->c.action),
+	    "outcome", x->outcome, "remote_status", x->c.remote_status ? st : NULL, "ms", ms,
+	    "attempt", att, "events", ev, "remote_id", x->c.remote_id[0] ? x->c.remote_id : NULL,
+	    "error", x->c.error[0] ? x->c.error : NULL, (char *)NULL);
 }
 
 /* The sync's outcome, action and duration, for /metrics. */
 static void
-worker_count_sync(const struct sync_ctx *x, uint64_t start_us)
+worker_count_sync(const struct worker_run *x, uint64_t start_us)
 {
 	static const enum metrics_sync_action actions[] = {
 		[SYNC_NOTHING] = METRICS_ACTION_NOTHING, [SYNC_CREATE] = METRICS_ACTION_CREATE,
@@ -176,8 +191,8 @@ worker_count_sync(const struct sync_ctx *x, uint64_t start_us)
 	};
 	enum metrics_sync_action a = METRICS_ACTION_UNDECIDED;
 
-	if (x->decided && (unsigned)x->action < sizeof(actions) / sizeof(actions[0]))
-		a = actions[x->action];
+	if (x->c.decided && (unsigned)x->c.action < sizeof(actions) / sizeof(actions[0]))
+		a = actions[x->c.action];
 	metrics_sync(x->mo, a, metrics_now_us() - start_us);
 }
 
@@ -185,40 +200,42 @@ static void
 worker_sync(struct worker *w, const struct queue_lease *lease)
 {
 	struct worker_pool *p = w->pool;
-	struct sync_ctx x;
+	struct worker_run x;
 	int64_t start = util_mono_ms();
 	uint64_t start_us = metrics_now_us();
 	int attempt = worker_max_attempts(lease) + 1;
 	enum sync_precheck pre;
 
 	memset(&x, 0, sizeof(x));
-	x.w = w;
-	x.lease = lease;
+	x.pool = p;
+	x.c.d = &p->cd;
+	x.c.hc = w->hc;
+	x.c.lease = lease;
 	x.outcome = "ok";
 	x.mo = METRICS_SYNC_OK;
 	atomic_fetch_add(&p->syncs, 1);
-	if (worker_load_known(&x) < 0) {
+	if (converge_load_known(&x.c) < 0) {
 		worker_settle_failure(&x, attempt);
-	} else if ((pre = sync_precheck(lease->jobs, lease->njobs, x.known, worker_relevant,
+	} else if ((pre = sync_precheck(lease->jobs, lease->njobs, x.c.known, worker_relevant,
 	    p->d.remote)) != SYNC_READ) {
 		x.outcome = pre == SYNC_SKIP_NEVER_SYNCED ? "skipped: never synced" :
 		    "skipped: no synced attribute changed";
 		x.mo = METRICS_SYNC_SKIPPED;
-		x.decided = 1; /* x.action is SYNC_NOTHING */
+		x.c.decided = 1; /* x.c.action is SYNC_NOTHING */
 		(void)worker_end_lease(p, lease, WORKER_END_DONE, 0, NULL);
 		atomic_fetch_add(&p->skipped, 1);
 		atomic_fetch_add(&p->events, lease->njobs);
-	} else if (worker_execute(&x) < 0) {
+	} else if (converge_run(&x.c) < 0) {
 		worker_settle_failure(&x, attempt);
 	} else if (worker_end_lease(p, lease, WORKER_END_DONE, 0, NULL) < 0) {
 		x.outcome = "done, not recorded (store failed): runs again after a restart";
 		x.mo = METRICS_SYNC_STORE_FAILED;
 	} else {
-		worker_count_success(p, x.action, lease->njobs);
+		worker_count_success(p, x.c.action, lease->njobs);
 	}
 	worker_log(&x, attempt, start);
 	worker_count_sync(&x, start_us);
-	json_object_put(x.user);
+	json_object_put(x.c.user);
 }
 
 static void *
@@ -275,6 +292,7 @@ worker_start(const struct worker_deps *d, char *err, size_t errlen)
 	if (p == NULL)
 		return NULL;
 	p->d = *d;
+	p->cd = (struct converge_deps){d->cfg, d->q, d->okta, d->remote};
 	p->n = d->cfg->workers;
 	p->w = calloc((size_t)p->n, sizeof(*p->w));
 	memset(&ho, 0, sizeof(ho));

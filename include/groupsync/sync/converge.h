@@ -1,0 +1,62 @@
+/*
+ * converge: one user's sync, the steps between a lease and its outcome:
+ * what groupsync remembers of the user, Okta's user and group
+ * membership, the decision (sync/decide.c), then the remote create,
+ * update or delete, the remote ID recorded and written back to Okta.
+ *
+ * It neither leases nor settles: the worker pool (sync/worker.c) leases a
+ * user's jobs, runs converge_run and records how it ended.
+ *
+ * Threads: one struct converge per sync, on the worker's thread; the
+ * deps are shared and thread-safe.
+ */
+#ifndef GROUPSYNC_SYNC_CONVERGE_H
+#define GROUPSYNC_SYNC_CONVERGE_H
+
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "groupsync/base/config.h"
+#include "groupsync/base/http.h"
+#include "groupsync/okta/client.h"
+#include "groupsync/remote/client.h"
+#include "groupsync/store/queue.h"
+#include "groupsync/sync/decide.h"
+
+/* What a sync uses. Borrowed: each outlives every sync. */
+struct converge_deps {
+	const struct config *cfg;
+	struct queue *q;
+	struct okta *okta;
+	struct remote *remote;
+};
+
+/* One sync: the inputs, then what it found and did. Zero it first. */
+struct converge {
+	const struct converge_deps *d;
+	struct http_client *hc;         /* the worker's own: keep-alive */
+	const struct queue_lease *lease;
+
+	enum sync_known known;          /* after converge_load_known */
+	char remote_id[REMOTE_ID_MAX + 1];
+	char hash[65];                  /* of the update last sent */
+	json_object *user;              /* Okta's user, NULL when deleted: caller puts */
+	enum sync_action action;
+	int decided;                    /* action holds sync_decide's answer */
+	long remote_status;             /* of the last remote call, 0: none */
+	/* the failure, when a step fails */
+	enum http_class cls;
+	int64_t retry_at_ms;            /* 0, or Retry-After / a rate-limit reset */
+	char error[300];
+};
+
+/* Reads what groupsync remembers of the lease's user into x->known,
+ * remote_id and hash. 0, or -1 with the failure in x (RETRY). */
+int converge_load_known(struct converge *x);
+
+/* Reads Okta, decides and carries the decision out. 0 once the user is
+ * converged, -1 with the failure's class, retry time and error in x. */
+int converge_run(struct converge *x);
+
+#endif
