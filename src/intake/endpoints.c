@@ -1,9 +1,10 @@
 /*
- * The HTTP endpoints: the event hook (verification and deliveries),
- * /healthz, /readyz, /metrics, and 404 for everything else. civetweb's
- * set-up, TLS and the connection guard are in server_start.c.
+ * endpoints: the HTTP endpoints (see groupsync/intake/endpoints.h): the
+ * event hook (verification and deliveries), /healthz, /readyz, /metrics,
+ * and 404 for everything else. civetweb's set-up, TLS and the connection
+ * guard are intake/server.c's.
  */
-#include "groupsync/intake/server.h"
+#include "groupsync/intake/endpoints.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,18 +17,38 @@
 #include "civetweb_glue.h"
 #include "groupsync/base/log.h"
 #include "groupsync/base/metrics.h"
+#include "groupsync/base/netaddr.h"
 #include "groupsync/base/util.h"
-#include "server_internal.h"
+#include "groupsync/intake/hook.h"
+#include "groupsync/intake/server.h"
 
 #define SERVER_BODY_CHUNK (16 * 1024)
 #define SERVER_DRAIN_MAX (4 * SERVER_MAX_BODY)
+#define ENDPOINT_RID_LEN 16
 #define SERVER_STORE_RETRY_AFTER "5" /* seconds; Okta retries on its own schedule */
 
-void
-server_request_id(char *out)
+struct endpoints {
+	const struct config *cfg;
+	struct queue *q;
+	struct okta *okta; /* NULL: no Okta metrics */
+	struct conn_guard *guard;
+	struct hook_filter filter;
+};
+
+/* One request being answered: what every reply and log line needs. */
+struct endpoint_req {
+	struct mg_connection *conn;
+	struct endpoints *s;
+	char rid[ENDPOINT_RID_LEN + 1];
+	int64_t start_ms;
+	char client[NETADDR_MAX]; /* see endpoint_client(); "" until asked */
+};
+
+static void
+endpoint_request_id(char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char r[SERVER_RID_LEN / 2];
+	unsigned char r[ENDPOINT_RID_LEN / 2];
 	size_t i;
 
 	if (RAND_bytes(r, sizeof(r)) != 1)
@@ -36,7 +57,7 @@ server_request_id(char *out)
 		out[2 * i] = hex[r[i] >> 4];
 		out[2 * i + 1] = hex[r[i] & 15];
 	}
-	out[SERVER_RID_LEN] = '\0';
+	out[ENDPOINT_RID_LEN] = '\0';
 }
 
 /*
@@ -49,7 +70,7 @@ server_request_id(char *out)
  * reading it. Returns 1 if it will be closed.
  */
 static int
-server_close_unread(struct mg_connection *conn)
+endpoint_close_unread(struct mg_connection *conn)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 
@@ -65,8 +86,8 @@ server_close_unread(struct mg_connection *conn)
  * segment), which cost more than all of groupsync's own work per delivery
  * (tests/bench/ingest). body may be NULL for none.
  */
-int
-server_reply(struct server_req *r, int status, const char *type, const char *body,
+static int
+endpoint_reply(struct endpoint_req *r, int status, const char *type, const char *body,
     const char *extra_name, const char *extra_value)
 {
 	char stackbuf[8192], *buf = stackbuf, extra[256] = "";
@@ -76,7 +97,7 @@ server_reply(struct server_req *r, int status, const char *type, const char *bod
 
 	if (extra_name != NULL)
 		util_format(extra, sizeof(extra), "%s: %s\r\n", extra_name, extra_value);
-	if (status >= 400 && server_close_unread(r->conn))
+	if (status >= 400 && endpoint_close_unread(r->conn))
 		close = "Connection: close\r\n";
 	if (len + 1024 > cap) {
 		cap = len + 1024;
@@ -99,26 +120,26 @@ server_reply(struct server_req *r, int status, const char *type, const char *bod
 }
 
 static int
-server_error(struct server_req *r, int status, const char *what)
+endpoint_error(struct endpoint_req *r, int status, const char *what)
 {
 	char body[160];
 
 	util_format(body, sizeof(body), "{\"error\":\"%s\"}", what);
-	return server_reply(r, status, "application/json", body, NULL, NULL);
+	return endpoint_reply(r, status, "application/json", body, NULL, NULL);
 }
 
 static const char *
-server_peer(const struct server_req *r)
+endpoint_peer(const struct endpoint_req *r)
 {
 	return mg_get_request_info(r->conn)->remote_addr;
 }
 
 /* The client's address: the peer, or what a trusted proxy reports. */
 static const char *
-server_client(struct server_req *r)
+endpoint_client(struct endpoint_req *r)
 {
 	if (r->client[0] == '\0')
-		netaddr_client(server_peer(r), mg_get_header(r->conn, "X-Forwarded-For"),
+		netaddr_client(endpoint_peer(r), mg_get_header(r->conn, "X-Forwarded-For"),
 		    mg_get_header(r->conn, "X-Real-IP"), r->s->cfg->trusted_proxies, r->client);
 	return r->client;
 }
@@ -129,7 +150,7 @@ server_client(struct server_req *r)
  * to size an allocation. Returns 0, or the HTTP status to answer.
  */
 static int
-server_read_body(struct server_req *r, char **out, size_t *outlen)
+endpoint_read_body(struct endpoint_req *r, char **out, size_t *outlen)
 {
 	const struct mg_request_info *ri = mg_get_request_info(r->conn);
 	int64_t deadline = r->start_ms + r->s->cfg->request_timeout_ms;
@@ -174,7 +195,7 @@ fail:
 }
 
 static void
-server_log_delivery(struct server_req *r, const struct hook_delivery *d, size_t stored,
+endpoint_log_delivery(struct endpoint_req *r, const struct hook_delivery *d, size_t stored,
     int duplicate)
 {
 	char ev[16], jobs[16], st[16], it[16], inv[16], ms[24];
@@ -192,7 +213,7 @@ server_log_delivery(struct server_req *r, const struct hook_delivery *d, size_t 
 
 /* Logs the ignored events that an operator may want to know about. */
 static void
-server_log_ignored(struct server_req *r, const struct hook_delivery *d)
+endpoint_log_ignored(struct endpoint_req *r, const struct hook_delivery *d)
 {
 	char nt[16], gr[16];
 
@@ -212,7 +233,7 @@ server_log_ignored(struct server_req *r, const struct hook_delivery *d)
  * count as duplicates.
  */
 static void
-server_count_delivery(const struct hook_delivery *d, enum queue_enqueue_result res,
+endpoint_count_delivery(const struct hook_delivery *d, enum queue_enqueue_result res,
     size_t stored)
 {
 	static const enum metrics_event ignored[HOOK_IGNORED_NREASONS] = {
@@ -236,7 +257,7 @@ server_count_delivery(const struct hook_delivery *d, enum queue_enqueue_result r
 }
 
 static int
-server_deliver(struct server_req *r)
+endpoint_deliver(struct endpoint_req *r)
 {
 	struct hook_delivery d;
 	char *body = NULL, err[128], answer[96];
@@ -244,26 +265,26 @@ server_deliver(struct server_req *r)
 	enum queue_enqueue_result res;
 	int status;
 
-	status = server_read_body(r, &body, &len);
+	status = endpoint_read_body(r, &body, &len);
 	if (status == 0) /* the client is done: what remains is ours */
 		conn_guard_enter(r->s->guard, r->conn, -1, NULL, CONN_GUARD_HANDLER);
 	if (status != 0) {
 		log_emit(LOG_WARN, "delivery refused", "request_id", r->rid, "client",
-		    server_client(r), "peer", server_peer(r), "reason",
+		    endpoint_client(r), "peer", endpoint_peer(r), "reason",
 		    status == 413 ? "body too large" : status == 400 ?
 		    "both Transfer-Encoding and Content-Length" : "body read failed or timed out",
 		    (char *)NULL);
 		metrics_delivery(status == 413 ? METRICS_DELIVERY_TOO_LARGE : status == 400 ?
 		    METRICS_DELIVERY_MALFORMED : METRICS_DELIVERY_TIMEOUT);
-		return server_error(r, status, status == 413 ? "body too large" :
+		return endpoint_error(r, status, status == 413 ? "body too large" :
 		    status == 400 ? "bad request" : "request timeout");
 	}
 	if (hook_parse_delivery(body, len, &r->s->filter, &d, err, sizeof(err)) < 0) {
 		free(body);
 		log_emit(LOG_WARN, "delivery malformed", "request_id", r->rid, "client",
-		    server_client(r), "peer", server_peer(r), "reason", err, (char *)NULL);
+		    endpoint_client(r), "peer", endpoint_peer(r), "reason", err, (char *)NULL);
 		metrics_delivery(METRICS_DELIVERY_MALFORMED);
-		return server_error(r, 400, err);
+		return endpoint_error(r, 400, err);
 	}
 	free(body);
 	res = queue_enqueue(r->s->q, d.event_id, d.jobs, d.njobs, &stored, err, sizeof(err));
@@ -273,31 +294,31 @@ server_deliver(struct server_req *r)
 		    "request_id", r->rid, "event_id", d.event_id, "error", err, (char *)NULL);
 		hook_delivery_free(&d);
 		metrics_delivery(METRICS_DELIVERY_STORE_FAILED);
-		return server_reply(r, 503, "application/json", "{\"error\":\"store unavailable\"}",
+		return endpoint_reply(r, 503, "application/json", "{\"error\":\"store unavailable\"}",
 		    "Retry-After", SERVER_STORE_RETRY_AFTER);
 	}
-	server_count_delivery(&d, res, stored);
-	server_log_delivery(r, &d, stored, res == QUEUE_DUPLICATE);
-	server_log_ignored(r, &d);
+	endpoint_count_delivery(&d, res, stored);
+	endpoint_log_delivery(r, &d, stored, res == QUEUE_DUPLICATE);
+	endpoint_log_ignored(r, &d);
 	util_format(answer, sizeof(answer), "{\"events\":%zu,\"stored\":%zu,\"duplicate\":%s}",
 	    d.nevents, stored, res == QUEUE_DUPLICATE ? "true" : "false");
 	hook_delivery_free(&d);
-	return server_reply(r, 200, "application/json", answer, NULL, NULL);
+	return endpoint_reply(r, 200, "application/json", answer, NULL, NULL);
 }
 
 static int
-server_verify(struct server_req *r)
+endpoint_verify(struct endpoint_req *r)
 {
 	const char *challenge = mg_get_header(r->conn, "X-Okta-Verification-Challenge");
 	char answer[HOOK_ANSWER_MAX];
 
 	if (challenge == NULL)
-		return server_error(r, 400, "missing X-Okta-Verification-Challenge");
+		return endpoint_error(r, 400, "missing X-Okta-Verification-Challenge");
 	if (hook_verification_answer(challenge, answer, sizeof(answer)) < 0)
-		return server_error(r, 400, "challenge too long");
+		return endpoint_error(r, 400, "challenge too long");
 	log_emit(LOG_INFO, "event hook verified", "request_id", r->rid, "client",
-	    server_client(r), "peer", server_peer(r), (char *)NULL);
-	return server_reply(r, 200, "application/json", answer, NULL, NULL);
+	    endpoint_client(r), "peer", endpoint_peer(r), (char *)NULL);
+	return endpoint_reply(r, 200, "application/json", answer, NULL, NULL);
 }
 
 /*
@@ -306,7 +327,7 @@ server_verify(struct server_req *r)
  * and groupsync the other, so neither is trusted.
  */
 static const char *
-server_presented_secret(const struct mg_connection *conn, const char *name)
+endpoint_presented_secret(const struct mg_connection *conn, const char *name)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 	const char *value = NULL;
@@ -323,59 +344,59 @@ server_presented_secret(const struct mg_connection *conn, const char *name)
 }
 
 static int
-server_hook(struct mg_connection *conn, void *cbdata)
+endpoint_hook(struct mg_connection *conn, void *cbdata)
 {
-	struct server_req r = {.conn = conn, .s = cbdata, .start_ms = util_mono_ms()};
+	struct endpoint_req r = {.conn = conn, .s = cbdata, .start_ms = util_mono_ms()};
 	const struct config *cfg = r.s->cfg;
 	const char *method = mg_get_request_info(conn)->request_method;
-	const char *presented = server_presented_secret(conn, cfg->hook_auth_header);
+	const char *presented = endpoint_presented_secret(conn, cfg->hook_auth_header);
 
-	server_request_id(r.rid);
+	endpoint_request_id(r.rid);
 	if (strcmp(mg_get_request_info(conn)->local_uri, cfg->hook_path) != 0)
-		return server_error(&r, 404, "not found"); /* civetweb matched a prefix */
+		return endpoint_error(&r, 404, "not found"); /* civetweb matched a prefix */
 	if (!hook_authenticate(presented, cfg->hook_secret, cfg->hook_secret_next)) {
 		/* The presented value is never logged: it may be a near-miss
 		 * of the real secret, or the secret of another hook. */
 		log_emit(LOG_WARN, "event hook authentication failed", "request_id", r.rid,
-		    "client", server_client(&r), "peer", server_peer(&r),
+		    "client", endpoint_client(&r), "peer", endpoint_peer(&r),
 		    "header", cfg->hook_auth_header, "reason",
 		    presented ? "wrong value" : "header missing or repeated", (char *)NULL);
 		metrics_delivery(METRICS_DELIVERY_UNAUTHORIZED);
-		return server_error(&r, 401, "unauthorized");
+		return endpoint_error(&r, 401, "unauthorized");
 	}
 	if (strcmp(method, "POST") == 0)
-		return server_deliver(&r);
+		return endpoint_deliver(&r);
 	if (strcmp(method, "GET") == 0)
-		return server_verify(&r);
-	return server_reply(&r, 405, "application/json", "{\"error\":\"method not allowed\"}",
+		return endpoint_verify(&r);
+	return endpoint_reply(&r, 405, "application/json", "{\"error\":\"method not allowed\"}",
 	    "Allow", "GET, POST");
 }
 
 static int
-server_healthz(struct mg_connection *conn, void *cbdata)
+endpoint_healthz(struct mg_connection *conn, void *cbdata)
 {
-	struct server_req r = {.conn = conn, .s = cbdata};
+	struct endpoint_req r = {.conn = conn, .s = cbdata};
 
-	server_request_id(r.rid);
-	return server_reply(&r, 200, "application/json", "{\"status\":\"ok\"}", NULL, NULL);
+	endpoint_request_id(r.rid);
+	return endpoint_reply(&r, 200, "application/json", "{\"status\":\"ok\"}", NULL, NULL);
 }
 
 static int
-server_readyz(struct mg_connection *conn, void *cbdata)
+endpoint_readyz(struct mg_connection *conn, void *cbdata)
 {
-	struct server_req r = {.conn = conn, .s = cbdata};
+	struct endpoint_req r = {.conn = conn, .s = cbdata};
 
-	server_request_id(r.rid);
+	endpoint_request_id(r.rid);
 	if (queue_writable(r.s->q))
-		return server_reply(&r, 200, "application/json", "{\"status\":\"ready\"}", NULL,
+		return endpoint_reply(&r, 200, "application/json", "{\"status\":\"ready\"}", NULL,
 		    NULL);
 	log_emit(LOG_WARN, "not ready: the store does not accept writes", (char *)NULL);
-	return server_error(&r, 503, "store not writable");
+	return endpoint_error(&r, 503, "store not writable");
 }
 
 /* The values /metrics reads at scrape time, from the store and Okta. */
 static void
-server_gauges(struct server *s, struct metrics_gauges *g)
+endpoint_gauges(struct endpoints *s, struct metrics_gauges *g)
 {
 	memset(g, 0, sizeof(*g));
 	g->have_queue = queue_counts(s->q, g->jobs) == 0 &&
@@ -395,50 +416,82 @@ server_gauges(struct server *s, struct metrics_gauges *g)
  * counts and fixed labels only (metrics.h), nothing from a request.
  */
 static int
-server_metrics(struct mg_connection *conn, void *cbdata)
+endpoint_metrics(struct mg_connection *conn, void *cbdata)
 {
-	struct server_req r = {.conn = conn, .s = cbdata};
+	struct endpoint_req r = {.conn = conn, .s = cbdata};
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 	struct metrics_gauges g;
 	char *text = NULL;
 	size_t len = 0;
 	int status;
 
-	server_request_id(r.rid);
+	endpoint_request_id(r.rid);
 	if (strcmp(ri->local_uri, "/metrics") != 0)
-		return server_error(&r, 404, "not found"); /* civetweb matched a prefix */
+		return endpoint_error(&r, 404, "not found"); /* civetweb matched a prefix */
 	if (strcmp(ri->request_method, "GET") != 0)
-		return server_reply(&r, 405, "application/json",
+		return endpoint_reply(&r, 405, "application/json",
 		    "{\"error\":\"method not allowed\"}", "Allow", "GET");
-	server_gauges(r.s, &g);
+	endpoint_gauges(r.s, &g);
 	if (metrics_render(&g, &text, &len) < 0) {
 		log_emit(LOG_ERROR, "metrics: cannot render (out of memory)", (char *)NULL);
-		return server_error(&r, 500, "out of memory");
+		return endpoint_error(&r, 500, "out of memory");
 	}
-	status = server_reply(&r, 200, METRICS_CONTENT_TYPE, text, NULL, NULL);
+	status = endpoint_reply(&r, 200, METRICS_CONTENT_TYPE, text, NULL, NULL);
 	free(text);
 	return status;
 }
 
 /* Everything else: 404, so that civetweb never looks for a file. */
 static int
-server_not_found(struct mg_connection *conn, void *cbdata)
+endpoint_not_found(struct mg_connection *conn, void *cbdata)
 {
-	struct server_req r = {.conn = conn, .s = cbdata};
+	struct endpoint_req r = {.conn = conn, .s = cbdata};
 
-	server_request_id(r.rid);
-	return server_error(&r, 404, "not found");
+	endpoint_request_id(r.rid);
+	return endpoint_error(&r, 404, "not found");
 }
 
 void
-server_routes(struct server *s)
+endpoints_route(struct endpoints *s, struct mg_context *ctx)
 {
 	char exact[300];
 
 	util_format(exact, sizeof(exact), "%s", s->cfg->hook_path);
-	mg_set_request_handler(s->ctx, exact, server_hook, s);
-	mg_set_request_handler(s->ctx, "/healthz", server_healthz, s);
-	mg_set_request_handler(s->ctx, "/readyz", server_readyz, s);
-	mg_set_request_handler(s->ctx, "/metrics", server_metrics, s);
-	mg_set_request_handler(s->ctx, "**", server_not_found, s);
+	mg_set_request_handler(ctx, exact, endpoint_hook, s);
+	mg_set_request_handler(ctx, "/healthz", endpoint_healthz, s);
+	mg_set_request_handler(ctx, "/readyz", endpoint_readyz, s);
+	mg_set_request_handler(ctx, "/metrics", endpoint_metrics, s);
+	mg_set_request_handler(ctx, "**", endpoint_not_found, s);
+}
+
+int
+endpoints_starting(struct mg_connection *conn)
+{
+	struct endpoint_req r = {.conn = conn};
+
+	endpoint_request_id(r.rid);
+	return endpoint_reply(&r, 503, "application/json", "{\"error\":\"starting\"}",
+	    "Retry-After", "1");
+}
+
+struct endpoints *
+endpoints_new(const struct endpoints_deps *d)
+{
+	struct endpoints *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->cfg = d->cfg;
+	s->q = d->q;
+	s->okta = d->okta;
+	s->guard = d->guard;
+	s->filter.group_ids = d->cfg->group_ids;
+	s->filter.ngroup_ids = d->cfg->ngroup_ids;
+	return s;
+}
+
+void
+endpoints_free(struct endpoints *s)
+{
+	free(s);
 }

@@ -1,8 +1,9 @@
 /*
- * civetweb's lifecycle for the server module: options, start and stop,
- * TLS set-up, and the callbacks that report every connection's phase to
- * the connection guard (conn_guard.h), which frees threads held by slow
- * or idle clients. The endpoints themselves are in server.c.
+ * server: civetweb's lifecycle (see groupsync/intake/server.h): options,
+ * start and stop, TLS set-up, and the callbacks that report every
+ * connection's phase to the connection guard (conn_guard.h), which frees
+ * threads held by slow or idle clients. The endpoints themselves are
+ * intake/endpoints.c's.
  */
 #include "groupsync/intake/server.h"
 
@@ -17,15 +18,25 @@
 
 #include "civetweb_glue.h"
 #include "groupsync/intake/conn_guard.h"
+#include "groupsync/intake/endpoints.h"
 #include "groupsync/base/log.h"
 #include "groupsync/base/util.h"
-#include "server_internal.h"
 
 #define SERVER_KEEPALIVE_MS 2000 /* idle keep-alive connection: closed after this */
 /* Under thread pressure, a handshake, header or body still incomplete
  * after this long is stalled (a real Okta request sends it at once). */
 #define SERVER_STALLED_MS 1000
 #define SERVER_GUARD_TICK_MS 100
+
+struct server {
+	struct mg_context *ctx;
+	const struct config *cfg;
+	struct endpoints *ep;
+	struct conn_guard *guard;
+	_Atomic(struct mg_context *) guarded; /* ctx, for the guard's thread */
+	int port;
+	_Atomic int routed; /* the routes are registered: see server_conn_begin */
+};
 
 /*
  * Mozilla's "intermediate" TLS 1.2 suites: forward secret AEAD only.
@@ -59,7 +70,7 @@ server_conn_open(const struct mg_connection *conn, void **conn_data)
 
 /*
  * civetweb listens, and its threads take requests, before mg_start2()
- * returns, so a request could come before server_routes() and get
+ * returns, so a request could come before endpoints_route() and get
  * civetweb's own 404; Okta drops a delivery answered 4xx for good (a
  * restart under load lost some: rel.test_crash.Restart). Until the routes
  * are in place every request gets 503, which Okta retries.
@@ -67,14 +78,12 @@ server_conn_open(const struct mg_connection *conn, void **conn_data)
 static int
 server_conn_begin(struct mg_connection *conn)
 {
-	struct server_req r = {.conn = conn, .s = mg_get_user_data(mg_get_context(conn))};
+	const struct server *s = mg_get_user_data(mg_get_context(conn));
 
-	conn_guard_enter(r.s->guard, conn, -1, NULL, CONN_GUARD_BODY);
-	if (atomic_load(&r.s->routed))
+	conn_guard_enter(s->guard, conn, -1, NULL, CONN_GUARD_BODY);
+	if (atomic_load(&s->routed))
 		return 0; /* civetweb dispatches to the routes */
-	server_request_id(r.rid);
-	return server_reply(&r, 503, "application/json", "{\"error\":\"starting\"}",
-	    "Retry-After", "1");
+	return endpoints_starting(conn);
 }
 
 static void
@@ -269,21 +278,21 @@ server_start(const struct server_deps *d, char *err, size_t errlen)
 	if (s == NULL)
 		return NULL;
 	s->cfg = d->cfg;
-	s->q = d->q;
-	s->okta = d->okta;
-	s->filter.group_ids = d->cfg->group_ids;
-	s->filter.ngroup_ids = d->cfg->ngroup_ids;
 	if (server_start_guard(s, err, errlen) < 0) {
 		free(s);
 		return NULL;
 	}
-	if (server_start_civetweb(s, err, errlen) < 0) {
+	s->ep = endpoints_new(&(struct endpoints_deps){d->cfg, d->q, d->okta, s->guard});
+	if (s->ep == NULL || server_start_civetweb(s, err, errlen) < 0) {
+		if (s->ep == NULL)
+			util_copy(err, errlen, "out of memory");
+		endpoints_free(s->ep);
 		conn_guard_free(s->guard);
 		free(s);
 		return NULL;
 	}
 	atomic_store(&s->guarded, s->ctx);
-	server_routes(s);
+	endpoints_route(s->ep, s->ctx);
 	atomic_store(&s->routed, 1);
 	memset(ports, 0, sizeof(ports));
 	if (mg_get_server_ports(s->ctx, 4, ports) > 0)
@@ -301,6 +310,7 @@ server_stop(struct server *s)
 	 * has closed every connection. */
 	conn_guard_stop(s->guard);
 	mg_stop(s->ctx);
+	endpoints_free(s->ep);
 	conn_guard_free(s->guard);
 	free(s);
 }
