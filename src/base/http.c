@@ -35,6 +35,17 @@ http_global_cleanup(void)
 	curl_global_cleanup();
 }
 
+void
+http_options_from_config(struct http_options *o, const struct config *cfg,
+    const _Atomic int *abort_flag)
+{
+	memset(o, 0, sizeof(*o));
+	o->connect_timeout_ms = cfg->connect_timeout_ms;
+	o->timeout_ms = cfg->http_timeout_ms;
+	o->allow_insecure = cfg->allow_insecure_http;
+	o->abort_flag = abort_flag;
+}
+
 struct http_client *
 http_client_new(const struct http_options *o)
 {

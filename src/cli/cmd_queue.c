@@ -1,5 +1,6 @@
 /*
- * admin: the operator commands on the store (see admin.h).
+ * cmd_queue: the operator's commands on the store, `queue list|show|
+ * retry|drop|stats` and `replay` (see groupsync/cli/commands.h).
  *
  * They run beside a live server on the same SQLite file: the store is
  * opened with QUEUE_OPEN_ADMIN, which leaves the server's leases alone,
@@ -13,9 +14,9 @@
  * forms cannot disagree. Only `queue list` has a table of its own.
  */
 #include "groupsync/cli/commands.h"
+#include "groupsync/cli/command.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -54,7 +55,8 @@ struct admin_ctx {
 	int dry_run;
 	int all_dead;
 	int64_t id; /* arg, parsed, when a job ID */
-	struct config cfg;
+	struct command_ctx run; /* the settings and the store */
+	const struct config *cfg;
 	struct queue *q;
 };
 
@@ -64,19 +66,6 @@ struct admin_cmd {
 	int (*run)(struct admin_ctx *);
 	const char *help; /* synopsis, newline, what it does */
 };
-
-/* One line on stderr, naming the command. */
-static void __attribute__((format(printf, 2, 3)))
-admin_error(const struct admin_ctx *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "groupsync: %s: ", c->cmd->name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 /*
  * Prints s with control characters as spaces (an error may quote a
@@ -218,7 +207,7 @@ admin_list(struct admin_ctx *c)
 	qry.limit = (size_t)c->limit;
 	if (queue_admin_list(c->q, &qry, &jobs, &n, &more, err,
 	    sizeof(err)) == -1) {
-		admin_error(c, "%s", err);
+		command_error(&c->run, "%s", err);
 		return ADMIN_EXIT_RUNTIME;
 	}
 	if (!c->json && n == 0)
@@ -235,7 +224,7 @@ admin_list(struct admin_ctx *c)
 	}
 	/* on stderr, so that --json stays one job per line */
 	if (more)
-		admin_error(c, "older jobs match too: --limit shows more");
+		command_error(&c->run, "older jobs match too: --limit shows more");
 	free(jobs);
 	return 0;
 }
@@ -249,9 +238,9 @@ admin_show(struct admin_ctx *c)
 
 	found = queue_admin_get(c->q, c->id, &info, err, sizeof(err));
 	if (found == 0)
-		admin_error(c, "no job %lld", (long long)c->id);
+		command_error(&c->run, "no job %lld", (long long)c->id);
 	else if (found == -1)
-		admin_error(c, "job %lld: %s", (long long)c->id, err);
+		command_error(&c->run, "job %lld: %s", (long long)c->id, err);
 	if (found != 1)
 		return ADMIN_EXIT_RUNTIME;
 	admin_emit(c, admin_job_json(&info, util_now_ms()));
@@ -288,14 +277,14 @@ admin_change(struct admin_ctx *c)
 		return 0;
 	}
 	if (res == QUEUE_ADMIN_NO_JOB)
-		admin_error(c, "no job %lld", id);
+		command_error(&c->run, "no job %lld", id);
 	else if (res == QUEUE_ADMIN_ERROR)
-		admin_error(c, "job %lld: %s", id, err);
+		command_error(&c->run, "job %lld: %s", id, err);
 	else if (state == QUEUE_LEASED)
-		admin_error(c, "job %lld is leased: a worker is syncing it now; "
+		command_error(&c->run, "job %lld is leased: a worker is syncing it now; "
 		    "try again once it is done or dead", id);
 	else
-		admin_error(c, "job %lld is %s: only a dead or pending job can "
+		command_error(&c->run, "job %lld is %s: only a dead or pending job can "
 		    "be retried", id, queue_state_name(state));
 	return ADMIN_EXIT_RUNTIME;
 }
@@ -310,7 +299,7 @@ admin_retry(struct admin_ctx *c)
 		return admin_change(c);
 	if (queue_admin_retry_dead(c->q, util_now_ms(), &n, err,
 	    sizeof(err)) == -1) {
-		admin_error(c, "%s", err);
+		command_error(&c->run, "%s", err);
 		return ADMIN_EXIT_RUNTIME;
 	}
 	admin_emit_count(c, "retried", n);
@@ -326,7 +315,7 @@ admin_stats(struct admin_ctx *c)
 
 	if (queue_counts(c->q, counts) == -1 ||
 	    queue_oldest_pending_ms(c->q, util_now_ms(), &age) == -1) {
-		admin_error(c, "cannot read the store");
+		command_error(&c->run, "cannot read the store");
 		return ADMIN_EXIT_RUNTIME;
 	}
 	o = json_object_new_object();
@@ -363,7 +352,7 @@ admin_read_file(struct admin_ctx *c, size_t *len)
 		fclose(f);
 	if (why == NULL)
 		return buf;
-	admin_error(c, "%s: %s", c->arg, why);
+	command_error(&c->run, "%s: %s", c->arg, why);
 	free(buf);
 	return NULL;
 }
@@ -397,7 +386,7 @@ admin_replay_json(const struct hook_delivery *d, size_t stored, int dup,
 static int
 admin_replay(struct admin_ctx *c)
 {
-	struct hook_filter filter = {c->cfg.group_ids, c->cfg.ngroup_ids};
+	struct hook_filter filter = {c->cfg->group_ids, c->cfg->ngroup_ids};
 	struct hook_delivery d;
 	enum queue_enqueue_result res = QUEUE_STORED;
 	char *body, err[QUEUE_ERROR_MAX + 1];
@@ -408,7 +397,7 @@ admin_replay(struct admin_ctx *c)
 	if (body == NULL)
 		return ADMIN_EXIT_USAGE;
 	if (hook_parse_delivery(body, len, &filter, &d, err, sizeof(err)) == -1) {
-		admin_error(c, "%s: %s", c->arg, err);
+		command_error(&c->run, "%s: %s", c->arg, err);
 		free(body);
 		return ADMIN_EXIT_USAGE;
 	}
@@ -417,7 +406,7 @@ admin_replay(struct admin_ctx *c)
 		res = queue_enqueue(c->q, d.event_id, d.jobs, d.njobs, &stored,
 		    err, sizeof(err));
 		if (res == QUEUE_FAILED) {
-			admin_error(c, "%s: not stored: %s", c->arg, err);
+			command_error(&c->run, "%s: not stored: %s", c->arg, err);
 			goto out;
 		}
 	}
@@ -451,10 +440,10 @@ admin_value(struct admin_ctx *c, const char *name, const char *value)
 	else
 		return 0;
 	if (bad && c->limit == -1)
-		admin_error(c, "--limit %s: must be 1 to %d", value,
+		command_error(&c->run, "--limit %s: must be 1 to %d", value,
 		    QUEUE_LIST_MAX);
 	else if (bad)
-		admin_error(c, "--state %s: must be pending, leased, done, "
+		command_error(&c->run, "--state %s: must be pending, leased, done, "
 		    "dead or all", value);
 	return bad ? -1 : 1;
 }
@@ -483,20 +472,20 @@ admin_parse(struct admin_ctx *c, int argc, char **argv)
 		    (s[0] != '-' || strcmp(s, "-") == 0))
 			c->arg = s;
 		else {
-			admin_error(c, "unexpected argument %s (see groupsync "
+			command_error(&c->run, "unexpected argument %s (see groupsync "
 			    "--help)", s);
 			return -1;
 		}
 	}
 	/* retry takes a job ID or --all-dead, not both */
 	if ((o & (AO_ID | AO_FILE)) && (c->arg != NULL) == c->all_dead) {
-		admin_error(c, "give %s", (o & AO_FILE) ? "a FILE (- for stdin)" :
+		command_error(&c->run, "give %s", (o & AO_FILE) ? "a FILE (- for stdin)" :
 		    (o & AO_ALL_DEAD) ? "a job ID or --all-dead" : "a job ID");
 		return -1;
 	}
 	c->id = (o & AO_ID) && c->arg ? admin_number(c->arg, INT64_MAX) : 0;
 	if ((o & AO_ID) && c->id == -1) {
-		admin_error(c, "%s: not a job ID", c->arg);
+		command_error(&c->run, "%s: not a job ID", c->arg);
 		return -1;
 	}
 	return 0;
@@ -526,7 +515,7 @@ static const struct admin_cmd admin_cmds[] = {
 #define ADMIN_NCMDS (sizeof(admin_cmds) / sizeof(admin_cmds[0]))
 
 void
-admin_usage(FILE *out)
+cmd_queue_usage(FILE *out)
 {
 	size_t i;
 
@@ -555,10 +544,9 @@ admin_find(int argc, char **argv, int *used)
 }
 
 int
-admin_main(const char *config_path, int argc, char **argv)
+cmd_queue(const char *config_path, int argc, char **argv)
 {
 	struct admin_ctx c;
-	char err[512];
 	int used, rc;
 
 	memset(&c, 0, sizeof(c));
@@ -571,26 +559,17 @@ admin_main(const char *config_path, int argc, char **argv)
 		    argc > 1 ? argv[1] : "");
 		return ADMIN_EXIT_USAGE;
 	}
+	c.run.name = c.cmd->name; /* for the usage errors' messages */
 	if (admin_parse(&c, argc - used, argv + used) == -1)
 		return ADMIN_EXIT_USAGE;
-	/* the same settings and one-line errors as serve */
-	if (c.config != NULL)
-		config_path = c.config;
-	if (config_load(&c.cfg, config_path, err, sizeof(err)) < 0) {
-		fprintf(stderr, "groupsync: %s\n", err);
-		return ADMIN_EXIT_USAGE;
-	}
-	/* beside a running server: QUEUE_OPEN_ADMIN leaves its leases alone;
-	 * a dry run needs no store */
-	rc = ADMIN_EXIT_RUNTIME;
-	if (!c.dry_run)
-		c.q = queue_open(c.cfg.data_dir, QUEUE_OPEN_ADMIN, err,
-		    sizeof(err));
-	if (c.q == NULL && !c.dry_run)
-		admin_error(&c, "%s", err);
-	else
+	/* --config after the command too, as serve allows; a dry run needs
+	 * no store */
+	rc = command_open(&c.run, c.cmd->name, c.config != NULL ? c.config : config_path,
+	    c.dry_run ? 0 : COMMAND_STORE);
+	c.cfg = &c.run.cfg;
+	c.q = c.run.q;
+	if (rc == 0)
 		rc = c.cmd->run(&c);
-	queue_close(c.q);
-	config_free(&c.cfg);
+	command_close(&c.run);
 	return rc;
 }

@@ -3,12 +3,11 @@
  * configured groups and every user with a remote ID who is no longer a
  * member (see reconcile.h for why every member).
  *
- * The store is opened with QUEUE_OPEN_ADMIN, as the admin commands do, so
- * this runs beside a live server: the jobs are committed like a delivery
- * (one transaction per batch) and the server's workers notice them within
- * their idle wait. The users with a remote ID are read straight from the
- * remote_ids table through the queue's internal header.
- * In `serve`, reconcile_start runs the same work on a thread of its own.
+ * As the `reconcile` command (cli/cmd_reconcile.c) it runs beside a live
+ * server on a store opened for operators: the jobs are committed like a
+ * delivery (one transaction per batch) and the server's workers notice
+ * them within their idle wait. In `serve`, reconcile_start runs the same
+ * work on a thread of its own.
  */
 #include "groupsync/sync/reconcile.h"
 
@@ -18,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 #include <openssl/rand.h>
@@ -31,8 +29,6 @@
 #include "groupsync/sync/decide.h"
 #include "groupsync/base/util.h"
 
-#define RECON_EXIT_RUNTIME 1
-#define RECON_EXIT_USAGE 2
 #define RECON_BATCH 256 /* jobs per transaction */
 #define RECON_PROGRESS_EVERY 100
 
@@ -43,12 +39,8 @@ struct recon_ids {
 };
 
 struct recon_ctx {
-	int dry_run, json, tty;
-	int loaded, curl; /* settings loaded, libcurl initialised */
-	const char *config;
-	struct config own; /* the command's settings */
+	const struct reconcile_opts *o;
 	const struct config *cfg;
-	const _Atomic int *abort_flag; /* NULL: never aborted */
 	struct okta *okta;
 	struct http_client *hc;
 	struct queue *q;
@@ -59,8 +51,8 @@ struct recon_ctx {
 	char err[512];
 };
 
-/* The serve loop: one per process (reconcile_start). */
-static struct {
+/* The serve loop (reconcile_start): owned by serve. */
+struct reconcile_loop {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* signalled at stop; waits on CLOCK_MONOTONIC */
@@ -69,7 +61,7 @@ static struct {
 	struct okta *okta;
 	struct queue *q;
 	struct http_client *hc;
-} recon_loop = {.mu = PTHREAD_MUTEX_INITIALIZER};
+};
 
 static int
 recon_ids_add(struct recon_ids *s, const char *id)
@@ -132,11 +124,8 @@ recon_ids_free(struct recon_ids *s)
 static void
 recon_progress(const struct recon_ctx *c, int last)
 {
-	if (!c->tty)
-		return;
-	fprintf(stderr, "\rreconcile: %zu members", c->members.n);
-	if (last)
-		fprintf(stderr, ", %llu pages\n", (unsigned long long)c->pages);
+	if (c->o->progress != NULL)
+		c->o->progress(c->members.n, c->pages, last, c->o->arg);
 }
 
 /* okta_list_group_users callback: one member. */
@@ -153,7 +142,7 @@ recon_member(json_object *user, void *arg)
 	id = json_object_get_string(v);
 	if (id[0] == '\0' || strlen(id) > QUEUE_ID_MAX)
 		return 0; /* not an ID a job can hold */
-	if (c->abort_flag != NULL && *c->abort_flag) {
+	if (c->o->abort_flag != NULL && *c->o->abort_flag) {
 		util_copy(c->err, sizeof(c->err), "stopped");
 		return -1;
 	}
@@ -178,8 +167,7 @@ recon_list_members(struct recon_ctx *c)
 		memset(&res, 0, sizeof(res));
 		if (okta_list_group_users(c->okta, c->hc, c->cfg->group_ids[i], recon_member, c,
 		    &res) < 0) {
-			if (c->tty)
-				fputc('\n', stderr);
+			recon_progress(c, -1);
 			if (c->err[0] == '\0')
 				util_copy(c->err, sizeof(c->err), res.error);
 			return -1;
@@ -241,19 +229,6 @@ recon_uuid(char *out, size_t len)
 	    r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
 }
 
-static void
-recon_print(const struct recon_ctx *c, json_object *o)
-{
-	if (c->json) {
-		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-		    JSON_C_TO_STRING_NOSLASHESCAPE));
-	} else {
-		json_object_object_foreach(o, key, v)
-			printf("%-24s %s\n", key, v ? json_object_get_string(v) : "-");
-	}
-	json_object_put(o);
-}
-
 /* Commits the batch; 0 or -1 (said). */
 static int
 recon_flush(struct recon_ctx *c, struct queue_job_in *jobs, size_t *n)
@@ -261,7 +236,7 @@ recon_flush(struct recon_ctx *c, struct queue_job_in *jobs, size_t *n)
 	char err[QUEUE_ERROR_MAX + 1] = "";
 	size_t stored = 0;
 
-	if (*n == 0 || c->dry_run) {
+	if (*n == 0 || c->o->dry_run) {
 		*n = 0;
 		return 0;
 	}
@@ -280,17 +255,10 @@ recon_add(struct recon_ctx *c, struct queue_job_in *jobs, size_t *n, const char 
     const char *reason)
 {
 	struct queue_job_in *j = &jobs[*n];
-	json_object *o;
 
-	if (c->dry_run) {
-		if (!c->json) {
-			printf("would enqueue %s (%s)\n", user, reason);
-			return 0;
-		}
-		o = json_object_new_object();
-		json_object_object_add(o, "user_id", json_object_new_string(user));
-		json_object_object_add(o, "reason", json_object_new_string(reason));
-		recon_print(c, o);
+	if (c->o->dry_run) {
+		if (c->o->would_enqueue != NULL)
+			c->o->would_enqueue(user, reason, c->o->arg);
 		return 0;
 	}
 	memset(j, 0, sizeof(*j));
@@ -341,47 +309,6 @@ out:
 	return rc;
 }
 
-static void
-recon_summary(struct recon_ctx *c)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "groups", json_object_new_int64((int64_t)c->cfg->ngroup_ids));
-	json_object_object_add(o, "members", json_object_new_int64((int64_t)c->members.n));
-	json_object_object_add(o, "pages", json_object_new_int64((int64_t)c->pages));
-	json_object_object_add(o, "remote_ids", json_object_new_int64((int64_t)c->known.n));
-	json_object_object_add(o, "members_without_remote",
-	    json_object_new_int64((int64_t)c->without_remote));
-	json_object_object_add(o, "no_longer_members", json_object_new_int64((int64_t)c->gone));
-	json_object_object_add(o, "jobs",
-	    json_object_new_int64((int64_t)(c->members.n + c->gone)));
-	json_object_object_add(o, "stored", c->dry_run ? NULL :
-	    json_object_new_int64((int64_t)c->stored));
-	json_object_object_add(o, "dry_run", json_object_new_boolean(c->dry_run));
-	recon_print(c, o);
-}
-
-static int
-recon_parse(struct recon_ctx *c, int argc, char **argv)
-{
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--dry-run") == 0)
-			c->dry_run = 1;
-		else if (strcmp(argv[i], "--json") == 0)
-			c->json = 1;
-		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			c->config = argv[++i];
-		else {
-			fprintf(stderr, "groupsync: reconcile: unexpected argument %s (see "
-			    "groupsync --help)\n", argv[i]);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* The work of one run; 0, or -1 with the reason in c->err. */
 static int
 recon_exec(struct recon_ctx *c)
@@ -393,14 +320,13 @@ recon_exec(struct recon_ctx *c)
 
 int
 reconcile_run(const struct config *cfg, struct okta *okta, struct http_client *hc,
-    struct queue *q, int dry_run, const _Atomic int *abort_flag,
-    struct reconcile_summary *out, char *err, size_t errlen)
+    struct queue *q, const struct reconcile_opts *o, struct reconcile_summary *out,
+    char *err, size_t errlen)
 {
-	struct recon_ctx c = {.dry_run = dry_run, .cfg = cfg, .abort_flag = abort_flag,
-	    .okta = okta, .hc = hc, .q = q};
-	int rc;
+	struct recon_ctx c = {.o = o, .cfg = cfg, .okta = okta, .hc = hc, .q = q};
+	int rc = recon_exec(&c);
 
-	if ((rc = recon_exec(&c)) < 0)
+	if (rc < 0)
 		util_copy(err, errlen, c.err);
 	memset(out, 0, sizeof(*out));
 	out->groups = cfg->ngroup_ids;
@@ -416,102 +342,19 @@ reconcile_run(const struct config *cfg, struct okta *okta, struct http_client *h
 	return rc;
 }
 
-/* An HTTP client with the settings' time limits. */
-static struct http_client *
-recon_http_new(const struct config *cfg, const _Atomic int *abort_flag)
-{
-	struct http_options ho = {.connect_timeout_ms = cfg->connect_timeout_ms,
-	    .timeout_ms = cfg->http_timeout_ms, .allow_insecure = cfg->allow_insecure_http,
-	    .abort_flag = abort_flag};
-
-	return http_client_new(&ho);
-}
-
-/* Settings, Okta client, HTTP client, store. 0, or an exit status. */
-static int
-recon_open(struct recon_ctx *c, const char *config_path)
-{
-	char err[512];
-
-	if (config_load(&c->own, c->config ? c->config : config_path, err, sizeof(err)) < 0) {
-		fprintf(stderr, "groupsync: %s\n", err);
-		return RECON_EXIT_USAGE;
-	}
-	c->loaded = 1;
-	c->cfg = &c->own;
-	/* the okta module may log (a DPoP switch, a rate-limit pause) */
-	config_each_secret(&c->own, log_add_secret);
-	if (http_global_init() < 0) {
-		fprintf(stderr, "groupsync: reconcile: cannot initialise libcurl\n");
-		return RECON_EXIT_RUNTIME;
-	}
-	c->curl = 1;
-	c->okta = okta_new(&c->own, err, sizeof(err));
-	if (c->okta == NULL) {
-		fprintf(stderr, "groupsync: GROUPSYNC_OKTA_ORG_URL: %s\n", err);
-		return RECON_EXIT_USAGE;
-	}
-	c->hc = recon_http_new(&c->own, NULL);
-	if (c->hc == NULL)
-		return RECON_EXIT_RUNTIME;
-	c->q = queue_open(c->own.data_dir, QUEUE_OPEN_ADMIN, err, sizeof(err));
-	if (c->q == NULL) {
-		fprintf(stderr, "groupsync: reconcile: %s\n", err);
-		return RECON_EXIT_RUNTIME;
-	}
-	return 0;
-}
-
-int
-reconcile_main(const char *config_path, int argc, char **argv)
-{
-	struct recon_ctx c;
-	int rc;
-
-	memset(&c, 0, sizeof(c));
-	c.tty = isatty(STDERR_FILENO);
-	if (recon_parse(&c, argc, argv) < 0)
-		return RECON_EXIT_USAGE;
-	rc = recon_open(&c, config_path);
-	if (rc == 0 && recon_exec(&c) < 0) {
-		fprintf(stderr, "groupsync: reconcile: %s\n", c.err);
-		rc = RECON_EXIT_RUNTIME;
-	}
-	if (rc == 0)
-		recon_summary(&c);
-	recon_ids_free(&c.members);
-	recon_ids_free(&c.known);
-	queue_close(c.q);
-	http_client_free(c.hc);
-	okta_free(c.okta);
-	if (c.loaded)
-		config_free(&c.own);
-	if (c.curl)
-		http_global_cleanup();
-	return rc;
-}
-
-void
-reconcile_usage(FILE *out)
-{
-	fprintf(out, "  reconcile [--dry-run] [--json]\n"
-	    "                 enqueue a sync of every group member and of every user\n"
-	    "                 with a remote ID who left (what event hooks missed)\n");
-}
-
 /* Waits one interval; 0 when it passed, -1 when stopped. */
 static int
-recon_loop_wait(void)
+recon_loop_wait(struct reconcile_loop *l)
 {
 	struct timespec at;
 	int rc = 0, stop;
 
-	util_deadline(&at, CLOCK_MONOTONIC, (int64_t)recon_loop.cfg->reconcile_interval_s * 1000);
-	pthread_mutex_lock(&recon_loop.mu);
-	while (!recon_loop.stop && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&recon_loop.cv, &recon_loop.mu, &at);
-	stop = recon_loop.stop;
-	pthread_mutex_unlock(&recon_loop.mu);
+	util_deadline(&at, CLOCK_MONOTONIC, (int64_t)l->cfg->reconcile_interval_s * 1000);
+	pthread_mutex_lock(&l->mu);
+	while (!l->stop && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&l->cv, &l->mu, &at);
+	stop = l->stop;
+	pthread_mutex_unlock(&l->mu);
 	return stop ? -1 : 0;
 }
 
@@ -519,16 +362,16 @@ recon_loop_wait(void)
 static void *
 recon_loop_main(void *arg)
 {
+	struct reconcile_loop *l = arg;
+	struct reconcile_opts o = {.abort_flag = &l->stop};
 	struct reconcile_summary s;
 	char err[512], members[24], pages[24], jobs[24], ms[24];
 	int64_t t0;
 
-	(void)arg;
-	while (recon_loop_wait() == 0) {
+	while (recon_loop_wait(l) == 0) {
 		t0 = util_now_ms();
-		if (reconcile_run(recon_loop.cfg, recon_loop.okta, recon_loop.hc, recon_loop.q, 0,
-		    &recon_loop.stop, &s, err, sizeof(err)) < 0) {
-			if (!recon_loop.stop)
+		if (reconcile_run(l->cfg, l->okta, l->hc, l->q, &o, &s, err, sizeof(err)) < 0) {
+			if (!l->stop)
 				log_emit(LOG_WARN, "reconcile failed", "error", err, (char *)NULL);
 			continue;
 		}
@@ -542,46 +385,62 @@ recon_loop_main(void *arg)
 	return NULL;
 }
 
-int
+static void
+recon_loop_free(struct reconcile_loop *l)
+{
+	http_client_free(l->hc);
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}
+
+struct reconcile_loop *
 reconcile_start(const struct config *cfg, struct okta *okta, struct queue *q)
 {
+	struct reconcile_loop *l = calloc(1, sizeof(*l));
+	struct http_options ho;
 	pthread_condattr_t ca;
 	int rc;
 
-	if (recon_loop.hc != NULL || pthread_condattr_init(&ca) != 0)
-		return -1;
-	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	if (rc == 0)
-		rc = pthread_cond_init(&recon_loop.cv, &ca);
-	pthread_condattr_destroy(&ca);
-	if (rc != 0)
-		return -1;
-	recon_loop.cfg = cfg;
-	recon_loop.okta = okta;
-	recon_loop.q = q;
-	recon_loop.stop = 0;
-	recon_loop.hc = recon_http_new(cfg, &recon_loop.stop);
-	if (recon_loop.hc == NULL ||
-	    pthread_create(&recon_loop.thread, NULL, recon_loop_main, NULL) != 0) {
-		http_client_free(recon_loop.hc);
-		recon_loop.hc = NULL;
-		pthread_cond_destroy(&recon_loop.cv);
-		return -1;
+	if (l == NULL)
+		return NULL;
+	if (pthread_mutex_init(&l->mu, NULL) != 0) {
+		free(l);
+		return NULL;
 	}
-	return 0;
+	rc = pthread_condattr_init(&ca);
+	if (rc == 0) {
+		rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		if (rc == 0)
+			rc = pthread_cond_init(&l->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	if (rc != 0) {
+		pthread_mutex_destroy(&l->mu);
+		free(l);
+		return NULL;
+	}
+	l->cfg = cfg;
+	l->okta = okta;
+	l->q = q;
+	http_options_from_config(&ho, cfg, &l->stop);
+	l->hc = http_client_new(&ho);
+	if (l->hc == NULL || pthread_create(&l->thread, NULL, recon_loop_main, l) != 0) {
+		recon_loop_free(l);
+		return NULL;
+	}
+	return l;
 }
 
 void
-reconcile_stop(void)
+reconcile_stop(struct reconcile_loop *l)
 {
-	if (recon_loop.hc == NULL)
+	if (l == NULL)
 		return;
-	pthread_mutex_lock(&recon_loop.mu);
-	recon_loop.stop = 1;
-	pthread_cond_signal(&recon_loop.cv);
-	pthread_mutex_unlock(&recon_loop.mu);
-	pthread_join(recon_loop.thread, NULL);
-	http_client_free(recon_loop.hc);
-	recon_loop.hc = NULL;
-	pthread_cond_destroy(&recon_loop.cv);
+	pthread_mutex_lock(&l->mu);
+	l->stop = 1;
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	pthread_join(l->thread, NULL);
+	recon_loop_free(l);
 }

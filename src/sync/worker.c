@@ -295,11 +295,7 @@ worker_start(const struct worker_deps *d, char *err, size_t errlen)
 	p->cd = (struct converge_deps){d->cfg, d->q, d->okta, d->remote};
 	p->n = d->cfg->workers;
 	p->w = calloc((size_t)p->n, sizeof(*p->w));
-	memset(&ho, 0, sizeof(ho));
-	ho.connect_timeout_ms = d->cfg->connect_timeout_ms;
-	ho.timeout_ms = d->cfg->http_timeout_ms;
-	ho.allow_insecure = d->cfg->allow_insecure_http;
-	ho.abort_flag = &p->abort;
+	http_options_from_config(&ho, d->cfg, &p->abort);
 	for (i = 0; p->w != NULL && i < p->n; i++) { /* n may be 0: intake only */
 		p->w[i].pool = p;
 		p->w[i].hc = http_client_new(&ho);

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "groupsync/base/config.h"
+
 #define HTTP_MAX_RESPONSE (4 * 1024 * 1024) /* larger answers are an error */
 #define HTTP_MAX_HEADERS 32
 
@@ -33,6 +35,11 @@ struct http_options {
 };
 
 struct http_client;
+
+/* The options every outbound client of groupsync uses: the settings'
+ * connect and total timeouts and their http:// rule; abort_flag may be NULL. */
+void http_options_from_config(struct http_options *o, const struct config *cfg,
+    const _Atomic int *abort_flag);
 
 /* Returns NULL on allocation failure. Free with http_client_free. */
 struct http_client *http_client_new(const struct http_options *o);

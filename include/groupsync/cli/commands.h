@@ -1,29 +1,43 @@
 /*
- * admin: the operator commands that work on the store while the service
- * runs: `queue list|show|retry|drop|stats` and `replay`.
+ * commands: every command of the groupsync binary, each in a file of its
+ * own under src/cli/ and each set up through one command context
+ * (groupsync/cli/command.h). cli/main.c picks the command from the
+ * command line and prints --help from their usage lines.
  *
- * Owns their command lines, output (a table or text for people, one JSON
- * object per line with --json for scripts) and exit statuses. The store
- * is opened with QUEUE_OPEN_ADMIN, so the running server's leases are
- * left alone; `replay` goes through the same parser and enqueue as a
- * delivery over HTTP (hook_parse_delivery, queue_enqueue).
+ * Each cmd_* takes the --config path given before the command (may be
+ * NULL) and its own argv (argv[0] is the command's name) and returns the
+ * exit status: 0 ok, 1 runtime failure, 2 invalid usage or settings.
  *
- * Threads: run from main only.
+ * Threads: main only.
  */
-#ifndef GROUPSYNC_ADMIN_H
-#define GROUPSYNC_ADMIN_H
+#ifndef GROUPSYNC_CLI_COMMANDS_H
+#define GROUPSYNC_CLI_COMMANDS_H
 
 #include <stdio.h>
 
-/*
- * Runs the command in argv[0] ("queue" or "replay") with its arguments,
- * after loading the settings like serve does (config_path may be NULL).
- * Returns the exit status: 0 ok, 1 runtime failure (no such job, refused,
- * store error), 2 invalid usage, settings or replay file.
- */
-int admin_main(const char *config_path, int argc, char **argv);
+/* serve: the service itself, until SIGTERM or SIGINT (cli/cmd_serve.c). */
+int cmd_serve(const char *config_path);
 
-/* Prints the admin commands' synopsis lines for --help. */
-void admin_usage(FILE *out);
+/* check-config: the settings checked and printed, secrets redacted; the
+ * templates and Okta keys they name loaded (cli/cmd_serve.c, as serve
+ * loads them). */
+int cmd_check_config(const char *config_path);
+
+/*
+ * queue list|show|retry|drop|stats and replay (cli/cmd_queue.c): the
+ * operator's commands on the store, beside a running server. argv[0] is
+ * "queue" or "replay".
+ */
+int cmd_queue(const char *config_path, int argc, char **argv);
+void cmd_queue_usage(FILE *out);
+
+/* reconcile [--dry-run] [--json] (cli/cmd_reconcile.c). */
+int cmd_reconcile(const char *config_path, int argc, char **argv);
+void cmd_reconcile_usage(FILE *out);
+
+/* okta setup --url URL [--name NAME] [--dry-run] (cli/cmd_okta_setup.c);
+ * argv[0] is "okta". */
+int cmd_okta_setup(const char *config_path, int argc, char **argv);
+void cmd_okta_setup_usage(FILE *out);
 
 #endif

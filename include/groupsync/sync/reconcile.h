@@ -11,12 +11,12 @@
  * need the templates and the user's full profile, so it is left to the
  * worker, which is the one place that decides.
  *
- * Runs as the `reconcile` command, or inside `serve` every
- * GROUPSYNC_RECONCILE_INTERVAL seconds (reconcile_start).
+ * Runs as the `reconcile` command (cli/cmd_reconcile.c), or inside
+ * `serve` every GROUPSYNC_RECONCILE_INTERVAL seconds (reconcile_start).
  *
- * Threads: reconcile_main from main only. reconcile_run from any one
- * thread at a time per http_client. reconcile_start and reconcile_stop
- * from main; the loop runs on its own thread with its own http_client.
+ * Threads: reconcile_run from any one thread at a time per http_client.
+ * reconcile_start and reconcile_stop from main; the loop runs on its own
+ * thread with its own http_client.
  */
 #ifndef GROUPSYNC_RECONCILE_H
 #define GROUPSYNC_RECONCILE_H
@@ -29,6 +29,7 @@ struct config;
 struct http_client;
 struct okta;
 struct queue;
+struct reconcile_loop;
 
 /* What one run found and did. */
 struct reconcile_summary {
@@ -42,40 +43,41 @@ struct reconcile_summary {
 	uint64_t pages;        /* Okta reads while listing (others' reads count too) */
 };
 
+/* How a run goes; zero it for a plain run. The callbacks may be NULL. */
+struct reconcile_opts {
+	int dry_run;                   /* enqueue nothing: tell would_enqueue */
+	const _Atomic int *abort_flag; /* set: the run ends early, as a failure */
+	/* every 100 members listed (last 0), once at the end of the listing
+	 * (last 1), or when the listing failed (last -1) */
+	void (*progress)(size_t members, uint64_t pages, int last, void *arg);
+	/* in a dry run, each job that would be enqueued, and why */
+	void (*would_enqueue)(const char *user_id, const char *reason, void *arg);
+	void *arg;
+};
+
 /*
- * Lists the members, reads the remote IDs and enqueues the jobs (a dry
- * run prints "would enqueue" lines to stdout instead). Returns 0, or -1
- * with a one-line reason in err. abort_flag (may be NULL) ends the run
- * early, as a failure, when set.
+ * Lists the members, reads the remote IDs and enqueues the jobs. Returns
+ * 0, or -1 with a one-line reason in err.
  */
 int reconcile_run(const struct config *cfg, struct okta *okta, struct http_client *hc,
-    struct queue *q, int dry_run, const _Atomic int *abort_flag,
-    struct reconcile_summary *out, char *err, size_t errlen);
-
-/*
- * Runs `reconcile [--dry-run] [--json] [--config FILE]` (argv[0] is
- * "reconcile"). Returns the exit status: 0 ok, 1 Okta or store failure,
- * 2 invalid usage or settings.
- */
-int reconcile_main(const char *config_path, int argc, char **argv);
-
-/* Prints the synopsis lines for --help. */
-void reconcile_usage(FILE *out);
+    struct queue *q, const struct reconcile_opts *o, struct reconcile_summary *out,
+    char *err, size_t errlen);
 
 /*
  * Starts the periodic reconcile of `serve`: a thread that runs
  * reconcile_run every cfg->reconcile_interval_s seconds, the first one
  * interval after start, with its own HTTP client, and logs one line per
- * run. One per process. Returns 0, or -1 when the thread cannot start.
- * cfg, okta and q must outlive it.
+ * run. Returns its handle, or NULL when the thread cannot start. cfg,
+ * okta and q must outlive it.
  */
-int reconcile_start(const struct config *cfg, struct okta *okta, struct queue *q);
+struct reconcile_loop *reconcile_start(const struct config *cfg, struct okta *okta,
+    struct queue *q);
 
 /*
  * Stops it: wakes the wait at once, makes a run in progress abort its Okta
- * call in flight and stop listing, and joins the thread. A no-op when not
- * started.
+ * call in flight and stop listing, joins the thread and frees the loop.
+ * NULL is fine.
  */
-void reconcile_stop(void);
+void reconcile_stop(struct reconcile_loop *l);
 
 #endif

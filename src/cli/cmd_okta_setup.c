@@ -1,6 +1,14 @@
 /*
- * okta_setup: `groupsync okta setup` (see okta_setup.h). Three steps, each
- * read first and written only when needed:
+ * cmd_okta_setup: `groupsync okta setup`, the Okta side of an installation
+ * that the Workflows template made an admin do by hand: the custom profile
+ * attribute that holds the remote ID (GROUPSYNC_REMOTE_ID_ATTRIBUTE) and
+ * the event hook that sends groupsync the event types it handles, with
+ * groupsync's authentication header, then Okta's one-time verification.
+ * Idempotent: the attribute is added only when missing; a hook with the
+ * same URI (or name) is updated instead of a second one being created.
+ * The hook secret is sent to Okta and never printed.
+ *
+ * Three steps, each read first and written only when needed:
  *   1. GET /api/v1/meta/schemas/user/default; POST the remote-ID attribute
  *      when definitions.custom.properties has none;
  *   2. GET /api/v1/eventHooks; PUT /api/v1/eventHooks/{id} over the one
@@ -10,7 +18,7 @@
  *      verification GET to the URL, which a running groupsync answers.
  * --dry-run prints the calls instead, secret redacted, and sends nothing.
  */
-#include "groupsync/okta/setup.h"
+#include "groupsync/cli/commands.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +31,9 @@
 #include "groupsync/base/log.h"
 #include "groupsync/okta/client.h"
 #include "groupsync/base/util.h"
-#include "okta_internal.h"
+#include "groupsync/cli/command.h"
+#include "../okta/okta_internal.h" /* okta_jstr */
 
-#define SETUP_EXIT_RUNTIME 1
-#define SETUP_EXIT_USAGE 2
 #define SETUP_PATH_MAX 512
 #define SETUP_ID_MAX 128
 #define SETUP_REDACTED "<redacted>"
@@ -46,8 +53,7 @@ static const char *const setup_types[] = {
 struct setup_ctx {
 	const char *url, *name, *config;
 	int dry_run;
-	int loaded, curl;
-	struct config cfg;
+	const struct config *cfg;
 	struct okta *okta;
 	struct http_client *hc;
 	char hook_id[SETUP_ID_MAX];
@@ -136,7 +142,7 @@ setup_schema_body(const char *attr)
 static int
 setup_schema(struct setup_ctx *c)
 {
-	const char *attr = c->cfg.remote_id_attribute;
+	const char *attr = c->cfg->remote_id_attribute;
 	json_object *schema, *body, *v = NULL, *answer;
 	int rc;
 
@@ -170,9 +176,9 @@ setup_channel(const struct setup_ctx *c, int real)
 	json_object *auth = json_object_new_object();
 
 	json_object_object_add(auth, "type", setup_str("HEADER"));
-	json_object_object_add(auth, "key", setup_str(c->cfg.hook_auth_header));
+	json_object_object_add(auth, "key", setup_str(c->cfg->hook_auth_header));
 	json_object_object_add(auth, "value",
-	    setup_str(real ? c->cfg.hook_secret : SETUP_REDACTED));
+	    setup_str(real ? c->cfg->hook_secret : SETUP_REDACTED));
 	json_object_object_add(conf, "uri", setup_str(c->url));
 	json_object_object_add(conf, "headers", json_object_new_array());
 	json_object_object_add(conf, "authScheme", auth);
@@ -349,65 +355,36 @@ setup_parse(struct setup_ctx *c, int argc, char **argv)
 	return 0;
 }
 
-/* Settings, URL check, Okta and HTTP clients. 0, or an exit status. */
-static int
-setup_open(struct setup_ctx *c, const char *config_path)
-{
-	struct http_options ho;
-	char err[512];
-
-	if (config_load(&c->cfg, c->config ? c->config : config_path, err, sizeof(err)) < 0) {
-		fprintf(stderr, "groupsync: %s\n", err);
-		return SETUP_EXIT_USAGE;
-	}
-	c->loaded = 1;
-	/* the okta module may log (a DPoP switch, a rate-limit pause) */
-	config_each_secret(&c->cfg, log_add_secret);
-	if (config_check_url(c->url, c->cfg.allow_insecure_http, err, sizeof(err)) < 0) {
-		fprintf(stderr, "groupsync: okta setup: --url: %s\n", err);
-		return SETUP_EXIT_USAGE;
-	}
-	if (http_global_init() < 0)
-		return SETUP_EXIT_RUNTIME;
-	c->curl = 1;
-	c->okta = okta_new(&c->cfg, err, sizeof(err));
-	if (c->okta == NULL) {
-		fprintf(stderr, "groupsync: GROUPSYNC_OKTA_ORG_URL: %s\n", err);
-		return SETUP_EXIT_USAGE;
-	}
-	memset(&ho, 0, sizeof(ho));
-	ho.connect_timeout_ms = c->cfg.connect_timeout_ms;
-	ho.timeout_ms = c->cfg.http_timeout_ms;
-	ho.allow_insecure = c->cfg.allow_insecure_http;
-	c->hc = http_client_new(&ho);
-	return c->hc != NULL ? 0 : SETUP_EXIT_RUNTIME;
-}
-
 int
-okta_setup_main(const char *config_path, int argc, char **argv)
+cmd_okta_setup(const char *config_path, int argc, char **argv)
 {
+	struct command_ctx run;
 	struct setup_ctx c;
+	char err[512];
 	int rc;
 
 	memset(&c, 0, sizeof(c));
 	if (setup_parse(&c, argc, argv) < 0)
-		return SETUP_EXIT_USAGE;
-	rc = setup_open(&c, config_path);
+		return COMMAND_EXIT_USAGE;
+	rc = command_open(&run, "okta setup", c.config ? c.config : config_path, COMMAND_OKTA);
+	c.cfg = &run.cfg;
+	c.okta = run.okta;
+	c.hc = run.hc;
+	if (rc == 0 && config_check_url(c.url, c.cfg->allow_insecure_http, err,
+	    sizeof(err)) < 0) {
+		command_error(&run, "--url: %s", err);
+		rc = COMMAND_EXIT_USAGE;
+	}
 	if (rc == 0 && c.dry_run)
-		printf("dry run: these calls would be sent to %s\n", c.cfg.okta_org_url);
+		printf("dry run: these calls would be sent to %s\n", c.cfg->okta_org_url);
 	if (rc == 0 && (setup_schema(&c) < 0 || setup_hook(&c) < 0))
-		rc = SETUP_EXIT_RUNTIME;
-	http_client_free(c.hc);
-	okta_free(c.okta);
-	if (c.loaded)
-		config_free(&c.cfg);
-	if (c.curl)
-		http_global_cleanup();
+		rc = COMMAND_EXIT_RUNTIME;
+	command_close(&run);
 	return rc;
 }
 
 void
-okta_setup_usage(FILE *out)
+cmd_okta_setup_usage(FILE *out)
 {
 	fprintf(out, "  okta setup --url PUBLIC_HOOK_URL [--name NAME] [--dry-run]\n"
 	    "                 add the remote-ID profile attribute, create or update the\n"
