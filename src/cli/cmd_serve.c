@@ -201,7 +201,7 @@ cmd_serve(const char *path)
 	struct command_ctx run;
 	struct service svc = {0};
 	sigset_t set;
-	int sig = 0, rc;
+	int sig, rc;
 
 	rc = command_open(&run, "serve", path, COMMAND_CURL);
 	if (rc != 0) {

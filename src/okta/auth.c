@@ -34,11 +34,12 @@ struct okta_fresh {
 static char *
 okta_concat(const char *prefix, const char *value)
 {
-	size_t n = strlen(prefix) + strlen(value) + 1;
+	size_t n;
 	char *s;
 
 	if (value == NULL)
 		return NULL;
+	n = strlen(prefix) + strlen(value) + 1;
 	s = malloc(n);
 	if (s != NULL)
 		util_format(s, n, "%s%s", prefix, value);
