@@ -21,7 +21,7 @@
 struct server {
 	struct mg_context *ctx;
 	const struct config *cfg;
-	struct queue *q;
+	struct store *q;
 	struct okta *okta; /* NULL: no Okta metrics */
 	struct hook_filter filter;
 	struct conn_guard *guard;

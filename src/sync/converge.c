@@ -88,7 +88,7 @@ worker_record(struct sync_ctx *x, const char *remote_id)
 	    remote_fingerprint(p->d.remote, x->user, remote_id, x->hash) < 0)
 		return worker_fail(x, HTTP_CLASS_PERMANENT, 0, "update template",
 		    "cannot render");
-	if (queue_remote_put(p->d.q, x->lease->user_id, remote_id,
+	if (store_remote_put(p->d.q, x->lease->user_id, remote_id,
 	    remote_id[0] != '\0' ? x->hash : "") < 0)
 		return worker_store_fail(x, "record remote ID");
 	util_copy(x->remote_id, sizeof(x->remote_id), remote_id);

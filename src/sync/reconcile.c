@@ -3,11 +3,11 @@
  * configured groups and every user with a remote ID who is no longer a
  * member (see reconcile.h for why every member).
  *
- * The store is opened with QUEUE_OPEN_ADMIN, as the admin commands do, so
+ * The store is opened with STORE_OPEN_ADMIN, as the admin commands do, so
  * this runs beside a live server: the jobs are committed like a delivery
  * (one transaction per batch) and the server's workers notice them within
- * their idle wait. The users with a remote ID are read straight from the
- * remote_ids table through the queue's internal header.
+ * their idle wait. The users with a remote ID are read with
+ * store_remote_each.
  * In `serve`, reconcile_start runs the same work on a thread of its own.
  */
 #include "groupsync/sync/reconcile.h"
@@ -27,7 +27,7 @@
 #include "groupsync/base/http.h"
 #include "groupsync/base/log.h"
 #include "groupsync/okta/client.h"
-#include "groupsync/store/queue.h"
+#include "groupsync/store/store.h"
 #include "groupsync/sync/decide.h"
 #include "groupsync/base/util.h"
 
@@ -51,11 +51,11 @@ struct recon_ctx {
 	const _Atomic int *abort_flag; /* NULL: never aborted */
 	struct okta *okta;
 	struct http_client *hc;
-	struct queue *q;
+	struct store *q;
 	struct recon_ids members, known; /* known: a non-empty remote ID */
 	uint64_t pages;
 	size_t without_remote, gone, stored;
-	char published[QUEUE_TIME_MAX + 1];
+	char published[STORE_TIME_MAX + 1];
 	char err[512];
 };
 
@@ -67,7 +67,7 @@ static struct {
 	_Atomic int stop;  /* also the HTTP client's abort flag */
 	const struct config *cfg;
 	struct okta *okta;
-	struct queue *q;
+	struct store *q;
 	struct http_client *hc;
 } recon_loop = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -151,7 +151,7 @@ recon_member(json_object *user, void *arg)
 	    !json_object_is_type(v, json_type_string))
 		return 0;
 	id = json_object_get_string(v);
-	if (id[0] == '\0' || strlen(id) > QUEUE_ID_MAX)
+	if (id[0] == '\0' || strlen(id) > STORE_ID_MAX)
 		return 0; /* not an ID a job can hold */
 	if (c->abort_flag != NULL && *c->abort_flag) {
 		util_copy(c->err, sizeof(c->err), "stopped");
@@ -205,7 +205,7 @@ recon_load_known(struct recon_ctx *c)
 	int ret;
 
 	c->err[0] = '\0';
-	ret = queue_remote_each(c->q, recon_known_add, &c->known, c->err, sizeof(c->err));
+	ret = store_remote_each(c->q, recon_known_add, &c->known, c->err, sizeof(c->err));
 	if (ret < 0 && c->err[0] == '\0')
 		util_copy(c->err, sizeof(c->err), "cannot read the remote IDs: out of memory");
 	recon_ids_sort(&c->known);
@@ -256,16 +256,16 @@ recon_print(const struct recon_ctx *c, json_object *o)
 
 /* Commits the batch; 0 or -1 (said). */
 static int
-recon_flush(struct recon_ctx *c, struct queue_job_in *jobs, size_t *n)
+recon_flush(struct recon_ctx *c, struct store_job_in *jobs, size_t *n)
 {
-	char err[QUEUE_ERROR_MAX + 1] = "";
+	char err[STORE_ERROR_MAX + 1] = "";
 	size_t stored = 0;
 
 	if (*n == 0 || c->dry_run) {
 		*n = 0;
 		return 0;
 	}
-	if (queue_enqueue(c->q, "", jobs, *n, &stored, err, sizeof(err)) != QUEUE_STORED) {
+	if (store_enqueue(c->q, "", jobs, *n, &stored, err, sizeof(err)) != STORE_STORED) {
 		util_format(c->err, sizeof(c->err), "not stored: %s", err);
 		return -1;
 	}
@@ -276,10 +276,10 @@ recon_flush(struct recon_ctx *c, struct queue_job_in *jobs, size_t *n)
 
 /* Adds one user's job to the batch (or, in a dry run, prints it). */
 static int
-recon_add(struct recon_ctx *c, struct queue_job_in *jobs, size_t *n, const char *user,
+recon_add(struct recon_ctx *c, struct store_job_in *jobs, size_t *n, const char *user,
     const char *reason)
 {
-	struct queue_job_in *j = &jobs[*n];
+	struct store_job_in *j = &jobs[*n];
 	json_object *o;
 
 	if (c->dry_run) {
@@ -309,7 +309,7 @@ recon_add(struct recon_ctx *c, struct queue_job_in *jobs, size_t *n, const char 
 static int
 recon_enqueue(struct recon_ctx *c)
 {
-	struct queue_job_in *jobs = calloc(RECON_BATCH, sizeof(*jobs));
+	struct store_job_in *jobs = calloc(RECON_BATCH, sizeof(*jobs));
 	const char *reason;
 	size_t i, n = 0;
 	int rc = -1;
@@ -393,7 +393,7 @@ recon_exec(struct recon_ctx *c)
 
 int
 reconcile_run(const struct config *cfg, struct okta *okta, struct http_client *hc,
-    struct queue *q, int dry_run, const _Atomic int *abort_flag,
+    struct store *q, int dry_run, const _Atomic int *abort_flag,
     struct reconcile_summary *out, char *err, size_t errlen)
 {
 	struct recon_ctx c = {.dry_run = dry_run, .cfg = cfg, .abort_flag = abort_flag,
@@ -454,7 +454,7 @@ recon_open(struct recon_ctx *c, const char *config_path)
 	c->hc = recon_http_new(&c->own, NULL);
 	if (c->hc == NULL)
 		return RECON_EXIT_RUNTIME;
-	c->q = queue_open(c->own.data_dir, QUEUE_OPEN_ADMIN, err, sizeof(err));
+	c->q = store_open(&c->own, STORE_OPEN_ADMIN, err, sizeof(err));
 	if (c->q == NULL) {
 		fprintf(stderr, "groupsync: reconcile: %s\n", err);
 		return RECON_EXIT_RUNTIME;
@@ -481,7 +481,7 @@ reconcile_main(const char *config_path, int argc, char **argv)
 		recon_summary(&c);
 	recon_ids_free(&c.members);
 	recon_ids_free(&c.known);
-	queue_close(c.q);
+	store_close(c.q);
 	http_client_free(c.hc);
 	okta_free(c.okta);
 	if (c.loaded)
@@ -543,7 +543,7 @@ recon_loop_main(void *arg)
 }
 
 int
-reconcile_start(const struct config *cfg, struct okta *okta, struct queue *q)
+reconcile_start(const struct config *cfg, struct okta *okta, struct store *q)
 {
 	pthread_condattr_t ca;
 	int rc;

@@ -35,7 +35,7 @@ struct worker_pool {
 /* Everything one sync of one user reads and produces. */
 struct sync_ctx {
 	struct worker *w;
-	const struct queue_lease *lease;
+	const struct store_lease *lease;
 	enum sync_known known;
 	char remote_id[REMOTE_ID_MAX + 1];
 	char hash[65];

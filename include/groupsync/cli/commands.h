@@ -4,9 +4,9 @@
  *
  * Owns their command lines, output (a table or text for people, one JSON
  * object per line with --json for scripts) and exit statuses. The store
- * is opened with QUEUE_OPEN_ADMIN, so the running server's leases are
+ * is opened with STORE_OPEN_ADMIN, so the running server's leases are
  * left alone; `replay` goes through the same parser and enqueue as a
- * delivery over HTTP (hook_parse_delivery, queue_enqueue).
+ * delivery over HTTP (hook_parse_delivery, store_enqueue).
  *
  * Threads: run from main only.
  */

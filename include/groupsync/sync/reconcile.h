@@ -28,7 +28,7 @@
 struct config;
 struct http_client;
 struct okta;
-struct queue;
+struct store;
 
 /* What one run found and did. */
 struct reconcile_summary {
@@ -49,7 +49,7 @@ struct reconcile_summary {
  * early, as a failure, when set.
  */
 int reconcile_run(const struct config *cfg, struct okta *okta, struct http_client *hc,
-    struct queue *q, int dry_run, const _Atomic int *abort_flag,
+    struct store *q, int dry_run, const _Atomic int *abort_flag,
     struct reconcile_summary *out, char *err, size_t errlen);
 
 /*
@@ -69,7 +69,7 @@ void reconcile_usage(FILE *out);
  * run. One per process. Returns 0, or -1 when the thread cannot start.
  * cfg, okta and q must outlive it.
  */
-int reconcile_start(const struct config *cfg, struct okta *okta, struct queue *q);
+int reconcile_start(const struct config *cfg, struct okta *okta, struct store *q);
 
 /*
  * Stops it: wakes the wait at once, makes a run in progress abort its Okta
