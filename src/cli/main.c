@@ -195,6 +195,7 @@ struct service {
 	struct remote *remote;
 	struct server *srv;
 	struct worker_pool *workers;
+	struct reconcile_loop *reconcile;
 };
 
 static int
@@ -228,9 +229,12 @@ service_start(struct service *s, const struct config *cfg)
 		log_emit(LOG_ERROR, "cannot start the workers", "error", err, (char *)NULL);
 		return EXIT_RUNTIME;
 	}
-	if (cfg->reconcile_interval_s > 0 && reconcile_start(cfg, s->okta, s->q) < 0) {
-		log_emit(LOG_ERROR, "cannot start the reconcile thread", (char *)NULL);
-		return EXIT_RUNTIME;
+	if (cfg->reconcile_interval_s > 0) {
+		s->reconcile = reconcile_start(cfg, s->okta, s->q);
+		if (s->reconcile == NULL) {
+			log_emit(LOG_ERROR, "cannot start the reconcile thread", (char *)NULL);
+			return EXIT_RUNTIME;
+		}
 	}
 	return 0;
 }
@@ -240,7 +244,7 @@ static void
 service_stop(struct service *s, const struct config *cfg)
 {
 	server_stop(s->srv);
-	reconcile_stop();
+	reconcile_stop(s->reconcile);
 	worker_stop(s->workers, cfg->shutdown_grace_ms);
 	okta_free(s->okta);
 	remote_free(s->remote);

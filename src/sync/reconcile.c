@@ -59,8 +59,8 @@ struct recon_ctx {
 	char err[512];
 };
 
-/* The serve loop: one per process (reconcile_start). */
-static struct {
+/* The serve loop (reconcile_start), owned by serve. */
+struct reconcile_loop {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* signalled at stop; waits on CLOCK_MONOTONIC */
@@ -69,7 +69,7 @@ static struct {
 	struct okta *okta;
 	struct store *q;
 	struct http_client *hc;
-} recon_loop = {.mu = PTHREAD_MUTEX_INITIALIZER};
+};
 
 static int
 recon_ids_add(struct recon_ids *s, const char *id)
@@ -501,17 +501,17 @@ reconcile_usage(FILE *out)
 
 /* Waits one interval; 0 when it passed, -1 when stopped. */
 static int
-recon_loop_wait(void)
+recon_loop_wait(struct reconcile_loop *l)
 {
 	struct timespec at;
 	int rc = 0, stop;
 
-	util_deadline(&at, CLOCK_MONOTONIC, (int64_t)recon_loop.cfg->reconcile_interval_s * 1000);
-	pthread_mutex_lock(&recon_loop.mu);
-	while (!recon_loop.stop && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&recon_loop.cv, &recon_loop.mu, &at);
-	stop = recon_loop.stop;
-	pthread_mutex_unlock(&recon_loop.mu);
+	util_deadline(&at, CLOCK_MONOTONIC, (int64_t)l->cfg->reconcile_interval_s * 1000);
+	pthread_mutex_lock(&l->mu);
+	while (!l->stop && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&l->cv, &l->mu, &at);
+	stop = l->stop;
+	pthread_mutex_unlock(&l->mu);
 	return stop ? -1 : 0;
 }
 
@@ -519,16 +519,16 @@ recon_loop_wait(void)
 static void *
 recon_loop_main(void *arg)
 {
+	struct reconcile_loop *l = arg;
 	struct reconcile_summary s;
 	char err[512], members[24], pages[24], jobs[24], ms[24];
 	int64_t t0;
 
-	(void)arg;
-	while (recon_loop_wait() == 0) {
+	while (recon_loop_wait(l) == 0) {
 		t0 = util_now_ms();
-		if (reconcile_run(recon_loop.cfg, recon_loop.okta, recon_loop.hc, recon_loop.q, 0,
-		    &recon_loop.stop, &s, err, sizeof(err)) < 0) {
-			if (!recon_loop.stop)
+		if (reconcile_run(l->cfg, l->okta, l->hc, l->q, 0, &l->stop, &s, err,
+		    sizeof(err)) < 0) {
+			if (!l->stop)
 				log_emit(LOG_WARN, "reconcile failed", "error", err, (char *)NULL);
 			continue;
 		}
@@ -542,46 +542,53 @@ recon_loop_main(void *arg)
 	return NULL;
 }
 
-int
+struct reconcile_loop *
 reconcile_start(const struct config *cfg, struct okta *okta, struct store *q)
 {
+	struct reconcile_loop *l;
 	pthread_condattr_t ca;
 	int rc;
 
-	if (recon_loop.hc != NULL || pthread_condattr_init(&ca) != 0)
-		return -1;
+	l = calloc(1, sizeof(*l));
+	if (l == NULL || pthread_condattr_init(&ca) != 0) {
+		free(l);
+		return NULL;
+	}
 	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	if (rc == 0)
-		rc = pthread_cond_init(&recon_loop.cv, &ca);
+		rc = pthread_cond_init(&l->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	if (rc != 0)
-		return -1;
-	recon_loop.cfg = cfg;
-	recon_loop.okta = okta;
-	recon_loop.q = q;
-	recon_loop.stop = 0;
-	recon_loop.hc = recon_http_new(cfg, &recon_loop.stop);
-	if (recon_loop.hc == NULL ||
-	    pthread_create(&recon_loop.thread, NULL, recon_loop_main, NULL) != 0) {
-		http_client_free(recon_loop.hc);
-		recon_loop.hc = NULL;
-		pthread_cond_destroy(&recon_loop.cv);
-		return -1;
+	if (rc != 0) {
+		free(l);
+		return NULL;
 	}
-	return 0;
+	pthread_mutex_init(&l->mu, NULL);
+	l->cfg = cfg;
+	l->okta = okta;
+	l->q = q;
+	l->hc = recon_http_new(cfg, &l->stop);
+	if (l->hc == NULL || pthread_create(&l->thread, NULL, recon_loop_main, l) != 0) {
+		http_client_free(l->hc);
+		pthread_cond_destroy(&l->cv);
+		pthread_mutex_destroy(&l->mu);
+		free(l);
+		return NULL;
+	}
+	return l;
 }
 
 void
-reconcile_stop(void)
+reconcile_stop(struct reconcile_loop *l)
 {
-	if (recon_loop.hc == NULL)
+	if (l == NULL)
 		return;
-	pthread_mutex_lock(&recon_loop.mu);
-	recon_loop.stop = 1;
-	pthread_cond_signal(&recon_loop.cv);
-	pthread_mutex_unlock(&recon_loop.mu);
-	pthread_join(recon_loop.thread, NULL);
-	http_client_free(recon_loop.hc);
-	recon_loop.hc = NULL;
-	pthread_cond_destroy(&recon_loop.cv);
+	pthread_mutex_lock(&l->mu);
+	l->stop = 1;
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	pthread_join(l->thread, NULL);
+	http_client_free(l->hc);
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
 }

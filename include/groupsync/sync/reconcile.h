@@ -16,7 +16,8 @@
  *
  * Threads: reconcile_main from main only. reconcile_run from any one
  * thread at a time per http_client. reconcile_start and reconcile_stop
- * from main; the loop runs on its own thread with its own http_client.
+ * from the thread that owns the loop (serve's main); the loop runs on its
+ * own thread with its own http_client.
  */
 #ifndef GROUPSYNC_RECONCILE_H
 #define GROUPSYNC_RECONCILE_H
@@ -28,6 +29,7 @@
 struct config;
 struct http_client;
 struct okta;
+struct reconcile_loop;
 struct store;
 
 /* What one run found and did. */
@@ -66,16 +68,17 @@ void reconcile_usage(FILE *out);
  * Starts the periodic reconcile of `serve`: a thread that runs
  * reconcile_run every cfg->reconcile_interval_s seconds, the first one
  * interval after start, with its own HTTP client, and logs one line per
- * run. One per process. Returns 0, or -1 when the thread cannot start.
- * cfg, okta and q must outlive it.
+ * run. Returns the loop, which the caller stops with reconcile_stop(), or
+ * NULL when the thread cannot start. cfg, okta and q must outlive it.
  */
-int reconcile_start(const struct config *cfg, struct okta *okta, struct store *q);
+struct reconcile_loop *reconcile_start(const struct config *cfg, struct okta *okta,
+    struct store *q);
 
 /*
  * Stops it: wakes the wait at once, makes a run in progress abort its Okta
- * call in flight and stop listing, and joins the thread. A no-op when not
- * started.
+ * call in flight and stop listing, joins the thread and frees l. A no-op
+ * when l is NULL.
  */
-void reconcile_stop(void);
+void reconcile_stop(struct reconcile_loop *l);
 
 #endif
