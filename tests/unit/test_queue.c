@@ -201,6 +201,20 @@ open_newer_schema(void **state)
 	assert_non_null(strstr(fx->err, fx->dir));
 }
 
+/* A URI picks the backend of its scheme; none but SQLite is built, and
+ * the refusal names the scheme, never the rest (it may hold a password). */
+static void
+open_unknown_scheme(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_null(store_open_at("postgresql://gs:s3cret@db.example/groupsync",
+	    STORE_OPEN_SERVER, fx->err, sizeof(fx->err)));
+	assert_non_null(strstr(fx->err, "postgresql://"));
+	assert_null(strstr(fx->err, "s3cret"));
+	assert_null(strstr(fx->err, "db.example"));
+}
+
 static void
 enqueue_stores_jobs(void **state)
 {
@@ -841,6 +855,7 @@ static const struct CMUnitTest tests[] = {
 	T(open_close_reopen),
 	T(open_bad_dir),
 	T(open_newer_schema),
+	T(open_unknown_scheme),
 	T(enqueue_stores_jobs),
 	T(duplicate_delivery),
 	T(duplicate_uuid),
@@ -872,7 +887,7 @@ GS_UNIT_MAIN(tests)
 /*
  * Cases, for tests/CMakeLists.txt:
  * gs_unit_test(queue open_close_reopen open_bad_dir open_newer_schema
- *     enqueue_stores_jobs duplicate_delivery duplicate_uuid empty_event_id
+ *     open_unknown_scheme enqueue_stores_jobs duplicate_delivery duplicate_uuid empty_event_id
  *     lease_empty lease_oldest_first lease_per_user lease_coalesces
  *     not_before_respected retry_attempts dead_letter complete_done
  *     release_lease recover_leases_server keep_leases_admin
