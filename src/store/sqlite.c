@@ -182,18 +182,17 @@ sq_rollback(struct sq_store *q)
 /* The front logs the first failure of a run and the first success after
  * it (backend.h); the error is read here, while it is the connection's. */
 void
-sq_write_failed(struct sq_store *q, const char *what)
+sq_write_end(struct sq_store *q, int ok, const char *what)
 {
 	char err[STORE_ERROR_MAX + 1];
 
-	sq_seterr(q, err, sizeof(err), what);
-	store_write_failed(q->store, err);
-}
-
-void
-sq_write_ok(struct sq_store *q)
-{
-	store_write_ok(q->store);
+	if (ok) {
+		store_write_ok(q->store);
+	} else {
+		sq_seterr(q, err, sizeof(err), what);
+		store_write_failed(q->store, err);
+	}
+	sq_rollback(q);
 }
 
 /*

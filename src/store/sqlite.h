@@ -60,11 +60,10 @@ int sq_step_done(sqlite3_stmt *st);
 int sq_run(struct sq_store *q, enum sq_stmt_id id);
 void sq_rollback(struct sq_store *q);
 int sq_set_sync(struct sq_store *q, int full);
-/* With the lock held, after a write transaction failed or committed:
- * tells the front (which logs when the store stops or starts taking
- * writes, once each). */
-void sq_write_failed(struct sq_store *q, const char *what);
-void sq_write_ok(struct sq_store *q);
+/* With the lock held, after a write (what) committed (ok) or failed:
+ * tells the front, which logs when the store stops or starts taking
+ * writes, once each; then rolls back what a failure left open. */
+void sq_write_end(struct sq_store *q, int ok, const char *what);
 void sq_bind_text(sqlite3_stmt *st, int i, const char *s);
 int sq_copy_col(char *dst, size_t size, sqlite3_stmt *st, int col);
 void sq_read_job(sqlite3_stmt *st, struct store_job *j);

@@ -89,11 +89,7 @@ sq_enqueue(void *be, struct store_delivery *batch, char *err, size_t errlen)
 	}
 	ret = 0;
 out:
-	if (ret == 0)
-		sq_write_ok(q);
-	else
-		sq_write_failed(q, "store deliveries");
-	sq_rollback(q);
+	sq_write_end(q, ret == 0, "store deliveries");
 	(void)sq_set_sync(q, 0);
 	pthread_mutex_unlock(&q->lock);
 	return ret;
@@ -178,13 +174,11 @@ sq_lease(void *be, int64_t now_ms, struct store_lease *out, char *err, size_t er
 	sq_bind_text(st, 1, out->user_id);
 	sqlite3_bind_int64(st, 2, now_ms);
 	sqlite3_bind_int64(st, 3, util_now_ms());
-	if (sq_step_done(st) == -1 || sq_run(q, SQS_COMMIT) == -1) {
+	if (sq_step_done(st) == 0 && sq_run(q, SQS_COMMIT) == 0)
+		ret = 1;
+	else
 		sq_seterr(q, err, errlen, "lease: mark leased");
-		sq_write_failed(q, "lease jobs");
-		goto out;
-	}
-	sq_write_ok(q);
-	ret = 1;
+	sq_write_end(q, ret == 1, "lease jobs");
 out:
 	sq_rollback(q);
 	pthread_mutex_unlock(&q->lock);
@@ -227,11 +221,7 @@ sq_finish(void *be, const struct store_lease *l, const struct store_outcome *o)
 		goto out;
 	ret = 0;
 out:
-	if (ret == 0)
-		sq_write_ok(q);
-	else
-		sq_write_failed(q, "record a sync's outcome");
-	sq_rollback(q);
+	sq_write_end(q, ret == 0, "record a sync's outcome");
 	pthread_mutex_unlock(&q->lock);
 	return ret;
 }
@@ -296,11 +286,7 @@ sq_writable(void *be)
 		goto out;
 	ok = 1;
 out:
-	if (ok)
-		sq_write_ok(q);
-	else
-		sq_write_failed(q, "readiness write");
-	sq_rollback(q);
+	sq_write_end(q, ok, "readiness write");
 	pthread_mutex_unlock(&q->lock);
 	return ok;
 }

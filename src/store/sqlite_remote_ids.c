@@ -77,10 +77,7 @@ sq_remote_put(void *be, const char *user_id, const char *remote_id, const char *
 	sq_bind_text(st, 3, hash);
 	sqlite3_bind_int64(st, 4, util_now_ms());
 	ret = sq_step_done(st);
-	if (ret == 0)
-		sq_write_ok(q);
-	else
-		sq_write_failed(q, "record a remote ID");
+	sq_write_end(q, ret == 0, "record a remote ID");
 	pthread_mutex_unlock(&q->lock);
 	return ret;
 }
@@ -96,8 +93,7 @@ sq_remote_delete(void *be, const char *user_id)
 	st = sq_stmt(q, SQS_REMOTE_DELETE);
 	sq_bind_text(st, 1, user_id);
 	ret = sq_step_done(st);
-	if (ret == -1)
-		sq_write_failed(q, "forget a remote ID");
+	sq_write_end(q, ret == 0, "forget a remote ID");
 	pthread_mutex_unlock(&q->lock);
 	return ret;
 }
