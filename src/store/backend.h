@@ -68,20 +68,25 @@ struct store_ops {
 	 */
 	int (*enqueue)(void *be, struct store_delivery *batch, char *err, size_t errlen);
 
-	/* store_lease(), exclusive per user among every handle on the store;
-	 * jobs are appended with store_lease_add(). */
+	/* store_lease(), exclusive per user among every handle on the store
+	 * (and, for a shared store, every process). out arrives zeroed; jobs
+	 * are appended with store_lease_add(); the front frees them unless 1
+	 * is returned. */
 	int (*lease)(void *be, int64_t now_ms, struct store_lease *out, char *err,
 	    size_t errlen);
 	/* Applies o to the lease's jobs that are still leased (a stale lease
 	 * cannot undo what happened since), in one transaction. 0 or -1. */
 	int (*finish)(void *be, const struct store_lease *l, const struct store_outcome *o);
 	int64_t (*next_due)(void *be, int64_t now_ms);
+	/* counts arrives zeroed: fill the states that have jobs. 0 or -1. */
 	int (*counts)(void *be, int64_t counts[4]);
 	/* min(created) of the pending jobs: 1 found, 0 none, -1 error. */
 	int (*oldest_pending)(void *be, int64_t *created_ms);
 	long long (*prune)(void *be, int64_t older_than_ms);
+	/* A real write and commit: 1 when it worked, else 0. */
 	int (*writable)(void *be);
 
+	/* As store.h's store_remote_*; hash is never NULL. */
 	int (*remote_get)(void *be, const char *user_id, char *remote_id, size_t rlen,
 	    char *hash, size_t hlen);
 	int (*remote_put)(void *be, const char *user_id, const char *remote_id,
@@ -100,8 +105,9 @@ struct store_ops {
 	    char *err, size_t errlen);
 	int (*admin_get)(void *be, int64_t id, struct store_job_info *out, char *err,
 	    size_t errlen);
-	/* The change and the read of the state that refused it are one
-	 * transaction, so *state is the state that refused it. */
+	/* For admin_retry and admin_drop, the change and the read of the
+	 * state that refused it are one transaction, so *state is the state
+	 * that refused it. *count arrives 0. */
 	enum store_admin_result (*admin_retry)(void *be, int64_t id, int64_t now_ms,
 	    enum store_state *state, char *err, size_t errlen);
 	int (*admin_retry_dead)(void *be, int64_t now_ms, int64_t *count, char *err,
