@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "groupsync/store/queue.h"
+#include "groupsync/store/store.h"
 
 /* A scrape is about 8 KiB: starting smaller, every render grows the
  * buffer, so the growth path is exercised by every test, not only in rare
@@ -432,8 +432,8 @@ static void
 metrics_render_queue(struct metrics_buf *b, const struct metrics_gauges *g)
 {
 	static const char *const states[4] = {
-		[QUEUE_PENDING] = "pending", [QUEUE_LEASED] = "leased", [QUEUE_DONE] = "done",
-		[QUEUE_DEAD] = "dead",
+		[STORE_PENDING] = "pending", [STORE_LEASED] = "leased", [STORE_DONE] = "done",
+		[STORE_DEAD] = "dead",
 	};
 	char v[METRICS_VALUE_MAX];
 	int64_t age = g->oldest_pending_ms > 0 ? g->oldest_pending_ms : 0;
@@ -454,7 +454,7 @@ metrics_render_queue(struct metrics_buf *b, const struct metrics_gauges *g)
 	metrics_family(b, "groupsync_dead_letters", "gauge",
 	    "Jobs in the dead-letter state, waiting for an operator.");
 	if (g->have_queue)
-		metrics_plain(b, "groupsync_dead_letters", metrics_i64(v, g->jobs[QUEUE_DEAD]));
+		metrics_plain(b, "groupsync_dead_letters", metrics_i64(v, g->jobs[STORE_DEAD]));
 }
 
 static void

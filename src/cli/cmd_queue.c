@@ -3,7 +3,7 @@
  * retry|drop|stats` and `replay` (see groupsync/cli/commands.h).
  *
  * They run beside a live server on the same SQLite file: the store is
- * opened with QUEUE_OPEN_ADMIN, which leaves the server's leases alone,
+ * opened with STORE_OPEN_ADMIN, which leaves the server's leases alone,
  * and every change is one short transaction. The server's workers notice
  * a retried or replayed job within their idle wait (a second), as they
  * notice a retry whose time has come: no signal crosses the processes.
@@ -27,7 +27,7 @@
 
 #include "groupsync/base/config.h"
 #include "groupsync/intake/hook.h"
-#include "groupsync/store/queue.h"
+#include "groupsync/store/store.h"
 #include "groupsync/intake/server.h"
 #include "groupsync/base/util.h"
 
@@ -48,7 +48,7 @@ struct admin_ctx {
 	const struct admin_cmd *cmd;
 	const char *arg;    /* the job ID or file */
 	const char *config; /* --config after the command, as serve allows */
-	unsigned states; /* QUEUE_STATE_BIT()s */
+	unsigned states; /* STORE_STATE_BIT()s */
 	const char *user;
 	long long limit;
 	int json;
@@ -57,7 +57,7 @@ struct admin_ctx {
 	int64_t id; /* arg, parsed, when a job ID */
 	struct command_ctx run; /* the settings and the store */
 	const struct config *cfg;
-	struct queue *q;
+	struct store *q;
 };
 
 struct admin_cmd {
@@ -125,14 +125,14 @@ admin_json_time(int64_t ms)
 
 /* Every stored field of a job; the caller puts it. */
 static json_object *
-admin_job_json(const struct queue_job_info *info, int64_t now)
+admin_job_json(const struct store_job_info *info, int64_t now)
 {
-	const struct queue_job *j = &info->job;
+	const struct store_job *j = &info->job;
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "id", json_object_new_int64(j->id));
 	json_object_object_add(o, "state",
-	    json_object_new_string(queue_state_name(j->state)));
+	    json_object_new_string(store_state_name(j->state)));
 	json_object_object_add(o, "user_id", json_object_new_string(j->user_id));
 	json_object_object_add(o, "event_type",
 	    json_object_new_string(j->event_type));
@@ -146,7 +146,7 @@ admin_job_json(const struct queue_job_info *info, int64_t now)
 	    json_object_new_string(j->changed) : NULL);
 	json_object_object_add(o, "attempts", json_object_new_int(j->attempts));
 	/* when a worker may take it: "now", a time, or null (not pending) */
-	json_object_object_add(o, "next_attempt", j->state != QUEUE_PENDING ?
+	json_object_object_add(o, "next_attempt", j->state != STORE_PENDING ?
 	    NULL : j->not_before_ms <= now ? json_object_new_string("now") :
 	    admin_json_time(j->not_before_ms));
 	json_object_object_add(o, "created", admin_json_time(j->created_ms));
@@ -195,9 +195,9 @@ admin_list_row(json_object *o)
 static int
 admin_list(struct admin_ctx *c)
 {
-	struct queue_list_query qry;
-	struct queue_job_info *jobs;
-	char err[QUEUE_ERROR_MAX + 1];
+	struct store_list_query qry;
+	struct store_job_info *jobs;
+	char err[STORE_ERROR_MAX + 1];
 	int64_t now = util_now_ms();
 	size_t n, i;
 	int more;
@@ -205,7 +205,7 @@ admin_list(struct admin_ctx *c)
 	qry.states = c->states;
 	qry.user_id = c->user;
 	qry.limit = (size_t)c->limit;
-	if (queue_admin_list(c->q, &qry, &jobs, &n, &more, err,
+	if (store_admin_list(c->q, &qry, &jobs, &n, &more, err,
 	    sizeof(err)) == -1) {
 		command_error(&c->run, "%s", err);
 		return ADMIN_EXIT_RUNTIME;
@@ -232,11 +232,11 @@ admin_list(struct admin_ctx *c)
 static int
 admin_show(struct admin_ctx *c)
 {
-	struct queue_job_info info;
-	char err[QUEUE_ERROR_MAX + 1];
+	struct store_job_info info;
+	char err[STORE_ERROR_MAX + 1];
 	int found;
 
-	found = queue_admin_get(c->q, c->id, &info, err, sizeof(err));
+	found = store_admin_get(c->q, c->id, &info, err, sizeof(err));
 	if (found == 0)
 		command_error(&c->run, "no job %lld", (long long)c->id);
 	else if (found == -1)
@@ -261,43 +261,43 @@ admin_emit_count(const struct admin_ctx *c, const char *what, int64_t n)
 static int
 admin_change(struct admin_ctx *c)
 {
-	enum queue_admin_result res;
-	enum queue_state state = QUEUE_PENDING;
-	char err[QUEUE_ERROR_MAX + 1];
+	enum store_admin_result res;
+	enum store_state state = STORE_PENDING;
+	char err[STORE_ERROR_MAX + 1];
 	long long id = (long long)c->id;
 	int drop = strcmp(c->cmd->name, "queue drop") == 0;
 
 	if (drop)
-		res = queue_admin_drop(c->q, c->id, &state, err, sizeof(err));
+		res = store_admin_drop(c->q, c->id, &state, err, sizeof(err));
 	else
-		res = queue_admin_retry(c->q, c->id, util_now_ms(), &state, err,
+		res = store_admin_retry(c->q, c->id, util_now_ms(), &state, err,
 		    sizeof(err));
-	if (res == QUEUE_ADMIN_OK) {
+	if (res == STORE_ADMIN_OK) {
 		admin_emit_count(c, drop ? "dropped" : "retried", 1);
 		return 0;
 	}
-	if (res == QUEUE_ADMIN_NO_JOB)
+	if (res == STORE_ADMIN_NO_JOB)
 		command_error(&c->run, "no job %lld", id);
-	else if (res == QUEUE_ADMIN_ERROR)
+	else if (res == STORE_ADMIN_ERROR)
 		command_error(&c->run, "job %lld: %s", id, err);
-	else if (state == QUEUE_LEASED)
+	else if (state == STORE_LEASED)
 		command_error(&c->run, "job %lld is leased: a worker is syncing it now; "
 		    "try again once it is done or dead", id);
 	else
 		command_error(&c->run, "job %lld is %s: only a dead or pending job can "
-		    "be retried", id, queue_state_name(state));
+		    "be retried", id, store_state_name(state));
 	return ADMIN_EXIT_RUNTIME;
 }
 
 static int
 admin_retry(struct admin_ctx *c)
 {
-	char err[QUEUE_ERROR_MAX + 1];
+	char err[STORE_ERROR_MAX + 1];
 	int64_t n;
 
 	if (!c->all_dead)
 		return admin_change(c);
-	if (queue_admin_retry_dead(c->q, util_now_ms(), &n, err,
+	if (store_admin_retry_dead(c->q, util_now_ms(), &n, err,
 	    sizeof(err)) == -1) {
 		command_error(&c->run, "%s", err);
 		return ADMIN_EXIT_RUNTIME;
@@ -313,17 +313,17 @@ admin_stats(struct admin_ctx *c)
 	json_object *o;
 	int i;
 
-	if (queue_counts(c->q, counts) == -1 ||
-	    queue_oldest_pending_ms(c->q, util_now_ms(), &age) == -1) {
+	if (store_counts(c->q, counts) == -1 ||
+	    store_oldest_pending_ms(c->q, util_now_ms(), &age) == -1) {
 		command_error(&c->run, "cannot read the store");
 		return ADMIN_EXIT_RUNTIME;
 	}
 	o = json_object_new_object();
-	for (i = QUEUE_PENDING; i <= QUEUE_DEAD; i++)
-		json_object_object_add(o, queue_state_name((enum queue_state)i),
+	for (i = STORE_PENDING; i <= STORE_DEAD; i++)
+		json_object_object_add(o, store_state_name((enum store_state)i),
 		    json_object_new_int64(counts[i]));
 	json_object_object_add(o, "oldest_pending_age_ms",
-	    counts[QUEUE_PENDING] > 0 ? json_object_new_int64(age) : NULL);
+	    counts[STORE_PENDING] > 0 ? json_object_new_int64(age) : NULL);
 	admin_emit(c, o);
 	return 0;
 }
@@ -388,8 +388,8 @@ admin_replay(struct admin_ctx *c)
 {
 	struct hook_filter filter = {c->cfg->group_ids, c->cfg->ngroup_ids};
 	struct hook_delivery d;
-	enum queue_enqueue_result res = QUEUE_STORED;
-	char *body, err[QUEUE_ERROR_MAX + 1];
+	enum store_enqueue_result res = STORE_STORED;
+	char *body, err[STORE_ERROR_MAX + 1];
 	size_t len = 0, stored = 0;
 	int rc = ADMIN_EXIT_RUNTIME;
 
@@ -403,14 +403,14 @@ admin_replay(struct admin_ctx *c)
 	}
 	free(body);
 	if (!c->dry_run) {
-		res = queue_enqueue(c->q, d.event_id, d.jobs, d.njobs, &stored,
+		res = store_enqueue(c->q, d.event_id, d.jobs, d.njobs, &stored,
 		    err, sizeof(err));
-		if (res == QUEUE_FAILED) {
+		if (res == STORE_FAILED) {
 			command_error(&c->run, "%s: not stored: %s", c->arg, err);
 			goto out;
 		}
 	}
-	admin_emit(c, admin_replay_json(&d, stored, res == QUEUE_DUPLICATE,
+	admin_emit(c, admin_replay_json(&d, stored, res == STORE_DUPLICATE,
 	    c->dry_run));
 	rc = 0;
 out:
@@ -429,11 +429,11 @@ admin_value(struct admin_ctx *c, const char *name, const char *value)
 	int bad = 0;
 
 	if (strcmp(name, "--state") == 0 && (o & AO_STATE))
-		bad = queue_states_parse(value, &c->states) == -1;
+		bad = store_states_parse(value, &c->states) == -1;
 	else if (strcmp(name, "--user") == 0 && (o & AO_USER))
 		c->user = value;
 	else if (strcmp(name, "--limit") == 0 && (o & AO_LIMIT)) {
-		c->limit = admin_number(value, QUEUE_LIST_MAX);
+		c->limit = admin_number(value, STORE_LIST_MAX);
 		bad = c->limit == -1;
 	} else if (strcmp(name, "--config") == 0) /* after the command too */
 		c->config = value;
@@ -441,7 +441,7 @@ admin_value(struct admin_ctx *c, const char *name, const char *value)
 		return 0;
 	if (bad && c->limit == -1)
 		command_error(&c->run, "--limit %s: must be 1 to %d", value,
-		    QUEUE_LIST_MAX);
+		    STORE_LIST_MAX);
 	else if (bad)
 		command_error(&c->run, "--state %s: must be pending, leased, done, "
 		    "dead or all", value);
@@ -550,7 +550,7 @@ cmd_queue(const char *config_path, int argc, char **argv)
 	int used, rc;
 
 	memset(&c, 0, sizeof(c));
-	c.states = QUEUE_STATES_OPEN;
+	c.states = STORE_STATES_OPEN;
 	c.limit = ADMIN_LIST_LIMIT;
 	c.cmd = admin_find(argc, argv, &used);
 	if (c.cmd == NULL) {

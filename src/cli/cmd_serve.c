@@ -24,7 +24,7 @@
 #include "groupsync/intake/server.h"
 #include "groupsync/okta/client.h"
 #include "groupsync/remote/client.h"
-#include "groupsync/store/queue.h"
+#include "groupsync/store/store.h"
 #include "groupsync/sync/reconcile.h"
 #include "groupsync/sync/worker.h"
 
@@ -103,10 +103,10 @@ log_started(const struct config *cfg, int port)
 
 /* Prunes what the store no longer needs, and logs what it removed. */
 static void
-maintain(const struct config *cfg, struct queue *q)
+maintain(const struct config *cfg, struct store *q)
 {
 	int64_t keep_ms = (int64_t)cfg->retention_days * 24 * 3600 * 1000;
-	long long n = queue_prune(q, util_now_ms() - keep_ms);
+	long long n = store_prune(q, util_now_ms() - keep_ms);
 	char count[24];
 
 	if (n == 0)
@@ -119,7 +119,7 @@ maintain(const struct config *cfg, struct queue *q)
 /* The main thread's life while serving: maintenance every minute until a
  * stop signal. Returns the signal. */
 static int
-wait_for_stop(const sigset_t *set, const struct config *cfg, struct queue *q)
+wait_for_stop(const sigset_t *set, const struct config *cfg, struct store *q)
 {
 	struct timespec minute = {60, 0};
 	int sig;
@@ -134,7 +134,7 @@ wait_for_stop(const sigset_t *set, const struct config *cfg, struct queue *q)
 
 /* The parts of a running service, started in order and stopped in reverse. */
 struct service {
-	struct queue *q;
+	struct store *q;
 	struct okta *okta;
 	struct remote *remote;
 	struct server *srv;
@@ -151,7 +151,7 @@ service_start(struct service *s, const struct config *cfg)
 
 	if (load_clients(cfg, &s->remote, &s->okta) < 0)
 		return EXIT_USAGE;
-	s->q = queue_open(cfg->data_dir, QUEUE_OPEN_SERVER, err, sizeof(err));
+	s->q = store_open(cfg, STORE_OPEN_SERVER, err, sizeof(err));
 	if (s->q == NULL) {
 		log_emit(LOG_ERROR, "cannot open the queue", "error", err, (char *)NULL);
 		return EXIT_RUNTIME;
@@ -192,7 +192,7 @@ service_stop(struct service *s, const struct config *cfg)
 	worker_stop(s->workers, cfg->shutdown_grace_ms);
 	okta_free(s->okta);
 	remote_free(s->remote);
-	queue_close(s->q);
+	store_close(s->q);
 }
 
 int

@@ -80,8 +80,8 @@ command_open(struct command_ctx *c, const char *name, const char *config_path,
 	if (rc != 0)
 		return rc;
 	if (needs & COMMAND_STORE) {
-		/* QUEUE_OPEN_ADMIN leaves a running server's leases alone */
-		c->q = queue_open(c->cfg.data_dir, QUEUE_OPEN_ADMIN, err, sizeof(err));
+		/* STORE_OPEN_ADMIN leaves a running server's leases alone */
+		c->q = store_open(&c->cfg, STORE_OPEN_ADMIN, err, sizeof(err));
 		if (c->q == NULL) {
 			command_error(c, "%s", err);
 			return COMMAND_EXIT_RUNTIME;
@@ -93,7 +93,7 @@ command_open(struct command_ctx *c, const char *name, const char *config_path,
 void
 command_close(struct command_ctx *c)
 {
-	queue_close(c->q);
+	store_close(c->q);
 	http_client_free(c->hc);
 	okta_free(c->okta);
 	if (c->curl)

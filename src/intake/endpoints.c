@@ -29,7 +29,7 @@
 
 struct endpoints {
 	const struct config *cfg;
-	struct queue *q;
+	struct store *q;
 	struct okta *okta; /* NULL: no Okta metrics */
 	struct conn_guard *guard;
 	struct hook_filter filter;
@@ -233,7 +233,7 @@ endpoint_log_ignored(struct endpoint_req *r, const struct hook_delivery *d)
  * count as duplicates.
  */
 static void
-endpoint_count_delivery(const struct hook_delivery *d, enum queue_enqueue_result res,
+endpoint_count_delivery(const struct hook_delivery *d, enum store_enqueue_result res,
     size_t stored)
 {
 	static const enum metrics_event ignored[HOOK_IGNORED_NREASONS] = {
@@ -244,9 +244,9 @@ endpoint_count_delivery(const struct hook_delivery *d, enum queue_enqueue_result
 	};
 	size_t i;
 
-	if (stored > d->njobs || res == QUEUE_DUPLICATE)
+	if (stored > d->njobs || res == STORE_DUPLICATE)
 		stored = 0;
-	metrics_delivery(res == QUEUE_DUPLICATE ? METRICS_DELIVERY_DUPLICATE :
+	metrics_delivery(res == STORE_DUPLICATE ? METRICS_DELIVERY_DUPLICATE :
 	    METRICS_DELIVERY_ACCEPTED);
 	metrics_events(METRICS_EVENT_QUEUED, stored);
 	metrics_events(METRICS_EVENT_DUPLICATE, d->njobs - stored);
@@ -262,7 +262,7 @@ endpoint_deliver(struct endpoint_req *r)
 	struct hook_delivery d;
 	char *body = NULL, err[128], answer[96];
 	size_t len = 0, stored = 0;
-	enum queue_enqueue_result res;
+	enum store_enqueue_result res;
 	int status;
 
 	status = endpoint_read_body(r, &body, &len);
@@ -287,8 +287,8 @@ endpoint_deliver(struct endpoint_req *r)
 		return endpoint_error(r, 400, err);
 	}
 	free(body);
-	res = queue_enqueue(r->s->q, d.event_id, d.jobs, d.njobs, &stored, err, sizeof(err));
-	if (res == QUEUE_FAILED) {
+	res = store_enqueue(r->s->q, d.event_id, d.jobs, d.njobs, &stored, err, sizeof(err));
+	if (res == STORE_FAILED) {
 		/* warn, not error: the queue logs the store's failure once */
 		log_emit(LOG_WARN, "delivery not stored: answering 503 so that Okta retries",
 		    "request_id", r->rid, "event_id", d.event_id, "error", err, (char *)NULL);
@@ -298,10 +298,10 @@ endpoint_deliver(struct endpoint_req *r)
 		    "Retry-After", SERVER_STORE_RETRY_AFTER);
 	}
 	endpoint_count_delivery(&d, res, stored);
-	endpoint_log_delivery(r, &d, stored, res == QUEUE_DUPLICATE);
+	endpoint_log_delivery(r, &d, stored, res == STORE_DUPLICATE);
 	endpoint_log_ignored(r, &d);
 	util_format(answer, sizeof(answer), "{\"events\":%zu,\"stored\":%zu,\"duplicate\":%s}",
-	    d.nevents, stored, res == QUEUE_DUPLICATE ? "true" : "false");
+	    d.nevents, stored, res == STORE_DUPLICATE ? "true" : "false");
 	hook_delivery_free(&d);
 	return endpoint_reply(r, 200, "application/json", answer, NULL, NULL);
 }
@@ -387,7 +387,7 @@ endpoint_readyz(struct mg_connection *conn, void *cbdata)
 	struct endpoint_req r = {.conn = conn, .s = cbdata};
 
 	endpoint_request_id(r.rid);
-	if (queue_writable(r.s->q))
+	if (store_writable(r.s->q))
 		return endpoint_reply(&r, 200, "application/json", "{\"status\":\"ready\"}", NULL,
 		    NULL);
 	log_emit(LOG_WARN, "not ready: the store does not accept writes", (char *)NULL);
@@ -399,8 +399,8 @@ static void
 endpoint_gauges(struct endpoints *s, struct metrics_gauges *g)
 {
 	memset(g, 0, sizeof(*g));
-	g->have_queue = queue_counts(s->q, g->jobs) == 0 &&
-	    queue_oldest_pending_ms(s->q, util_now_ms(), &g->oldest_pending_ms) == 0;
+	g->have_queue = store_counts(s->q, g->jobs) == 0 &&
+	    store_oldest_pending_ms(s->q, util_now_ms(), &g->oldest_pending_ms) == 0;
 	if (!g->have_queue)
 		log_emit(LOG_WARN, "metrics: cannot read the queue", (char *)NULL);
 	if (s->okta != NULL) {

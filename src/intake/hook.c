@@ -11,7 +11,7 @@
  * - A string value holding "\u0000" counts as absent: its C string would
  *   be a silent truncation of the value Okta sent.
  * - The delivery's eventId is copied only when it is a token of at most
- *   QUEUE_ID_MAX characters; otherwise it stays "" (the event uuids still
+ *   STORE_ID_MAX characters; otherwise it stays "" (the event uuids still
  *   de-duplicate), so that an odd eventId never loses a delivery.
  * - Targets are picked by type. A User (or UserGroup) entry whose id is
  *   missing or null does not count; one whose id is present but not a
@@ -126,7 +126,7 @@ hook_published_ok(const char *s)
 	if (s == NULL)
 		return 0;
 	n = strlen(s);
-	if (n < 10 || n > QUEUE_TIME_MAX)
+	if (n < 10 || n > STORE_TIME_MAX)
 		return 0;
 	for (i = 0; i < n; i++) {
 		int digit = s[i] >= '0' && s[i] <= '9';
@@ -165,7 +165,7 @@ hook_pick_target(struct json_object *ev, const char *type, char *id,
 		if (!json_object_object_get_ex(t, "id", &v) || v == NULL)
 			continue; /* absent or null (as in a preview): no id */
 		tid = hook_str(t, "id");
-		if (tid == NULL || !util_is_token(tid, QUEUE_ID_MAX))
+		if (tid == NULL || !util_is_token(tid, STORE_ID_MAX))
 			return -1;
 		if (id[0] != '\0' && strcmp(id, tid) != 0)
 			return -1;
@@ -190,7 +190,7 @@ hook_group_configured(const struct hook_filter *f, const char *id)
 
 /* Fills changed/changed_known of an update_profile job (see the top). */
 static void
-hook_changed(struct json_object *ev, struct queue_job_in *job)
+hook_changed(struct json_object *ev, struct store_job_in *job)
 {
 	struct json_object *dc, *dd;
 	const char *s;
@@ -220,7 +220,7 @@ hook_changed(struct json_object *ev, struct queue_job_in *job)
  */
 static int
 hook_parse_event(struct json_object *ev, const struct hook_filter *f,
-    struct queue_job_in *job)
+    struct store_job_in *job)
 {
 	const char *type, *uuid, *published;
 	int r;
@@ -235,7 +235,7 @@ hook_parse_event(struct json_object *ev, const struct hook_filter *f,
 		return HOOK_IGNORED_TYPE;
 	uuid = hook_str(ev, "uuid");
 	published = hook_str(ev, "published");
-	if (uuid == NULL || !util_is_token(uuid, QUEUE_ID_MAX) ||
+	if (uuid == NULL || !util_is_token(uuid, STORE_ID_MAX) ||
 	    !hook_published_ok(published))
 		return HOOK_IGNORED_INVALID;
 	if (util_copy(job->uuid, sizeof(job->uuid), uuid) == -1 ||
@@ -387,7 +387,7 @@ hook_envelope(struct json_object *root, struct hook_delivery *out, char *err,
 		return NULL;
 	}
 	s = hook_str(root, "eventId");
-	if (s != NULL && util_is_token(s, QUEUE_ID_MAX))
+	if (s != NULL && util_is_token(s, STORE_ID_MAX))
 		(void)util_copy(out->event_id, sizeof(out->event_id), s);
 	return events;
 }

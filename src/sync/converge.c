@@ -89,7 +89,7 @@ converge_record(struct converge *x, const char *remote_id)
 	    remote_fingerprint(d->remote, x->user, remote_id, x->hash) < 0)
 		return converge_fail(x, HTTP_CLASS_PERMANENT, 0, "update template",
 		    "cannot render");
-	if (queue_remote_put(d->q, x->lease->user_id, remote_id,
+	if (store_remote_put(d->q, x->lease->user_id, remote_id,
 	    remote_id[0] != '\0' ? x->hash : "") < 0)
 		return converge_store_fail(x, "record remote ID");
 	util_copy(x->remote_id, sizeof(x->remote_id), remote_id);
@@ -245,7 +245,7 @@ converge_run(struct converge *x)
 int
 converge_load_known(struct converge *x)
 {
-	int rc = queue_remote_get(x->d->q, x->lease->user_id, x->remote_id,
+	int rc = store_remote_get(x->d->q, x->lease->user_id, x->remote_id,
 	    sizeof(x->remote_id), x->hash, sizeof(x->hash));
 
 	if (rc < 0)

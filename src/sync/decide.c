@@ -22,14 +22,14 @@ sync_is_profile(const char *type)
  * (coalesced), so "nothing pending" holds by construction.
  */
 enum sync_precheck
-sync_precheck(const struct queue_job *jobs, size_t njobs, enum sync_known known,
+sync_precheck(const struct store_job *jobs, size_t njobs, enum sync_known known,
     int (*relevant)(const char *changed, void *arg), void *arg)
 {
 	int only_profile = 1, profile_relevant = 0;
 	size_t i;
 
 	for (i = 0; i < njobs; i++) {
-		const struct queue_job *j = &jobs[i];
+		const struct store_job *j = &jobs[i];
 
 		/* A join, a leave or a reconcile can always change something. */
 		if (sync_is_membership(j->event_type) ||

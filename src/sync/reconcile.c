@@ -25,7 +25,7 @@
 #include "groupsync/base/http.h"
 #include "groupsync/base/log.h"
 #include "groupsync/okta/client.h"
-#include "groupsync/store/queue.h"
+#include "groupsync/store/store.h"
 #include "groupsync/sync/decide.h"
 #include "groupsync/base/util.h"
 
@@ -43,11 +43,11 @@ struct recon_ctx {
 	const struct config *cfg;
 	struct okta *okta;
 	struct http_client *hc;
-	struct queue *q;
+	struct store *q;
 	struct recon_ids members, known; /* known: a non-empty remote ID */
 	uint64_t pages;
 	size_t without_remote, gone, stored;
-	char published[QUEUE_TIME_MAX + 1];
+	char published[STORE_TIME_MAX + 1];
 	char err[512];
 };
 
@@ -59,7 +59,7 @@ struct reconcile_loop {
 	_Atomic int stop;  /* also the HTTP client's abort flag */
 	const struct config *cfg;
 	struct okta *okta;
-	struct queue *q;
+	struct store *q;
 	struct http_client *hc;
 };
 
@@ -140,7 +140,7 @@ recon_member(json_object *user, void *arg)
 	    !json_object_is_type(v, json_type_string))
 		return 0;
 	id = json_object_get_string(v);
-	if (id[0] == '\0' || strlen(id) > QUEUE_ID_MAX)
+	if (id[0] == '\0' || strlen(id) > STORE_ID_MAX)
 		return 0; /* not an ID a job can hold */
 	if (c->o->abort_flag != NULL && *c->o->abort_flag) {
 		util_copy(c->err, sizeof(c->err), "stopped");
@@ -193,7 +193,7 @@ recon_load_known(struct recon_ctx *c)
 	int ret;
 
 	c->err[0] = '\0';
-	ret = queue_remote_each(c->q, recon_known_add, &c->known, c->err, sizeof(c->err));
+	ret = store_remote_each(c->q, recon_known_add, &c->known, c->err, sizeof(c->err));
 	if (ret < 0 && c->err[0] == '\0')
 		util_copy(c->err, sizeof(c->err), "cannot read the remote IDs: out of memory");
 	recon_ids_sort(&c->known);
@@ -231,16 +231,16 @@ recon_uuid(char *out, size_t len)
 
 /* Commits the batch; 0 or -1 (said). */
 static int
-recon_flush(struct recon_ctx *c, struct queue_job_in *jobs, size_t *n)
+recon_flush(struct recon_ctx *c, struct store_job_in *jobs, size_t *n)
 {
-	char err[QUEUE_ERROR_MAX + 1] = "";
+	char err[STORE_ERROR_MAX + 1] = "";
 	size_t stored = 0;
 
 	if (*n == 0 || c->o->dry_run) {
 		*n = 0;
 		return 0;
 	}
-	if (queue_enqueue(c->q, "", jobs, *n, &stored, err, sizeof(err)) != QUEUE_STORED) {
+	if (store_enqueue(c->q, "", jobs, *n, &stored, err, sizeof(err)) != STORE_STORED) {
 		util_format(c->err, sizeof(c->err), "not stored: %s", err);
 		return -1;
 	}
@@ -251,10 +251,10 @@ recon_flush(struct recon_ctx *c, struct queue_job_in *jobs, size_t *n)
 
 /* Adds one user's job to the batch (or, in a dry run, prints it). */
 static int
-recon_add(struct recon_ctx *c, struct queue_job_in *jobs, size_t *n, const char *user,
+recon_add(struct recon_ctx *c, struct store_job_in *jobs, size_t *n, const char *user,
     const char *reason)
 {
-	struct queue_job_in *j = &jobs[*n];
+	struct store_job_in *j = &jobs[*n];
 
 	if (c->o->dry_run) {
 		if (c->o->would_enqueue != NULL)
@@ -277,7 +277,7 @@ recon_add(struct recon_ctx *c, struct queue_job_in *jobs, size_t *n, const char 
 static int
 recon_enqueue(struct recon_ctx *c)
 {
-	struct queue_job_in *jobs = calloc(RECON_BATCH, sizeof(*jobs));
+	struct store_job_in *jobs = calloc(RECON_BATCH, sizeof(*jobs));
 	const char *reason;
 	size_t i, n = 0;
 	int rc = -1;
@@ -320,7 +320,7 @@ recon_exec(struct recon_ctx *c)
 
 int
 reconcile_run(const struct config *cfg, struct okta *okta, struct http_client *hc,
-    struct queue *q, const struct reconcile_opts *o, struct reconcile_summary *out,
+    struct store *q, const struct reconcile_opts *o, struct reconcile_summary *out,
     char *err, size_t errlen)
 {
 	struct recon_ctx c = {.o = o, .cfg = cfg, .okta = okta, .hc = hc, .q = q};
@@ -395,7 +395,7 @@ recon_loop_free(struct reconcile_loop *l)
 }
 
 struct reconcile_loop *
-reconcile_start(const struct config *cfg, struct okta *okta, struct queue *q)
+reconcile_start(const struct config *cfg, struct okta *okta, struct store *q)
 {
 	struct reconcile_loop *l = calloc(1, sizeof(*l));
 	struct http_options ho;

@@ -78,20 +78,20 @@ worker_nap(struct worker_pool *p, int ms)
  * again, which converges to the same state. Returns 0 once recorded.
  */
 static int
-worker_end_lease(struct worker_pool *p, const struct queue_lease *l, enum worker_end how,
+worker_end_lease(struct worker_pool *p, const struct store_lease *l, enum worker_end how,
     int64_t retry_at_ms, const char *error)
 {
 	int wait_ms = WORKER_STORE_WAIT_MS, rc;
 
 	for (;;) {
 		if (how == WORKER_END_DONE)
-			rc = queue_complete(p->d.q, l);
+			rc = store_complete(p->d.q, l);
 		else if (how == WORKER_END_RETRY)
-			rc = queue_retry(p->d.q, l, retry_at_ms, error);
+			rc = store_retry(p->d.q, l, retry_at_ms, error);
 		else if (how == WORKER_END_DEAD)
-			rc = queue_dead(p->d.q, l, error);
+			rc = store_dead(p->d.q, l, error);
 		else
-			rc = queue_release(p->d.q, l);
+			rc = store_release(p->d.q, l);
 		if (rc == 0)
 			return 0;
 		if (worker_nap(p, wait_ms) < 0)
@@ -108,7 +108,7 @@ worker_relevant(const char *changed, void *arg)
 }
 
 static int
-worker_max_attempts(const struct queue_lease *l)
+worker_max_attempts(const struct store_lease *l)
 {
 	size_t i;
 	int m = 0;
@@ -197,7 +197,7 @@ worker_count_sync(const struct worker_run *x, uint64_t start_us)
 }
 
 static void
-worker_sync(struct worker *w, const struct queue_lease *lease)
+worker_sync(struct worker *w, const struct store_lease *lease)
 {
 	struct worker_pool *p = w->pool;
 	struct worker_run x;
@@ -243,29 +243,29 @@ worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct worker_pool *p = w->pool;
-	struct queue_lease lease;
-	char err[QUEUE_ERROR_MAX + 1];
+	struct store_lease lease;
+	char err[STORE_ERROR_MAX + 1];
 	uint64_t seq;
 	int rc, failing = 0;
 
 	while (!atomic_load(&p->stopping)) {
-		seq = queue_work_seq(p->d.q);
-		rc = queue_lease(p->d.q, util_now_ms(), &lease, err, sizeof(err));
+		seq = store_work_seq(p->d.q);
+		rc = store_lease(p->d.q, util_now_ms(), &lease, err, sizeof(err));
 		if (rc < 0) {
 			/* once per streak: a failing store fails every second */
 			if (!failing)
 				log_emit(LOG_ERROR, "cannot lease jobs", "error", err, (char *)NULL);
 			failing = 1;
-			queue_wait_work(p->d.q, seq, WORKER_IDLE_WAIT_MS);
+			store_wait_work(p->d.q, seq, WORKER_IDLE_WAIT_MS);
 			continue;
 		}
 		failing = 0;
 		if (rc == 0) {
-			queue_wait_due(p->d.q, seq, WORKER_IDLE_WAIT_MS);
+			store_wait_due(p->d.q, seq, WORKER_IDLE_WAIT_MS);
 			continue;
 		}
 		worker_sync(w, &lease);
-		queue_lease_free(&lease);
+		store_lease_free(&lease);
 	}
 	atomic_fetch_sub(&p->running, 1);
 	return NULL;
@@ -330,7 +330,7 @@ worker_stop(struct worker_pool *p, int grace_ms)
 	if (p == NULL)
 		return;
 	atomic_store(&p->stopping, 1);
-	queue_wake(p->d.q); /* idle workers wait on the queue */
+	store_wake(p->d.q); /* idle workers wait on the queue */
 	while (atomic_load(&p->running) > 0 && util_mono_ms() < deadline)
 		nanosleep(&ts, NULL);
 	if (atomic_load(&p->running) > 0) {

@@ -38,17 +38,17 @@ fuzz_check_delivery(const struct hook_delivery *d)
 	fuzz_check(sum == d->nevents);
 	fuzz_check(d->nevents <= HOOK_MAX_EVENTS);
 	fuzz_check(d->event_id[0] == '\0' ||
-	    util_is_token(d->event_id, QUEUE_ID_MAX));
+	    util_is_token(d->event_id, STORE_ID_MAX));
 	for (i = 0; i < d->njobs; i++) {
-		const struct queue_job_in *j = &d->jobs[i];
+		const struct store_job_in *j = &d->jobs[i];
 
-		fuzz_check(util_is_token(j->uuid, QUEUE_ID_MAX));
-		fuzz_check(util_is_token(j->user_id, QUEUE_ID_MAX));
+		fuzz_check(util_is_token(j->uuid, STORE_ID_MAX));
+		fuzz_check(util_is_token(j->user_id, STORE_ID_MAX));
 		fuzz_check(hook_handles_type(j->event_type));
-		fuzz_check(strlen(j->published) <= QUEUE_TIME_MAX);
+		fuzz_check(strlen(j->published) <= STORE_TIME_MAX);
 		fuzz_check(hook_is_group_type(j->event_type) ==
 		    (j->group_id[0] != '\0'));
-		fuzz_check(strlen(j->changed) <= QUEUE_ATTRS_MAX);
+		fuzz_check(strlen(j->changed) <= STORE_ATTRS_MAX);
 		fuzz_check(j->changed_known == (j->changed[0] != '\0'));
 	}
 }

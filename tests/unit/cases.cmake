@@ -4,7 +4,7 @@ gs_unit_test(config defaults required_settings invalid_values insecure_urls
     file_and_precedence secret_files dump_redacts log_json_redacts log_text_format
     secret_equal remote_settings okta_private_key empty_means_default every_secret_redacted
     deadline_normalised)
-gs_unit_test(queue open_close_reopen open_bad_dir open_newer_schema
+gs_unit_test(queue open_close_reopen open_bad_dir open_newer_schema open_unknown_scheme
     enqueue_stores_jobs duplicate_delivery duplicate_uuid empty_event_id
     lease_empty lease_oldest_first lease_per_user lease_coalesces
     not_before_respected retry_attempts dead_letter complete_done

@@ -1,5 +1,5 @@
 /*
- * The fixture of the queue's unit tests: a fresh temporary directory with
+ * The fixture of the store's unit tests: a fresh temporary directory with
  * a server-mode store in it per case (setup creates it, teardown removes
  * it), so that each case also runs alone. Tests of the operator commands
  * open a second, admin handle on the same store as fx->adm.
@@ -9,16 +9,16 @@
 
 #include "unit.h"
 
-#include "groupsync/store/queue.h"
+#include "groupsync/store/store.h"
 #include "groupsync/base/util.h"
 
 #include <stdlib.h>
 
 struct fixture {
 	char dir[64];
-	struct queue *q;   /* the service's handle (QUEUE_OPEN_SERVER) */
-	struct queue *adm; /* NULL, or an operator's (QUEUE_OPEN_ADMIN) */
-	char err[QUEUE_ERROR_MAX + 1];
+	struct store *q;   /* the service's handle (STORE_OPEN_SERVER) */
+	struct store *adm; /* NULL, or an operator's (STORE_OPEN_ADMIN) */
+	char err[STORE_ERROR_MAX + 1];
 };
 
 static int
@@ -26,8 +26,8 @@ teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	queue_close(fx->adm);
-	queue_close(fx->q);
+	store_close(fx->adm);
+	store_close(fx->q);
 	unit_remove_dir(fx->dir);
 	free(fx);
 	return 0;
@@ -46,9 +46,9 @@ setup(void **state)
 		return -1;
 	}
 	*state = fx;
-	fx->q = queue_open(fx->dir, QUEUE_OPEN_SERVER, fx->err, sizeof(fx->err));
+	fx->q = store_open_at(fx->dir, STORE_OPEN_SERVER, fx->err, sizeof(fx->err));
 	if (fx->q == NULL) {
-		fprintf(stderr, "queue_open: %s\n", fx->err);
+		fprintf(stderr, "store_open: %s\n", fx->err);
 		teardown(state);
 		return -1;
 	}
@@ -60,7 +60,7 @@ setup(void **state)
 static inline void
 add_job(struct fixture *fx, const char *uuid, const char *user, int sec)
 {
-	struct queue_job_in j;
+	struct store_job_in j;
 	size_t stored = 0;
 
 	memset(&j, 0, sizeof(j));
@@ -71,8 +71,8 @@ add_job(struct fixture *fx, const char *uuid, const char *user, int sec)
 	strcpy(j.group_id, "00g8sync7AbCdEfGh4x7");
 	strcpy(j.changed, "city,zipCode");
 	j.changed_known = 1;
-	assert_int_equal(queue_enqueue(fx->q, "", &j, 1, &stored, fx->err, sizeof(fx->err)),
-	    QUEUE_STORED);
+	assert_int_equal(store_enqueue(fx->q, "", &j, 1, &stored, fx->err, sizeof(fx->err)),
+	    STORE_STORED);
 	assert_int_equal(stored, 1);
 }
 

@@ -91,7 +91,7 @@ assert_ignored(const struct hook_delivery *d, size_t type, size_t notarget,
 }
 
 static void
-assert_job(const struct queue_job_in *j, const char *uuid, const char *type,
+assert_job(const struct store_job_in *j, const char *uuid, const char *type,
     const char *published, const char *group, const char *changed, int known)
 {
 	assert_string_equal(j->uuid, uuid);
@@ -468,24 +468,24 @@ changed_attributes(void **state)
 		assert_int_equal(d.jobs[0].changed_known, 0);
 		hook_delivery_free(&d);
 	}
-	/* Longer than QUEUE_ATTRS_MAX: unknown, never truncated. */
+	/* Longer than STORE_ATTRS_MAX: unknown, never truncated. */
 	memset(extra, 0, sizeof(extra));
 	i = (size_t)snprintf(extra, sizeof(extra),
 	    "\"debugContext\":{\"debugData\":{\"changedAttributes\":\"");
-	memset(extra + i, 'a', QUEUE_ATTRS_MAX + 1);
+	memset(extra + i, 'a', STORE_ATTRS_MAX + 1);
 	strcat(extra, "\"}}");
 	expect_event("\"user.account.update_profile\"", "\"" UUID1 "\"",
 	    "\"" PUB "\"", "[" T_USER "]", extra, -1, &d);
 	assert_int_equal(d.jobs[0].changed_known, 0);
 	assert_string_equal(d.jobs[0].changed, "");
 	hook_delivery_free(&d);
-	/* Exactly QUEUE_ATTRS_MAX fits. */
-	extra[i + QUEUE_ATTRS_MAX] = '\0';
+	/* Exactly STORE_ATTRS_MAX fits. */
+	extra[i + STORE_ATTRS_MAX] = '\0';
 	strcat(extra, "\"}}");
 	expect_event("\"user.account.update_profile\"", "\"" UUID1 "\"",
 	    "\"" PUB "\"", "[" T_USER "]", extra, -1, &d);
 	assert_int_equal(d.jobs[0].changed_known, 1);
-	assert_int_equal(strlen(d.jobs[0].changed), QUEUE_ATTRS_MAX);
+	assert_int_equal(strlen(d.jobs[0].changed), STORE_ATTRS_MAX);
 	hook_delivery_free(&d);
 	/* Other event types never carry it. */
 	expect_event("\"user.lifecycle.suspend\"", "\"" UUID1 "\"",
@@ -516,8 +516,8 @@ oversized_ids_invalid(void **state)
 {
 	struct hook_delivery d;
 	char target[256];
-	char *big = long_string(QUEUE_ID_MAX + 1);
-	char *fits = long_string(QUEUE_ID_MAX);
+	char *big = long_string(STORE_ID_MAX + 1);
+	char *fits = long_string(STORE_ID_MAX);
 
 	(void)state;
 	expect_event("\"user.lifecycle.suspend\"", big, "\"" PUB "\"",
@@ -525,7 +525,7 @@ oversized_ids_invalid(void **state)
 	hook_delivery_free(&d);
 	expect_event("\"user.lifecycle.suspend\"", fits, "\"" PUB "\"",
 	    "[" T_USER "]", NULL, -1, &d);
-	assert_int_equal(strlen(d.jobs[0].uuid), QUEUE_ID_MAX);
+	assert_int_equal(strlen(d.jobs[0].uuid), STORE_ID_MAX);
 	hook_delivery_free(&d);
 	snprintf(target, sizeof(target), "[{\"type\":\"User\",\"id\":%s}]",
 	    big);
@@ -668,7 +668,7 @@ event_id_optional(void **state)
 	struct hook_delivery d;
 	char err[64];
 	char body[512];
-	char *big = long_string(QUEUE_ID_MAX + 1);
+	char *big = long_string(STORE_ID_MAX + 1);
 
 	(void)state;
 	/* Missing: "" and accepted. */

@@ -11,7 +11,7 @@
 #include "unit.h"
 
 #include "groupsync/base/metrics.h"
-#include "groupsync/store/queue.h"
+#include "groupsync/store/store.h"
 
 /* ---- a strict parser of the Prometheus text format (version 0.0.4) ---- */
 
@@ -285,10 +285,10 @@ gauges(void)
 
 	memset(&g, 0, sizeof(g));
 	g.have_queue = 1;
-	g.jobs[QUEUE_PENDING] = 3;
-	g.jobs[QUEUE_LEASED] = 1;
-	g.jobs[QUEUE_DONE] = 40;
-	g.jobs[QUEUE_DEAD] = 2;
+	g.jobs[STORE_PENDING] = 3;
+	g.jobs[STORE_LEASED] = 1;
+	g.jobs[STORE_DONE] = 40;
+	g.jobs[STORE_DEAD] = 2;
 	g.oldest_pending_ms = 1234;
 	g.have_okta = 1;
 	g.okta.reads = 10;

@@ -1,11 +1,11 @@
 /*
- * Unit tests of queue.c against a real SQLite file in a fresh temporary
- * directory per case (the setup creates it, the teardown removes it), so
- * that each case also runs alone.
+ * Unit tests of the store and its SQLite backend against a real file in
+ * a fresh temporary directory per case (the setup creates it, the
+ * teardown removes it), so that each case also runs alone.
  */
 #include "queue_fixture.h"
 
-#include "groupsync/store/queue.h"
+#include "groupsync/store/store.h"
 #include "groupsync/base/util.h"
 
 #include <sys/resource.h>
@@ -27,14 +27,14 @@
 static void
 reopen(struct fixture *fx, int mode)
 {
-	queue_close(fx->q);
-	fx->q = queue_open(fx->dir, mode, fx->err, sizeof(fx->err));
+	store_close(fx->q);
+	fx->q = store_open_at(fx->dir, mode, fx->err, sizeof(fx->err));
 	if (fx->q == NULL)
-		fail_msg("queue_open: %s", fx->err);
+		fail_msg("store_open: %s", fx->err);
 }
 
 static void
-job_init(struct queue_job_in *j, const char *uuid, const char *user,
+job_init(struct store_job_in *j, const char *uuid, const char *user,
     const char *published)
 {
 	memset(j, 0, sizeof(*j));
@@ -45,15 +45,15 @@ job_init(struct queue_job_in *j, const char *uuid, const char *user,
 	    published), 0);
 }
 
-/* Enqueues a delivery of one job; returns what queue_enqueue returned. */
-static enum queue_enqueue_result
+/* Enqueues a delivery of one job; returns what store_enqueue returned. */
+static enum store_enqueue_result
 enqueue1(struct fixture *fx, const char *event_id, const char *uuid,
     const char *user, const char *published, size_t *stored)
 {
-	struct queue_job_in j;
+	struct store_job_in j;
 
 	job_init(&j, uuid, user, published);
-	return queue_enqueue(fx->q, event_id, &j, 1, stored, fx->err,
+	return store_enqueue(fx->q, event_id, &j, 1, stored, fx->err,
 	    sizeof(fx->err));
 }
 
@@ -64,15 +64,15 @@ must_enqueue(struct fixture *fx, const char *event_id, const char *uuid,
 	size_t stored = 99;
 
 	assert_int_equal(enqueue1(fx, event_id, uuid, user, published,
-	    &stored), QUEUE_STORED);
+	    &stored), STORE_STORED);
 	assert_int_equal(stored, 1);
 }
 
 static void
-must_lease(struct fixture *fx, int64_t now, struct queue_lease *l,
+must_lease(struct fixture *fx, int64_t now, struct store_lease *l,
     const char *user, size_t njobs)
 {
-	assert_int_equal(queue_lease(fx->q, now, l, fx->err,
+	assert_int_equal(store_lease(fx->q, now, l, fx->err,
 	    sizeof(fx->err)), 1);
 	assert_string_equal(l->user_id, user);
 	assert_int_equal(l->njobs, njobs);
@@ -81,9 +81,9 @@ must_lease(struct fixture *fx, int64_t now, struct queue_lease *l,
 static void
 must_not_lease(struct fixture *fx, int64_t now)
 {
-	struct queue_lease l;
+	struct store_lease l;
 
-	assert_int_equal(queue_lease(fx->q, now, &l, fx->err,
+	assert_int_equal(store_lease(fx->q, now, &l, fx->err,
 	    sizeof(fx->err)), 0);
 	assert_int_equal(l.njobs, 0);
 	assert_null(l.jobs);
@@ -95,11 +95,11 @@ assert_counts(struct fixture *fx, int64_t pending, int64_t leased,
 {
 	int64_t c[4];
 
-	assert_int_equal(queue_counts(fx->q, c), 0);
-	assert_int_equal(c[QUEUE_PENDING], pending);
-	assert_int_equal(c[QUEUE_LEASED], leased);
-	assert_int_equal(c[QUEUE_DONE], done);
-	assert_int_equal(c[QUEUE_DEAD], dead);
+	assert_int_equal(store_counts(fx->q, c), 0);
+	assert_int_equal(c[STORE_PENDING], pending);
+	assert_int_equal(c[STORE_LEASED], leased);
+	assert_int_equal(c[STORE_DONE], done);
+	assert_int_equal(c[STORE_DEAD], dead);
 }
 
 /* Reads one integer through a connection of its own, as an operator's
@@ -145,9 +145,9 @@ open_close_reopen(void **state)
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	snprintf(path, sizeof(path), "%s/groupsync.db", fx->dir);
 	assert_int_equal(access(path, F_OK), 0);
-	reopen(fx, QUEUE_OPEN_SERVER);
+	reopen(fx, STORE_OPEN_SERVER);
 	assert_counts(fx, 1, 0, 0, 0);
-	reopen(fx, QUEUE_OPEN_ADMIN);
+	reopen(fx, STORE_OPEN_ADMIN);
 	assert_counts(fx, 1, 0, 0, 0);
 	assert_int_equal(db_int(fx, "PRAGMA user_version"), 1);
 	/* WAL mode is persistent: the open handle keeps its -wal file */
@@ -159,11 +159,11 @@ static void
 open_bad_dir(void **state)
 {
 	struct fixture *fx = *state;
-	char path[PATH_MAX], err[QUEUE_ERROR_MAX + 1];
+	char path[PATH_MAX], err[STORE_ERROR_MAX + 1];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/missing", fx->dir);
-	assert_null(queue_open(path, QUEUE_OPEN_SERVER, err, sizeof(err)));
+	assert_null(store_open_at(path, STORE_OPEN_SERVER, err, sizeof(err)));
 	assert_non_null(strstr(err, path));
 
 	/* a file where the directory should be */
@@ -171,7 +171,7 @@ open_bad_dir(void **state)
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fclose(f);
-	assert_null(queue_open(path, QUEUE_OPEN_SERVER, err, sizeof(err)));
+	assert_null(store_open_at(path, STORE_OPEN_SERVER, err, sizeof(err)));
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "Not a directory"));
 
@@ -179,7 +179,7 @@ open_bad_dir(void **state)
 	if (geteuid() != 0) {
 		snprintf(path, sizeof(path), "%s/ro", fx->dir);
 		assert_int_equal(mkdir(path, 0500), 0);
-		assert_null(queue_open(path, QUEUE_OPEN_SERVER, err,
+		assert_null(store_open_at(path, STORE_OPEN_SERVER, err,
 		    sizeof(err)));
 		assert_non_null(strstr(err, path));
 		rmdir(path);
@@ -191,22 +191,36 @@ open_newer_schema(void **state)
 {
 	struct fixture *fx = *state;
 
-	queue_close(fx->q);
+	store_close(fx->q);
 	fx->q = NULL;
 	assert_int_equal(db_int(fx, "PRAGMA user_version"), 1);
 	db_exec(fx, "PRAGMA user_version = 99");
-	assert_null(queue_open(fx->dir, QUEUE_OPEN_SERVER, fx->err,
+	assert_null(store_open_at(fx->dir, STORE_OPEN_SERVER, fx->err,
 	    sizeof(fx->err)));
 	assert_non_null(strstr(fx->err, "schema version 99"));
 	assert_non_null(strstr(fx->err, fx->dir));
+}
+
+/* A URI picks the backend of its scheme; none but SQLite is built, and
+ * the refusal names the scheme, never the rest (it may hold a password). */
+static void
+open_unknown_scheme(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_null(store_open_at("postgresql://gs:s3cret@db.example/groupsync",
+	    STORE_OPEN_SERVER, fx->err, sizeof(fx->err)));
+	assert_non_null(strstr(fx->err, "postgresql://"));
+	assert_null(strstr(fx->err, "s3cret"));
+	assert_null(strstr(fx->err, "db.example"));
 }
 
 static void
 enqueue_stores_jobs(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_job_in j[3];
-	struct queue_lease l;
+	struct store_job_in j[3];
+	struct store_lease l;
 	size_t stored = 0;
 	int64_t t0 = util_now_ms();
 
@@ -217,8 +231,8 @@ enqueue_stores_jobs(void **state)
 	strcpy(j[2].group_id, "00g1");
 	strcpy(j[2].changed, "city,email");
 	j[2].changed_known = 1;
-	assert_int_equal(queue_enqueue(fx->q, "evt-1", j, 3, &stored,
-	    fx->err, sizeof(fx->err)), QUEUE_STORED);
+	assert_int_equal(store_enqueue(fx->q, "evt-1", j, 3, &stored,
+	    fx->err, sizeof(fx->err)), STORE_STORED);
 	assert_int_equal(stored, 3);
 	assert_counts(fx, 3, 0, 0, 0);
 
@@ -232,12 +246,12 @@ enqueue_stores_jobs(void **state)
 	assert_int_equal(l.jobs[1].changed_known, 1);
 	assert_int_equal(l.jobs[0].changed_known, 0);
 	assert_int_equal(l.jobs[1].attempts, 0);
-	assert_int_equal(l.jobs[1].state, QUEUE_LEASED);
+	assert_int_equal(l.jobs[1].state, STORE_LEASED);
 	assert_string_equal(l.jobs[1].last_error, "");
 	assert_true(l.jobs[1].created_ms >= t0);
 	assert_true(l.jobs[0].id < l.jobs[1].id);
 	assert_counts(fx, 1, 2, 0, 0);
-	queue_lease_free(&l);
+	store_lease_free(&l);
 }
 
 static void
@@ -249,7 +263,7 @@ duplicate_delivery(void **state)
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	/* same eventId, other content: nothing of it is stored */
 	assert_int_equal(enqueue1(fx, "evt-1", "uuid-2", "user-b",
-	    "2024-01-01T00:00:02.000Z", &stored), QUEUE_DUPLICATE);
+	    "2024-01-01T00:00:02.000Z", &stored), STORE_DUPLICATE);
 	assert_int_equal(stored, 0);
 	assert_counts(fx, 1, 0, 0, 0);
 	assert_int_equal(db_int(fx, "SELECT count(*) FROM deliveries"), 1);
@@ -263,7 +277,7 @@ duplicate_uuid(void **state)
 
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	assert_int_equal(enqueue1(fx, "evt-2", "uuid-1", "user-a",
-	    "2024-01-01T00:00:01.000Z", &stored), QUEUE_STORED);
+	    "2024-01-01T00:00:01.000Z", &stored), STORE_STORED);
 	assert_int_equal(stored, 0);
 	assert_counts(fx, 1, 0, 0, 0);
 }
@@ -277,7 +291,7 @@ empty_event_id(void **state)
 	must_enqueue(fx, "", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	/* no eventId: never a duplicate delivery, deduplicated by uuid */
 	assert_int_equal(enqueue1(fx, "", "uuid-1", "user-a",
-	    "2024-01-01T00:00:01.000Z", &stored), QUEUE_STORED);
+	    "2024-01-01T00:00:01.000Z", &stored), STORE_STORED);
 	assert_int_equal(stored, 0);
 	must_enqueue(fx, "", "uuid-2", "user-a", "2024-01-01T00:00:02.000Z");
 	assert_counts(fx, 2, 0, 0, 0);
@@ -296,18 +310,18 @@ static void
 lease_oldest_first(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_lease l;
+	struct store_lease l;
 
 	/* enqueued out of order: published decides, not arrival */
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:03.000Z");
 	must_enqueue(fx, "evt-2", "uuid-2", "user-b", "2024-01-01T00:00:01.000Z");
 	must_enqueue(fx, "evt-3", "uuid-3", "user-c", "2024-01-01T00:00:02.000Z");
 	must_lease(fx, LATER, &l, "user-b", 1);
-	queue_lease_free(&l);
+	store_lease_free(&l);
 	must_lease(fx, LATER, &l, "user-c", 1);
-	queue_lease_free(&l);
+	store_lease_free(&l);
 	must_lease(fx, LATER, &l, "user-a", 1);
-	queue_lease_free(&l);
+	store_lease_free(&l);
 	must_not_lease(fx, LATER);
 }
 
@@ -315,7 +329,7 @@ static void
 lease_per_user(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_lease a, b;
+	struct store_lease a, b;
 
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	must_lease(fx, LATER, &a, "user-a", 1);
@@ -324,19 +338,19 @@ lease_per_user(void **state)
 	must_enqueue(fx, "evt-3", "uuid-3", "user-b", "2024-01-01T00:00:03.000Z");
 	must_lease(fx, LATER, &b, "user-b", 1);
 	must_not_lease(fx, LATER);
-	assert_int_equal(queue_complete(fx->q, &a), 0);
-	queue_lease_free(&a);
+	assert_int_equal(store_complete(fx->q, &a), 0);
+	store_lease_free(&a);
 	must_lease(fx, LATER, &a, "user-a", 1);
 	assert_string_equal(a.jobs[0].uuid, "uuid-2");
-	queue_lease_free(&a);
-	queue_lease_free(&b);
+	store_lease_free(&a);
+	store_lease_free(&b);
 }
 
 static void
 lease_coalesces(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_lease l;
+	struct store_lease l;
 
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:04.000Z");
 	must_enqueue(fx, "evt-2", "uuid-2", "user-b", "2024-01-01T00:00:02.000Z");
@@ -347,67 +361,67 @@ lease_coalesces(void **state)
 	assert_string_equal(l.jobs[1].uuid, "uuid-4");
 	assert_string_equal(l.jobs[2].uuid, "uuid-1");
 	assert_counts(fx, 1, 3, 0, 0);
-	queue_lease_free(&l);
+	store_lease_free(&l);
 }
 
 static void
 not_before_respected(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_lease l;
+	struct store_lease l;
 	int64_t now = INT64_C(1700000000000);
 
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	must_lease(fx, now, &l, "user-a", 1);
-	assert_int_equal(queue_retry(fx->q, &l, now + 60000, "HTTP 503"), 0);
-	queue_lease_free(&l);
+	assert_int_equal(store_retry(fx->q, &l, now + 60000, "HTTP 503"), 0);
+	store_lease_free(&l);
 	must_not_lease(fx, now);
 	must_not_lease(fx, now + 59999);
 	/* a ready job of another user is leased meanwhile */
 	must_enqueue(fx, "evt-2", "uuid-2", "user-b", "2024-01-01T00:00:02.000Z");
 	must_lease(fx, now, &l, "user-b", 1);
-	queue_lease_free(&l);
+	store_lease_free(&l);
 	must_lease(fx, now + 60000, &l, "user-a", 1);
 	assert_int_equal(l.jobs[0].not_before_ms, now + 60000);
-	queue_lease_free(&l);
+	store_lease_free(&l);
 }
 
 static void
 retry_attempts(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_lease l;
+	struct store_lease l;
 
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	must_lease(fx, LATER, &l, "user-a", 1);
 	assert_int_equal(l.jobs[0].attempts, 0);
-	assert_int_equal(queue_retry(fx->q, &l, 0, "HTTP 503"), 0);
-	queue_lease_free(&l);
+	assert_int_equal(store_retry(fx->q, &l, 0, "HTTP 503"), 0);
+	store_lease_free(&l);
 	assert_counts(fx, 1, 0, 0, 0);
 
 	must_lease(fx, LATER, &l, "user-a", 1);
 	assert_int_equal(l.jobs[0].attempts, 1);
 	assert_string_equal(l.jobs[0].last_error, "HTTP 503");
-	assert_int_equal(queue_retry(fx->q, &l, 0, "timeout"), 0);
-	queue_lease_free(&l);
+	assert_int_equal(store_retry(fx->q, &l, 0, "timeout"), 0);
+	store_lease_free(&l);
 
 	must_lease(fx, LATER, &l, "user-a", 1);
 	assert_int_equal(l.jobs[0].attempts, 2);
 	assert_string_equal(l.jobs[0].last_error, "timeout");
-	queue_lease_free(&l);
+	store_lease_free(&l);
 }
 
 static void
 dead_letter(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_lease l;
+	struct store_lease l;
 
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	must_enqueue(fx, "evt-2", "uuid-2", "user-a", "2024-01-01T00:00:02.000Z");
 	must_lease(fx, LATER, &l, "user-a", 2);
-	assert_int_equal(queue_dead(fx->q, &l, "HTTP 400"), 0);
-	queue_lease_free(&l);
+	assert_int_equal(store_dead(fx->q, &l, "HTTP 400"), 0);
+	store_lease_free(&l);
 	assert_counts(fx, 0, 0, 0, 2);
 	must_not_lease(fx, LATER);
 	assert_int_equal(db_int(fx, "SELECT count(*) FROM jobs WHERE "
@@ -415,26 +429,26 @@ dead_letter(void **state)
 	/* the user is free again for new events */
 	must_enqueue(fx, "evt-3", "uuid-3", "user-a", "2024-01-01T00:00:03.000Z");
 	must_lease(fx, LATER, &l, "user-a", 1);
-	queue_lease_free(&l);
+	store_lease_free(&l);
 }
 
 static void
 complete_done(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_lease l;
+	struct store_lease l;
 
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	must_lease(fx, LATER, &l, "user-a", 1);
-	assert_int_equal(queue_complete(fx->q, &l), 0);
+	assert_int_equal(store_complete(fx->q, &l), 0);
 	/* a stale second outcome of the same lease changes nothing */
-	assert_int_equal(queue_retry(fx->q, &l, 0, "late"), 0);
-	queue_lease_free(&l);
+	assert_int_equal(store_retry(fx->q, &l, 0, "late"), 0);
+	store_lease_free(&l);
 	assert_counts(fx, 0, 0, 1, 0);
 	must_not_lease(fx, LATER);
 	/* done keeps the uuid: a redelivered event is not redone */
 	assert_int_equal(enqueue1(fx, "evt-2", "uuid-1", "user-a",
-	    "2024-01-01T00:00:01.000Z", NULL), QUEUE_STORED);
+	    "2024-01-01T00:00:01.000Z", NULL), STORE_STORED);
 	assert_counts(fx, 0, 0, 1, 0);
 }
 
@@ -443,112 +457,112 @@ static void
 prune_old(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_lease l;
+	struct store_lease l;
 
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	must_enqueue(fx, "evt-2", "uuid-2", "user-b", "2024-01-01T00:00:02.000Z");
 	must_enqueue(fx, "evt-3", "uuid-3", "user-c", "2024-01-01T00:00:03.000Z");
 	must_enqueue(fx, "evt-4", "uuid-4", "user-d", "2024-01-01T00:00:04.000Z");
 	must_lease(fx, LATER, &l, "user-a", 1);
-	assert_int_equal(queue_complete(fx->q, &l), 0);
-	queue_lease_free(&l);
+	assert_int_equal(store_complete(fx->q, &l), 0);
+	store_lease_free(&l);
 	must_lease(fx, LATER, &l, "user-b", 1);
-	assert_int_equal(queue_dead(fx->q, &l, "HTTP 400"), 0);
-	queue_lease_free(&l);
+	assert_int_equal(store_dead(fx->q, &l, "HTTP 400"), 0);
+	store_lease_free(&l);
 	must_lease(fx, LATER, &l, "user-c", 1); /* stays leased */
 	assert_counts(fx, 1, 1, 1, 1);
 
 	/* nothing is old enough yet */
-	assert_int_equal(queue_prune(fx->q, 0), 0);
+	assert_int_equal(store_prune(fx->q, 0), 0);
 	assert_counts(fx, 1, 1, 1, 1);
 	/* everything is: only the done job and the 4 delivery IDs go */
-	assert_int_equal(queue_prune(fx->q, INT64_MAX), 5);
+	assert_int_equal(store_prune(fx->q, INT64_MAX), 5);
 	assert_counts(fx, 1, 1, 0, 1);
 	assert_int_equal(db_int(fx, "SELECT count(*) FROM deliveries"), 0);
 	/* the pruned delivery and event can come again: a new job */
 	assert_int_equal(enqueue1(fx, "evt-1", "uuid-1", "user-a",
-	    "2024-01-01T00:00:01.000Z", NULL), QUEUE_STORED);
+	    "2024-01-01T00:00:01.000Z", NULL), STORE_STORED);
 	assert_counts(fx, 2, 1, 0, 1);
-	queue_lease_free(&l);
+	store_lease_free(&l);
 }
 
 static void
 release_lease(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_lease l;
+	struct store_lease l;
 
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	must_lease(fx, LATER, &l, "user-a", 1);
-	assert_int_equal(queue_retry(fx->q, &l, 0, "HTTP 503"), 0);
-	queue_lease_free(&l);
+	assert_int_equal(store_retry(fx->q, &l, 0, "HTTP 503"), 0);
+	store_lease_free(&l);
 	must_lease(fx, LATER, &l, "user-a", 1);
-	assert_int_equal(queue_release(fx->q, &l), 0);
-	queue_lease_free(&l);
+	assert_int_equal(store_release(fx->q, &l), 0);
+	store_lease_free(&l);
 	assert_counts(fx, 1, 0, 0, 0);
 	must_lease(fx, LATER, &l, "user-a", 1);
 	assert_int_equal(l.jobs[0].attempts, 1);
 	assert_string_equal(l.jobs[0].last_error, "HTTP 503");
-	queue_lease_free(&l);
+	store_lease_free(&l);
 }
 
 static void
 recover_leases_server(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_lease l;
+	struct store_lease l;
 
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	must_lease(fx, LATER, &l, "user-a", 1);
-	queue_lease_free(&l);
+	store_lease_free(&l);
 	/* the process dies holding the lease */
-	reopen(fx, QUEUE_OPEN_SERVER);
+	reopen(fx, STORE_OPEN_SERVER);
 	assert_counts(fx, 1, 0, 0, 0);
 	must_lease(fx, LATER, &l, "user-a", 1);
 	assert_int_equal(l.jobs[0].attempts, 0);
-	queue_lease_free(&l);
+	store_lease_free(&l);
 }
 
 static void
 keep_leases_admin(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_lease l;
+	struct store_lease l;
 
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	must_lease(fx, LATER, &l, "user-a", 1);
-	queue_lease_free(&l);
-	reopen(fx, QUEUE_OPEN_ADMIN);
+	store_lease_free(&l);
+	reopen(fx, STORE_OPEN_ADMIN);
 	assert_counts(fx, 0, 1, 0, 0);
 	must_not_lease(fx, LATER);
-	reopen(fx, QUEUE_OPEN_SERVER);
+	reopen(fx, STORE_OPEN_SERVER);
 	must_lease(fx, LATER, &l, "user-a", 1);
-	queue_lease_free(&l);
+	store_lease_free(&l);
 }
 
 static void
 admin_alongside_server(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue *admin;
-	struct queue_lease l;
-	char rid[QUEUE_ID_MAX + 1], hash[65];
+	struct store *admin;
+	struct store_lease l;
+	char rid[STORE_ID_MAX + 1], hash[65];
 	int64_t c[4];
 
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	must_lease(fx, LATER, &l, "user-a", 1);
-	admin = queue_open(fx->dir, QUEUE_OPEN_ADMIN, fx->err, sizeof(fx->err));
+	admin = store_open_at(fx->dir, STORE_OPEN_ADMIN, fx->err, sizeof(fx->err));
 	assert_non_null(admin);
-	assert_int_equal(queue_counts(admin, c), 0);
-	assert_int_equal(c[QUEUE_LEASED], 1);
+	assert_int_equal(store_counts(admin, c), 0);
+	assert_int_equal(c[STORE_LEASED], 1);
 	/* a write through the admin handle is seen by the server */
-	assert_int_equal(queue_remote_put(admin, "user-a", "r-1", "h"), 0);
-	assert_int_equal(queue_complete(fx->q, &l), 0);
-	queue_lease_free(&l);
-	assert_int_equal(queue_counts(admin, c), 0);
-	assert_int_equal(c[QUEUE_DONE], 1);
-	queue_close(admin);
-	assert_int_equal(queue_remote_get(fx->q, "user-a", rid, sizeof(rid),
+	assert_int_equal(store_remote_put(admin, "user-a", "r-1", "h"), 0);
+	assert_int_equal(store_complete(fx->q, &l), 0);
+	store_lease_free(&l);
+	assert_int_equal(store_counts(admin, c), 0);
+	assert_int_equal(c[STORE_DONE], 1);
+	store_close(admin);
+	assert_int_equal(store_remote_get(fx->q, "user-a", rid, sizeof(rid),
 	    hash, sizeof(hash)), 1);
 	assert_string_equal(rid, "r-1");
 }
@@ -558,7 +572,7 @@ admin_alongside_server(void **state)
 #define CE_JOBS 2
 
 struct ce_arg {
-	struct queue *q;
+	struct store *q;
 	int t;
 	int stored, duplicate, failed;
 	size_t jobs;
@@ -570,8 +584,8 @@ static void *
 ce_run(void *p)
 {
 	struct ce_arg *a = p;
-	struct queue_job_in j[CE_JOBS];
-	char event_id[64], uuid[64], user[64], err[QUEUE_ERROR_MAX + 1];
+	struct store_job_in j[CE_JOBS];
+	char event_id[64], uuid[64], user[64], err[STORE_ERROR_MAX + 1];
 	size_t stored;
 	int i, k;
 
@@ -586,13 +600,13 @@ ce_run(void *p)
 			strcpy(j[k].user_id, user);
 			strcpy(j[k].published, "2024-01-01T00:00:01.000Z");
 		}
-		switch (queue_enqueue(a->q, event_id, j, CE_JOBS, &stored,
+		switch (store_enqueue(a->q, event_id, j, CE_JOBS, &stored,
 		    err, sizeof(err))) {
-		case QUEUE_STORED:
+		case STORE_STORED:
 			a->stored++;
 			a->jobs += stored;
 			break;
-		case QUEUE_DUPLICATE:
+		case STORE_DUPLICATE:
 			a->duplicate++;
 			break;
 		default:
@@ -639,7 +653,7 @@ concurrent_enqueue(void **state)
 #define CL_JOBS 5
 
 struct cl_shared {
-	struct queue *q;
+	struct store *q;
 	pthread_mutex_t lock;
 	int busy[CL_USERS];	/* users leased right now, under lock */
 	int overlap, errors;
@@ -650,13 +664,13 @@ static void *
 cl_run(void *p)
 {
 	struct cl_shared *s = p;
-	struct queue_lease l;
+	struct store_lease l;
 	struct timespec pause = { 0, 100000 };
-	char err[QUEUE_ERROR_MAX + 1];
+	char err[STORE_ERROR_MAX + 1];
 	int rc, u;
 
 	for (;;) {
-		rc = queue_lease(s->q, LATER, &l, err, sizeof(err));
+		rc = store_lease(s->q, LATER, &l, err, sizeof(err));
 		if (rc == 0)
 			return NULL;
 		if (rc == -1) {
@@ -677,12 +691,12 @@ cl_run(void *p)
 		pthread_mutex_lock(&s->lock);
 		s->busy[u]--;
 		pthread_mutex_unlock(&s->lock);
-		if (queue_complete(s->q, &l) == -1) {
+		if (store_complete(s->q, &l) == -1) {
 			pthread_mutex_lock(&s->lock);
 			s->errors++;
 			pthread_mutex_unlock(&s->lock);
 		}
-		queue_lease_free(&l);
+		store_lease_free(&l);
 	}
 }
 
@@ -728,7 +742,7 @@ store_failure_recovers(void **state)
 	struct fixture *fx = *state;
 	struct rlimit saved, zero;
 	size_t stored = 99;
-	enum queue_enqueue_result r;
+	enum store_enqueue_result r;
 	int writable;
 
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
@@ -739,19 +753,19 @@ store_failure_recovers(void **state)
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &zero), 0);
 	r = enqueue1(fx, "evt-1", "uuid-1", "user-a",
 	    "2024-01-01T00:00:01.000Z", &stored);
-	writable = queue_writable(fx->q);
+	writable = store_writable(fx->q);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
 
-	assert_int_equal(r, QUEUE_FAILED);
+	assert_int_equal(r, STORE_FAILED);
 	assert_int_equal(stored, 0);
 	assert_non_null(strstr(fx->err, fx->dir));
 	assert_int_equal(writable, 0);
 
 	/* space is back: the same delivery, redelivered, is stored */
-	assert_int_equal(queue_writable(fx->q), 1);
+	assert_int_equal(store_writable(fx->q), 1);
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	assert_counts(fx, 1, 0, 0, 0);
-	reopen(fx, QUEUE_OPEN_SERVER);
+	reopen(fx, STORE_OPEN_SERVER);
 	assert_counts(fx, 1, 0, 0, 0);
 }
 
@@ -760,8 +774,8 @@ writable_ok(void **state)
 {
 	struct fixture *fx = *state;
 
-	assert_int_equal(queue_writable(fx->q), 1);
-	assert_int_equal(queue_writable(fx->q), 1);
+	assert_int_equal(store_writable(fx->q), 1);
+	assert_int_equal(store_writable(fx->q), 1);
 	assert_int_equal(db_int(fx, "SELECT count(*) FROM health"), 1);
 }
 
@@ -769,35 +783,35 @@ static void
 remote_ids(void **state)
 {
 	struct fixture *fx = *state;
-	char rid[QUEUE_ID_MAX + 1], hash[65], small[4];
+	char rid[STORE_ID_MAX + 1], hash[65], small[4];
 
-	assert_int_equal(queue_remote_get(fx->q, "user-a", rid, sizeof(rid),
+	assert_int_equal(store_remote_get(fx->q, "user-a", rid, sizeof(rid),
 	    hash, sizeof(hash)), 0);
-	assert_int_equal(queue_remote_put(fx->q, "user-a", "r-1", "h1"), 0);
-	assert_int_equal(queue_remote_put(fx->q, "user-b", "r-2", "h2"), 0);
-	assert_int_equal(queue_remote_get(fx->q, "user-a", rid, sizeof(rid),
+	assert_int_equal(store_remote_put(fx->q, "user-a", "r-1", "h1"), 0);
+	assert_int_equal(store_remote_put(fx->q, "user-b", "r-2", "h2"), 0);
+	assert_int_equal(store_remote_get(fx->q, "user-a", rid, sizeof(rid),
 	    hash, sizeof(hash)), 1);
 	assert_string_equal(rid, "r-1");
 	assert_string_equal(hash, "h1");
 
 	/* upsert */
-	assert_int_equal(queue_remote_put(fx->q, "user-a", "r-10", "h10"), 0);
-	reopen(fx, QUEUE_OPEN_SERVER);
-	assert_int_equal(queue_remote_get(fx->q, "user-a", rid, sizeof(rid),
+	assert_int_equal(store_remote_put(fx->q, "user-a", "r-10", "h10"), 0);
+	reopen(fx, STORE_OPEN_SERVER);
+	assert_int_equal(store_remote_get(fx->q, "user-a", rid, sizeof(rid),
 	    hash, sizeof(hash)), 1);
 	assert_string_equal(rid, "r-10");
 	assert_string_equal(hash, "h10");
 	assert_int_equal(db_int(fx, "SELECT count(*) FROM remote_ids"), 2);
 
 	/* a remote ID that does not fit is an error, never a truncated ID */
-	assert_int_equal(queue_remote_get(fx->q, "user-a", small,
+	assert_int_equal(store_remote_get(fx->q, "user-a", small,
 	    sizeof(small), hash, sizeof(hash)), -1);
 
-	assert_int_equal(queue_remote_delete(fx->q, "user-a"), 0);
-	assert_int_equal(queue_remote_delete(fx->q, "user-a"), 0);
-	assert_int_equal(queue_remote_get(fx->q, "user-a", rid, sizeof(rid),
+	assert_int_equal(store_remote_delete(fx->q, "user-a"), 0);
+	assert_int_equal(store_remote_delete(fx->q, "user-a"), 0);
+	assert_int_equal(store_remote_get(fx->q, "user-a", rid, sizeof(rid),
 	    hash, sizeof(hash)), 0);
-	assert_int_equal(queue_remote_get(fx->q, "user-b", rid, sizeof(rid),
+	assert_int_equal(store_remote_get(fx->q, "user-b", rid, sizeof(rid),
 	    hash, sizeof(hash)), 1);
 	assert_string_equal(rid, "r-2");
 }
@@ -806,11 +820,11 @@ static void
 counts_and_age(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_lease l;
+	struct store_lease l;
 	int64_t age = -1, t0, t1;
 
 	assert_counts(fx, 0, 0, 0, 0);
-	assert_int_equal(queue_oldest_pending_ms(fx->q, util_now_ms(), &age), 0);
+	assert_int_equal(store_oldest_pending_ms(fx->q, util_now_ms(), &age), 0);
 	assert_int_equal(age, 0);
 
 	t0 = util_now_ms();
@@ -819,20 +833,20 @@ counts_and_age(void **state)
 	must_enqueue(fx, "evt-2", "uuid-2", "user-b", "2024-01-01T00:00:02.000Z");
 	must_enqueue(fx, "evt-3", "uuid-3", "user-c", "2024-01-01T00:00:03.000Z");
 	must_enqueue(fx, "evt-4", "uuid-4", "user-d", "2024-01-01T00:00:04.000Z");
-	assert_int_equal(queue_oldest_pending_ms(fx->q, t1 + 10000, &age), 0);
+	assert_int_equal(store_oldest_pending_ms(fx->q, t1 + 10000, &age), 0);
 	assert_true(age >= 10000 && age <= 10000 + (t1 - t0));
 	/* a clock behind the stored time is age 0, not negative */
-	assert_int_equal(queue_oldest_pending_ms(fx->q, t0 - 1000, &age), 0);
+	assert_int_equal(store_oldest_pending_ms(fx->q, t0 - 1000, &age), 0);
 	assert_int_equal(age, 0);
 
 	must_lease(fx, LATER, &l, "user-a", 1);
-	assert_int_equal(queue_complete(fx->q, &l), 0);
-	queue_lease_free(&l);
+	assert_int_equal(store_complete(fx->q, &l), 0);
+	store_lease_free(&l);
 	must_lease(fx, LATER, &l, "user-b", 1);
-	assert_int_equal(queue_dead(fx->q, &l, "HTTP 404"), 0);
-	queue_lease_free(&l);
+	assert_int_equal(store_dead(fx->q, &l, "HTTP 404"), 0);
+	store_lease_free(&l);
 	must_lease(fx, LATER, &l, "user-c", 1);
-	queue_lease_free(&l);
+	store_lease_free(&l);
 	assert_counts(fx, 1, 1, 1, 1);
 }
 
@@ -841,6 +855,7 @@ static const struct CMUnitTest tests[] = {
 	T(open_close_reopen),
 	T(open_bad_dir),
 	T(open_newer_schema),
+	T(open_unknown_scheme),
 	T(enqueue_stores_jobs),
 	T(duplicate_delivery),
 	T(duplicate_uuid),
@@ -872,7 +887,7 @@ GS_UNIT_MAIN(tests)
 /*
  * Cases, for tests/CMakeLists.txt:
  * gs_unit_test(queue open_close_reopen open_bad_dir open_newer_schema
- *     enqueue_stores_jobs duplicate_delivery duplicate_uuid empty_event_id
+ *     open_unknown_scheme enqueue_stores_jobs duplicate_delivery duplicate_uuid empty_event_id
  *     lease_empty lease_oldest_first lease_per_user lease_coalesces
  *     not_before_respected retry_attempts dead_letter complete_done
  *     release_lease recover_leases_server keep_leases_admin

@@ -1,12 +1,12 @@
 /*
- * Unit tests of queue_admin.c: the operator queries. Each case has a
+ * Unit tests of the store's operator queries (store_admin_*). Each case has a
  * fresh temporary directory with two handles on one store, as in
- * production: the service's (QUEUE_OPEN_SERVER), which enqueues and
- * leases, and an operator's (QUEUE_OPEN_ADMIN), which lists and changes.
+ * production: the service's (STORE_OPEN_SERVER), which enqueues and
+ * leases, and an operator's (STORE_OPEN_ADMIN), which lists and changes.
  */
 #include "queue_fixture.h"
 
-#include "groupsync/store/queue.h"
+#include "groupsync/store/store.h"
 #include "groupsync/base/util.h"
 
 #include <dirent.h>
@@ -27,9 +27,9 @@ setup_admin(void **state)
 	if (setup(state) != 0)
 		return -1;
 	fx = *state;
-	fx->adm = queue_open(fx->dir, QUEUE_OPEN_ADMIN, fx->err, sizeof(fx->err));
+	fx->adm = store_open_at(fx->dir, STORE_OPEN_ADMIN, fx->err, sizeof(fx->err));
 	if (fx->adm == NULL) {
-		fprintf(stderr, "queue_open: %s\n", fx->err);
+		fprintf(stderr, "store_open: %s\n", fx->err);
 		teardown(state);
 		return -1;
 	}
@@ -38,9 +38,9 @@ setup_admin(void **state)
 
 /* Leases the oldest ready user's jobs, which must be user's. */
 static void
-lease_user(struct fixture *fx, const char *user, struct queue_lease *l)
+lease_user(struct fixture *fx, const char *user, struct store_lease *l)
 {
-	assert_int_equal(queue_lease(fx->q, LATER, l, fx->err,
+	assert_int_equal(store_lease(fx->q, LATER, l, fx->err,
 	    sizeof(fx->err)), 1);
 	assert_string_equal(l->user_id, user);
 }
@@ -49,17 +49,17 @@ lease_user(struct fixture *fx, const char *user, struct queue_lease *l)
 static void
 kill_user(struct fixture *fx, const char *user, const char *error)
 {
-	struct queue_lease l;
+	struct store_lease l;
 
 	lease_user(fx, user, &l);
-	assert_int_equal(queue_dead(fx->q, &l, error), 0);
-	queue_lease_free(&l);
+	assert_int_equal(store_dead(fx->q, &l, error), 0);
+	store_lease_free(&l);
 }
 
 static void
-must_get(struct fixture *fx, int64_t id, struct queue_job_info *info)
+must_get(struct fixture *fx, int64_t id, struct store_job_info *info)
 {
-	assert_int_equal(queue_admin_get(fx->adm, id, info, fx->err,
+	assert_int_equal(store_admin_get(fx->adm, id, info, fx->err,
 	    sizeof(fx->err)), 1);
 	assert_int_equal(info->job.id, id);
 }
@@ -69,12 +69,12 @@ static void
 list_ids(struct fixture *fx, unsigned states, const char *user,
     size_t limit, const int64_t *want, size_t nwant, int want_more)
 {
-	struct queue_list_query qry = {states, user, limit};
-	struct queue_job_info *jobs = NULL;
+	struct store_list_query qry = {states, user, limit};
+	struct store_job_info *jobs = NULL;
 	size_t n = 99, i;
 	int more = -1;
 
-	assert_int_equal(queue_admin_list(fx->adm, &qry, &jobs, &n, &more,
+	assert_int_equal(store_admin_list(fx->adm, &qry, &jobs, &n, &more,
 	    fx->err, sizeof(fx->err)), 0);
 	assert_int_equal(n, nwant);
 	assert_int_equal(more, want_more);
@@ -87,18 +87,18 @@ list_ids(struct fixture *fx, unsigned states, const char *user,
 static void
 one_of_each(struct fixture *fx)
 {
-	struct queue_lease l;
+	struct store_lease l;
 
 	add_job(fx, "uuid-1", "user-a", 1);
 	add_job(fx, "uuid-2", "user-b", 2);
 	add_job(fx, "uuid-3", "user-c", 3);
 	add_job(fx, "uuid-4", "user-d", 4);
 	lease_user(fx, "user-a", &l);
-	assert_int_equal(queue_complete(fx->q, &l), 0);
-	queue_lease_free(&l);
+	assert_int_equal(store_complete(fx->q, &l), 0);
+	store_lease_free(&l);
 	kill_user(fx, "user-b", "remote: 400 Bad Request");
 	lease_user(fx, "user-c", &l);
-	queue_lease_free(&l);
+	store_lease_free(&l);
 }
 
 static void
@@ -110,24 +110,24 @@ list_by_state(void **state)
 	static const int64_t pending[] = {4};
 	unsigned s;
 
-	list_ids(fx, QUEUE_STATES_OPEN, NULL, 100, NULL, 0, 0);
+	list_ids(fx, STORE_STATES_OPEN, NULL, 100, NULL, 0, 0);
 	one_of_each(fx);
-	list_ids(fx, QUEUE_STATES_OPEN, NULL, 100, open, 3, 0);
-	list_ids(fx, QUEUE_STATES_ALL, NULL, 100, all, 4, 0);
-	list_ids(fx, QUEUE_STATE_BIT(QUEUE_DONE), NULL, 100, done, 1, 0);
-	list_ids(fx, QUEUE_STATE_BIT(QUEUE_DEAD), NULL, 100, dead, 1, 0);
-	list_ids(fx, QUEUE_STATE_BIT(QUEUE_LEASED), NULL, 100, leased, 1, 0);
-	list_ids(fx, QUEUE_STATE_BIT(QUEUE_PENDING), NULL, 100, pending, 1, 0);
+	list_ids(fx, STORE_STATES_OPEN, NULL, 100, open, 3, 0);
+	list_ids(fx, STORE_STATES_ALL, NULL, 100, all, 4, 0);
+	list_ids(fx, STORE_STATE_BIT(STORE_DONE), NULL, 100, done, 1, 0);
+	list_ids(fx, STORE_STATE_BIT(STORE_DEAD), NULL, 100, dead, 1, 0);
+	list_ids(fx, STORE_STATE_BIT(STORE_LEASED), NULL, 100, leased, 1, 0);
+	list_ids(fx, STORE_STATE_BIT(STORE_PENDING), NULL, 100, pending, 1, 0);
 
 	/* the names the command line takes */
-	assert_int_equal(queue_states_parse("dead", &s), 0);
-	assert_int_equal(s, QUEUE_STATE_BIT(QUEUE_DEAD));
-	assert_int_equal(queue_states_parse("all", &s), 0);
-	assert_int_equal(s, QUEUE_STATES_ALL);
-	assert_int_equal(queue_states_parse("Dead", &s), -1);
-	assert_int_equal(queue_states_parse("", &s), -1);
-	assert_string_equal(queue_state_name(QUEUE_LEASED), "leased");
-	assert_string_equal(queue_state_name((enum queue_state)7), "unknown");
+	assert_int_equal(store_states_parse("dead", &s), 0);
+	assert_int_equal(s, STORE_STATE_BIT(STORE_DEAD));
+	assert_int_equal(store_states_parse("all", &s), 0);
+	assert_int_equal(s, STORE_STATES_ALL);
+	assert_int_equal(store_states_parse("Dead", &s), -1);
+	assert_int_equal(store_states_parse("", &s), -1);
+	assert_string_equal(store_state_name(STORE_LEASED), "leased");
+	assert_string_equal(store_state_name((enum store_state)7), "unknown");
 }
 
 static void
@@ -139,13 +139,13 @@ list_by_user(void **state)
 	add_job(fx, "uuid-1", "user-a", 1);
 	add_job(fx, "uuid-2", "user-b", 2);
 	add_job(fx, "uuid-3", "user-a", 3);
-	list_ids(fx, QUEUE_STATES_OPEN, "user-a", 100, a, 2, 0);
-	list_ids(fx, QUEUE_STATES_OPEN, "user-b", 100, b, 1, 0);
-	list_ids(fx, QUEUE_STATES_OPEN, "user-x", 100, NULL, 0, 0);
+	list_ids(fx, STORE_STATES_OPEN, "user-a", 100, a, 2, 0);
+	list_ids(fx, STORE_STATES_OPEN, "user-b", 100, b, 1, 0);
+	list_ids(fx, STORE_STATES_OPEN, "user-x", 100, NULL, 0, 0);
 	/* user and state together */
 	kill_user(fx, "user-a", "boom");
-	list_ids(fx, QUEUE_STATE_BIT(QUEUE_DEAD), "user-a", 100, a, 2, 0);
-	list_ids(fx, QUEUE_STATE_BIT(QUEUE_DEAD), "user-b", 100, NULL, 0, 0);
+	list_ids(fx, STORE_STATE_BIT(STORE_DEAD), "user-a", 100, a, 2, 0);
+	list_ids(fx, STORE_STATE_BIT(STORE_DEAD), "user-b", 100, NULL, 0, 0);
 }
 
 static void
@@ -162,18 +162,18 @@ list_limit(void **state)
 		add_job(fx, uuid, i % 2 ? "user-a" : "user-b", i);
 	}
 	/* the newest N, oldest first; "more" says older ones were left */
-	list_ids(fx, QUEUE_STATES_OPEN, NULL, 2, newest2, 2, 1);
-	list_ids(fx, QUEUE_STATES_OPEN, NULL, 5, all, 5, 0);
-	list_ids(fx, QUEUE_STATES_OPEN, NULL, 6, all, 5, 0);
-	list_ids(fx, QUEUE_STATES_OPEN, "user-a", 1, a_newest, 1, 1);
+	list_ids(fx, STORE_STATES_OPEN, NULL, 2, newest2, 2, 1);
+	list_ids(fx, STORE_STATES_OPEN, NULL, 5, all, 5, 0);
+	list_ids(fx, STORE_STATES_OPEN, NULL, 6, all, 5, 0);
+	list_ids(fx, STORE_STATES_OPEN, "user-a", 1, a_newest, 1, 1);
 }
 
 static void
 show(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_job_info info;
-	struct queue_lease l;
+	struct store_job_info info;
+	struct store_lease l;
 	int64_t before = util_now_ms();
 
 	add_job(fx, "uuid-1", "user-a", 7);
@@ -185,7 +185,7 @@ show(void **state)
 	assert_string_equal(info.job.group_id, "00g8sync7AbCdEfGh4x7");
 	assert_string_equal(info.job.changed, "city,zipCode");
 	assert_int_equal(info.job.changed_known, 1);
-	assert_int_equal(info.job.state, QUEUE_PENDING);
+	assert_int_equal(info.job.state, STORE_PENDING);
 	assert_int_equal(info.job.attempts, 0);
 	assert_int_equal(info.job.not_before_ms, 0);
 	assert_true(info.job.created_ms >= before);
@@ -194,15 +194,15 @@ show(void **state)
 
 	/* the stored state, not "leased" as a lease returns it */
 	lease_user(fx, "user-a", &l);
-	assert_int_equal(queue_retry(fx->q, &l, T0, "remote: timeout"), 0);
-	queue_lease_free(&l);
+	assert_int_equal(store_retry(fx->q, &l, T0, "remote: timeout"), 0);
+	store_lease_free(&l);
 	must_get(fx, 1, &info);
-	assert_int_equal(info.job.state, QUEUE_PENDING);
+	assert_int_equal(info.job.state, STORE_PENDING);
 	assert_int_equal(info.job.attempts, 1);
 	assert_int_equal(info.job.not_before_ms, T0);
 	assert_string_equal(info.job.last_error, "remote: timeout");
 
-	assert_int_equal(queue_admin_get(fx->adm, 99, &info, fx->err,
+	assert_int_equal(store_admin_get(fx->adm, 99, &info, fx->err,
 	    sizeof(fx->err)), 0);
 }
 
@@ -210,74 +210,74 @@ static void
 retry_dead(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_job_info info;
-	struct queue_lease l;
-	enum queue_state st = QUEUE_DONE;
+	struct store_job_info info;
+	struct store_lease l;
+	enum store_state st = STORE_DONE;
 	int64_t now = util_now_ms();
 
 	add_job(fx, "uuid-1", "user-a", 1);
 	kill_user(fx, "user-a", "remote: 400 Bad Request");
 	must_get(fx, 1, &info);
-	assert_int_equal(info.job.state, QUEUE_DEAD);
+	assert_int_equal(info.job.state, STORE_DEAD);
 	assert_int_equal(info.job.attempts, 1);
 
-	assert_int_equal(queue_admin_retry(fx->adm, 1, now, &st, fx->err,
-	    sizeof(fx->err)), QUEUE_ADMIN_OK);
+	assert_int_equal(store_admin_retry(fx->adm, 1, now, &st, fx->err,
+	    sizeof(fx->err)), STORE_ADMIN_OK);
 	must_get(fx, 1, &info);
-	assert_int_equal(info.job.state, QUEUE_PENDING);
+	assert_int_equal(info.job.state, STORE_PENDING);
 	assert_int_equal(info.job.attempts, 0);
 	assert_int_equal(info.job.not_before_ms, now);
 	/* kept for the record: why it was dead */
 	assert_string_equal(info.job.last_error, "remote: 400 Bad Request");
 	/* and the service takes it at once */
-	assert_int_equal(queue_lease(fx->q, now, &l, fx->err,
+	assert_int_equal(store_lease(fx->q, now, &l, fx->err,
 	    sizeof(fx->err)), 1);
 	assert_int_equal(l.jobs[0].id, 1);
 	assert_int_equal(l.jobs[0].attempts, 0);
-	queue_lease_free(&l);
+	store_lease_free(&l);
 }
 
 static void
 retry_backoff(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_job_info info;
-	struct queue_lease l;
-	enum queue_state st;
+	struct store_job_info info;
+	struct store_lease l;
+	enum store_state st;
 	int64_t now = util_now_ms();
 
 	add_job(fx, "uuid-1", "user-a", 1);
 	lease_user(fx, "user-a", &l);
-	assert_int_equal(queue_retry(fx->q, &l, LATER, "remote: 503"), 0);
-	queue_lease_free(&l);
-	assert_int_equal(queue_lease(fx->q, now, &l, fx->err,
+	assert_int_equal(store_retry(fx->q, &l, LATER, "remote: 503"), 0);
+	store_lease_free(&l);
+	assert_int_equal(store_lease(fx->q, now, &l, fx->err,
 	    sizeof(fx->err)), 0);
 
-	assert_int_equal(queue_admin_retry(fx->adm, 1, now, &st, fx->err,
-	    sizeof(fx->err)), QUEUE_ADMIN_OK);
+	assert_int_equal(store_admin_retry(fx->adm, 1, now, &st, fx->err,
+	    sizeof(fx->err)), STORE_ADMIN_OK);
 	must_get(fx, 1, &info);
 	assert_int_equal(info.job.attempts, 0);
-	assert_int_equal(queue_lease(fx->q, now, &l, fx->err,
+	assert_int_equal(store_lease(fx->q, now, &l, fx->err,
 	    sizeof(fx->err)), 1);
-	queue_lease_free(&l);
+	store_lease_free(&l);
 }
 
 static void
 retry_refused(void **state)
 {
 	struct fixture *fx = *state;
-	enum queue_state st = QUEUE_PENDING;
+	enum store_state st = STORE_PENDING;
 	int64_t now = util_now_ms();
 
 	one_of_each(fx);
-	assert_int_equal(queue_admin_retry(fx->adm, 1, now, &st, fx->err,
-	    sizeof(fx->err)), QUEUE_ADMIN_REFUSED);
-	assert_int_equal(st, QUEUE_DONE);
-	assert_int_equal(queue_admin_retry(fx->adm, 3, now, &st, fx->err,
-	    sizeof(fx->err)), QUEUE_ADMIN_REFUSED);
-	assert_int_equal(st, QUEUE_LEASED);
-	assert_int_equal(queue_admin_retry(fx->adm, 99, now, &st, fx->err,
-	    sizeof(fx->err)), QUEUE_ADMIN_NO_JOB);
+	assert_int_equal(store_admin_retry(fx->adm, 1, now, &st, fx->err,
+	    sizeof(fx->err)), STORE_ADMIN_REFUSED);
+	assert_int_equal(st, STORE_DONE);
+	assert_int_equal(store_admin_retry(fx->adm, 3, now, &st, fx->err,
+	    sizeof(fx->err)), STORE_ADMIN_REFUSED);
+	assert_int_equal(st, STORE_LEASED);
+	assert_int_equal(store_admin_retry(fx->adm, 99, now, &st, fx->err,
+	    sizeof(fx->err)), STORE_ADMIN_NO_JOB);
 }
 
 static void
@@ -292,16 +292,16 @@ retry_all_dead(void **state)
 	add_job(fx, "uuid-4", "user-c", 4);
 	kill_user(fx, "user-a", "gone");
 	kill_user(fx, "user-b", "gone");
-	assert_int_equal(queue_counts(fx->adm, c), 0);
-	assert_int_equal(c[QUEUE_DEAD], 3);
+	assert_int_equal(store_counts(fx->adm, c), 0);
+	assert_int_equal(c[STORE_DEAD], 3);
 
-	assert_int_equal(queue_admin_retry_dead(fx->adm, util_now_ms(), &n,
+	assert_int_equal(store_admin_retry_dead(fx->adm, util_now_ms(), &n,
 	    fx->err, sizeof(fx->err)), 0);
 	assert_int_equal(n, 3);
-	assert_int_equal(queue_counts(fx->adm, c), 0);
-	assert_int_equal(c[QUEUE_PENDING], 4);
-	assert_int_equal(c[QUEUE_DEAD], 0);
-	assert_int_equal(queue_admin_retry_dead(fx->adm, util_now_ms(), &n,
+	assert_int_equal(store_counts(fx->adm, c), 0);
+	assert_int_equal(c[STORE_PENDING], 4);
+	assert_int_equal(c[STORE_DEAD], 0);
+	assert_int_equal(store_admin_retry_dead(fx->adm, util_now_ms(), &n,
 	    fx->err, sizeof(fx->err)), 0);
 	assert_int_equal(n, 0);
 }
@@ -310,25 +310,25 @@ static void
 drop(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_job_info info;
-	enum queue_state st;
+	struct store_job_info info;
+	enum store_state st;
 	int64_t c[4];
 
 	one_of_each(fx);
-	assert_int_equal(queue_admin_drop(fx->adm, 4, &st, fx->err,
-	    sizeof(fx->err)), QUEUE_ADMIN_OK);
-	assert_int_equal(queue_admin_get(fx->adm, 4, &info, fx->err,
+	assert_int_equal(store_admin_drop(fx->adm, 4, &st, fx->err,
+	    sizeof(fx->err)), STORE_ADMIN_OK);
+	assert_int_equal(store_admin_get(fx->adm, 4, &info, fx->err,
 	    sizeof(fx->err)), 0);
-	assert_int_equal(queue_admin_drop(fx->adm, 4, &st, fx->err,
-	    sizeof(fx->err)), QUEUE_ADMIN_NO_JOB);
+	assert_int_equal(store_admin_drop(fx->adm, 4, &st, fx->err,
+	    sizeof(fx->err)), STORE_ADMIN_NO_JOB);
 	/* dead and done jobs go too */
-	assert_int_equal(queue_admin_drop(fx->adm, 2, &st, fx->err,
-	    sizeof(fx->err)), QUEUE_ADMIN_OK);
-	assert_int_equal(queue_admin_drop(fx->adm, 1, &st, fx->err,
-	    sizeof(fx->err)), QUEUE_ADMIN_OK);
-	assert_int_equal(queue_counts(fx->adm, c), 0);
-	assert_int_equal(c[QUEUE_PENDING] + c[QUEUE_DONE] + c[QUEUE_DEAD], 0);
-	assert_int_equal(c[QUEUE_LEASED], 1);
+	assert_int_equal(store_admin_drop(fx->adm, 2, &st, fx->err,
+	    sizeof(fx->err)), STORE_ADMIN_OK);
+	assert_int_equal(store_admin_drop(fx->adm, 1, &st, fx->err,
+	    sizeof(fx->err)), STORE_ADMIN_OK);
+	assert_int_equal(store_counts(fx->adm, c), 0);
+	assert_int_equal(c[STORE_PENDING] + c[STORE_DONE] + c[STORE_DEAD], 0);
+	assert_int_equal(c[STORE_LEASED], 1);
 	/* the uuid went with the job: the same event is a new job */
 	add_job(fx, "uuid-4", "user-d", 4);
 }
@@ -337,24 +337,24 @@ static void
 drop_leased_refused(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_job_info info;
-	struct queue_lease l;
-	enum queue_state st = QUEUE_PENDING;
+	struct store_job_info info;
+	struct store_lease l;
+	enum store_state st = STORE_PENDING;
 
 	add_job(fx, "uuid-1", "user-a", 1);
 	lease_user(fx, "user-a", &l);
-	assert_int_equal(queue_admin_drop(fx->adm, 1, &st, fx->err,
-	    sizeof(fx->err)), QUEUE_ADMIN_REFUSED);
-	assert_int_equal(st, QUEUE_LEASED);
+	assert_int_equal(store_admin_drop(fx->adm, 1, &st, fx->err,
+	    sizeof(fx->err)), STORE_ADMIN_REFUSED);
+	assert_int_equal(st, STORE_LEASED);
 	must_get(fx, 1, &info);
-	assert_int_equal(info.job.state, QUEUE_LEASED);
+	assert_int_equal(info.job.state, STORE_LEASED);
 	/* the worker's outcome still lands, and then the drop does */
-	assert_int_equal(queue_complete(fx->q, &l), 0);
-	queue_lease_free(&l);
+	assert_int_equal(store_complete(fx->q, &l), 0);
+	store_lease_free(&l);
 	must_get(fx, 1, &info);
-	assert_int_equal(info.job.state, QUEUE_DONE);
-	assert_int_equal(queue_admin_drop(fx->adm, 1, &st, fx->err,
-	    sizeof(fx->err)), QUEUE_ADMIN_OK);
+	assert_int_equal(info.job.state, STORE_DONE);
+	assert_int_equal(store_admin_drop(fx->adm, 1, &st, fx->err,
+	    sizeof(fx->err)), STORE_ADMIN_OK);
 }
 
 static const struct CMUnitTest tests[] = {

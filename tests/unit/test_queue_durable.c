@@ -1,8 +1,8 @@
 /*
  * Durability of intake, seen from below SQLite: a VFS shim over the
  * default one watches the WAL file. A delivery may be answered 200 only
- * once its frames are on disk, so when queue_enqueue() returns
- * QUEUE_STORED no WAL write may be left without an fsync after it.
+ * once its frames are on disk, so when store_enqueue() returns
+ * STORE_STORED no WAL write may be left without an fsync after it.
  *
  * The regression: PRAGMA synchronous acts when it is prepared, and the
  * queue used to step cached "PRAGMA synchronous=FULL" statements that did
@@ -10,7 +10,7 @@
  */
 #include "unit.h"
 
-#include "groupsync/store/queue.h"
+#include "groupsync/store/store.h"
 #include "groupsync/base/util.h"
 
 #include <stdatomic.h>
@@ -173,18 +173,18 @@ shim_install(void)
 static void
 intake_syncs_wal(void **state)
 {
-	char dir[] = "/tmp/gs-test-durable-XXXXXX", err[QUEUE_ERROR_MAX + 1];
-	struct queue_job_in j;
-	struct queue *q;
+	char dir[] = "/tmp/gs-test-durable-XXXXXX", err[STORE_ERROR_MAX + 1];
+	struct store_job_in j;
+	struct store *q;
 	size_t stored = 0;
 	int i;
 
 	(void)state;
 	shim_install();
 	assert_non_null(mkdtemp(dir));
-	q = queue_open(dir, QUEUE_OPEN_SERVER, err, sizeof(err));
+	q = store_open_at(dir, STORE_OPEN_SERVER, err, sizeof(err));
 	if (q == NULL)
-		fail_msg("queue_open: %s", err);
+		fail_msg("store_open: %s", err);
 	for (i = 0; i < 3; i++) {
 		memset(&j, 0, sizeof(j));
 		snprintf(j.uuid, sizeof(j.uuid), "uuid-%d", i);
@@ -192,13 +192,13 @@ intake_syncs_wal(void **state)
 		strcpy(j.event_type, "group.user_membership.add");
 		strcpy(j.published, "2026-01-01T00:00:00.000Z");
 		atomic_store(&wal_syncs, 0);
-		assert_int_equal(queue_enqueue(q, "", &j, 1, &stored, err, sizeof(err)),
-		    QUEUE_STORED);
+		assert_int_equal(store_enqueue(q, "", &j, 1, &stored, err, sizeof(err)),
+		    STORE_STORED);
 		/* answered "stored": every WAL frame written is synced */
 		assert_int_equal(atomic_load(&wal_unsynced), 0);
 		assert_true(atomic_load(&wal_syncs) >= 1);
 	}
-	queue_close(q);
+	store_close(q);
 	unit_remove_dir(dir);
 	sqlite3_vfs_unregister(&shim_vfs);
 }

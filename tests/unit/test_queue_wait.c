@@ -1,11 +1,11 @@
 /*
- * Unit tests of a user whose job backs off (queue_db.c's lease pick) and
- * of how idle workers learn when the next such job falls due
- * (queue_wait.c). A real store in a temporary directory.
+ * Unit tests of a user whose job backs off (the SQLite backend's lease
+ * pick) and of how idle workers learn when the next such job falls due
+ * (store_next_due, store_wait_due). A real store in a temporary directory.
  */
 #include "queue_fixture.h"
 
-#include "groupsync/store/queue.h"
+#include "groupsync/store/store.h"
 #include "groupsync/base/util.h"
 
 #define T0 INT64_C(1700000000000)
@@ -15,12 +15,12 @@
 static void
 fail_first(struct fixture *fx, const char *user)
 {
-	struct queue_lease l;
+	struct store_lease l;
 
 	add_job(fx, "e1", user, 1);
-	assert_int_equal(queue_lease(fx->q, T0, &l, fx->err, sizeof(fx->err)), 1);
-	assert_int_equal(queue_retry(fx->q, &l, T0 + BACKOFF_MS, "remote 503"), 0);
-	queue_lease_free(&l);
+	assert_int_equal(store_lease(fx->q, T0, &l, fx->err, sizeof(fx->err)), 1);
+	assert_int_equal(store_retry(fx->q, &l, T0 + BACKOFF_MS, "remote 503"), 0);
+	store_lease_free(&l);
 }
 
 /* A newer event of a user in backoff waits for the backoff (it ran at
@@ -29,21 +29,21 @@ static void
 backoff_holds_new_jobs(void **state)
 {
 	struct fixture *fx = *state;
-	struct queue_lease l;
+	struct store_lease l;
 
 	fail_first(fx, "00uA");
 	add_job(fx, "e2", "00uA", 2);
 	add_job(fx, "e3", "00uB", 3); /* another user is not held */
-	assert_int_equal(queue_lease(fx->q, T0 + 1000, &l, fx->err, sizeof(fx->err)), 1);
+	assert_int_equal(store_lease(fx->q, T0 + 1000, &l, fx->err, sizeof(fx->err)), 1);
 	assert_string_equal(l.user_id, "00uB");
-	assert_int_equal(queue_complete(fx->q, &l), 0);
-	queue_lease_free(&l);
-	assert_int_equal(queue_lease(fx->q, T0 + 1000, &l, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(store_complete(fx->q, &l), 0);
+	store_lease_free(&l);
+	assert_int_equal(store_lease(fx->q, T0 + 1000, &l, fx->err, sizeof(fx->err)), 0);
 	/* due: both jobs of the user together, one sync */
-	assert_int_equal(queue_lease(fx->q, T0 + BACKOFF_MS, &l, fx->err, sizeof(fx->err)), 1);
+	assert_int_equal(store_lease(fx->q, T0 + BACKOFF_MS, &l, fx->err, sizeof(fx->err)), 1);
 	assert_string_equal(l.user_id, "00uA");
 	assert_int_equal(l.njobs, 2);
-	queue_lease_free(&l);
+	store_lease_free(&l);
 }
 
 static void
@@ -51,11 +51,11 @@ next_due(void **state)
 {
 	struct fixture *fx = *state;
 
-	assert_int_equal(queue_next_due(fx->q, T0), -1); /* empty */
+	assert_int_equal(store_next_due(fx->q, T0), -1); /* empty */
 	fail_first(fx, "00uA");
 	add_job(fx, "e2", "00uB", 2); /* ready now: not "due later" */
-	assert_int_equal(queue_next_due(fx->q, T0 + 1000), T0 + BACKOFF_MS);
-	assert_int_equal(queue_next_due(fx->q, T0 + BACKOFF_MS), -1);
+	assert_int_equal(store_next_due(fx->q, T0 + 1000), T0 + BACKOFF_MS);
+	assert_int_equal(store_next_due(fx->q, T0 + BACKOFF_MS), -1);
 }
 
 static const struct CMUnitTest tests[] = {

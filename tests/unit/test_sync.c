@@ -83,10 +83,10 @@ uses_address(const char *changed, void *arg)
 	return strstr(changed, "city") != NULL || strstr(changed, "email") != NULL;
 }
 
-static struct queue_job
+static struct store_job
 job(const char *type, const char *changed, int known)
 {
-	struct queue_job j;
+	struct store_job j;
 
 	memset(&j, 0, sizeof(j));
 	util_copy(j.event_type, sizeof(j.event_type), type);
@@ -98,10 +98,10 @@ job(const char *type, const char *changed, int known)
 static void
 precheck_unknown_user(void **state)
 {
-	struct queue_job p = job("user.account.update_profile", "city", 1);
-	struct queue_job l = job("user.lifecycle.deactivate", "", 0);
-	struct queue_job a = job("group.user_membership.add", "", 0);
-	struct queue_job both[2];
+	struct store_job p = job("user.account.update_profile", "city", 1);
+	struct store_job l = job("user.lifecycle.deactivate", "", 0);
+	struct store_job a = job("group.user_membership.add", "", 0);
+	struct store_job both[2];
 
 	(void)state;
 	/* never synced, profile or lifecycle only: no Okta call */
@@ -123,11 +123,11 @@ precheck_unknown_user(void **state)
 static void
 precheck_changed_attributes(void **state)
 {
-	struct queue_job echo = job("user.account.update_profile", "customId", 1);
-	struct queue_job city = job("user.account.update_profile", "customId,city", 1);
-	struct queue_job unknown = job("user.account.update_profile", "", 0);
-	struct queue_job two[2];
-	struct queue_job r = job(SYNC_RECONCILE_EVENT, "", 0);
+	struct store_job echo = job("user.account.update_profile", "customId", 1);
+	struct store_job city = job("user.account.update_profile", "customId,city", 1);
+	struct store_job unknown = job("user.account.update_profile", "", 0);
+	struct store_job two[2];
+	struct store_job r = job(SYNC_RECONCILE_EVENT, "", 0);
 
 	(void)state;
 	/* groupsync's own customId write-back: no Okta call */

@@ -92,8 +92,8 @@ enum metrics_remote_op {
  */
 struct metrics_gauges {
 	int have_queue;
-	int64_t jobs[4];           /* by enum queue_state (queue_counts) */
-	int64_t oldest_pending_ms; /* queue_oldest_pending_ms */
+	int64_t jobs[4];           /* by enum store_state (store_counts) */
+	int64_t oldest_pending_ms; /* store_oldest_pending_ms */
 	int have_okta;
 	struct okta_stats okta;
 	int have_conns;

@@ -20,7 +20,7 @@
 #include "groupsync/base/config.h"
 #include "groupsync/base/http.h"
 #include "groupsync/okta/client.h"
-#include "groupsync/store/queue.h"
+#include "groupsync/store/store.h"
 
 #define COMMAND_EXIT_RUNTIME 1 /* something failed while running */
 #define COMMAND_EXIT_USAGE 2   /* invalid usage or settings */
@@ -35,7 +35,7 @@ struct command_ctx {
 	struct config cfg;
 	struct okta *okta;      /* COMMAND_OKTA */
 	struct http_client *hc; /* COMMAND_OKTA */
-	struct queue *q;        /* COMMAND_STORE */
+	struct store *q;        /* COMMAND_STORE */
 	int loaded, curl;       /* what command_close undoes */
 };
 

@@ -18,14 +18,14 @@
 #include "groupsync/base/config.h"
 #include "groupsync/intake/conn_guard.h"
 #include "groupsync/okta/client.h"
-#include "groupsync/store/queue.h"
+#include "groupsync/store/store.h"
 
 struct endpoints;
 
 /* Borrowed: each must outlive the endpoints. */
 struct endpoints_deps {
 	const struct config *cfg;
-	struct queue *q;
+	struct store *q;
 	struct okta *okta;        /* read by /metrics; NULL leaves Okta out */
 	struct conn_guard *guard; /* told when a handler runs; read by /metrics */
 };

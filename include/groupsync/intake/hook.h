@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "groupsync/store/queue.h"
+#include "groupsync/store/store.h"
 
 #define HOOK_MAX_EVENTS 1000 /* more than any real batch; bounds work per delivery */
 
@@ -36,8 +36,8 @@ enum hook_ignore_reason {
 
 /* One parsed delivery. Free with hook_delivery_free(). */
 struct hook_delivery {
-	char event_id[QUEUE_ID_MAX + 1]; /* "" when absent */
-	struct queue_job_in *jobs;       /* owned */
+	char event_id[STORE_ID_MAX + 1]; /* "" when absent */
+	struct store_job_in *jobs;       /* owned */
 	size_t njobs;
 	size_t nevents; /* events in data.events[] */
 	size_t ignored[HOOK_IGNORED_NREASONS];
@@ -54,7 +54,7 @@ int hook_is_group_type(const char *event_type);
  * in err (never containing input longer than a few characters) when the
  * body is not JSON or not a delivery's shape (the answer is then 400).
  * On -1 *out is zeroed, so hook_delivery_free is always safe. A uuid seen
- * twice in one delivery gives two jobs: queue_enqueue keeps one.
+ * twice in one delivery gives two jobs: store_enqueue keeps one.
  */
 int hook_parse_delivery(const char *body, size_t len, const struct hook_filter *f,
     struct hook_delivery *out, char *err, size_t errlen);

@@ -19,7 +19,7 @@
 
 #include "groupsync/base/config.h"
 #include "groupsync/okta/client.h"
-#include "groupsync/store/queue.h"
+#include "groupsync/store/store.h"
 
 #define SERVER_MAX_BODY (1024 * 1024) /* an Okta delivery is a few KiB */
 
@@ -28,7 +28,7 @@ struct server;
 /* What the server uses. Borrowed: each must outlive the server. */
 struct server_deps {
 	const struct config *cfg;
-	struct queue *q;
+	struct store *q;
 	struct okta *okta; /* read by /metrics; NULL leaves the Okta metrics out */
 };
 

@@ -21,13 +21,13 @@
 #include "groupsync/base/http.h"
 #include "groupsync/okta/client.h"
 #include "groupsync/remote/client.h"
-#include "groupsync/store/queue.h"
+#include "groupsync/store/store.h"
 #include "groupsync/sync/decide.h"
 
 /* What a sync uses. Borrowed: each outlives every sync. */
 struct converge_deps {
 	const struct config *cfg;
-	struct queue *q;
+	struct store *q;
 	struct okta *okta;
 	struct remote *remote;
 };
@@ -36,7 +36,7 @@ struct converge_deps {
 struct converge {
 	const struct converge_deps *d;
 	struct http_client *hc;         /* the worker's own: keep-alive */
-	const struct queue_lease *lease;
+	const struct store_lease *lease;
 
 	enum sync_known known;          /* after converge_load_known */
 	char remote_id[REMOTE_ID_MAX + 1];

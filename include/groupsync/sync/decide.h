@@ -15,14 +15,14 @@
 
 #include <stddef.h>
 
-#include "groupsync/store/queue.h"
+#include "groupsync/store/store.h"
 
 /* Event type of jobs enqueued by reconcile (not an Okta event). */
 #define SYNC_RECONCILE_EVENT "groupsync.reconcile"
 
 enum sync_action { SYNC_NOTHING = 0, SYNC_CREATE, SYNC_UPDATE, SYNC_DELETE };
 
-/* What groupsync remembers of a user (queue_remote_get). */
+/* What groupsync remembers of a user (store_remote_get). */
 enum sync_known {
 	SYNC_NEVER = 0,   /* no row: groupsync never synced this user */
 	SYNC_GONE,        /* synced once, remote record deleted since */
@@ -40,7 +40,7 @@ enum sync_precheck {
  * relevant(changed, arg) returns 1 when a comma-separated list of changed
  * attributes names one that the templates read (remote_uses_any).
  */
-enum sync_precheck sync_precheck(const struct queue_job *jobs, size_t njobs,
+enum sync_precheck sync_precheck(const struct store_job *jobs, size_t njobs,
     enum sync_known known, int (*relevant)(const char *changed, void *arg), void *arg);
 
 /* The user's state as read from Okta, and what groupsync knows. */

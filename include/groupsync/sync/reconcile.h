@@ -28,7 +28,7 @@
 struct config;
 struct http_client;
 struct okta;
-struct queue;
+struct store;
 struct reconcile_loop;
 
 /* What one run found and did. */
@@ -60,7 +60,7 @@ struct reconcile_opts {
  * 0, or -1 with a one-line reason in err.
  */
 int reconcile_run(const struct config *cfg, struct okta *okta, struct http_client *hc,
-    struct queue *q, const struct reconcile_opts *o, struct reconcile_summary *out,
+    struct store *q, const struct reconcile_opts *o, struct reconcile_summary *out,
     char *err, size_t errlen);
 
 /*
@@ -71,7 +71,7 @@ int reconcile_run(const struct config *cfg, struct okta *okta, struct http_clien
  * okta and q must outlive it.
  */
 struct reconcile_loop *reconcile_start(const struct config *cfg, struct okta *okta,
-    struct queue *q);
+    struct store *q);
 
 /*
  * Stops it: wakes the wait at once, makes a run in progress abort its Okta

@@ -19,7 +19,7 @@
 
 #include "groupsync/base/config.h"
 #include "groupsync/okta/client.h"
-#include "groupsync/store/queue.h"
+#include "groupsync/store/store.h"
 #include "groupsync/remote/client.h"
 
 struct worker_pool;
@@ -27,7 +27,7 @@ struct worker_pool;
 /* Borrowed: must outlive the pool. */
 struct worker_deps {
 	const struct config *cfg;
-	struct queue *q;
+	struct store *q;
 	struct okta *okta;
 	struct remote *remote;
 };

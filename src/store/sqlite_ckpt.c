@@ -6,20 +6,20 @@
  * 1,000 deliveries/s. In server mode the main connection's WAL hook
  * (which replaces the automatic checkpoint) only signals this thread,
  * which runs PASSIVE checkpoints, that never block writers, on a
- * connection of its own: when the WAL passes QUEUE_CKPT_PAGES, and once a
+ * connection of its own: when the WAL passes SQ_CKPT_PAGES, and once a
  * second anyway.
  */
-#include "queue_db.h"
+#include "sqlite.h"
 
 #include <stdlib.h>
 #include <time.h>
 
 #include "groupsync/base/util.h"
 
-#define QUEUE_CKPT_PAGES 1000 /* SQLite's own default threshold */
-#define QUEUE_CKPT_IDLE_MS 1000
+#define SQ_CKPT_PAGES 1000 /* SQLite's own default threshold */
+#define SQ_CKPT_IDLE_MS 1000
 
-struct queue_ckpt {
+struct sq_ckpt {
 	sqlite3 *db;
 	pthread_t thread;
 	pthread_mutex_t lock; /* guards the two flags */
@@ -30,13 +30,13 @@ struct queue_ckpt {
 
 /* Called by SQLite after each commit on the main connection. */
 static int
-queue_ckpt_hook(void *arg, sqlite3 *db, const char *name, int pages)
+sq_ckpt_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
-	struct queue_ckpt *c = arg;
+	struct sq_ckpt *c = arg;
 
 	(void)db;
 	(void)name;
-	if (pages >= QUEUE_CKPT_PAGES) {
+	if (pages >= SQ_CKPT_PAGES) {
 		pthread_mutex_lock(&c->lock);
 		c->wanted = 1;
 		pthread_cond_signal(&c->cond);
@@ -46,14 +46,14 @@ queue_ckpt_hook(void *arg, sqlite3 *db, const char *name, int pages)
 }
 
 static void *
-queue_ckpt_main(void *arg)
+sq_ckpt_main(void *arg)
 {
-	struct queue_ckpt *c = arg;
+	struct sq_ckpt *c = arg;
 	struct timespec until;
 
 	pthread_mutex_lock(&c->lock);
 	while (!c->stop) {
-		util_deadline(&until, CLOCK_REALTIME, QUEUE_CKPT_IDLE_MS);
+		util_deadline(&until, CLOCK_REALTIME, SQ_CKPT_IDLE_MS);
 		while (!c->stop && !c->wanted &&
 		    pthread_cond_timedwait(&c->cond, &c->lock, &until) == 0)
 			;
@@ -71,7 +71,7 @@ queue_ckpt_main(void *arg)
 }
 
 static void
-queue_ckpt_free(struct queue_ckpt *c)
+sq_ckpt_free(struct sq_ckpt *c)
 {
 	sqlite3_close(c->db);
 	pthread_cond_destroy(&c->cond);
@@ -80,9 +80,9 @@ queue_ckpt_free(struct queue_ckpt *c)
 }
 
 int
-queue_ckpt_start(struct queue *q, char *err, size_t errlen)
+sq_ckpt_start(struct sq_store *q, char *err, size_t errlen)
 {
-	struct queue_ckpt *c = calloc(1, sizeof(*c));
+	struct sq_ckpt *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
 		return -1;
@@ -91,31 +91,31 @@ queue_ckpt_start(struct queue *q, char *err, size_t errlen)
 	if (sqlite3_open_v2(q->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
 	    NULL) != SQLITE_OK ||
 	    sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
-	    pthread_create(&c->thread, NULL, queue_ckpt_main, c) != 0) {
+	    pthread_create(&c->thread, NULL, sq_ckpt_main, c) != 0) {
 		util_format(err, errlen, "%s: cannot start the checkpoint thread: %s", q->path,
 		    c->db ? sqlite3_errmsg(c->db) : "out of memory");
-		queue_ckpt_free(c);
+		sq_ckpt_free(c);
 		return -1;
 	}
-	sqlite3_wal_hook(q->db, queue_ckpt_hook, c);
+	sqlite3_wal_hook(q->db, sq_ckpt_hook, c);
 	q->ckpt = c;
 	return 0;
 }
 
 void
-queue_ckpt_stop(struct queue *q)
+sq_ckpt_stop(struct sq_store *q)
 {
-	struct queue_ckpt *c = q->ckpt;
+	struct sq_ckpt *c = q->ckpt;
 
 	if (c == NULL)
 		return;
 	/* back to SQLite's own checkpoints for the last commits and close */
-	sqlite3_wal_autocheckpoint(q->db, QUEUE_CKPT_PAGES);
+	sqlite3_wal_autocheckpoint(q->db, SQ_CKPT_PAGES);
 	pthread_mutex_lock(&c->lock);
 	c->stop = 1;
 	pthread_cond_signal(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->thread, NULL);
-	queue_ckpt_free(c);
+	sq_ckpt_free(c);
 	q->ckpt = NULL;
 }

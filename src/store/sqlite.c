@@ -1,8 +1,24 @@
 /*
- * The queue's SQLite plumbing: schema, pragmas (WAL, synchronous),
- * prepared statements and small helpers. The operations are in queue.c.
+ * The store's SQLite backend: one file, groupsync.db, in WAL mode under
+ * the data directory. This file opens and closes it (pragmas, schema,
+ * prepared statements), holds the helpers its operations share and the
+ * ops table; the operations are in sqlite_jobs.c, sqlite_remote_ids.c and
+ * sqlite_admin.c.
+ *
+ * Durability: only intake must be on disk before it answers (a delivery
+ * answered 200 is never sent again), so intake batches commit with
+ * synchronous=FULL and everything else (leases, outcomes, remote IDs)
+ * with NORMAL: safe when the process dies (the WAL is in the page cache);
+ * on power loss only a suffix of those transactions can go (the WAL is
+ * ordered, and each FULL commit syncs all before it), which re-runs a
+ * sync that converges to the same state (level-triggered, and a create
+ * looks the user up first). It spares the workers three fsyncs per user.
+ *
+ * Job states are stored as the integers of enum store_state. "published"
+ * is Okta's ISO-8601 UTC form (always the same width), so it sorts
+ * correctly as text.
  */
-#include "queue_db.h"
+#include "sqlite.h"
 
 #include <sys/stat.h>
 
@@ -11,10 +27,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "groupsync/base/log.h"
 #include "groupsync/base/util.h"
 
-static const char queue_schema_sql[] =
+static const char sq_schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS deliveries(event_id TEXT PRIMARY KEY,"
 	" received INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS jobs(id INTEGER PRIMARY KEY,"
@@ -39,70 +54,70 @@ static const char queue_schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS remote_ids(user_id TEXT PRIMARY KEY,"
 	" remote_id TEXT NOT NULL, hash TEXT NOT NULL,"
 	" updated INTEGER NOT NULL) WITHOUT ROWID;"
-	/* one row that queue_writable() rewrites to prove a commit works */
+	/* one row that store_writable() rewrites to prove a commit works */
 	"CREATE TABLE IF NOT EXISTS health(id INTEGER PRIMARY KEY"
 	" CHECK (id = 1), checked INTEGER NOT NULL);";
 
-static const char *const queue_sql[QS_COUNT] = {
-	[QS_BEGIN] = "BEGIN IMMEDIATE",
-	[QS_COMMIT] = "COMMIT",
-	[QS_ROLLBACK] = "ROLLBACK",
-	[QS_DELIVERY_ADD] = "INSERT OR IGNORE INTO deliveries(event_id, received)"
+static const char *const sq_sql[SQS_COUNT] = {
+	[SQS_BEGIN] = "BEGIN IMMEDIATE",
+	[SQS_COMMIT] = "COMMIT",
+	[SQS_ROLLBACK] = "ROLLBACK",
+	[SQS_DELIVERY_ADD] = "INSERT OR IGNORE INTO deliveries(event_id, received)"
 	    " VALUES(?1, ?2)",
-	[QS_JOB_ADD] = "INSERT OR IGNORE INTO jobs(uuid, user_id, event_type,"
+	[SQS_JOB_ADD] = "INSERT OR IGNORE INTO jobs(uuid, user_id, event_type,"
 	    " published, group_id, changed, changed_known, created, updated)"
 	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
 	/* A user whose job backs off is not picked for a newer job either:
 	 * the newer one waits and is synced with it (level-triggered), so
 	 * an outage is not hit again at every profile edit. */
-	[QS_LEASE_PICK] = "SELECT j.user_id FROM jobs j"
+	[SQS_LEASE_PICK] = "SELECT j.user_id FROM jobs j"
 	    " WHERE j.state = 0 AND j.not_before <= ?1 AND NOT EXISTS"
 	    " (SELECT 1 FROM jobs l WHERE l.user_id = j.user_id AND l.state = 1)"
 	    " AND NOT EXISTS (SELECT 1 FROM jobs b WHERE b.user_id = j.user_id"
 	    " AND b.state = 0 AND b.not_before > ?1)"
 	    " ORDER BY j.published, j.id LIMIT 1",
-	[QS_NEXT_DUE] = "SELECT min(not_before) FROM jobs WHERE state = 0 AND not_before > ?1",
-	[QS_LEASE_JOBS] = "SELECT " QUEUE_JOB_COLUMNS " FROM jobs"
+	[SQS_NEXT_DUE] = "SELECT min(not_before) FROM jobs WHERE state = 0 AND not_before > ?1",
+	[SQS_LEASE_JOBS] = "SELECT " SQ_JOB_COLUMNS " FROM jobs"
 	    " WHERE user_id = ?1 AND state = 0 AND not_before <= ?2"
 	    " ORDER BY published, id",
-	[QS_LEASE_MARK] = "UPDATE jobs SET state = 1, updated = ?3"
+	[SQS_LEASE_MARK] = "UPDATE jobs SET state = 1, updated = ?3"
 	    " WHERE user_id = ?1 AND state = 0 AND not_before <= ?2",
 	/* NULL keeps the column: one statement serves every outcome */
-	[QS_FINISH] = "UPDATE jobs SET state = ?2, attempts = attempts + ?3,"
+	[SQS_FINISH] = "UPDATE jobs SET state = ?2, attempts = attempts + ?3,"
 	    " not_before = coalesce(?4, not_before),"
 	    " last_error = coalesce(?5, last_error), updated = ?6"
 	    " WHERE id = ?1 AND state = 1",
-	[QS_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
-	[QS_OLDEST] = "SELECT min(created) FROM jobs WHERE state = 0",
-	[QS_HEALTH] = "INSERT OR REPLACE INTO health(id, checked) VALUES(1, ?1)",
-	[QS_REMOTE_GET] = "SELECT remote_id, hash FROM remote_ids"
+	[SQS_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
+	[SQS_OLDEST] = "SELECT min(created) FROM jobs WHERE state = 0",
+	[SQS_HEALTH] = "INSERT OR REPLACE INTO health(id, checked) VALUES(1, ?1)",
+	[SQS_REMOTE_GET] = "SELECT remote_id, hash FROM remote_ids"
 	    " WHERE user_id = ?1",
-	[QS_REMOTE_PUT] = "INSERT INTO remote_ids(user_id, remote_id, hash,"
+	[SQS_REMOTE_PUT] = "INSERT INTO remote_ids(user_id, remote_id, hash,"
 	    " updated) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(user_id) DO UPDATE"
 	    " SET remote_id = excluded.remote_id, hash = excluded.hash,"
 	    " updated = excluded.updated",
-	[QS_REMOTE_DELETE] = "DELETE FROM remote_ids WHERE user_id = ?1",
+	[SQS_REMOTE_DELETE] = "DELETE FROM remote_ids WHERE user_id = ?1",
 	/* in slices, so that no transaction holds the store for long */
-	[QS_PRUNE_JOBS] = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
+	[SQS_PRUNE_JOBS] = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
 	    " WHERE state = 2 AND updated < ?1 LIMIT 1000)",
-	[QS_PRUNE_DELIVERIES] = "DELETE FROM deliveries WHERE event_id IN"
+	[SQS_PRUNE_DELIVERIES] = "DELETE FROM deliveries WHERE event_id IN"
 	    " (SELECT event_id FROM deliveries WHERE received < ?1 LIMIT 1000)",
 	/* ?1 is a mask of states (bit 1 << state); newest first, so that
 	 * LIMIT keeps the newest jobs; the user form uses jobs_user */
-	[QS_ADMIN_LIST] = "SELECT " QUEUE_ADMIN_COLUMNS " FROM jobs"
+	[SQS_ADMIN_LIST] = "SELECT " SQ_ADMIN_COLUMNS " FROM jobs"
 	    " WHERE (?1 >> state) & 1 ORDER BY id DESC LIMIT ?2",
-	[QS_ADMIN_LIST_USER] = "SELECT " QUEUE_ADMIN_COLUMNS " FROM jobs"
+	[SQS_ADMIN_LIST_USER] = "SELECT " SQ_ADMIN_COLUMNS " FROM jobs"
 	    " WHERE user_id = ?3 AND (?1 >> state) & 1"
 	    " ORDER BY id DESC LIMIT ?2",
-	[QS_ADMIN_GET] = "SELECT " QUEUE_ADMIN_COLUMNS " FROM jobs"
+	[SQS_ADMIN_GET] = "SELECT " SQ_ADMIN_COLUMNS " FROM jobs"
 	    " WHERE id = ?1",
-	[QS_ADMIN_STATE] = "SELECT state FROM jobs WHERE id = ?1",
+	[SQS_ADMIN_STATE] = "SELECT state FROM jobs WHERE id = ?1",
 	/* never a leased job: a worker is syncing it and will finish it */
-	[QS_ADMIN_RETRY] = "UPDATE jobs SET state = 0, attempts = 0,"
+	[SQS_ADMIN_RETRY] = "UPDATE jobs SET state = 0, attempts = 0,"
 	    " not_before = ?2, updated = ?2 WHERE id = ?1 AND state IN (0, 3)",
-	[QS_ADMIN_RETRY_DEAD] = "UPDATE jobs SET state = 0, attempts = 0,"
+	[SQS_ADMIN_RETRY_DEAD] = "UPDATE jobs SET state = 0, attempts = 0,"
 	    " not_before = ?1, updated = ?1 WHERE state = 3",
-	[QS_ADMIN_DROP] = "DELETE FROM jobs WHERE id = ?1 AND state <> 1",
+	[SQS_ADMIN_DROP] = "DELETE FROM jobs WHERE id = ?1 AND state <> 1",
 };
 
 /*
@@ -112,7 +127,7 @@ static const char *const queue_sql[QS_COUNT] = {
  * only current after an I/O or open error.
  */
 void
-queue_seterr(struct queue *q, char *err, size_t errlen, const char *what)
+sq_seterr(struct sq_store *q, char *err, size_t errlen, const char *what)
 {
 	int code = sqlite3_errcode(q->db) & 0xff, sys = sqlite3_system_errno(q->db);
 
@@ -129,7 +144,7 @@ queue_seterr(struct queue *q, char *err, size_t errlen, const char *what)
 
 /* Returns the cached statement, reset and with its bindings cleared. */
 sqlite3_stmt *
-queue_stmt(struct queue *q, enum queue_stmt_id id)
+sq_stmt(struct sq_store *q, enum sq_stmt_id id)
 {
 	sqlite3_stmt *st = q->stmt[id];
 
@@ -140,7 +155,7 @@ queue_stmt(struct queue *q, enum queue_stmt_id id)
 
 /* Runs a statement that returns no rows, then resets it. */
 int
-queue_step_done(sqlite3_stmt *st)
+sq_step_done(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 
@@ -150,74 +165,62 @@ queue_step_done(sqlite3_stmt *st)
 
 /* Runs a cached statement without parameters: BEGIN, COMMIT, ROLLBACK. */
 int
-queue_run(struct queue *q, enum queue_stmt_id id)
+sq_run(struct sq_store *q, enum sq_stmt_id id)
 {
-	return queue_step_done(queue_stmt(q, id));
+	return sq_step_done(sq_stmt(q, id));
 }
 
 /* Rolls back if a transaction is still open; SQLite ends some on error
  * by itself, and a ROLLBACK without one would only add a second error. */
 void
-queue_rollback(struct queue *q)
+sq_rollback(struct sq_store *q)
 {
 	if (!sqlite3_get_autocommit(q->db))
-		(void)queue_run(q, QS_ROLLBACK);
+		(void)sq_run(q, SQS_ROLLBACK);
 }
 
-/*
- * A full disk or a read-only file system fails every write until it is
- * fixed: intake answers 503 to each delivery and the workers retry, so a
- * line per failure would be a flood (and would fill the same disk). The
- * store's state changes are logged instead, once each way.
- */
+/* The front logs the first failure of a run and the first success after
+ * it (backend.h); the error is read here, while it is the connection's. */
 void
-queue_write_failed(struct queue *q, const char *what)
+sq_write_end(struct sq_store *q, int ok, const char *what)
 {
-	char err[QUEUE_ERROR_MAX + 1];
+	char err[STORE_ERROR_MAX + 1];
 
-	if (q->write_failing)
-		return;
-	q->write_failing = 1;
-	queue_seterr(q, err, sizeof(err), what);
-	log_emit(LOG_ERROR, "store does not take writes: deliveries are answered 503 "
-	    "and syncs wait until it does", "error", err, (char *)NULL);
-}
-
-void
-queue_write_ok(struct queue *q)
-{
-	if (!q->write_failing)
-		return;
-	q->write_failing = 0;
-	log_emit(LOG_INFO, "store takes writes again", "path", q->path, (char *)NULL);
+	if (ok) {
+		store_write_ok(q->store);
+	} else {
+		sq_seterr(q, err, sizeof(err), what);
+		store_write_failed(q->store, err);
+	}
+	sq_rollback(q);
 }
 
 /*
  * Switches the connection between synchronous=FULL (intake: fsync the WAL
  * at COMMIT) and NORMAL. Never through a cached statement: SQLite applies
  * PRAGMA synchronous when the statement is *prepared*, and stepping a
- * prepared one again changes nothing. The queue once did that, so intake
+ * prepared one again changes nothing. The store once did that, so intake
  * ran with the last pragma prepared (NORMAL) and answered 200 for commits
  * that were not yet on disk (lost when the file system or the machine
  * failed; tests/reliability/test_readonly.py FailingFs and
  * tests/unit/test_queue_durable.c).
  */
 int
-queue_set_sync(struct queue *q, int full)
+sq_set_sync(struct sq_store *q, int full)
 {
 	return sqlite3_exec(q->db, full ? "PRAGMA synchronous=FULL" :
 	    "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
 void
-queue_bind_text(sqlite3_stmt *st, int i, const char *s)
+sq_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
 	sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
 /* Returns -1 when the value did not fit (dst holds a truncated copy). */
 int
-queue_copy_col(char *dst, size_t size, sqlite3_stmt *st, int col)
+sq_copy_col(char *dst, size_t size, sqlite3_stmt *st, int col)
 {
 	const unsigned char *s = sqlite3_column_text(st, col);
 
@@ -225,9 +228,9 @@ queue_copy_col(char *dst, size_t size, sqlite3_stmt *st, int col)
 }
 
 /* Refuses a missing or read-only data directory instead of creating it:
- * a typo in GROUPSYNC_DATA_DIR must not silently start an empty queue. */
-int
-queue_check_dir(const char *dir, char *err, size_t errlen)
+ * a typo in GROUPSYNC_DATA_DIR must not silently start an empty store. */
+static int
+sq_check_dir(const char *dir, char *err, size_t errlen)
 {
 	struct stat sb;
 
@@ -244,14 +247,14 @@ queue_check_dir(const char *dir, char *err, size_t errlen)
 
 /* Runs a PRAGMA and copies the first column of its first row. */
 static int
-queue_pragma(struct queue *q, const char *sql, char *val, size_t len)
+sq_pragma(struct sq_store *q, const char *sql, char *val, size_t len)
 {
 	sqlite3_stmt *st = NULL;
 	int ret = -1;
 
 	if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW) {
-		(void)queue_copy_col(val, len, st, 0);
+		(void)sq_copy_col(val, len, st, 0);
 		ret = 0;
 	}
 	sqlite3_finalize(st);
@@ -259,14 +262,14 @@ queue_pragma(struct queue *q, const char *sql, char *val, size_t len)
 }
 
 static int
-queue_pragmas(struct queue *q, char *err, size_t errlen)
+sq_pragmas(struct sq_store *q, char *err, size_t errlen)
 {
 	char mode[16];
 
-	sqlite3_busy_timeout(q->db, QUEUE_BUSY_TIMEOUT_MS);
-	if (queue_pragma(q, "PRAGMA journal_mode=WAL", mode,
+	sqlite3_busy_timeout(q->db, SQ_BUSY_TIMEOUT_MS);
+	if (sq_pragma(q, "PRAGMA journal_mode=WAL", mode,
 	    sizeof(mode)) == -1) {
-		queue_seterr(q, err, errlen, "journal_mode=WAL");
+		sq_seterr(q, err, errlen, "journal_mode=WAL");
 		return -1;
 	}
 	/* WAL lets the admin commands read while the server writes */
@@ -276,10 +279,10 @@ queue_pragmas(struct queue *q, char *err, size_t errlen)
 		return -1;
 	}
 	/* NORMAL between intake commits; the committer switches to FULL for
-	 * its own transactions (see queue.c: durability). */
+	 * its own transactions (see sqlite_jobs.c, sq_enqueue). */
 	if (sqlite3_exec(q->db, "PRAGMA synchronous=NORMAL", NULL, NULL,
 	    NULL) != SQLITE_OK) {
-		queue_seterr(q, err, errlen, "synchronous=NORMAL");
+		sq_seterr(q, err, errlen, "synchronous=NORMAL");
 		return -1;
 	}
 	return 0;
@@ -290,33 +293,33 @@ queue_pragmas(struct queue *q, char *err, size_t errlen)
  * and an admin command opening a new file at once cannot interleave.
  */
 static int
-queue_schema(struct queue *q, char *err, size_t errlen)
+sq_schema(struct sq_store *q, char *err, size_t errlen)
 {
 	char sql[64], val[16];
 	int version, ret = -1;
 
 	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
 	    SQLITE_OK) {
-		queue_seterr(q, err, errlen, "begin");
+		sq_seterr(q, err, errlen, "begin");
 		return -1;
 	}
-	if (queue_pragma(q, "PRAGMA user_version", val, sizeof(val)) == -1) {
-		queue_seterr(q, err, errlen, "user_version");
+	if (sq_pragma(q, "PRAGMA user_version", val, sizeof(val)) == -1) {
+		sq_seterr(q, err, errlen, "user_version");
 		goto out;
 	}
 	version = (int)strtol(val, NULL, 10);
-	if (version > QUEUE_SCHEMA_VERSION) {
+	if (version > SQ_SCHEMA_VERSION) {
 		(void)util_format(err, errlen, "%s: schema version %d is newer "
 		    "than this groupsync supports (%d)", q->path, version,
-		    QUEUE_SCHEMA_VERSION);
+		    SQ_SCHEMA_VERSION);
 		goto out;
 	}
 	(void)util_format(sql, sizeof(sql), "PRAGMA user_version=%d",
-	    QUEUE_SCHEMA_VERSION);
-	if (sqlite3_exec(q->db, queue_schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    SQ_SCHEMA_VERSION);
+	if (sqlite3_exec(q->db, sq_schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(q->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		queue_seterr(q, err, errlen, "create schema");
+		sq_seterr(q, err, errlen, "create schema");
 		goto out;
 	}
 	ret = 0;
@@ -327,65 +330,122 @@ out:
 }
 
 /* Opens the file, sets it up and prepares the statements. */
-int
-queue_open_db(struct queue *q, int mode, char *err, size_t errlen)
+static int
+sq_open_db(struct sq_store *q, int mode, char *err, size_t errlen)
 {
 	int i;
 
 	if (sqlite3_open_v2(q->path, &q->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		queue_seterr(q, err, errlen, "open");
+		sq_seterr(q, err, errlen, "open");
 		return -1;
 	}
-	if (queue_pragmas(q, err, errlen) == -1 ||
-	    queue_schema(q, err, errlen) == -1)
+	if (sq_pragmas(q, err, errlen) == -1 ||
+	    sq_schema(q, err, errlen) == -1)
 		return -1;
-	for (i = 0; i < QS_COUNT; i++) {
-		if (sqlite3_prepare_v3(q->db, queue_sql[i], -1,
+	for (i = 0; i < SQS_COUNT; i++) {
+		if (sqlite3_prepare_v3(q->db, sq_sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &q->stmt[i], NULL) != SQLITE_OK) {
-			queue_seterr(q, err, errlen, "prepare");
+			sq_seterr(q, err, errlen, "prepare");
 			return -1;
 		}
 	}
 	/* Only the owner may do this: an admin command would otherwise
 	 * steal the running server's leases. */
-	if (mode == QUEUE_OPEN_SERVER && sqlite3_exec(q->db,
+	if (mode == STORE_OPEN_SERVER && sqlite3_exec(q->db,
 	    "UPDATE jobs SET state = 0 WHERE state = 1", NULL, NULL,
 	    NULL) != SQLITE_OK) {
-		queue_seterr(q, err, errlen, "release abandoned leases");
+		sq_seterr(q, err, errlen, "release abandoned leases");
 		return -1;
 	}
 	return 0;
 }
 
-void
-queue_close_db(struct queue *q)
+/* Also frees what a failed sq_open left half done. */
+static void
+sq_close(void *be)
 {
+	struct sq_store *q = be;
 	int i;
 
-	for (i = 0; i < QS_COUNT; i++)
+	sq_ckpt_stop(q);
+	for (i = 0; i < SQS_COUNT; i++)
 		sqlite3_finalize(q->stmt[i]);
 	/* the last connection checkpoints and removes the WAL file */
 	sqlite3_close(q->db);
+	pthread_mutex_destroy(&q->lock);
+	free(q);
 }
 
-/* Reads columns 0-11 (QUEUE_JOB_COLUMNS) of a job row; state is left to
+static void *
+sq_open(struct store *s, const char *data_dir, int mode, char *label, size_t labellen,
+    char *err, size_t errlen)
+{
+	struct sq_store *q;
+
+	if (sq_check_dir(data_dir, err, errlen) == -1)
+		return NULL;
+	q = calloc(1, sizeof(*q));
+	if (q == NULL) {
+		(void)util_format(err, errlen, "store: out of memory");
+		return NULL;
+	}
+	q->store = s;
+	pthread_mutex_init(&q->lock, NULL);
+	if (util_format(q->path, sizeof(q->path), "%s/%s", data_dir, SQ_DB_NAME) == -1) {
+		(void)util_format(err, errlen, "data directory %s: path too long", data_dir);
+		goto fail;
+	}
+	if (sq_open_db(q, mode, err, errlen) == -1)
+		goto fail;
+	if (mode == STORE_OPEN_SERVER && sq_ckpt_start(q, err, errlen) == -1)
+		goto fail;
+	(void)util_copy(label, labellen, q->path);
+	return q;
+fail:
+	sq_close(q);
+	return NULL;
+}
+
+/* Reads columns 0-11 (SQ_JOB_COLUMNS) of a job row; state is left to
  * the caller, which knows which query it ran. */
 void
-queue_read_job(sqlite3_stmt *st, struct queue_job *j)
+sq_read_job(sqlite3_stmt *st, struct store_job *j)
 {
-	/* our columns were bounded by struct queue_job_in when stored */
+	/* our columns were bounded by struct store_job_in when stored */
 	memset(j, 0, sizeof(*j));
 	j->id = sqlite3_column_int64(st, 0);
-	(void)queue_copy_col(j->uuid, sizeof(j->uuid), st, 1);
-	(void)queue_copy_col(j->user_id, sizeof(j->user_id), st, 2);
-	(void)queue_copy_col(j->event_type, sizeof(j->event_type), st, 3);
-	(void)queue_copy_col(j->published, sizeof(j->published), st, 4);
-	(void)queue_copy_col(j->group_id, sizeof(j->group_id), st, 5);
-	(void)queue_copy_col(j->changed, sizeof(j->changed), st, 6);
+	(void)sq_copy_col(j->uuid, sizeof(j->uuid), st, 1);
+	(void)sq_copy_col(j->user_id, sizeof(j->user_id), st, 2);
+	(void)sq_copy_col(j->event_type, sizeof(j->event_type), st, 3);
+	(void)sq_copy_col(j->published, sizeof(j->published), st, 4);
+	(void)sq_copy_col(j->group_id, sizeof(j->group_id), st, 5);
+	(void)sq_copy_col(j->changed, sizeof(j->changed), st, 6);
 	j->changed_known = sqlite3_column_int(st, 7);
 	j->attempts = sqlite3_column_int(st, 8);
 	j->not_before_ms = sqlite3_column_int64(st, 9);
 	j->created_ms = sqlite3_column_int64(st, 10);
-	(void)queue_copy_col(j->last_error, sizeof(j->last_error), st, 11);
+	(void)sq_copy_col(j->last_error, sizeof(j->last_error), st, 11);
 }
+
+const struct store_ops store_sqlite_ops = {
+	.open = sq_open,
+	.close = sq_close,
+	.enqueue = sq_enqueue,
+	.lease = sq_lease,
+	.finish = sq_finish,
+	.next_due = sq_next_due,
+	.counts = sq_counts,
+	.oldest_pending = sq_oldest_pending,
+	.prune = sq_prune,
+	.writable = sq_writable,
+	.remote_get = sq_remote_get,
+	.remote_put = sq_remote_put,
+	.remote_delete = sq_remote_delete,
+	.remote_each = sq_remote_each,
+	.admin_list = sq_admin_list,
+	.admin_get = sq_admin_get,
+	.admin_retry = sq_admin_retry,
+	.admin_retry_dead = sq_admin_retry_dead,
+	.admin_drop = sq_admin_drop,
+};

@@ -1,0 +1,267 @@
+/*
+ * store: the durable state of groupsync behind one interface.
+ *
+ * Owns jobs (one per handled event: enqueue with de-duplication, lease,
+ * complete, retry, dead-letter, release), the de-duplication keys
+ * (delivery eventId, event uuid), the user -> remote ID map and the
+ * operator commands on jobs. Nothing outside src/store/ sees how they are
+ * kept: the backend is chosen at store_open() (today SQLite, one file in
+ * WAL mode under the data directory; src/store/backend.h says what a
+ * backend provides).
+ *
+ * Durability: a delivery's jobs are on disk before store_enqueue()
+ * returns STORE_STORED; concurrent callers share one commit (group
+ * commit, see src/store/commit.c), so one fsync covers many deliveries.
+ *
+ * Threads: every function is safe to call from any thread on one
+ * struct store. Another process (the admin commands, reconcile) may open
+ * the same store at the same time; it must pass STORE_OPEN_ADMIN so that
+ * it does not release the server's leases.
+ *
+ * Ownership: store_open() returns a handle the caller frees with
+ * store_close(); a lease's jobs are freed with store_lease_free(), a
+ * list's array with free().
+ */
+#ifndef GROUPSYNC_STORE_H
+#define GROUPSYNC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_ID_MAX 64   /* Okta IDs are 20 chars, uuids 36 */
+#define STORE_TYPE_MAX 64 /* event type names */
+#define STORE_TIME_MAX 40 /* ISO-8601 "published" */
+#define STORE_ATTRS_MAX 512 /* changedAttributes, comma separated */
+#define STORE_ERROR_MAX 512
+
+struct config;
+struct store;
+
+/* One job to enqueue: the parsed, filtered form of one Okta event. */
+struct store_job_in {
+	char uuid[STORE_ID_MAX + 1];       /* event uuid: dedup key */
+	char user_id[STORE_ID_MAX + 1];    /* target Okta user id */
+	char event_type[STORE_TYPE_MAX + 1];
+	char published[STORE_TIME_MAX + 1];
+	char group_id[STORE_ID_MAX + 1];   /* "" unless a group event */
+	char changed[STORE_ATTRS_MAX + 1]; /* "" when unknown */
+	int changed_known;                 /* 1 when changedAttributes came */
+};
+
+enum store_state {
+	STORE_PENDING = 0,
+	STORE_LEASED,
+	STORE_DONE,
+	STORE_DEAD,
+};
+
+/* A leased job, as returned by store_lease(). */
+struct store_job {
+	int64_t id;
+	char uuid[STORE_ID_MAX + 1];
+	char user_id[STORE_ID_MAX + 1];
+	char event_type[STORE_TYPE_MAX + 1];
+	char published[STORE_TIME_MAX + 1];
+	char group_id[STORE_ID_MAX + 1];
+	char changed[STORE_ATTRS_MAX + 1];
+	int changed_known;
+	int attempts;  /* attempts made before this lease */
+	enum store_state state;
+	int64_t not_before_ms; /* earliest next attempt (unix ms) */
+	int64_t created_ms;
+	char last_error[STORE_ERROR_MAX + 1];
+};
+
+/*
+ * All the pending jobs of one user, leased together so that the worker
+ * syncs the user once (coalescing). jobs[0] is the oldest by published.
+ */
+struct store_lease {
+	char user_id[STORE_ID_MAX + 1];
+	struct store_job *jobs; /* owned: free with store_lease_free() */
+	size_t njobs;
+};
+
+enum store_enqueue_result {
+	STORE_STORED = 0, /* committed: new jobs (maybe zero) are durable */
+	STORE_DUPLICATE,  /* delivery eventId seen before: nothing stored */
+	STORE_FAILED,     /* not committed: caller answers 503 */
+};
+
+#define STORE_OPEN_SERVER 0 /* owner: releases abandoned leases at open */
+#define STORE_OPEN_ADMIN 1  /* another process: leaves leases alone */
+
+/*
+ * Opens the store the settings name (today: SQLite, creating
+ * cfg->data_dir/groupsync.db if needed). Returns NULL and fills err on
+ * failure. Free with store_close().
+ */
+struct store *store_open(const struct config *cfg, int mode, char *err, size_t errlen);
+
+/*
+ * Opens the store at location: "scheme://..." picks the backend of that
+ * scheme (none but SQLite is built: any scheme is refused); anything else
+ * is a data directory that holds the SQLite file. As store_open().
+ */
+struct store *store_open_at(const char *location, int mode, char *err, size_t errlen);
+
+/* Answers every enqueue still waiting, wakes waiting workers, frees s. */
+void store_close(struct store *s);
+
+/*
+ * Stores the jobs of one delivery in one transaction. event_id (the
+ * delivery's eventId) may be "" when absent. Jobs whose uuid is already
+ * stored, or repeated within jobs[], are skipped (*stored counts the new
+ * ones). Blocks until the
+ * commit is durable; concurrent calls share a commit.
+ */
+enum store_enqueue_result store_enqueue(struct store *s, const char *event_id,
+    const struct store_job_in *jobs, size_t njobs, size_t *stored,
+    char *err, size_t errlen);
+
+/*
+ * Leases every ready pending job (not_before <= now) of the user owning
+ * the oldest ready job, among users that have no job leased and no job
+ * backing off (a newer job of such a user waits and is synced with it).
+ * Returns 1 with *out filled, 0 when nothing is ready, -1 on error.
+ */
+int store_lease(struct store *s, int64_t now_ms, struct store_lease *out,
+    char *err, size_t errlen);
+void store_lease_free(struct store_lease *l);
+
+/*
+ * Workers wait for work without polling hard: read store_work_seq()
+ * before store_lease(); when nothing was ready, store_wait_work() returns
+ * once a later commit stored jobs (the sequence moved), at close, or
+ * after timeout_ms (retries whose time has come need no event).
+ */
+uint64_t store_work_seq(struct store *s);
+void store_wait_work(struct store *s, uint64_t seen, int timeout_ms);
+
+/*
+ * When the earliest pending job that backs off falls due (not_before
+ * after now_ms), or -1 if none.
+ */
+int64_t store_next_due(struct store *s, int64_t now_ms);
+
+/* store_wait_work() for at most max_ms, less if a backed-off job falls
+ * due sooner. */
+void store_wait_due(struct store *s, uint64_t seen, int max_ms);
+/* Wakes every waiter at once (shutdown). */
+void store_wake(struct store *s);
+
+/* Marks the lease's jobs done. */
+int store_complete(struct store *s, const struct store_lease *l);
+
+/*
+ * Puts the lease's jobs back as pending, attempts+1, not before
+ * retry_at_ms, with the error kept for operators.
+ */
+int store_retry(struct store *s, const struct store_lease *l,
+    int64_t retry_at_ms, const char *error);
+
+/* Moves the lease's jobs to the dead-letter state with the error. */
+int store_dead(struct store *s, const struct store_lease *l, const char *error);
+
+/* Gives the lease back untouched (shutdown): pending, attempts unchanged. */
+int store_release(struct store *s, const struct store_lease *l);
+
+/* Counts jobs by state (array indexed by enum store_state). */
+int store_counts(struct store *s, int64_t counts[4]);
+
+/* Age in ms of the oldest pending job, 0 when none. */
+int store_oldest_pending_ms(struct store *s, int64_t now_ms, int64_t *age_ms);
+
+/*
+ * Forgets what is no longer needed: done jobs and delivery eventIds older
+ * than older_than_ms (unix ms). Dead jobs stay until an operator acts.
+ * Works in short slices; returns the rows deleted, or -1.
+ */
+long long store_prune(struct store *s, int64_t older_than_ms);
+
+/* 1 when a write transaction can be committed now (readyz), else 0. */
+int store_writable(struct store *s);
+
+/* Remote IDs groupsync has written: user → remote ID, plus the hash of
+ * the attributes last synced (so that an unchanged profile is a no-op).
+ * A row with remote_id "" remembers a user groupsync has synced or seen
+ * as a member, whose remote record does not exist (now). */
+int store_remote_get(struct store *s, const char *user_id, char *remote_id,
+    size_t rlen, char *hash, size_t hlen); /* 1 found, 0 not, -1 error */
+int store_remote_put(struct store *s, const char *user_id, const char *remote_id,
+    const char *hash);
+int store_remote_delete(struct store *s, const char *user_id);
+/* Calls fn(user_id, arg) for each user with a remote record; fn must not
+ * call the store. Returns fn's first non-zero answer, 0, or -1 (err). */
+int store_remote_each(struct store *s, int (*fn)(const char *user_id, void *arg), void *arg,
+    char *err, size_t errlen);
+
+/*
+ * Operator commands: list, show, retry and drop jobs from another process
+ * than the server's (STORE_OPEN_ADMIN). Each call is one short
+ * transaction, so the running server only waits for it. None of them
+ * changes a leased job: a worker is syncing it, and changing it
+ * underneath would lose or repeat that sync.
+ */
+#define STORE_STATE_BIT(s) (1u << (s))
+#define STORE_STATES_ALL 0xfu
+#define STORE_STATES_OPEN (STORE_STATES_ALL & ~STORE_STATE_BIT(STORE_DONE))
+#define STORE_LIST_MAX 100000 /* bounds one list's memory */
+
+/* "pending", "leased", "done", "dead" ("unknown" for anything else). */
+const char *store_state_name(enum store_state s);
+/* The bit of the state so named, or every bit for "all": 0, or -1. */
+int store_states_parse(const char *name, unsigned *states);
+
+/* One job with every stored field; job.state is the stored state. */
+struct store_job_info {
+	struct store_job job;
+	int64_t updated_ms; /* last change of state */
+};
+
+struct store_list_query {
+	unsigned states;     /* STORE_STATE_BIT()s of the states wanted */
+	const char *user_id; /* NULL: every user */
+	size_t limit;        /* 1..STORE_LIST_MAX */
+};
+
+/*
+ * Reads the newest qry->limit matching jobs into *out, oldest first (the
+ * caller frees *out with free()). *more is 1 when older ones matched too.
+ * Returns 0, or -1 with err set.
+ */
+int store_admin_list(struct store *s, const struct store_list_query *qry,
+    struct store_job_info **out, size_t *n, int *more, char *err,
+    size_t errlen);
+
+/* Reads job id: 1 found, 0 no such job, -1 error (err set). */
+int store_admin_get(struct store *s, int64_t id, struct store_job_info *out,
+    char *err, size_t errlen);
+
+enum store_admin_result {
+	STORE_ADMIN_OK = 0,
+	STORE_ADMIN_NO_JOB,  /* no job with that ID */
+	STORE_ADMIN_REFUSED, /* its state forbids it: *state says which */
+	STORE_ADMIN_ERROR,   /* err set */
+};
+
+/*
+ * Makes a dead or pending job ready at now_ms with attempts 0; the last
+ * error is kept for the record. A leased or done job is refused.
+ */
+enum store_admin_result store_admin_retry(struct store *s, int64_t id,
+    int64_t now_ms, enum store_state *state, char *err, size_t errlen);
+
+/* The same for every dead job; *count says how many. 0 or -1 (err). */
+int store_admin_retry_dead(struct store *s, int64_t now_ms, int64_t *count,
+    char *err, size_t errlen);
+
+/*
+ * Deletes a job that is not leased. Its uuid goes with it, so the same
+ * event delivered again later makes a new job; its delivery's eventId is
+ * kept, so a retried delivery stays a duplicate.
+ */
+enum store_admin_result store_admin_drop(struct store *s, int64_t id,
+    enum store_state *state, char *err, size_t errlen);
+
+#endif

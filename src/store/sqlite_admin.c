@@ -1,0 +1,181 @@
+/*
+ * The SQLite backend's operator queries: list, show, retry and drop jobs
+ * (see store.h). They run in the admin commands' process while the server
+ * works on the same file; WAL lets the reads run beside its writes, and
+ * each change is one short write transaction that the server's busy
+ * timeout waits out.
+ *
+ * A change and the look-up that explains a refusal share one
+ * transaction, so the state named in "job 5 is leased" is the state that
+ * refused the change, not one that came a moment later.
+ */
+#include "sqlite.h"
+
+#include <string.h>
+
+/* Reads a row of SQ_ADMIN_COLUMNS. */
+static void
+sq_admin_read_row(sqlite3_stmt *st, struct store_job_info *info)
+{
+	struct store_job *j = &info->job;
+
+	memset(info, 0, sizeof(*info));
+	sq_read_job(st, j); /* SQ_ADMIN_COLUMNS starts with SQ_JOB_COLUMNS */
+	/* the schema's CHECK keeps it within enum store_state */
+	j->state = (enum store_state)sqlite3_column_int(st, 12);
+	info->updated_ms = sqlite3_column_int64(st, 13);
+}
+
+/* Newest first (the front keeps the newest and turns them around). */
+int
+sq_admin_list(void *be, const struct store_list_query *qry, size_t max,
+    int (*row)(const struct store_job_info *info, void *arg), void *arg, char *err,
+    size_t errlen)
+{
+	struct sq_store *q = be;
+	struct store_job_info info;
+	sqlite3_stmt *st;
+	int rc, ret = -1;
+
+	pthread_mutex_lock(&q->lock);
+	st = sq_stmt(q, qry->user_id != NULL ? SQS_ADMIN_LIST_USER : SQS_ADMIN_LIST);
+	sqlite3_bind_int(st, 1, (int)qry->states);
+	sqlite3_bind_int64(st, 2, (int64_t)max);
+	if (qry->user_id != NULL)
+		sq_bind_text(st, 3, qry->user_id);
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW)
+			break;
+		sq_admin_read_row(st, &info);
+		if (row(&info, arg) != 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		sq_seterr(q, err, errlen, "list jobs");
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+int
+sq_admin_get(void *be, int64_t id, struct store_job_info *out, char *err, size_t errlen)
+{
+	struct sq_store *q = be;
+	sqlite3_stmt *st;
+	int rc, ret = -1;
+
+	pthread_mutex_lock(&q->lock);
+	st = sq_stmt(q, SQS_ADMIN_GET);
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		sq_admin_read_row(st, out);
+		ret = 1;
+	} else if (rc == SQLITE_DONE) {
+		ret = 0;
+	} else {
+		sq_seterr(q, err, errlen, "read job");
+	}
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+/* The state of job id: 1 found, 0 none, -1 error. Called locked. */
+static int
+sq_admin_state(struct sq_store *q, int64_t id, enum store_state *state)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQS_ADMIN_STATE);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*state = (enum store_state)sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Runs the guarded change which (?1 the job id, ?2 now when it takes
+ * one); when it changed no row, reads why: no such job, or its state.
+ */
+static enum store_admin_result
+sq_admin_change(struct sq_store *q, enum sq_stmt_id which, int64_t id,
+    int64_t now_ms, enum store_state *state, char *err, size_t errlen)
+{
+	enum store_admin_result res = STORE_ADMIN_ERROR;
+	sqlite3_stmt *st;
+	int found;
+
+	pthread_mutex_lock(&q->lock);
+	if (sq_run(q, SQS_BEGIN) == -1) {
+		sq_seterr(q, err, errlen, "begin");
+		goto out;
+	}
+	st = sq_stmt(q, which);
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_bind_parameter_count(st) >= 2)
+		sqlite3_bind_int64(st, 2, now_ms);
+	if (sq_step_done(st) == -1) {
+		sq_seterr(q, err, errlen, "change job");
+		goto out;
+	}
+	if (sqlite3_changes(q->db) > 0) {
+		res = STORE_ADMIN_OK;
+	} else {
+		found = sq_admin_state(q, id, state);
+		if (found == -1) {
+			sq_seterr(q, err, errlen, "read job state");
+			goto out;
+		}
+		res = found ? STORE_ADMIN_REFUSED : STORE_ADMIN_NO_JOB;
+	}
+	if (sq_run(q, SQS_COMMIT) == -1) {
+		sq_seterr(q, err, errlen, "commit");
+		res = STORE_ADMIN_ERROR;
+	}
+out:
+	sq_rollback(q);
+	pthread_mutex_unlock(&q->lock);
+	return res;
+}
+
+enum store_admin_result
+sq_admin_retry(void *be, int64_t id, int64_t now_ms, enum store_state *state, char *err,
+    size_t errlen)
+{
+	return sq_admin_change(be, SQS_ADMIN_RETRY, id, now_ms, state, err,
+	    errlen);
+}
+
+enum store_admin_result
+sq_admin_drop(void *be, int64_t id, enum store_state *state, char *err, size_t errlen)
+{
+	return sq_admin_change(be, SQS_ADMIN_DROP, id, 0, state, err, errlen);
+}
+
+int
+sq_admin_retry_dead(void *be, int64_t now_ms, int64_t *count, char *err, size_t errlen)
+{
+	struct sq_store *q = be;
+	sqlite3_stmt *st;
+	int ret = -1;
+
+	pthread_mutex_lock(&q->lock);
+	st = sq_stmt(q, SQS_ADMIN_RETRY_DEAD);
+	sqlite3_bind_int64(st, 1, now_ms);
+	if (sq_step_done(st) == -1) {
+		sq_seterr(q, err, errlen, "retry dead jobs");
+	} else {
+		*count = sqlite3_changes64(q->db);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}

@@ -1,0 +1,433 @@
+/*
+ * The store's front: picks the backend at open, dispatches every call to
+ * its ops table (backend.h), and keeps what is the same for every backend:
+ * the group commit and the workers' wake-up (commit.c), what complete,
+ * retry, dead and release mean, the operator list's order and bound,
+ * state names, and the log lines of a store that stops or starts taking
+ * writes.
+ */
+#include "backend.h"
+
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commit.h"
+#include "groupsync/base/config.h"
+#include "groupsync/base/log.h"
+#include "groupsync/base/util.h"
+
+struct store {
+	const struct store_ops *ops;
+	void *be;		/* the backend's handle */
+	struct commit *commit;
+	atomic_int write_failing; /* the last write failed */
+	char label[PATH_MAX];	/* names the store in messages */
+};
+
+/*
+ * The backends built in, by the scheme of a location "scheme://...". A
+ * location without one is a data directory: SQLite's.
+ */
+static const struct {
+	const char *scheme;
+	const struct store_ops *ops;
+} store_backends[] = {
+	{NULL, &store_sqlite_ops},
+};
+
+/* The backend for location, or NULL with err set. A URI may hold a
+ * password: only its scheme goes into err. */
+static const struct store_ops *
+store_backend(const char *location, char *err, size_t errlen)
+{
+	const char *sep = strstr(location, "://");
+	size_t i, n = sep != NULL ? (size_t)(sep - location) : 0;
+
+	for (i = 0; i < sizeof(store_backends) / sizeof(store_backends[0]); i++) {
+		const char *scheme = store_backends[i].scheme;
+
+		if (sep == NULL ? scheme == NULL : scheme != NULL &&
+		    strlen(scheme) == n && strncmp(location, scheme, n) == 0)
+			return store_backends[i].ops;
+	}
+	(void)util_format(err, errlen, "store %.*s://...: this groupsync has no backend for "
+	    "that scheme (a data directory for SQLite is one without \"://\")",
+	    (int)(n > 32 ? 32 : n), location);
+	return NULL;
+}
+
+struct store *
+store_open_at(const char *location, int mode, char *err, size_t errlen)
+{
+	const struct store_ops *ops = store_backend(location, err, errlen);
+	struct store *s;
+
+	if (ops == NULL)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		(void)util_format(err, errlen, "store: out of memory");
+		return NULL;
+	}
+	s->ops = ops;
+	atomic_init(&s->write_failing, 0);
+	s->be = ops->open(s, location, mode, s->label, sizeof(s->label), err, errlen);
+	if (s->be == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->commit = commit_start(ops, s->be, s->label, err, errlen);
+	if (s->commit == NULL) {
+		ops->close(s->be);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* The settings will name a shared store (GROUPSYNC_STORE); today it is
+ * always the SQLite file in the data directory. */
+struct store *
+store_open(const struct config *cfg, int mode, char *err, size_t errlen)
+{
+	return store_open_at(cfg->data_dir, mode, err, errlen);
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	/* first: every enqueue in flight is written and answered */
+	commit_stop(s->commit);
+	s->ops->close(s->be);
+	free(s);
+}
+
+void
+store_write_failed(struct store *s, const char *err)
+{
+	if (atomic_exchange(&s->write_failing, 1))
+		return;
+	log_emit(LOG_ERROR, "store does not take writes: deliveries are answered 503 "
+	    "and syncs wait until it does", "error", err, (char *)NULL);
+}
+
+void
+store_write_ok(struct store *s)
+{
+	if (!atomic_exchange(&s->write_failing, 0))
+		return;
+	log_emit(LOG_INFO, "store takes writes again", "path", s->label, (char *)NULL);
+}
+
+enum store_enqueue_result
+store_enqueue(struct store *s, const char *event_id, const struct store_job_in *jobs,
+    size_t njobs, size_t *stored, char *err, size_t errlen)
+{
+	return commit_enqueue(s->commit, event_id, jobs, njobs, stored, err, errlen);
+}
+
+uint64_t
+store_work_seq(struct store *s)
+{
+	return commit_work_seq(s->commit);
+}
+
+void
+store_wait_work(struct store *s, uint64_t seen, int timeout_ms)
+{
+	commit_wait_work(s->commit, seen, timeout_ms);
+}
+
+void
+store_wake(struct store *s)
+{
+	commit_wake(s->commit);
+}
+
+int64_t
+store_next_due(struct store *s, int64_t now_ms)
+{
+	return s->ops->next_due(s->be, now_ms);
+}
+
+/* Not up to max_ms late for a job that backs off: that spaced every
+ * retry by an extra idle wait. */
+void
+store_wait_due(struct store *s, uint64_t seen, int max_ms)
+{
+	int64_t now = util_now_ms(), due = store_next_due(s, now);
+	int wait = max_ms;
+
+	if (due > now && due - now < max_ms)
+		wait = (int)(due - now);
+	store_wait_work(s, seen, wait);
+}
+
+int
+store_lease(struct store *s, int64_t now_ms, struct store_lease *out, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = s->ops->lease(s->be, now_ms, out, err, errlen);
+	/* never 1 with no jobs, never a leak with 0 or -1 */
+	if (rc == 1 && out->njobs == 0)
+		rc = 0;
+	if (rc != 1)
+		store_lease_free(out);
+	return rc;
+}
+
+struct store_job *
+store_lease_add(struct store_lease *l, size_t *cap)
+{
+	struct store_job *jobs;
+	size_t n;
+
+	if (l->njobs == *cap) {
+		n = *cap == 0 ? 8 : *cap * 2;
+		if (n > SIZE_MAX / sizeof(*jobs))
+			return NULL;
+		jobs = realloc(l->jobs, n * sizeof(*jobs));
+		if (jobs == NULL)
+			return NULL;
+		l->jobs = jobs;
+		*cap = n;
+	}
+	return &l->jobs[l->njobs++];
+}
+
+void
+store_lease_free(struct store_lease *l)
+{
+	if (l == NULL)
+		return;
+	free(l->jobs);
+	l->jobs = NULL;
+	l->njobs = 0;
+}
+
+int
+store_complete(struct store *s, const struct store_lease *l)
+{
+	const struct store_outcome o = {STORE_DONE, 0, NULL, NULL};
+
+	return s->ops->finish(s->be, l, &o);
+}
+
+int
+store_retry(struct store *s, const struct store_lease *l, int64_t retry_at_ms,
+    const char *error)
+{
+	const struct store_outcome o = {STORE_PENDING, 1, &retry_at_ms,
+	    error != NULL ? error : ""};
+
+	return s->ops->finish(s->be, l, &o);
+}
+
+int
+store_dead(struct store *s, const struct store_lease *l, const char *error)
+{
+	const struct store_outcome o = {STORE_DEAD, 1, NULL, error != NULL ? error : ""};
+
+	return s->ops->finish(s->be, l, &o);
+}
+
+int
+store_release(struct store *s, const struct store_lease *l)
+{
+	const struct store_outcome o = {STORE_PENDING, 0, NULL, NULL};
+
+	return s->ops->finish(s->be, l, &o);
+}
+
+int
+store_counts(struct store *s, int64_t counts[4])
+{
+	memset(counts, 0, 4 * sizeof(counts[0]));
+	return s->ops->counts(s->be, counts);
+}
+
+int
+store_oldest_pending_ms(struct store *s, int64_t now_ms, int64_t *age_ms)
+{
+	int64_t created = 0;
+	int rc = s->ops->oldest_pending(s->be, &created);
+
+	/* a clock behind the stored time is age 0, not negative */
+	*age_ms = rc == 1 && now_ms > created ? now_ms - created : 0;
+	return rc == -1 ? -1 : 0;
+}
+
+long long
+store_prune(struct store *s, int64_t older_than_ms)
+{
+	return s->ops->prune(s->be, older_than_ms);
+}
+
+int
+store_writable(struct store *s)
+{
+	return s->ops->writable(s->be);
+}
+
+int
+store_remote_get(struct store *s, const char *user_id, char *remote_id, size_t rlen,
+    char *hash, size_t hlen)
+{
+	return s->ops->remote_get(s->be, user_id, remote_id, rlen, hash, hlen);
+}
+
+int
+store_remote_put(struct store *s, const char *user_id, const char *remote_id,
+    const char *hash)
+{
+	return s->ops->remote_put(s->be, user_id, remote_id, hash != NULL ? hash : "");
+}
+
+int
+store_remote_delete(struct store *s, const char *user_id)
+{
+	return s->ops->remote_delete(s->be, user_id);
+}
+
+int
+store_remote_each(struct store *s, int (*fn)(const char *user_id, void *arg), void *arg,
+    char *err, size_t errlen)
+{
+	return s->ops->remote_each(s->be, fn, arg, err, errlen);
+}
+
+static const char *const store_state_names[] = {
+	[STORE_PENDING] = "pending",
+	[STORE_LEASED] = "leased",
+	[STORE_DONE] = "done",
+	[STORE_DEAD] = "dead",
+};
+#define STORE_NSTATES (sizeof(store_state_names) / sizeof(store_state_names[0]))
+
+const char *
+store_state_name(enum store_state st)
+{
+	if ((unsigned)st >= STORE_NSTATES)
+		return "unknown";
+	return store_state_names[st];
+}
+
+int
+store_states_parse(const char *name, unsigned *states)
+{
+	unsigned i;
+
+	if (strcmp(name, "all") == 0) {
+		*states = STORE_STATES_ALL;
+		return 0;
+	}
+	for (i = 0; i < STORE_NSTATES; i++) {
+		if (strcmp(name, store_state_names[i]) == 0) {
+			*states = STORE_STATE_BIT(i);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* What store_admin_list collects from the backend's rows. */
+struct store_list {
+	const struct store_list_query *qry;
+	struct store_job_info *jobs;
+	size_t n, cap;
+	int more;
+	int oom; /* a row did not fit in memory */
+};
+
+/* Keeps the first qry->limit rows (the newest); one more only says that
+ * there are more, which spares a count over a table of done jobs. */
+static int
+store_list_row(const struct store_job_info *info, void *arg)
+{
+	struct store_list *l = arg;
+	struct store_job_info *p;
+	size_t c;
+
+	if (l->n == l->qry->limit) {
+		l->more = 1;
+		return 0;
+	}
+	if (l->n == l->cap) {
+		c = l->cap == 0 ? 16 : l->cap * 2;
+		p = c <= SIZE_MAX / sizeof(*p) ? realloc(l->jobs, c * sizeof(*p)) : NULL;
+		if (p == NULL) {
+			l->oom = 1;
+			return -1;
+		}
+		l->jobs = p;
+		l->cap = c;
+	}
+	l->jobs[l->n++] = *info;
+	return 0;
+}
+
+int
+store_admin_list(struct store *s, const struct store_list_query *qry,
+    struct store_job_info **out, size_t *n, int *more, char *err, size_t errlen)
+{
+	struct store_list l = {.qry = qry};
+	struct store_job_info t;
+	size_t i;
+
+	if (s->ops->admin_list(s->be, qry, qry->limit + 1, store_list_row, &l, err,
+	    errlen) == -1) {
+		if (l.oom)
+			(void)util_format(err, errlen, "%s: list: out of memory", s->label);
+		free(l.jobs);
+		*out = NULL;
+		*n = 0;
+		*more = 0;
+		return -1;
+	}
+	/* newest first from the backend; oldest first to the caller */
+	for (i = 0; i < l.n / 2; i++) {
+		t = l.jobs[i];
+		l.jobs[i] = l.jobs[l.n - 1 - i];
+		l.jobs[l.n - 1 - i] = t;
+	}
+	*out = l.jobs;
+	*n = l.n;
+	*more = l.more;
+	return 0;
+}
+
+int
+store_admin_get(struct store *s, int64_t id, struct store_job_info *out, char *err,
+    size_t errlen)
+{
+	return s->ops->admin_get(s->be, id, out, err, errlen);
+}
+
+enum store_admin_result
+store_admin_retry(struct store *s, int64_t id, int64_t now_ms, enum store_state *state,
+    char *err, size_t errlen)
+{
+	return s->ops->admin_retry(s->be, id, now_ms, state, err, errlen);
+}
+
+int
+store_admin_retry_dead(struct store *s, int64_t now_ms, int64_t *count, char *err,
+    size_t errlen)
+{
+	*count = 0;
+	return s->ops->admin_retry_dead(s->be, now_ms, count, err, errlen);
+}
+
+enum store_admin_result
+store_admin_drop(struct store *s, int64_t id, enum store_state *state, char *err,
+    size_t errlen)
+{
+	return s->ops->admin_drop(s->be, id, state, err, errlen);
+}
