@@ -26,6 +26,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <limits.h>
+#include <stdatomic.h>
+
 #include "groupsync/store/store.h"
 
 /* One delivery of a batch that the committer hands to ops->enqueue. */
@@ -46,17 +49,24 @@ struct store_outcome {
 	const char *error;            /* last_error; NULL: unchanged */
 };
 
+/* The write state of one open store, and its name for messages. */
+struct store_health {
+	atomic_int write_failing; /* the last write failed */
+	char label[PATH_MAX];
+};
+
 struct store_ops {
 	/*
 	 * Opens the store at location (a data directory, or the URI of the
 	 * backend's scheme) and returns the backend's handle, or NULL with
-	 * err set. label gets a name of the store for messages (a path; never
-	 * a password). STORE_OPEN_SERVER: the owner, which releases leases
-	 * abandoned by a process that died; STORE_OPEN_ADMIN leaves them.
-	 * s is the front, for store_write_failed() and store_wake().
+	 * err set. It writes a name of the store for messages into
+	 * health->label (a path; never a password) and reports each write's
+	 * outcome to health (store_health_failed/ok). STORE_OPEN_SERVER: the
+	 * owner, which releases leases abandoned by a process that died;
+	 * STORE_OPEN_ADMIN leaves them.
 	 */
-	void *(*open)(struct store *s, const char *location, int mode, char *label,
-	    size_t labellen, char *err, size_t errlen);
+	void *(*open)(struct store_health *health, const char *location, int mode, char *err,
+	    size_t errlen);
 	void (*close)(void *be);
 
 	/*
@@ -119,6 +129,11 @@ struct store_ops {
 /* The backends built in (store.c picks one at open). */
 extern const struct store_ops store_sqlite_ops;
 
+/*
+ * What backends share (backend.c): they call it, and it calls none of
+ * them nor the front.
+ */
+
 /* Appends one slot to l->jobs (growing it; *cap is its size) and returns
  * it, or NULL when out of memory. */
 struct store_job *store_lease_add(struct store_lease *l, size_t *cap);
@@ -127,10 +142,11 @@ struct store_job *store_lease_add(struct store_lease *l, size_t *cap);
  * A full disk or a read-only file system fails every write until it is
  * fixed: intake answers 503 to each delivery and the workers retry, so a
  * line per failure would be a flood (and would fill the same disk). A
- * backend reports each write's outcome; the front logs when the store
+ * backend reports each write's outcome; the store's health logs when it
  * stops taking writes (with err) and when it takes them again, once each.
+ * The front owns it, for as long as the store is open.
  */
-void store_write_failed(struct store *s, const char *err);
-void store_write_ok(struct store *s);
+void store_health_failed(struct store_health *h, const char *err);
+void store_health_ok(struct store_health *h);
 
 #endif

@@ -187,10 +187,10 @@ sq_write_end(struct sq_store *q, int ok, const char *what)
 	char err[STORE_ERROR_MAX + 1];
 
 	if (ok) {
-		store_write_ok(q->store);
+		store_health_ok(q->health);
 	} else {
 		sq_seterr(q, err, sizeof(err), what);
-		store_write_failed(q->store, err);
+		store_health_failed(q->health, err);
 	}
 	sq_rollback(q);
 }
@@ -362,7 +362,7 @@ sq_open_db(struct sq_store *q, int mode, char *err, size_t errlen)
 }
 
 /* Also frees what a failed sq_open left half done. */
-static void
+void
 sq_close(void *be)
 {
 	struct sq_store *q = be;
@@ -377,9 +377,9 @@ sq_close(void *be)
 	free(q);
 }
 
-static void *
-sq_open(struct store *s, const char *data_dir, int mode, char *label, size_t labellen,
-    char *err, size_t errlen)
+void *
+sq_open(struct store_health *health, const char *data_dir, int mode, char *err,
+    size_t errlen)
 {
 	struct sq_store *q;
 
@@ -390,7 +390,7 @@ sq_open(struct store *s, const char *data_dir, int mode, char *label, size_t lab
 		(void)util_format(err, errlen, "store: out of memory");
 		return NULL;
 	}
-	q->store = s;
+	q->health = health;
 	pthread_mutex_init(&q->lock, NULL);
 	if (util_format(q->path, sizeof(q->path), "%s/%s", data_dir, SQ_DB_NAME) == -1) {
 		(void)util_format(err, errlen, "data directory %s: path too long", data_dir);
@@ -400,7 +400,7 @@ sq_open(struct store *s, const char *data_dir, int mode, char *label, size_t lab
 		goto fail;
 	if (mode == STORE_OPEN_SERVER && sq_ckpt_start(q, err, errlen) == -1)
 		goto fail;
-	(void)util_copy(label, labellen, q->path);
+	(void)util_copy(health->label, sizeof(health->label), q->path);
 	return q;
 fail:
 	sq_close(q);
@@ -427,25 +427,3 @@ sq_read_job(sqlite3_stmt *st, struct store_job *j)
 	j->created_ms = sqlite3_column_int64(st, 10);
 	(void)sq_copy_col(j->last_error, sizeof(j->last_error), st, 11);
 }
-
-const struct store_ops store_sqlite_ops = {
-	.open = sq_open,
-	.close = sq_close,
-	.enqueue = sq_enqueue,
-	.lease = sq_lease,
-	.finish = sq_finish,
-	.next_due = sq_next_due,
-	.counts = sq_counts,
-	.oldest_pending = sq_oldest_pending,
-	.prune = sq_prune,
-	.writable = sq_writable,
-	.remote_get = sq_remote_get,
-	.remote_put = sq_remote_put,
-	.remote_delete = sq_remote_delete,
-	.remote_each = sq_remote_each,
-	.admin_list = sq_admin_list,
-	.admin_get = sq_admin_get,
-	.admin_retry = sq_admin_retry,
-	.admin_retry_dead = sq_admin_retry_dead,
-	.admin_drop = sq_admin_drop,
-};

@@ -3,7 +3,7 @@
  * statements and helpers (sqlite.c), shared with the backend's operations
  * on jobs (sqlite_jobs.c), the remote-ID map (sqlite_remote_ids.c), the
  * operator queries (sqlite_admin.c) and the checkpoint thread
- * (sqlite_ckpt.c). The ops table, store_sqlite_ops, is in sqlite.c.
+ * (sqlite_ckpt.c). The ops table, store_sqlite_ops, is sqlite_ops.c's.
  */
 #ifndef GROUPSYNC_STORE_SQLITE_H
 #define GROUPSYNC_STORE_SQLITE_H
@@ -46,7 +46,7 @@ enum sq_stmt_id {
  */
 struct sq_store {
 	char path[PATH_MAX];
-	struct store *store;	/* the front: write state */
+	struct store_health *health; /* the front's: write state */
 
 	pthread_mutex_t lock;	/* guards db and stmt */
 	sqlite3 *db;
@@ -74,8 +74,12 @@ struct sq_ckpt;
 int sq_ckpt_start(struct sq_store *q, char *err, size_t errlen);
 void sq_ckpt_stop(struct sq_store *q);
 
-/* The ops (backend.h) of sqlite_jobs.c, sqlite_remote_ids.c and
- * sqlite_admin.c. */
+/* The ops (backend.h) of sqlite.c, sqlite_jobs.c, sqlite_remote_ids.c
+ * and sqlite_admin.c, gathered in sqlite_ops.c. */
+void *sq_open(struct store_health *health, const char *data_dir, int mode, char *err,
+    size_t errlen);
+void sq_close(void *be);
+
 int sq_enqueue(void *be, struct store_delivery *batch, char *err, size_t errlen);
 int sq_lease(void *be, int64_t now_ms, struct store_lease *out, char *err, size_t errlen);
 int sq_finish(void *be, const struct store_lease *l, const struct store_outcome *o);

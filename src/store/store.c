@@ -3,8 +3,8 @@
  * its ops table (backend.h), and keeps what is the same for every backend:
  * the group commit and the workers' wake-up (commit.c), what complete,
  * retry, dead and release mean, the operator list's order and bound,
- * state names, and the log lines of a store that stops or starts taking
- * writes.
+ * state names, and the store's health (backend.c logs when it stops or
+ * starts taking writes).
  */
 #include "backend.h"
 
@@ -22,8 +22,7 @@ struct store {
 	const struct store_ops *ops;
 	void *be;		/* the backend's handle */
 	struct commit *commit;
-	atomic_int write_failing; /* the last write failed */
-	char label[PATH_MAX];	/* names the store in messages */
+	struct store_health health; /* write state, name for messages */
 };
 
 /*
@@ -72,13 +71,13 @@ store_open_at(const char *location, int mode, char *err, size_t errlen)
 		return NULL;
 	}
 	s->ops = ops;
-	atomic_init(&s->write_failing, 0);
-	s->be = ops->open(s, location, mode, s->label, sizeof(s->label), err, errlen);
+	atomic_init(&s->health.write_failing, 0);
+	s->be = ops->open(&s->health, location, mode, err, errlen);
 	if (s->be == NULL) {
 		free(s);
 		return NULL;
 	}
-	s->commit = commit_start(ops, s->be, s->label, err, errlen);
+	s->commit = commit_start(ops, s->be, s->health.label, err, errlen);
 	if (s->commit == NULL) {
 		ops->close(s->be);
 		free(s);
@@ -104,23 +103,6 @@ store_close(struct store *s)
 	commit_stop(s->commit);
 	s->ops->close(s->be);
 	free(s);
-}
-
-void
-store_write_failed(struct store *s, const char *err)
-{
-	if (atomic_exchange(&s->write_failing, 1))
-		return;
-	log_emit(LOG_ERROR, "store does not take writes: deliveries are answered 503 "
-	    "and syncs wait until it does", "error", err, (char *)NULL);
-}
-
-void
-store_write_ok(struct store *s)
-{
-	if (!atomic_exchange(&s->write_failing, 0))
-		return;
-	log_emit(LOG_INFO, "store takes writes again", "path", s->label, (char *)NULL);
 }
 
 enum store_enqueue_result
@@ -181,25 +163,6 @@ store_lease(struct store *s, int64_t now_ms, struct store_lease *out, char *err,
 	if (rc != 1)
 		store_lease_free(out);
 	return rc;
-}
-
-struct store_job *
-store_lease_add(struct store_lease *l, size_t *cap)
-{
-	struct store_job *jobs;
-	size_t n;
-
-	if (l->njobs == *cap) {
-		n = *cap == 0 ? 8 : *cap * 2;
-		if (n > SIZE_MAX / sizeof(*jobs))
-			return NULL;
-		jobs = realloc(l->jobs, n * sizeof(*jobs));
-		if (jobs == NULL)
-			return NULL;
-		l->jobs = jobs;
-		*cap = n;
-	}
-	return &l->jobs[l->njobs++];
 }
 
 void
@@ -384,7 +347,7 @@ store_admin_list(struct store *s, const struct store_list_query *qry,
 	if (s->ops->admin_list(s->be, qry, qry->limit + 1, store_list_row, &l, err,
 	    errlen) == -1) {
 		if (l.oom)
-			(void)util_format(err, errlen, "%s: list: out of memory", s->label);
+			(void)util_format(err, errlen, "%s: list: out of memory", s->health.label);
 		free(l.jobs);
 		*out = NULL;
 		*n = 0;
