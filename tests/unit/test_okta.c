@@ -6,14 +6,9 @@
  * thread that answers like Okta (token endpoint, DPoP nonce handshake,
  * 429 and headroom deferral, token caching, paging).
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +21,7 @@
 #include <openssl/pem.h>
 
 #include "unit.h"
+#include "http_test_server.h"
 
 #include "groupsync/base/config.h"
 #include "groupsync/base/http.h"
@@ -880,218 +876,12 @@ result_messages(void **state)
 
 /* ---- a loopback server that answers like Okta --------------------------------- */
 
-#define SRV_MAX 64
-#define SRV_BUF 65536
-
-struct srv_req {
-	char method[16];
-	char target[2048];
-	char headers[8192];
-	char body[8192];
-};
-
-struct srv {
-	int fd;
-	char org[64];
-	pthread_t th;
-	atomic_int stop;
-	pthread_mutex_t mu;
-	struct srv_req req[SRV_MAX];
-	int n;       /* requests seen */
-	int ntoken;  /* of which to /oauth2/v1/token */
-	int token_delay_ms;
-	/* Writes the answer to request i into out; called with mu held. */
-	void (*answer)(struct srv *s, const struct srv_req *r, int i, char *out, size_t len);
-};
-
 static char *sample_user; /* set before a server starts, read-only after */
-
-static void
-reply(char *out, size_t len, int status, const char *headers, const char *body)
-{
-	snprintf(out, len, "HTTP/1.1 %d Whatever\r\nContent-Type: application/json\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s", status, strlen(body),
-	    headers ? headers : "", body);
-}
-
-/* Copies request header name into out; 1 when present. */
-static int
-req_header(const struct srv_req *r, const char *name, char *out, size_t len)
-{
-	const char *v;
-	size_t n;
-
-	if (okta_header_next(r->headers, name, &v, &n) == NULL || n >= len)
-		return 0;
-	memcpy(out, v, n);
-	out[n] = '\0';
-	return 1;
-}
 
 static int
 is_token_req(const struct srv_req *r)
 {
 	return strncmp(r->target, "/oauth2/v1/token", 16) == 0;
-}
-
-static size_t
-content_length(const char *head)
-{
-	const char *v;
-	size_t n;
-
-	if (okta_header_next(head, "Content-Length", &v, &n) == NULL)
-		return 0;
-	return (size_t)strtoul(v, NULL, 10);
-}
-
-static void
-srv_record(struct srv *s, const char *buf, size_t hlen, size_t clen, struct srv_req *r)
-{
-	const char *eol = strstr(buf, "\r\n");
-	size_t hn;
-
-	memset(r, 0, sizeof(*r));
-	sscanf(buf, "%15s %2047s", r->method, r->target);
-	hn = hlen - (size_t)(eol + 2 - buf);
-	if (hn >= sizeof(r->headers))
-		hn = sizeof(r->headers) - 1;
-	memcpy(r->headers, eol + 2, hn);
-	if (clen >= sizeof(r->body))
-		clen = sizeof(r->body) - 1;
-	memcpy(r->body, buf + hlen, clen);
-	if (is_token_req(r))
-		s->ntoken++;
-}
-
-static void
-srv_serve(struct srv *s, int c)
-{
-	char *buf = malloc(SRV_BUF), *out = malloc(SRV_BUF), *eoh;
-	struct timeval tv = {2, 0};
-	struct srv_req *r;
-	size_t n = 0, hlen = 0, clen = 0, off;
-	ssize_t k;
-	int i, token, delay;
-
-	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	for (;;) {
-		k = read(c, buf + n, SRV_BUF - 1 - n);
-		if (k <= 0)
-			goto out;
-		n += (size_t)k;
-		buf[n] = '\0';
-		eoh = strstr(buf, "\r\n\r\n");
-		if (eoh == NULL)
-			continue;
-		hlen = (size_t)(eoh + 4 - buf);
-		clen = content_length(buf);
-		if (n >= hlen + clen)
-			break;
-	}
-	pthread_mutex_lock(&s->mu);
-	i = s->n < SRV_MAX ? s->n : SRV_MAX - 1;
-	s->n++;
-	r = &s->req[i];
-	srv_record(s, buf, hlen, clen, r);
-	token = is_token_req(r);
-	delay = s->token_delay_ms;
-	pthread_mutex_unlock(&s->mu);
-	if (token && delay > 0) {
-		struct timespec ts = {0, (long)delay * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-	pthread_mutex_lock(&s->mu);
-	s->answer(s, r, i, out, SRV_BUF);
-	pthread_mutex_unlock(&s->mu);
-	for (off = 0; off < strlen(out); off += (size_t)k) {
-		k = write(c, out + off, strlen(out) - off);
-		if (k <= 0)
-			break;
-	}
-out:
-	free(buf);
-	free(out);
-}
-
-static void *
-srv_main(void *arg)
-{
-	struct srv *s = arg;
-	struct pollfd p;
-	int c;
-
-	while (!atomic_load(&s->stop)) {
-		p.fd = s->fd;
-		p.events = POLLIN;
-		if (poll(&p, 1, 50) <= 0)
-			continue;
-		c = accept(s->fd, NULL, NULL);
-		if (c < 0)
-			continue;
-		srv_serve(s, c);
-		close(c);
-	}
-	return NULL;
-}
-
-static struct srv *
-srv_start(void (*answer)(struct srv *, const struct srv_req *, int, char *, size_t))
-{
-	struct srv *s = calloc(1, sizeof(*s));
-	struct sockaddr_in a;
-	socklen_t alen = sizeof(a);
-	int one = 1;
-
-	assert_non_null(s);
-	s->answer = answer;
-	pthread_mutex_init(&s->mu, NULL);
-	atomic_init(&s->stop, 0);
-	s->fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(s->fd >= 0);
-	setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(s->fd, 64), 0);
-	assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &alen), 0);
-	snprintf(s->org, sizeof(s->org), "http://127.0.0.1:%d", ntohs(a.sin_port));
-	assert_int_equal(pthread_create(&s->th, NULL, srv_main, s), 0);
-	return s;
-}
-
-static void
-srv_stop(struct srv *s)
-{
-	atomic_store(&s->stop, 1);
-	pthread_join(s->th, NULL);
-	close(s->fd);
-	pthread_mutex_destroy(&s->mu);
-	free(s);
-}
-
-/* Copies request i (under the lock: the server thread may be running). */
-static void
-srv_get(struct srv *s, int i, struct srv_req *out)
-{
-	pthread_mutex_lock(&s->mu);
-	assert_true(i < s->n);
-	*out = s->req[i];
-	pthread_mutex_unlock(&s->mu);
-}
-
-static int
-srv_count(struct srv *s, int *ntoken)
-{
-	int n;
-
-	pthread_mutex_lock(&s->mu);
-	n = s->n;
-	if (ntoken != NULL)
-		*ntoken = s->ntoken;
-	pthread_mutex_unlock(&s->mu);
-	return n;
 }
 
 /* One test's world: server, configuration, client. */
@@ -1116,8 +906,7 @@ client_new(void)
 
 /* auth: "ssws", "rs256" or "es256"; dpop: "auto", "on", "off". */
 static void
-env_start(struct env *e, void (*answer)(struct srv *, const struct srv_req *, int, char *,
-    size_t), const char *auth, const char *dpop)
+env_start(struct env *e, srv_answer *answer, const char *auth, const char *dpop)
 {
 	char err[256];
 
@@ -1125,8 +914,8 @@ env_start(struct env *e, void (*answer)(struct srv *, const struct srv_req *, in
 	assert_int_equal(http_global_init(), 0);
 	if (sample_user == NULL)
 		sample_user = read_sample("api-get-user.json");
-	e->srv = srv_start(answer);
-	e->cfg.okta_org_url = e->srv->org;
+	e->srv = srv_start(answer, "/oauth2/v1/token");
+	e->cfg.okta_org_url = e->srv->url;
 	e->cfg.okta_scopes = (char *)SCOPES;
 	e->cfg.okta_dpop = (char *)dpop;
 	e->cfg.group_ids[0] = "00gsync";
@@ -1463,7 +1252,7 @@ answer_pages(struct srv *s, const struct srv_req *r, int i, char *out, size_t le
 	if (strcmp(t, "/api/v1/users/00u1/groups") == 0) {
 		snprintf(h, sizeof(h), "Link: <%s/api/v1/users/00u1/groups>; rel=\"self\"\r\n"
 		    "Link: <%s/api/v1/users/00u1/groups?after=00gother>; rel=\"next\"\r\n",
-		    s->org, s->org);
+		    s->url, s->url);
 		reply(out, len, 200, h, "[{\"id\":\"00gother\",\"profile\":{\"name\":\"Everyone\"}}]");
 	} else if (strcmp(t, "/api/v1/users/00u1/groups?after=00gother") == 0) {
 		reply(out, len, 200, NULL, "[{\"id\":\"00gx\"},{\"id\":\"00gsync\"}]");
@@ -1472,7 +1261,7 @@ answer_pages(struct srv *s, const struct srv_req *r, int i, char *out, size_t le
 	} else if (strcmp(t, "/api/v1/groups/00gsync/users?limit=200") == 0) {
 		snprintf(h, sizeof(h), "Link: <%s/api/v1/groups/00gsync/users?limit=200>; "
 		    "rel=\"self\", <%s/api/v1/groups/00gsync/users?after=00u2&limit=200>; "
-		    "rel=\"next\"\r\n", s->org, s->org);
+		    "rel=\"next\"\r\n", s->url, s->url);
 		reply(out, len, 200, h, "[{\"id\":\"00u1\"},{\"id\":\"00u2\"}]");
 	} else if (strcmp(t, "/api/v1/groups/00gsync/users?after=00u2&limit=200") == 0) {
 		reply(out, len, 200, NULL, "[{\"id\":\"00u3\"}]");
@@ -1838,7 +1627,7 @@ token_request_form(void **state)
 	jwt_parse(v, &j);
 	assert_string_equal(jstr(j.header, "alg"), "ES256");
 	assert_string_equal(jstr(j.header, "kid"), "kid-1");
-	snprintf(aud, sizeof(aud), "%s/oauth2/v1/token", e.srv->org);
+	snprintf(aud, sizeof(aud), "%s/oauth2/v1/token", e.srv->url);
 	assert_string_equal(jstr(j.claims, "aud"), aud);
 	assert_string_equal(jstr(j.claims, "iss"), "0oaclient");
 	assert_string_equal(jstr(j.claims, "sub"), "0oaclient");
@@ -2105,7 +1894,7 @@ check_req_proof(struct srv *s, int i, const char *htm, const char *path, const c
 	srv_get(s, i, &r);
 	assert_true(req_header(&r, "DPoP", v, sizeof(v)));
 	check_proof(v, NULL, &j);
-	snprintf(htu, sizeof(htu), "%s%s", s->org, path);
+	snprintf(htu, sizeof(htu), "%s%s", s->url, path);
 	assert_string_equal(jstr(j.claims, "htm"), htm);
 	assert_string_equal(jstr(j.claims, "htu"), htu);
 	if (nonce != NULL)

@@ -851,46 +851,33 @@ counts_and_age(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-	T(open_close_reopen),
-	T(open_bad_dir),
-	T(open_newer_schema),
-	T(open_unknown_scheme),
-	T(enqueue_stores_jobs),
-	T(duplicate_delivery),
-	T(duplicate_uuid),
-	T(empty_event_id),
-	T(lease_empty),
-	T(lease_oldest_first),
-	T(lease_per_user),
-	T(lease_coalesces),
-	T(not_before_respected),
-	T(retry_attempts),
-	T(dead_letter),
-	T(complete_done),
-	T(prune_old),
-	T(release_lease),
-	T(recover_leases_server),
-	T(keep_leases_admin),
-	T(admin_alongside_server),
-	T(concurrent_enqueue),
-	T(concurrent_lease),
-	T(store_failure_recovers),
-	T(writable_ok),
-	T(remote_ids),
-	T(counts_and_age),
-#undef T
+	cmocka_unit_test_setup_teardown(open_close_reopen, setup, teardown),
+	cmocka_unit_test_setup_teardown(open_bad_dir, setup, teardown),
+	cmocka_unit_test_setup_teardown(open_newer_schema, setup, teardown),
+	cmocka_unit_test_setup_teardown(open_unknown_scheme, setup, teardown),
+	cmocka_unit_test_setup_teardown(enqueue_stores_jobs, setup, teardown),
+	cmocka_unit_test_setup_teardown(duplicate_delivery, setup, teardown),
+	cmocka_unit_test_setup_teardown(duplicate_uuid, setup, teardown),
+	cmocka_unit_test_setup_teardown(empty_event_id, setup, teardown),
+	cmocka_unit_test_setup_teardown(lease_empty, setup, teardown),
+	cmocka_unit_test_setup_teardown(lease_oldest_first, setup, teardown),
+	cmocka_unit_test_setup_teardown(lease_per_user, setup, teardown),
+	cmocka_unit_test_setup_teardown(lease_coalesces, setup, teardown),
+	cmocka_unit_test_setup_teardown(not_before_respected, setup, teardown),
+	cmocka_unit_test_setup_teardown(retry_attempts, setup, teardown),
+	cmocka_unit_test_setup_teardown(dead_letter, setup, teardown),
+	cmocka_unit_test_setup_teardown(complete_done, setup, teardown),
+	cmocka_unit_test_setup_teardown(prune_old, setup, teardown),
+	cmocka_unit_test_setup_teardown(release_lease, setup, teardown),
+	cmocka_unit_test_setup_teardown(recover_leases_server, setup, teardown),
+	cmocka_unit_test_setup_teardown(keep_leases_admin, setup, teardown),
+	cmocka_unit_test_setup_teardown(admin_alongside_server, setup, teardown),
+	cmocka_unit_test_setup_teardown(concurrent_enqueue, setup, teardown),
+	cmocka_unit_test_setup_teardown(concurrent_lease, setup, teardown),
+	cmocka_unit_test_setup_teardown(store_failure_recovers, setup, teardown),
+	cmocka_unit_test_setup_teardown(writable_ok, setup, teardown),
+	cmocka_unit_test_setup_teardown(remote_ids, setup, teardown),
+	cmocka_unit_test_setup_teardown(counts_and_age, setup, teardown),
 };
 
 GS_UNIT_MAIN(tests)
-
-/*
- * Cases, for tests/CMakeLists.txt:
- * gs_unit_test(queue open_close_reopen open_bad_dir open_newer_schema
- *     open_unknown_scheme enqueue_stores_jobs duplicate_delivery duplicate_uuid empty_event_id
- *     lease_empty lease_oldest_first lease_per_user lease_coalesces
- *     not_before_respected retry_attempts dead_letter complete_done
- *     release_lease recover_leases_server keep_leases_admin
- *     admin_alongside_server concurrent_enqueue concurrent_lease
- *     store_failure_recovers writable_ok remote_ids counts_and_age)
- */

@@ -358,18 +358,16 @@ drop_leased_refused(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup_admin, teardown)
-	T(list_by_state),
-	T(list_by_user),
-	T(list_limit),
-	T(show),
-	T(retry_dead),
-	T(retry_backoff),
-	T(retry_refused),
-	T(retry_all_dead),
-	T(drop),
-	T(drop_leased_refused),
-#undef T
+	cmocka_unit_test_setup_teardown(list_by_state, setup_admin, teardown),
+	cmocka_unit_test_setup_teardown(list_by_user, setup_admin, teardown),
+	cmocka_unit_test_setup_teardown(list_limit, setup_admin, teardown),
+	cmocka_unit_test_setup_teardown(show, setup_admin, teardown),
+	cmocka_unit_test_setup_teardown(retry_dead, setup_admin, teardown),
+	cmocka_unit_test_setup_teardown(retry_backoff, setup_admin, teardown),
+	cmocka_unit_test_setup_teardown(retry_refused, setup_admin, teardown),
+	cmocka_unit_test_setup_teardown(retry_all_dead, setup_admin, teardown),
+	cmocka_unit_test_setup_teardown(drop, setup_admin, teardown),
+	cmocka_unit_test_setup_teardown(drop_leased_refused, setup_admin, teardown),
 };
 
 GS_UNIT_MAIN(tests)

@@ -5,18 +5,13 @@
  * token cache, status handling and what error messages may say.
  */
 #include "unit.h"
+#include "http_test_server.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,7 +33,6 @@
 #define JSON_SERVER GS_SOURCE_DIR "/tests/node_modules/.bin/json-server"
 #define REST GS_SOURCE_DIR "/hooks/rest"
 #define JANE "00u8jane2XyZaBcDe4x7"
-#define SCRIPTED_MAX 32
 
 static struct config cfg;
 static struct http_client *hc;
@@ -141,24 +135,6 @@ remote_ok(void)
 	return r;
 }
 
-static int
-free_port(void)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(fd >= 0);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 /* GET base + path with no auth; returns the parsed body (caller frees). */
 static json_object *
 raw_get(const char *path, long *status)
@@ -199,7 +175,7 @@ js_start(const char *db)
 	snprintf(path, sizeof(path), "%s/db.json", tmp);
 	snprintf(logp, sizeof(logp), "%s/json-server.log", tmp);
 	unit_write_file(path, db);
-	p = free_port();
+	p = srv_free_port();
 	snprintf(port, sizeof(port), "%d", p);
 	js_pid = fork();
 	assert_true(js_pid >= 0);
@@ -234,148 +210,22 @@ js_start_or_skip(const char *db)
 	}
 }
 
-/* --- a scripted HTTP server ---------------------------------------------- */
+/* --- the scripted HTTP server (http_test_server.h) ------------------------ */
 
-struct scripted_reply {
-	int status;
-	const char *headers; /* extra lines, each ending in "\r\n" */
-	const char *body;
-};
-
-static struct {
-	int fd, port, stop, running;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	const struct scripted_reply *script; /* the last reply repeats */
-	size_t nscript;
-	char *req[SCRIPTED_MAX];
-	size_t nreq;
-} scripted = {.fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
-
-/* strcasestr is a GNU extension. */
-static const char *
-find_ci(const char *s, const char *pat)
-{
-	size_t n = strlen(pat);
-
-	for (; *s != '\0'; s++)
-		if (strncasecmp(s, pat, n) == 0)
-			return s;
-	return NULL;
-}
-
-/* Reads one request (head and Content-Length body) into buf. */
-static size_t
-scripted_read(int c, char *buf, size_t cap)
-{
-	size_t n = 0, head = 0;
-	long clen = 0;
-	ssize_t k;
-	const char *cl;
-	char *e;
-
-	while (n + 1 < cap) {
-		k = recv(c, buf + n, cap - 1 - n, 0);
-		if (k <= 0)
-			break;
-		n += (size_t)k;
-		buf[n] = '\0';
-		if (head == 0 && (e = strstr(buf, "\r\n\r\n")) != NULL) {
-			head = (size_t)(e - buf) + 4;
-			cl = find_ci(buf, "\r\nContent-Length:");
-			clen = cl != NULL && cl < e ? strtol(cl + 17, NULL, 10) : 0;
-		}
-		if (head > 0 && n >= head + (size_t)clen)
-			break;
-	}
-	buf[n] = '\0';
-	return n;
-}
-
-static void
-scripted_serve(int c)
-{
-	static char buf[256 * 1024];
-	const struct scripted_reply *rp;
-	char out[8192];
-	struct timeval tv = {5, 0};
-	int len;
-
-	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	scripted_read(c, buf, sizeof(buf));
-	pthread_mutex_lock(&scripted.lock);
-	rp = &scripted.script[scripted.nreq < scripted.nscript ? scripted.nreq : scripted.nscript - 1];
-	if (scripted.nreq < SCRIPTED_MAX)
-		scripted.req[scripted.nreq++] = strdup(buf);
-	pthread_mutex_unlock(&scripted.lock);
-	len = snprintf(out, sizeof(out), "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s", rp->status,
-	    strlen(rp->body), rp->headers ? rp->headers : "", rp->body);
-	if (len > 0 && send(c, out, (size_t)len, MSG_NOSIGNAL) < 0)
-		perror("scripted send");
-}
-
-static void *
-scripted_main(void *arg)
-{
-	struct pollfd p;
-	int c, stop;
-
-	(void)arg;
-	for (;;) {
-		pthread_mutex_lock(&scripted.lock);
-		stop = scripted.stop;
-		pthread_mutex_unlock(&scripted.lock);
-		if (stop)
-			break;
-		p.fd = scripted.fd;
-		p.events = POLLIN;
-		if (poll(&p, 1, 50) <= 0)
-			continue;
-		c = accept(scripted.fd, NULL, NULL);
-		if (c < 0)
-			continue;
-		scripted_serve(c);
-		close(c);
-	}
-	return NULL;
-}
+static struct srv *scripted;
 
 /* Starts the scripted server; the config then points at it. */
 static void
-scripted_start(const char *hooks, const struct scripted_reply *script, size_t n)
+scripted_start(const char *hooks, const struct srv_reply *script, size_t n)
 {
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int one = 1;
-
-	scripted.fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(scripted.fd >= 0);
-	setsockopt(scripted.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(scripted.fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(scripted.fd, 16), 0);
-	assert_int_equal(getsockname(scripted.fd, (struct sockaddr *)&a, &len), 0);
-	scripted.port = ntohs(a.sin_port);
-	scripted.script = script;
-	scripted.nscript = n;
-	scripted.stop = 0;
-	assert_int_equal(pthread_create(&scripted.thread, NULL, scripted_main, NULL), 0);
-	scripted.running = 1;
-	cfg_init(hooks ? hooks : REST, scripted.port);
+	scripted = srv_start_script(script, n);
+	cfg_init(hooks ? hooks : REST, scripted->port);
 }
 
 static size_t
 scripted_count(void)
 {
-	size_t n;
-
-	pthread_mutex_lock(&scripted.lock);
-	n = scripted.nreq;
-	pthread_mutex_unlock(&scripted.lock);
-	return n;
+	return (size_t)srv_count(scripted, NULL);
 }
 
 /* The value of header name in request i ("" when absent). */
@@ -383,20 +233,11 @@ static const char *
 scripted_header(size_t i, const char *name)
 {
 	static char v[1024];
-	char pat[128];
-	const char *p, *e;
+	static struct srv_req r;
 
-	v[0] = '\0';
-	assert_true(i < scripted_count());
-	snprintf(pat, sizeof(pat), "\r\n%s: ", name);
-	pthread_mutex_lock(&scripted.lock);
-	p = find_ci(scripted.req[i], pat);
-	if (p != NULL) {
-		p += strlen(pat);
-		e = strstr(p, "\r\n");
-		snprintf(v, sizeof(v), "%.*s", (int)(e - p), p);
-	}
-	pthread_mutex_unlock(&scripted.lock);
+	srv_get(scripted, (int)i, &r);
+	if (!req_header(&r, name, v, sizeof(v)))
+		v[0] = '\0';
 	return v;
 }
 
@@ -404,25 +245,16 @@ scripted_header(size_t i, const char *name)
 static const char *
 scripted_part(size_t i, int body)
 {
-	static char v[4096];
-	const char *s;
+	static struct srv_req r;
 
-	assert_true(i < scripted_count());
-	pthread_mutex_lock(&scripted.lock);
-	s = scripted.req[i];
-	if (body)
-		snprintf(v, sizeof(v), "%s", strstr(s, "\r\n\r\n") + 4);
-	else
-		snprintf(v, sizeof(v), "%.*s", (int)strcspn(s, "\r\n"), s);
-	pthread_mutex_unlock(&scripted.lock);
-	return v;
+	srv_get(scripted, (int)i, &r);
+	return body ? r.body : r.line;
 }
 
 static int
 teardown(void **state)
 {
 	char cmd[128];
-	size_t i;
 
 	(void)state;
 	if (js_pid > 0) {
@@ -431,17 +263,10 @@ teardown(void **state)
 		waitpid(js_pid, NULL, 0);
 		js_pid = 0;
 	}
-	if (scripted.running) {
-		pthread_mutex_lock(&scripted.lock);
-		scripted.stop = 1;
-		pthread_mutex_unlock(&scripted.lock);
-		pthread_join(scripted.thread, NULL);
-		close(scripted.fd);
-		scripted.running = 0;
+	if (scripted != NULL) {
+		srv_stop(scripted);
+		scripted = NULL;
 	}
-	for (i = 0; i < scripted.nreq; i++)
-		free(scripted.req[i]);
-	scripted.nreq = 0;
 	http_client_free(hc);
 	http_global_cleanup();
 	config_free(&cfg);
@@ -582,7 +407,7 @@ json_server_hostile_values(void **state)
 
 /* --- auth -------------------------------------------------------------- */
 
-static const struct scripted_reply created[] = {{201, NULL, "{\"id\": 7}"}};
+static const struct srv_reply created[] = {{201, NULL, "{\"id\": 7}"}};
 
 /* Sends one create to the scripted server with the current config; checks the ID. */
 static void
@@ -664,7 +489,7 @@ oauth2_config(const char *scope)
 static void
 auth_oauth2_cached(void **state)
 {
-	static const struct scripted_reply script[] = {
+	static const struct srv_reply script[] = {
 		{200, NULL, "{\"access_token\":\"at-1\",\"token_type\":\"bearer\",\"expires_in\":3600}"},
 		{201, NULL, "{\"id\": 7}"},
 		{200, NULL, "{}"},
@@ -698,7 +523,7 @@ auth_oauth2_cached(void **state)
 static void
 auth_oauth2_401_refetch(void **state)
 {
-	static const struct scripted_reply script[] = {
+	static const struct srv_reply script[] = {
 		{200, NULL, "{\"access_token\":\"at-1\",\"token_type\":\"Bearer\",\"expires_in\":\"3600\"}"},
 		{401, NULL, "{\"error\":\"invalid_token\"}"},
 		{200, NULL, "{\"access_token\":\"at-2\",\"expires_in\":3600}"},
@@ -735,7 +560,7 @@ auth_oauth2_401_refetch(void **state)
 static void
 auth_oauth2_token_refused(void **state)
 {
-	static const struct scripted_reply script[] = {
+	static const struct srv_reply script[] = {
 		{401, NULL, "{\"error\":\"invalid_client\"}"},
 		{503, "Retry-After: 30\r\n", "{}"},
 		{200, NULL, "{\"access_token\":\"at-1\",\"token_type\":\"DPoP\"}"},
@@ -793,7 +618,7 @@ oauth2_worker(void *p)
 static void
 auth_oauth2_threads(void **state)
 {
-	static const struct scripted_reply script[] = {
+	static const struct srv_reply script[] = {
 		{200, NULL, "{\"access_token\":\"at-1\",\"expires_in\":3600}"},
 		{201, NULL, "{\"id\": 7}"},
 	};
@@ -830,7 +655,7 @@ auth_oauth2_threads(void **state)
 static void
 retry_after_503(void **state)
 {
-	static const struct scripted_reply script[] = {{503, "Retry-After: 120\r\n", "busy"}};
+	static const struct srv_reply script[] = {{503, "Retry-After: 120\r\n", "busy"}};
 	struct remote *r;
 	struct remote_result res;
 	json_object *user = unit_sample_user();
@@ -854,7 +679,7 @@ retry_after_503(void **state)
 static void
 permanent_400(void **state)
 {
-	static const struct scripted_reply script[] = {{400, NULL, "{\"message\":\"bad\nemail\"}"}};
+	static const struct srv_reply script[] = {{400, NULL, "{\"message\":\"bad\nemail\"}"}};
 	struct remote *r;
 	struct remote_result res;
 	json_object *user = unit_sample_user();
@@ -877,7 +702,7 @@ permanent_400(void **state)
 static void
 create_answers(void **state)
 {
-	static const struct scripted_reply script[] = {
+	static const struct srv_reply script[] = {
 		{201, NULL, "{\"id\": 12345678901}"},
 		{200, NULL, "{\"id\": \"abc-1\"}"},
 		{201, NULL, "{}"},
@@ -923,7 +748,7 @@ create_answers(void **state)
 static void
 create_cut_without_find(void **state)
 {
-	static const struct scripted_reply script[] = {
+	static const struct srv_reply script[] = {
 		{201, NULL, "{\"id\": 4"},
 	};
 	struct remote *r;
@@ -942,7 +767,7 @@ create_cut_without_find(void **state)
 static void
 find_statuses(void **state)
 {
-	static const struct scripted_reply script[] = {
+	static const struct srv_reply script[] = {
 		{404, NULL, "{}"},
 		{200, NULL, "{\"data\": []}"},
 		{200, NULL, "{\"data\": [{\"id\": \"q-1\"}, {\"id\": \"q-2\"}]}"},
@@ -981,7 +806,7 @@ find_statuses(void **state)
 static void
 update_delete_statuses(void **state)
 {
-	static const struct scripted_reply script[] = {
+	static const struct srv_reply script[] = {
 		{404, NULL, "{}"}, {410, NULL, ""}, {204, NULL, ""}, {500, NULL, "oops"},
 		{404, NULL, "{}"}, {204, NULL, ""}, {409, NULL, "{}"},
 	};
@@ -1025,7 +850,7 @@ transport_failure(void **state)
 	json_object *user = unit_sample_user();
 
 	(void)state;
-	cfg_init(REST, free_port()); /* nobody listens there */
+	cfg_init(REST, srv_free_port()); /* nobody listens there */
 	r = remote_ok();
 	assert_int_equal(remote_create(r, hc, user, &res), -1);
 	assert_int_equal(res.cls, HTTP_CLASS_RETRY);
@@ -1039,7 +864,7 @@ transport_failure(void **state)
 static void
 secrets_not_in_errors(void **state)
 {
-	static const struct scripted_reply script[] = {{400, NULL, "nope"}};
+	static const struct srv_reply script[] = {{400, NULL, "nope"}};
 	const char *dir = hooks_with(NULL, "{\"method\":\"POST\",\"url\":\"{{env.REMOTE_BASE_URL}}"
 	    "/users?key={{env.REMOTE_KEY}}\",\"headers\":{\"X-Key\":\"{{env.REMOTE_KEY}}\"},"
 	    "\"body\":{},\"id\":\"/id\"}");
@@ -1058,7 +883,7 @@ secrets_not_in_errors(void **state)
 	assert_string_equal(scripted_header(0, "X-Key"), "KEY-SECRET-1");
 	remote_free(r);
 	free(cfg.remote_values[0]);
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", free_port());
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", srv_free_port());
 	cfg.remote_values[0] = strdup(base);
 	r = remote_ok();
 	assert_int_equal(remote_create(r, hc, user, &res), -1);

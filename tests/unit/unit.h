@@ -1,7 +1,8 @@
 /*
  * Shared main for cmocka unit tests: CTest runs each case on its own
- * (argv[1] names it). A name that matches no case fails, so that a test
- * listed in CMake but missing from the file can never pass silently.
+ * (argv[1] names it; tests/CMakeLists.txt reads the names from the file's
+ * table). A name that matches no case fails, so that an entry the compiler
+ * does not see (under #if 0, say) can never pass silently.
  */
 #ifndef GROUPSYNC_TEST_UNIT_H
 #define GROUPSYNC_TEST_UNIT_H
