@@ -1,7 +1,7 @@
 /*
  * civetweb_glue: the few facts about a civetweb connection that
  * civetweb 1.15 keeps private and conn_guard needs. Internal to the
- * server modules (server.c, conn_guard.c).
+ * intake modules (server.c, conn_guard.c).
  *
  * civetweb is compiled from Debian's source by our CMake; civetweb_glue.c
  * is that compilation unit (it includes civetweb.c), so these accessors

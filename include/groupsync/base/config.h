@@ -1,5 +1,5 @@
 /*
- * config: groupsync's settings, from one table (config_table.c) that drives
+ * config: groupsync's settings, from one table (config.c) that drives
  * loading (JSON file, then environment, then NAME_FILE for secrets),
  * validation, the redacted dump of check-config and --help.
  *

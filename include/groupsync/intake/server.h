@@ -1,15 +1,14 @@
 /*
  * server: the HTTP(S) front of groupsync, on civetweb.
  *
- * Owns the listener, TLS settings, request limits and the routes: the Okta
- * event hook (GET verification, POST deliveries), /healthz, /readyz and
- * /metrics (Prometheus; unauthenticated like /healthz, so it carries
- * counts only: no secret, user ID or request body). Handlers only
+ * Owns the listener, TLS settings, request limits and the connection
+ * guard, and registers the endpoints (intake/endpoints.h: the Okta event
+ * hook, /healthz, /readyz and /metrics) once it listens. Handlers only
  * validate, commit and answer; they never call out, so a slow remote
  * system or Okta cannot hold an HTTP thread.
  *
  * Threads: civetweb runs handlers on its own threads; the server reads the
- * configuration (read-only), calls the queue (thread-safe) and reads the
+ * configuration (read-only), calls the store (thread-safe) and reads the
  * Okta client's counters (okta_get_stats, thread-safe).
  */
 #ifndef GROUPSYNC_SERVER_H

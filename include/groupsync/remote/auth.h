@@ -41,7 +41,7 @@ struct remote_auth {
 	int64_t token_until;  /* monotonic ms */
 };
 
-/* ---- the auth header (remote_auth.c) ----------------------------------- */
+/* ---- the auth header (remote/auth.c) ---------------------------------- */
 
 /* Sets cfg and creates the lock; -1 when the lock cannot be created. On
  * success, release with remote_auth_free. */

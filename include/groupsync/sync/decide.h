@@ -1,11 +1,12 @@
 /*
- * sync: the decision, with no I/O. From what the leased events say and
+ * decide: the decision of one sync, with no I/O. From what the leased events say and
  * what groupsync remembers of a user, whether Okta must be read at all;
  * from the user's state in Okta and the remote record groupsync knows,
  * whether to create, update, delete or do nothing.
  *
  * Sync is level-triggered: events only say which user to look at. The
- * worker module reads Okta and calls the remote system; this module only
+ * steps of a sync (sync/converge.c) read Okta and call the remote
+ * system; this module only
  * decides, so that the whole table is unit-tested.
  *
  * Threads: pure functions.

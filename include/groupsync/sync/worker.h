@@ -1,12 +1,12 @@
 /*
- * worker: the pool of threads that lease jobs and converge each user: read
- * the user from Okta, decide (sync.c), call the remote system, record the
- * remote ID, write it back to Okta, then complete, retry or dead-letter
- * the lease.
+ * worker: the pool of threads that lease jobs and converge each user
+ * (sync/converge.c: read the user from Okta, decide, call the remote
+ * system, record the remote ID, write it back to Okta), then complete,
+ * retry or dead-letter the lease.
  *
  * Owns the threads, one http_client per thread (keep-alive), the retry
  * policy and the per-sync log line. One user is never synced by two
- * workers at once: the queue leases all pending jobs of a user together.
+ * workers at once: the store leases all pending jobs of a user together.
  *
  * Threads: worker_start/worker_stop from the main thread only;
  * worker_get_stats from any thread.
