@@ -18,12 +18,13 @@
 #include <json-c/json.h>
 
 #include "groupsync/base/config.h"
-#include "groupsync/intake/hook.h"
 #include "groupsync/base/http.h"
 #include "groupsync/base/log.h"
-#include "groupsync/okta/client.h"
+#include "groupsync/base/url.h"
 #include "groupsync/base/util.h"
-#include "okta_internal.h"
+#include "groupsync/intake/hook.h"
+#include "groupsync/okta/client.h"
+#include "groupsync/okta/response.h"
 
 #define SETUP_EXIT_RUNTIME 1
 #define SETUP_EXIT_USAGE 2
@@ -363,7 +364,7 @@ setup_open(struct setup_ctx *c, const char *config_path)
 	c->loaded = 1;
 	/* the okta module may log (a DPoP switch, a rate-limit pause) */
 	config_each_secret(&c->cfg, log_add_secret);
-	if (config_check_url(c->url, c->cfg.allow_insecure_http, err, sizeof(err)) < 0) {
+	if (url_check(c->url, c->cfg.allow_insecure_http, err, sizeof(err)) < 0) {
 		fprintf(stderr, "groupsync: okta setup: --url: %s\n", err);
 		return SETUP_EXIT_USAGE;
 	}

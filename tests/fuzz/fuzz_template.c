@@ -23,7 +23,7 @@
 #include "groupsync/base/config.h"
 #include "groupsync/base/http.h"
 #include "groupsync/remote/template.h"
-#include "okta/okta_internal.h" /* okta_json_parse: how Okta answers are read */
+#include "groupsync/okta/response.h" /* okta_json_parse: how Okta answers are read */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -25,7 +25,7 @@ gs_unit_test(hook sample_group_add sample_group_remove sample_update_profile sam
     verification_small_buffer)
 gs_unit_test(sync decide_member_active decide_leavers decide_everything_else status_active
     precheck_unknown_user precheck_changed_attributes backoff_schedule)
-gs_unit_test(okta b64url_vectors b64url_small_buffer jwt_assertion_rs256 jwt_assertion_es256
+gs_unit_test(okta jwt_assertion_rs256 jwt_assertion_es256
     key_load_rules dpop_proof_claims dpop_proof_token_request link_one_header_several
     link_several_headers link_none link_refused rate_headers_parsed rate_headroom rate_429
     rate_date_skew error_body_samples error_body_echoes_credentials error_body_shapes classify_statuses result_messages
@@ -57,3 +57,4 @@ gs_unit_test(conn_guard deadlines_only pressure_order shed_not_counted)
 gs_unit_test(queue_durable intake_syncs_wal)
 gs_unit_test(netaddr list_check in_list client_untrusted_peer client_behind_proxies)
 gs_unit_test(queue_wait backoff_holds_new_jobs next_due)
+gs_unit_test(base64 std_vectors b64url_vectors b64url_small_buffer std_small_buffer)
