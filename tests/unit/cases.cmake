@@ -1,6 +1,7 @@
 # Every unit test case, registered one by one (a name missing from its
 # file fails: see unit.h).
 gs_unit_test(config defaults required_settings invalid_values insecure_urls
+    insecure_urls_hostile insecure_urls_loopback
     file_and_precedence secret_files dump_redacts log_json_redacts log_text_format
     secret_equal remote_settings okta_private_key empty_means_default every_secret_redacted
     deadline_normalised)
@@ -58,3 +59,5 @@ gs_unit_test(queue_durable intake_syncs_wal)
 gs_unit_test(netaddr list_check in_list client_untrusted_peer client_behind_proxies)
 gs_unit_test(queue_wait backoff_holds_new_jobs next_due)
 gs_unit_test(base64 std_vectors b64url_vectors b64url_small_buffer std_small_buffer)
+gs_unit_test(url hostile_refused insecure_allowed_keeps_rules loopback_accepted
+    parts_normalised origins)
