@@ -19,6 +19,7 @@
 
 #include "groupsync/base/log.h"
 #include "groupsync/base/netaddr.h"
+#include "groupsync/base/url.h"
 #include "groupsync/base/util.h"
 
 #define CONFIG_FILE_MAX (64 * 1024) /* secret files, config files */
@@ -751,7 +752,7 @@ check_url(const struct config *c, const struct config_option *o, const char *v,
 {
 	char why[128];
 
-	if (config_check_url(v, c->allow_insecure_http, why, sizeof(why)) == 0)
+	if (url_check(v, c->allow_insecure_http, why, sizeof(why)) == 0)
 		return 0;
 	util_format(err, errlen, "%s: %s", o->name, why);
 	return -1;
@@ -845,44 +846,6 @@ check_pem_key(const struct config *c, const struct config_option *o, const char 
 	return -1;
 }
 
-int
-config_check_url(const char *url, int allow_insecure, char *err, size_t errlen)
-{
-	const char *host, *end;
-	char h[256];
-	size_t n;
-
-	if (strncmp(url, "https://", 8) == 0 && url[8] != '\0')
-		return 0;
-	if (strncmp(url, "http://", 7) != 0) {
-		util_format(err, errlen, "must start with https://");
-		return -1;
-	}
-	if (allow_insecure)
-		return 0;
-	host = url + 7;
-	end = host + strcspn(host, "/?#");
-	n = (size_t)(end - host);
-	if (n >= sizeof(h))
-		n = sizeof(h) - 1;
-	memcpy(h, host, n);
-	h[n] = '\0';
-	/* strip :port, keeping [v6] brackets */
-	if (h[0] == '[') {
-		char *rb = strchr(h, ']');
-		if (rb != NULL)
-			rb[1] = '\0';
-	} else if (strchr(h, ':') != NULL) {
-		*strchr(h, ':') = '\0';
-	}
-	if (strcmp(h, "localhost") == 0 || strncmp(h, "127.", 4) == 0 || strcmp(h, "[::1]") == 0)
-		return 0;
-	util_format(err, errlen,
-	    "plain http:// is refused for a non-loopback host "
-	    "(set GROUPSYNC_ALLOW_INSECURE_HTTP=1 to allow)");
-	return -1;
-}
-
 /* Splits GROUPSYNC_GROUP_IDS into group_ids[]. */
 static int
 config_split_groups(struct config *c, char *err, size_t errlen)
@@ -934,7 +897,7 @@ config_validate_remote(const struct config *c, char *err, size_t errlen)
 		util_format(err, errlen, "%s: required with GROUPSYNC_REMOTE_AUTH=%s", missing, a);
 		return -1;
 	}
-	if (base != NULL && config_check_url(base, c->allow_insecure_http, why, sizeof(why)) < 0) {
+	if (base != NULL && url_check(base, c->allow_insecure_http, why, sizeof(why)) < 0) {
 		util_format(err, errlen, "REMOTE_BASE_URL: %s", why);
 		return -1;
 	}

@@ -8,7 +8,7 @@
 
 #include <curl/curl.h>
 
-#include "groupsync/base/config.h"
+#include "groupsync/base/url.h"
 #include "groupsync/base/util.h"
 
 struct http_client {
@@ -103,17 +103,6 @@ http_on_body(char *data, size_t size, size_t n, void *arg)
 	return http_sink_add(arg, data, size * n) == 0 ? size * n : 0;
 }
 
-/* Keeps only the headers of the last response (after redirects or 100). */
-static size_t
-http_on_header(char *data, size_t size, size_t n, void *arg)
-{
-	struct http_sink *s = arg;
-
-	if (size * n >= 5 && strncmp(data, "HTTP/", 5) == 0)
-		s->len = 0;
-	return http_sink_add(s, data, size * n) == 0 ? size * n : 0;
-}
-
 /* Lets a shutdown abort a call instead of waiting for its timeout. */
 static int
 http_on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
@@ -134,13 +123,19 @@ http_classify(long status)
 	return HTTP_CLASS_PERMANENT;
 }
 
-/* http:// is for loopback only unless allowed (config_check_url rules). */
+/*
+ * Parses the URL and applies the transport rule (url.h): http:// is for
+ * loopback only unless allowed. The parse is what libcurl then connects
+ * to (CURLOPT_CURLU), not a second reading of the text.
+ */
 static int
-http_url_allowed(const struct http_client *c, const char *url, char *err, size_t errlen)
+http_url_allowed(const struct http_client *c, const char *s, struct url *u, char *err,
+    size_t errlen)
 {
 	char why[160];
 
-	if (config_check_url(url, c->opt.allow_insecure, why, sizeof(why)) == 0)
+	if (url_parse(u, s, why, sizeof(why)) == 0 &&
+	    url_allowed(u, c->opt.allow_insecure, why, sizeof(why)) == 0)
 		return 1;
 	util_format(err, errlen, "refused URL: %s", why);
 	return 0;
@@ -171,13 +166,13 @@ fail:
 }
 
 static void
-http_setup(struct http_client *c, const struct http_request *req, struct curl_slist *hdrs,
-    struct http_sink *body, struct http_sink *head)
+http_setup(struct http_client *c, const struct http_request *req, const struct url *u,
+    struct curl_slist *hdrs, struct http_sink *body)
 {
 	CURL *k = c->curl;
 
 	curl_easy_reset(k);
-	curl_easy_setopt(k, CURLOPT_URL, req->url);
+	curl_easy_setopt(k, CURLOPT_CURLU, u->h);
 	curl_easy_setopt(k, CURLOPT_CUSTOMREQUEST, req->method);
 	curl_easy_setopt(k, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(k, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -195,8 +190,6 @@ http_setup(struct http_client *c, const struct http_request *req, struct curl_sl
 	    c->opt.user_agent ? c->opt.user_agent : "groupsync/" GROUPSYNC_VERSION);
 	curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, http_on_body);
 	curl_easy_setopt(k, CURLOPT_WRITEDATA, body);
-	curl_easy_setopt(k, CURLOPT_HEADERFUNCTION, http_on_header);
-	curl_easy_setopt(k, CURLOPT_HEADERDATA, head);
 	if (c->opt.abort_flag != NULL) {
 		curl_easy_setopt(k, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(k, CURLOPT_XFERINFOFUNCTION, http_on_progress);
@@ -230,29 +223,63 @@ http_retry_after(const struct http_response *resp)
 	return when > 0 ? (int64_t)when * 1000 : 0;
 }
 
+/*
+ * Copies the headers of the final response (libcurl's header API: origin
+ * CURLH_HEADER of the last request, so neither 1xx interim answers nor a
+ * proxy's CONNECT answer) into resp. They are read now because resp
+ * outlives the transfer: the handle is reset and reused by the next call,
+ * and libcurl drops what it stored then. Missing headers on allocation
+ * failure only make lookups miss.
+ */
+static void
+http_keep_headers(CURL *k, struct http_response *resp)
+{
+	struct curl_header *h = NULL;
+	struct http_field *f;
+	size_t n = 0;
+
+	while ((h = curl_easy_nextheader(k, CURLH_HEADER, -1, h)) != NULL)
+		n++;
+	if (n == 0 || (resp->headers = calloc(n, sizeof(*resp->headers))) == NULL)
+		return;
+	while (resp->nheaders < n && (h = curl_easy_nextheader(k, CURLH_HEADER, -1, h)) != NULL) {
+		f = &resp->headers[resp->nheaders];
+		f->name = strdup(h->name);
+		f->value = strdup(h->value);
+		if (f->name == NULL || f->value == NULL) {
+			free(f->name);
+			free(f->value);
+			break;
+		}
+		resp->nheaders++;
+	}
+}
+
 int
 http_do(struct http_client *c, const struct http_request *req, struct http_response *resp)
 {
-	struct http_sink body = {0}, head = {0};
+	struct http_sink body = {0};
 	struct curl_slist *hdrs = NULL;
+	struct url u = {0};
 	int64_t start = util_mono_ms();
 	CURLcode rc;
 
 	memset(resp, 0, sizeof(*resp));
 	resp->cls = HTTP_CLASS_PERMANENT;
-	if (!http_url_allowed(c, req->url, resp->error, sizeof(resp->error)))
+	if (!http_url_allowed(c, req->url, &u, resp->error, sizeof(resp->error)))
 		goto out;
 	hdrs = http_header_list(c, req);
 	if (hdrs == NULL) {
 		util_copy(resp->error, sizeof(resp->error), "out of memory");
 		goto out;
 	}
-	http_setup(c, req, hdrs, &body, &head);
+	http_setup(c, req, &u, hdrs, &body);
 	rc = curl_easy_perform(c->curl);
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	http_keep_headers(c->curl, resp);
 	if (rc != CURLE_OK) {
 		util_format(resp->error, sizeof(resp->error), "%s%s", curl_easy_strerror(rc),
-		    body.overflow || head.overflow ? " (response too large)" : "");
+		    body.overflow ? " (response too large)" : "");
 		resp->status = 0;
 		/* Bad URLs and refused protocols will not get better. */
 		resp->cls = rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL ||
@@ -261,10 +288,12 @@ http_do(struct http_client *c, const struct http_request *req, struct http_respo
 	}
 	resp->cls = http_classify(resp->status);
 out:
+	/* the handle must not keep pointing at u, freed below */
+	curl_easy_setopt(c->curl, CURLOPT_CURLU, NULL);
+	url_free(&u);
 	curl_slist_free_all(hdrs);
 	resp->body = body.buf ? body.buf : strdup("");
 	resp->body_len = body.len;
-	resp->headers = head.buf ? head.buf : strdup("");
 	resp->retry_after_ms = http_retry_after(resp);
 	resp->elapsed_ms = util_mono_ms() - start;
 	return resp->status != 0 ? 0 : -1;
@@ -273,38 +302,36 @@ out:
 void
 http_response_free(struct http_response *resp)
 {
+	size_t i;
+
+	for (i = 0; i < resp->nheaders; i++) {
+		free(resp->headers[i].name);
+		free(resp->headers[i].value);
+	}
 	free(resp->body);
 	free(resp->headers);
 	resp->body = NULL;
 	resp->headers = NULL;
+	resp->nheaders = 0;
+}
+
+const char *
+http_header_get(const struct http_response *resp, const char *name, size_t index)
+{
+	size_t i;
+
+	for (i = 0; i < resp->nheaders; i++)
+		if (strcasecmp(resp->headers[i].name, name) == 0 && index-- == 0)
+			return resp->headers[i].value;
+	return NULL;
 }
 
 int
 http_header(const struct http_response *resp, const char *name, char *buf, size_t len)
 {
-	const char *p = resp->headers;
-	size_t n = strlen(name);
+	const char *v = http_header_get(resp, name, 0);
 
-	while (p != NULL && *p != '\0') {
-		const char *eol = strchr(p, '\n');
-		size_t linelen = eol ? (size_t)(eol - p) : strlen(p);
-
-		if (linelen > n && strncasecmp(p, name, n) == 0 && p[n] == ':') {
-			const char *v = p + n + 1;
-			size_t vlen = linelen - n - 1;
-			while (vlen > 0 && (*v == ' ' || *v == '\t'))
-				v++, vlen--;
-			while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == ' '))
-				vlen--;
-			if (vlen >= len)
-				return 0;
-			memcpy(buf, v, vlen);
-			buf[vlen] = '\0';
-			return 1;
-		}
-		p = eol ? eol + 1 : NULL;
-	}
-	return 0;
+	return v != NULL && util_copy(buf, len, v) == 0;
 }
 
 int

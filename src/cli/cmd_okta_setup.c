@@ -26,13 +26,14 @@
 #include <json-c/json.h>
 
 #include "groupsync/base/config.h"
-#include "groupsync/intake/hook.h"
 #include "groupsync/base/http.h"
 #include "groupsync/base/log.h"
-#include "groupsync/okta/client.h"
+#include "groupsync/base/url.h"
 #include "groupsync/base/util.h"
 #include "groupsync/cli/command.h"
-#include "../okta/okta_internal.h" /* okta_jstr */
+#include "groupsync/intake/hook.h"
+#include "groupsync/okta/client.h"
+#include "groupsync/okta/response.h"
 
 #define SETUP_PATH_MAX 512
 #define SETUP_ID_MAX 128
@@ -370,8 +371,7 @@ cmd_okta_setup(const char *config_path, int argc, char **argv)
 	c.cfg = &run.cfg;
 	c.okta = run.okta;
 	c.hc = run.hc;
-	if (rc == 0 && config_check_url(c.url, c.cfg->allow_insecure_http, err,
-	    sizeof(err)) < 0) {
+	if (rc == 0 && url_check(c.url, c.cfg->allow_insecure_http, err, sizeof(err)) < 0) {
 		command_error(&run, "--url: %s", err);
 		rc = COMMAND_EXIT_USAGE;
 	}

@@ -1,11 +1,9 @@
 /*
- * okta_auth.c: how groupsync proves who it is to Okta. An SSWS API token,
- * or OAuth 2.0 client credentials with a private_key_jwt assertion, with
- * DPoP-bound tokens when the app requires them; and the access-token cache
- * that every worker shares. The JWTs, DPoP proofs and keys themselves are
- * made in okta_jwt.c.
+ * okta/auth: how groupsync proves who it is to Okta (see
+ * groupsync/okta/auth.h). The JWTs, DPoP proofs and keys themselves are
+ * made in jws.c.
  */
-#include "okta_internal.h"
+#include "groupsync/okta/auth.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +14,11 @@
 
 #include "groupsync/base/log.h"
 #include "groupsync/base/util.h"
+#include "groupsync/okta/jws.h"
+#include "groupsync/okta/response.h"
+#include "groupsync/okta/send.h"
 
+#define OKTA_TOKEN_MAX 16384         /* access tokens (Okta's JWTs are ~1 KiB) */
 #define OKTA_REFRESH_EARLY_MS 60000  /* renew this long before expiry */
 #define OKTA_TOKEN_TTL_DEFAULT 3600  /* s, when expires_in is missing */
 #define OKTA_TOKEN_TTL_MAX 86400
@@ -162,18 +164,14 @@ okta_auth_note_nonce(struct okta_auth *a, const struct http_response *resp)
 int
 okta_auth_dpop_challenge(const struct http_response *resp)
 {
-	const char *p, *v;
+	const char *v;
 	char buf[512];
-	size_t n;
+	size_t i;
 
-	for (p = okta_header_next(resp->headers, "WWW-Authenticate", &v, &n); p != NULL;
-	    p = okta_header_next(p, "WWW-Authenticate", &v, &n)) {
-		if (n < 4 || strncasecmp(v, "DPoP", 4) != 0)
+	for (i = 0; (v = http_header_get(resp, "WWW-Authenticate", i)) != NULL; i++) {
+		if (strncasecmp(v, "DPoP", 4) != 0)
 			continue;
-		if (n >= sizeof(buf))
-			n = sizeof(buf) - 1;
-		memcpy(buf, v, n);
-		buf[n] = '\0';
+		util_copy(buf, sizeof(buf), v); /* the error is near the start */
 		if (strstr(buf, "use_dpop_nonce") != NULL || strstr(buf, "invalid_dpop_proof") != NULL)
 			return 1;
 	}

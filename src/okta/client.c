@@ -1,17 +1,21 @@
 /*
- * okta.c: the Okta management API calls groupsync makes (read a user, its
- * groups, a group's members; write one profile attribute), their paging,
- * and the okta handle's lifecycle. The rate-limit state all workers share
- * and error reporting live in okta_rate.c; how each call is authenticated
- * lives in okta_auth.c (and okta_jwt.c).
+ * okta/client: the Okta management API calls groupsync makes (read a user,
+ * its groups, a group's members; write one profile attribute), their
+ * paging, and the okta handle's lifecycle. The rate budget is rate.c, the
+ * gate every call passes send.c, the reading of answers response.c; how
+ * each call is authenticated is auth.c (and jws.c).
  */
 #include "groupsync/okta/client.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "groupsync/base/url.h"
 #include "groupsync/base/util.h"
-#include "okta_internal.h"
+#include "groupsync/okta/auth.h"
+#include "groupsync/okta/rate.h"
+#include "groupsync/okta/response.h"
+#include "groupsync/okta/send.h"
 
 #define OKTA_PAGE_LIMIT "200"
 #define OKTA_MAX_PAGES 10000 /* 2 million members: anything more is a loop */
@@ -21,7 +25,6 @@
 struct okta {
 	struct okta_auth auth;
 	struct okta_rate rate;
-	char origin[OKTA_URL_MAX]; /* scheme://host[:port]: where links may go */
 	char *groups[CONFIG_GROUPS_MAX];
 	size_t ngroups;
 	_Atomic uint64_t reads, writes;
@@ -252,7 +255,7 @@ okta_walk(struct okta *o, struct http_client *hc, const char *what, const char *
 			return -1;
 		}
 		items = okta_json_parse(resp.body, resp.body_len);
-		link = okta_parse_link_next(resp.headers, o->origin, next, sizeof(next));
+		link = okta_parse_link_next(&resp, o->auth.org, next, sizeof(next));
 		http_response_free(&resp);
 		if (!json_object_is_type(items, json_type_array)) {
 			json_object_put(items);
@@ -355,11 +358,7 @@ okta_list_group_users(struct okta *o, struct http_client *hc, const char *group_
 	return okta_walk(o, hc, what, url, OKTA_BUCKET_GROUPS, okta_members_page, &m, res);
 }
 
-/*
- * Any other API call (okta setup): org + path, body JSON or NULL. Sent
- * through the same authentication, retry-on-401 and rate gate as the calls
- * above (counted in the users bucket: setup makes a handful of calls).
- */
+/* Counted in the users bucket: setup makes a handful of calls. */
 int
 okta_request(struct okta *o, struct http_client *hc, const char *method, const char *path,
     const char *body, struct http_response *resp, struct okta_result *res)
@@ -382,27 +381,11 @@ okta_request(struct okta *o, struct http_client *hc, const char *method, const c
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
-/* scheme://authority of the org URL: the only place links may lead. */
-static int
-okta_origin(const char *org, char *out, size_t len)
-{
-	const char *p = strstr(org, "://");
-	size_t n;
-
-	if (p == NULL || p[3] == '\0')
-		return -1;
-	n = (size_t)(p + 3 - org) + strcspn(p + 3, "/?#");
-	if (n >= len)
-		return -1;
-	memcpy(out, org, n);
-	out[n] = '\0';
-	return 0;
-}
-
 struct okta *
 okta_new(const struct config *cfg, char *err, size_t errlen)
 {
 	struct okta *o = calloc(1, sizeof(*o));
+	char why[160];
 	size_t i;
 
 	if (o == NULL) {
@@ -414,8 +397,9 @@ okta_new(const struct config *cfg, char *err, size_t errlen)
 	okta_rate_init(&o->rate);
 	if (okta_auth_init(&o->auth, cfg, &o->rate, err, errlen) < 0)
 		goto fail;
-	if (okta_origin(o->auth.org, o->origin, sizeof(o->origin)) < 0) {
-		util_format(err, errlen, "GROUPSYNC_OKTA_ORG_URL: not a URL");
+	/* config_load checked it; a caller that built cfg itself may not have */
+	if (url_check(o->auth.org, cfg->allow_insecure_http, why, sizeof(why)) < 0) {
+		util_format(err, errlen, "GROUPSYNC_OKTA_ORG_URL: %s", why);
 		goto fail;
 	}
 	for (i = 0; i < cfg->ngroup_ids && i < CONFIG_GROUPS_MAX; i++) {

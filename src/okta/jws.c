@@ -1,11 +1,10 @@
 /*
- * okta_jwt.c: JWS signing for Okta (RS256 and ES256, base64url), the
- * private_key_jwt client assertion, DPoP proofs (RFC 9449) and their
- * in-memory EC key, and loading the configured private key.
+ * okta/jws: JWS signing for Okta (RS256 and ES256), the private_key_jwt
+ * client assertion, DPoP proofs (RFC 9449) and their in-memory EC key,
+ * and loading the configured private key (see groupsync/okta/jws.h).
  */
-#include "okta_internal.h"
+#include "groupsync/okta/jws.h"
 
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,48 +16,20 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include "groupsync/base/base64.h"
 #include "groupsync/base/util.h"
 
 #define OKTA_ASSERTION_TTL 300       /* s; Okta accepts at most an hour */
 #define OKTA_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
-int
-okta_b64url(const void *in, size_t n, char *out, size_t outlen)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	const unsigned char *p = in;
-	size_t need, i, o = 0;
-	uint32_t v;
-
-	need = n / 3 * 4 + (n % 3 != 0 ? n % 3 + 1 : 0);
-	if (need >= outlen || need > INT_MAX)
-		return -1;
-	for (i = 0; i + 2 < n; i += 3) {
-		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		out[o++] = tab[v >> 18 & 63];
-		out[o++] = tab[v >> 12 & 63];
-		out[o++] = tab[v >> 6 & 63];
-		out[o++] = tab[v & 63];
-	}
-	if (n - i > 0) {
-		v = (uint32_t)p[i] << 16 | (n - i == 2 ? (uint32_t)p[i + 1] << 8 : 0);
-		out[o++] = tab[v >> 18 & 63];
-		out[o++] = tab[v >> 12 & 63];
-		if (n - i == 2)
-			out[o++] = tab[v >> 6 & 63];
-	}
-	out[o] = '\0';
-	return (int)o;
-}
-
+/* base64url of in, malloc'd; NULL on failure. */
 static char *
 okta_b64url_dup(const void *in, size_t n)
 {
-	size_t len = n / 3 * 4 + 4;
+	size_t len = base64_len(BASE64_URL, n) + 1;
 	char *s = malloc(len);
 
-	if (s != NULL && okta_b64url(in, n, s, len) < 0) {
+	if (s != NULL && base64_encode(BASE64_URL, in, n, s, len) < 0) {
 		free(s);
 		s = NULL;
 	}
@@ -86,7 +57,7 @@ okta_jti(char *out, size_t outlen)
 
 	if (RAND_bytes(r, sizeof(r)) != 1)
 		return -1;
-	return okta_b64url(r, sizeof(r), out, outlen) < 0 ? -1 : 0;
+	return base64_encode(BASE64_URL, r, sizeof(r), out, outlen) < 0 ? -1 : 0;
 }
 
 /* JWS ES256 wants the raw 32-byte R and S, not OpenSSL's DER encoding. */
@@ -224,7 +195,8 @@ okta_dpop_jwk(EVP_PKEY *key)
 	if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &x) != 1 ||
 	    EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &y) != 1 ||
 	    BN_bn2binpad(x, bx, 32) != 32 || BN_bn2binpad(y, by, 32) != 32 ||
-	    okta_b64url(bx, 32, sx, sizeof(sx)) < 0 || okta_b64url(by, 32, sy, sizeof(sy)) < 0)
+	    base64_encode(BASE64_URL, bx, 32, sx, sizeof(sx)) < 0 ||
+	    base64_encode(BASE64_URL, by, 32, sy, sizeof(sy)) < 0)
 		goto out;
 	jwk = json_object_new_object();
 	if (jwk == NULL)
@@ -253,7 +225,7 @@ okta_ath(const char *token, char *out, size_t outlen)
 	if (EVP_Digest(token, strlen(token), md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    mdlen != sizeof(md))
 		return -1;
-	return okta_b64url(md, mdlen, out, outlen) < 0 ? -1 : 0;
+	return base64_encode(BASE64_URL, md, mdlen, out, outlen) < 0 ? -1 : 0;
 }
 
 char *

@@ -26,8 +26,8 @@
 
 #include <json-c/json.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
+#include "groupsync/base/base64.h"
 #include "groupsync/base/log.h"
 #include "groupsync/base/util.h"
 #include "groupsync/remote/answer.h"
@@ -47,16 +47,18 @@ static char *
 basic_line(const char *prefix, const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), n = la + 1 + lb, plen = strlen(prefix);
+	size_t olen = plen + base64_len(BASE64_STD, n) + 1;
 	unsigned char *raw = malloc(n);
-	char *out = malloc(plen + 4 * ((n + 2) / 3) + 1);
+	char *out = malloc(olen);
 
 	if (raw != NULL && out != NULL) {
 		memcpy(raw, a, la);
 		raw[la] = ':';
 		memcpy(raw + la + 1, b, lb);
 		memcpy(out, prefix, plen);
-		EVP_EncodeBlock((unsigned char *)out + plen, raw, (int)n);
-	} else {
+	}
+	if (raw == NULL || out == NULL ||
+	    base64_encode(BASE64_STD, raw, n, out + plen, olen - plen) < 0) {
 		free(out);
 		out = NULL;
 	}

@@ -29,6 +29,7 @@
 #include <openssl/evp.h>
 
 #include "groupsync/remote/template.h"
+#include "groupsync/base/url.h"
 #include "groupsync/base/util.h"
 
 #include "groupsync/remote/answer.h"
@@ -103,7 +104,7 @@ remote_dry_run(struct remote *r, char *err, size_t errlen)
 		if (r->t[i] == NULL)
 			continue;
 		rc = template_render(r->t[i], &v, &tr, err, errlen);
-		if (rc == 0 && config_check_url(tr.url, r->cfg->allow_insecure_http, why,
+		if (rc == 0 && url_check(tr.url, r->cfg->allow_insecure_http, why,
 		    sizeof(why)) < 0) {
 			util_format(err, errlen, "%s: url %s", remote_files[i], why);
 			rc = -1;

@@ -55,6 +55,7 @@
 #include <strings.h>
 #include <json-c/json.h>
 
+#include "groupsync/base/url.h"
 #include "groupsync/base/util.h"
 
 #define TEMPLATE_MAX_HEADERS 16 /* leaves room for Content-Type and auth */
@@ -743,40 +744,73 @@ template_expand(const struct template *t, const char *where, const char *s, size
 }
 
 /*
+ * 1 when the first n bytes of the URL u (the text before the first user
+ * or remote value) already decide scheme, host and port, as libcurl reads
+ * them (url.h): they parse, and still parse to the same origin with one
+ * more character. A cut inside the authority fails one or the other:
+ * "https://api.example.com" + "x" is another host, "http://h:30" + "x" no
+ * port at all, "https://" no host.
+ */
+static int
+template_origin_fixed(const char *u, size_t n)
+{
+	struct url a = {0}, b = {0};
+	char why[160], *cut = malloc(n + 2);
+	int fixed = 0;
+
+	if (cut == NULL)
+		return 0;
+	memcpy(cut, u, n);
+	cut[n] = '\0';
+	if (url_parse(&a, cut, why, sizeof(why)) == 0) {
+		cut[n] = 'x';
+		cut[n + 1] = '\0';
+		fixed = url_parse(&b, cut, why, sizeof(why)) == 0 && url_same_origin(&a, &b);
+	}
+	url_free(&a);
+	url_free(&b);
+	free(cut);
+	return fixed;
+}
+
+/*
  * Scheme and host must come from the template's text and {{env.*}}
- * values only: the host, and the character that ends it, lie before the
- * first user or remote value. (Values are percent-encoded besides, so none
- * can add "/", "?", "#" or "@".)
+ * values only, before the first user or remote value. (Values are
+ * percent-encoded besides, so none can add "/", "?", "#" or "@".)
  */
 static int
 template_render_url(const struct template *t, const struct template_vars *v, char **out,
     char *err, size_t errlen)
 {
 	struct tpl_buf b = {0};
-	size_t trusted = SIZE_MAX, skip, hostend;
+	struct url u = {0};
+	size_t trusted = SIZE_MAX;
+	char why[160];
+	int rc = -1;
 
 	if (template_expand(t, "url", t->url, strlen(t->url), v, &b, &trusted, err, errlen) < 0)
-		goto fail;
-	if (strncasecmp(b.p, "https://", 8) == 0)
-		skip = 8;
-	else if (strncasecmp(b.p, "http://", 7) == 0)
-		skip = 7;
-	else {
-		util_format(err, errlen, "%s: url does not start with http:// or https://",
-		    t->file);
-		goto fail;
-	}
-	hostend = skip + strcspn(b.p + skip, "/?#");
-	if (hostend == skip || (trusted != SIZE_MAX && hostend >= trusted)) {
+		goto out;
+	if (trusted != SIZE_MAX && !template_origin_fixed(b.p, trusted)) {
 		util_format(err, errlen, "%s: url: the host must come from the template or "
 		    "{{env.*}}, before any other value", t->file);
-		goto fail;
+		goto out;
+	}
+	if (url_parse(&u, b.p, why, sizeof(why)) < 0) {
+		util_format(err, errlen, "%s: url %s", t->file, why);
+		goto out;
+	}
+	if (strcmp(u.scheme, "https") != 0 && strcmp(u.scheme, "http") != 0) {
+		util_format(err, errlen, "%s: url does not start with http:// or https://",
+		    t->file);
+		goto out;
 	}
 	*out = b.p;
-	return 0;
-fail:
+	b.p = NULL;
+	rc = 0;
+out:
+	url_free(&u);
 	free(b.p);
-	return -1;
+	return rc;
 }
 
 static int

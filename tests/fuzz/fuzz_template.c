@@ -6,7 +6,7 @@
  * Input: TEMPLATE [NUL USER [NUL REMOTE_ID]]. TEMPLATE is the file's
  * content (a NUL never belongs in it: the loader refuses one, so NUL is
  * free to split the input); USER is an Okta user object as JSON, read
- * as okta.c reads Okta's answers (a fixed sample user when absent or not
+ * as okta/client.c reads Okta's answers (a fixed sample user when absent or not
  * an object); REMOTE_ID is the remote ID
  * ({{remote.id}}), absent meaning none. {{env.*}} reads the fixed values
  * of fuzz_cfg below. Besides the sanitizers, it checks what callers of
@@ -23,7 +23,7 @@
 #include "groupsync/base/config.h"
 #include "groupsync/base/http.h"
 #include "groupsync/remote/template.h"
-#include "okta/okta_internal.h" /* okta_json_parse: how Okta answers are read */
+#include "groupsync/okta/response.h" /* okta_json_parse: how Okta answers are read */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -60,7 +60,7 @@ fuzz_setup(void)
 	fuzz_cfg.nremote = i;
 }
 
-/* The user as okta.c reads it from an Okta answer (okta_json_parse),
+/* The user as okta/client.c reads it from an Okta answer (okta_json_parse),
  * or NULL when that is not an object. */
 static json_object *
 fuzz_parse_user(const char *s, size_t size)

@@ -14,6 +14,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "groupsync/base/http.h"
+
 #define SRV_MAX 64 /* requests recorded; later ones take the last slot */
 
 struct srv_req {
@@ -70,6 +72,22 @@ int srv_count(struct srv *s, int *ntoken);
 
 /* Copies the value of header name of r into out; 1 when present. */
 int req_header(const struct srv_req *r, const char *name, char *out, size_t len);
+
+/*
+ * Header lines written as text ("Name: value\r\n", as on the wire), split
+ * into the fields http.c keeps of a response: the value trimmed as
+ * libcurl trims it; a status or request line is skipped. Tests write
+ * headers as text; the server reads requests with it.
+ */
+#define RAW_FIELDS 32
+struct raw_headers {
+	struct http_field f[RAW_FIELDS];
+	size_t n;
+	char text[8192];
+};
+void raw_split(struct raw_headers *h, const char *raw);
+/* The first value of header name in raw text, copied to out; 1 found. */
+int raw_header(const char *raw, const char *name, char *out, size_t len);
 
 /* Writes a whole response (status, extra header lines or NULL, body). */
 void reply(char *out, size_t len, int status, const char *headers, const char *body);

@@ -164,6 +164,62 @@ insecure_urls(void **state)
 	config_free(&c);
 }
 
+/*
+ * Plain http:// to another host, however it is spelt, is refused in every
+ * URL setting. Each of these passed as loopback (or, with userinfo, as
+ * https) before url.c.
+ */
+static void
+insecure_urls_hostile(void **state)
+{
+	static const char *const hostile[] = {
+		"http://127.0.0.1@evil.com/", "http://127.0.0.1:80@evil.com/",
+		"http://localhost:x@evil.com/", "http://[::1]@evil.com/",
+		"http://127.0.0.1\\@evil.com/", "http://127.0.0.1.evil.com/",
+		"http://127.evil.com/", "http://127.0.0.1%2eevil.com/", "http://127.0.0.1./",
+		"http://[::1].evil.com/", "http://127.0.0.1\\evil.com/",
+		"https://user:pass@example.okta.com/",
+	};
+	static const char *const vars[] = {
+		"GROUPSYNC_OKTA_ORG_URL", "GROUPSYNC_REMOTE_TOKEN_URL", "REMOTE_BASE_URL",
+	};
+	char prefix[64];
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		for (j = 0; j < sizeof(hostile) / sizeof(hostile[0]); j++) {
+			env_reset();
+			setenv(vars[i], hostile[j], 1);
+			snprintf(prefix, sizeof(prefix), "%s: ", vars[i]);
+			expect_error(NULL, prefix);
+		}
+	}
+}
+
+/* Loopback in any case, and https in any case (refused before url.c). */
+static void
+insecure_urls_loopback(void **state)
+{
+	static const char *const ok[] = {
+		"http://127.0.0.1:3000", "http://localhost:8080/x", "http://[::1]:9/",
+		"HTTP://LOCALHOST:8080/", "HTTPS://EXAMPLE.okta.com",
+	};
+	struct config c;
+	char err[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		env_reset();
+		setenv("GROUPSYNC_OKTA_ORG_URL", ok[i], 1);
+		setenv("REMOTE_BASE_URL", ok[i], 1);
+		if (config_load(&c, NULL, err, sizeof(err)) != 0)
+			fail_msg("%s: %s", ok[i], err);
+		config_free(&c);
+	}
+}
+
 static void
 file_and_precedence(void **state)
 {
@@ -514,6 +570,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(required_settings),
 	cmocka_unit_test(invalid_values),
 	cmocka_unit_test(insecure_urls),
+	cmocka_unit_test(insecure_urls_hostile),
+	cmocka_unit_test(insecure_urls_loopback),
 	cmocka_unit_test(file_and_precedence),
 	cmocka_unit_test(empty_means_default),
 	cmocka_unit_test(every_secret_redacted),

@@ -104,10 +104,4 @@ void config_dump(const struct config *c, FILE *out);
 /* Prints the settings table (name, default, meaning) for --help. */
 void config_help(FILE *out);
 
-/*
- * Checks that a URL is https, or http to a loopback host, or http with
- * insecure allowed. Returns 0 or -1 with the reason in err.
- */
-int config_check_url(const char *url, int allow_insecure, char *err, size_t errlen);
-
 #endif

@@ -2,9 +2,11 @@
  * http: outbound HTTP(S) calls on libcurl, for the okta and remote modules.
  *
  * Owns timeouts (connect and total on every call), TLS policy (TLS 1.2+,
- * peer verification always on, http:// only to loopback unless allowed),
- * response capture with a size cap, and the classification of failures
- * into retryable and permanent ones.
+ * peer verification always on, http:// only to loopback unless allowed:
+ * url.h), response capture with a size cap (the body; libcurl bounds the
+ * headers), and the classification of failures into retryable and
+ * permanent ones. Response headers are libcurl's parse (its header API),
+ * copied at response time so that a response outlives its transfer.
  *
  * Threads: a struct http_client is used by one thread at a time (each
  * worker owns one, so its connections are kept alive between calls).
@@ -60,11 +62,18 @@ enum http_class {
 	HTTP_CLASS_PERMANENT, /* other 4xx, 3xx, bad URL, refused http:// */
 };
 
+/* One response header as libcurl read it (value without surrounding blanks). */
+struct http_field {
+	char *name;
+	char *value;
+};
+
 struct http_response {
 	long status;        /* 0 when no answer came */
 	char *body;         /* NUL-terminated, owned; "" when empty */
 	size_t body_len;
-	char *headers;      /* raw header lines of the last response, owned */
+	struct http_field *headers; /* the final response's, in order received, owned */
+	size_t nheaders;
 	enum http_class cls;
 	int64_t retry_after_ms; /* from Retry-After (absolute, unix ms), else 0 */
 	int64_t elapsed_ms;
@@ -78,6 +87,14 @@ struct http_response {
  */
 int http_do(struct http_client *c, const struct http_request *req, struct http_response *resp);
 void http_response_free(struct http_response *resp);
+
+/*
+ * The value of the index-th (from 0) response header named name (case
+ * insensitive), or NULL when there are not that many: several Link or
+ * WWW-Authenticate headers are read by index, as curl_easy_header does.
+ * The string belongs to resp.
+ */
+const char *http_header_get(const struct http_response *resp, const char *name, size_t index);
 
 /*
  * Copies the value of the first response header named name (case

@@ -70,6 +70,17 @@ int okta_set_profile_attr(struct okta *o, struct http_client *hc, const char *us
 int okta_list_group_users(struct okta *o, struct http_client *hc, const char *group_id,
     int (*fn)(json_object *user, void *arg), void *arg, struct okta_result *res);
 
+/*
+ * Any other call, for callers beyond the worker's (okta setup): method on
+ * org + path (path starts with '/'; body JSON or NULL), through the same
+ * credentials, retry on a curable 401 and rate gate. Returns 0 when Okta
+ * answered, any status: resp to free (http_response_free), res filled
+ * when it is not a 2xx; -1 with res filled when it did not answer (resp
+ * holds nothing).
+ */
+int okta_request(struct okta *o, struct http_client *hc, const char *method, const char *path,
+    const char *body, struct http_response *resp, struct okta_result *res);
+
 /* Counters since okta_new, for logs, metrics and benchmarks. */
 struct okta_stats {
 	uint64_t reads;          /* GET calls answered */
