@@ -8,19 +8,13 @@
 
 #include <curl/curl.h>
 
+#include "groupsync/base/buf.h"
 #include "groupsync/base/url.h"
 #include "groupsync/base/util.h"
 
 struct http_client {
 	CURL *curl; /* reused: keeps connections alive between calls */
 	struct http_options opt;
-};
-
-/* What a call accumulates while libcurl runs its callbacks. */
-struct http_sink {
-	char *buf;
-	size_t len, cap;
-	int overflow;
 };
 
 int
@@ -71,36 +65,13 @@ http_client_free(struct http_client *c)
 	free(c);
 }
 
-static int
-http_sink_add(struct http_sink *s, const char *data, size_t n)
-{
-	char *nb;
-	size_t ncap;
-
-	if (s->len + n > HTTP_MAX_RESPONSE) {
-		s->overflow = 1;
-		return -1;
-	}
-	if (s->len + n + 1 > s->cap) {
-		ncap = s->cap ? s->cap : 4096;
-		while (ncap < s->len + n + 1)
-			ncap *= 2;
-		nb = realloc(s->buf, ncap);
-		if (nb == NULL)
-			return -1;
-		s->buf = nb;
-		s->cap = ncap;
-	}
-	memcpy(s->buf + s->len, data, n);
-	s->len += n;
-	s->buf[s->len] = '\0';
-	return 0;
-}
-
 static size_t
 http_on_body(char *data, size_t size, size_t n, void *arg)
 {
-	return http_sink_add(arg, data, size * n) == 0 ? size * n : 0;
+	struct buf *body = arg;
+
+	buf_add(body, data, size * n);
+	return body->failed ? 0 : size * n;
 }
 
 /* Lets a shutdown abort a call instead of waiting for its timeout. */
@@ -167,7 +138,7 @@ fail:
 
 static void
 http_setup(struct http_client *c, const struct http_request *req, const struct url *u,
-    struct curl_slist *hdrs, struct http_sink *body)
+    struct curl_slist *hdrs, struct buf *body)
 {
 	CURL *k = c->curl;
 
@@ -258,7 +229,7 @@ http_keep_headers(CURL *k, struct http_response *resp)
 int
 http_do(struct http_client *c, const struct http_request *req, struct http_response *resp)
 {
-	struct http_sink body = {0};
+	struct buf body = {.max = HTTP_MAX_RESPONSE};
 	struct curl_slist *hdrs = NULL;
 	struct url u = {0};
 	int64_t start = util_mono_ms();
@@ -279,11 +250,11 @@ http_do(struct http_client *c, const struct http_request *req, struct http_respo
 	http_keep_headers(c->curl, resp);
 	if (rc != CURLE_OK) {
 		util_format(resp->error, sizeof(resp->error), "%s%s", curl_easy_strerror(rc),
-		    body.overflow ? " (response too large)" : "");
+		    body.failed == BUF_TOO_LARGE ? " (response too large)" : "");
 		resp->status = 0;
 		/* Bad URLs and refused protocols will not get better. */
 		resp->cls = rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL ||
-		    body.overflow ? HTTP_CLASS_PERMANENT : HTTP_CLASS_RETRY;
+		    body.failed == BUF_TOO_LARGE ? HTTP_CLASS_PERMANENT : HTTP_CLASS_RETRY;
 		goto out;
 	}
 	resp->cls = http_classify(resp->status);
@@ -292,7 +263,7 @@ out:
 	curl_easy_setopt(c->curl, CURLOPT_CURLU, NULL);
 	url_free(&u);
 	curl_slist_free_all(hdrs);
-	resp->body = body.buf ? body.buf : strdup("");
+	resp->body = body.p ? body.p : strdup("");
 	resp->body_len = body.len;
 	resp->retry_after_ms = http_retry_after(resp);
 	resp->elapsed_ms = util_mono_ms() - start;

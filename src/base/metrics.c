@@ -2,19 +2,18 @@
 
 #include <assert.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "groupsync/base/buf.h"
 #include "groupsync/store/store.h"
 
 /* A scrape is about 8 KiB: starting smaller, every render grows the
  * buffer, so the growth path is exercised by every test, not only in rare
  * production cases. */
-#define METRICS_BUF_START 4096
 #define METRICS_LABEL_MAX 128 /* one escaped label value */
 #define METRICS_VALUE_MAX 32  /* one formatted sample value */
 
@@ -221,68 +220,20 @@ metrics_escape_label(const char *in, char *out, size_t outlen)
 }
 
 /* The text being rendered; failed sticks once an allocation failed. */
-struct metrics_buf {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
-static void metrics_printf(struct metrics_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-metrics_printf(struct metrics_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	size_t ncap;
-	char *np;
-	int n;
-
-	if (b->failed)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->failed = 1;
-		return;
-	}
-	if ((size_t)n >= b->cap - b->len) {
-		ncap = b->len + (size_t)n + 1;
-		if (ncap < b->cap * 2)
-			ncap = b->cap * 2;
-		np = realloc(b->p, ncap);
-		if (np == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
-		va_start(ap, fmt);
-		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0 || (size_t)n >= b->cap - b->len) {
-			b->failed = 1; /* cannot happen: the same output fitted */
-			return;
-		}
-	}
-	b->len += (size_t)n;
-}
-
 /* HELP and TYPE: help texts are constants without '\' or newline, which
  * the format would require escaping. */
 static void
-metrics_family(struct metrics_buf *b, const char *name, const char *type, const char *help)
+metrics_family(struct buf *b, const char *name, const char *type, const char *help)
 {
 	assert(strchr(help, '\\') == NULL && strchr(help, '\n') == NULL);
-	metrics_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* One sample line without labels; the value already formatted. */
 static void
-metrics_plain(struct metrics_buf *b, const char *name, const char *value)
+metrics_plain(struct buf *b, const char *name, const char *value)
 {
-	metrics_printf(b, "%s %s\n", name, value);
+	buf_printf(b, "%s %s\n", name, value);
 }
 
 /*
@@ -293,7 +244,7 @@ metrics_plain(struct metrics_buf *b, const char *name, const char *value)
  * render fails.
  */
 static void
-metrics_sample1(struct metrics_buf *b, const char *name, const char *k, const char *v,
+metrics_sample1(struct buf *b, const char *name, const char *k, const char *v,
     const char *value)
 {
 	char e[METRICS_LABEL_MAX];
@@ -302,11 +253,11 @@ metrics_sample1(struct metrics_buf *b, const char *name, const char *k, const ch
 		b->failed = 1;
 		return;
 	}
-	metrics_printf(b, "%s{%s=\"%s\"} %s\n", name, k, e, value);
+	buf_printf(b, "%s{%s=\"%s\"} %s\n", name, k, e, value);
 }
 
 static void
-metrics_sample2(struct metrics_buf *b, const char *name, const char *k1, const char *v1,
+metrics_sample2(struct buf *b, const char *name, const char *k1, const char *v1,
     const char *k2, const char *v2, const char *value)
 {
 	char e1[METRICS_LABEL_MAX], e2[METRICS_LABEL_MAX];
@@ -316,7 +267,7 @@ metrics_sample2(struct metrics_buf *b, const char *name, const char *k1, const c
 		b->failed = 1;
 		return;
 	}
-	metrics_printf(b, "%s{%s=\"%s\",%s=\"%s\"} %s\n", name, k1, e1, k2, e2, value);
+	buf_printf(b, "%s{%s=\"%s\",%s=\"%s\"} %s\n", name, k1, e1, k2, e2, value);
 }
 
 static const char *
@@ -344,7 +295,7 @@ metrics_seconds(char *buf, uint64_t v, uint64_t per_second, int digits)
 
 /* A counter with one label, one sample per table entry. */
 static void
-metrics_counter_vec(struct metrics_buf *b, const char *name, const char *help,
+metrics_counter_vec(struct buf *b, const char *name, const char *help,
     const char *label, const char *const *names, _Atomic uint64_t *c, size_t n)
 {
 	char v[METRICS_VALUE_MAX];
@@ -356,7 +307,7 @@ metrics_counter_vec(struct metrics_buf *b, const char *name, const char *help,
 }
 
 static void
-metrics_render_intake(struct metrics_buf *b)
+metrics_render_intake(struct buf *b)
 {
 	metrics_counter_vec(b, "groupsync_deliveries_total",
 	    "Requests to the event hook path by outcome (unauthorized counts every method).",
@@ -372,7 +323,7 @@ metrics_render_intake(struct metrics_buf *b)
 }
 
 static void
-metrics_render_syncs(struct metrics_buf *b)
+metrics_render_syncs(struct buf *b)
 {
 	const char *name = "groupsync_syncs_total";
 	char v[METRICS_VALUE_MAX];
@@ -389,7 +340,7 @@ metrics_render_syncs(struct metrics_buf *b)
 }
 
 static void
-metrics_render_latency(struct metrics_buf *b)
+metrics_render_latency(struct buf *b)
 {
 	const char *name = "groupsync_sync_duration_seconds";
 	char v[METRICS_VALUE_MAX];
@@ -411,7 +362,7 @@ metrics_render_latency(struct metrics_buf *b)
 }
 
 static void
-metrics_render_remote(struct metrics_buf *b)
+metrics_render_remote(struct buf *b)
 {
 	const char *name = "groupsync_remote_requests_total";
 	char v[METRICS_VALUE_MAX];
@@ -429,7 +380,7 @@ metrics_render_remote(struct metrics_buf *b)
 }
 
 static void
-metrics_render_queue(struct metrics_buf *b, const struct metrics_gauges *g)
+metrics_render_queue(struct buf *b, const struct metrics_gauges *g)
 {
 	static const char *const states[4] = {
 		[STORE_PENDING] = "pending", [STORE_LEASED] = "leased", [STORE_DONE] = "done",
@@ -458,7 +409,7 @@ metrics_render_queue(struct metrics_buf *b, const struct metrics_gauges *g)
 }
 
 static void
-metrics_render_okta(struct metrics_buf *b, const struct metrics_gauges *g)
+metrics_render_okta(struct buf *b, const struct metrics_gauges *g)
 {
 	const char *name = "groupsync_okta_requests_total";
 	char v[METRICS_VALUE_MAX];
@@ -486,7 +437,7 @@ metrics_render_okta(struct metrics_buf *b, const struct metrics_gauges *g)
 
 /* The connection guard (conn_guard.h): what slow or idle clients cost. */
 static void
-metrics_render_conns(struct metrics_buf *b, const struct metrics_gauges *g)
+metrics_render_conns(struct buf *b, const struct metrics_gauges *g)
 {
 	const char *closed = "groupsync_http_connections_closed_total";
 	char v[METRICS_VALUE_MAX];
@@ -506,12 +457,8 @@ metrics_render_conns(struct metrics_buf *b, const struct metrics_gauges *g)
 int
 metrics_render(const struct metrics_gauges *g, char **out, size_t *len)
 {
-	struct metrics_buf b = {.cap = METRICS_BUF_START};
+	struct buf b = {0};
 
-	b.p = malloc(b.cap);
-	if (b.p == NULL)
-		return -1;
-	b.p[0] = '\0';
 	metrics_family(&b, "groupsync_build_info", "gauge",
 	    "Always 1; the version as a label.");
 	metrics_sample1(&b, "groupsync_build_info", "version", GROUPSYNC_VERSION, "1");

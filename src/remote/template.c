@@ -56,6 +56,7 @@
 #include <json-c/json.h>
 
 #include "groupsync/base/url.h"
+#include "groupsync/base/buf.h"
 #include "groupsync/base/util.h"
 
 #define TEMPLATE_MAX_HEADERS 16 /* leaves room for Content-Type and auth */
@@ -557,38 +558,6 @@ struct tpl_val {
 	size_t len;
 };
 
-struct tpl_buf {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
-static void
-buf_add(struct tpl_buf *b, const char *s, size_t n)
-{
-	char *np;
-	size_t ncap;
-
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		ncap = b->cap ? b->cap : 256;
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		np = realloc(b->p, ncap);
-		if (np == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 /* Finds the value a placeholder names; -1 when it has none. */
 static int
 template_value(const struct template *t, const struct tpl_ph *ph,
@@ -676,7 +645,7 @@ template_text(const struct template *t, const struct tpl_ph *ph, const struct tp
 /* Appends a value to a URL, percent-encoded; "." and ".." too (each dot
  * becomes "%2E"), so that a value is never a dot segment. */
 static int
-template_url_add(const struct template *t, const struct tpl_ph *ph, struct tpl_buf *b,
+template_url_add(const struct template *t, const struct tpl_ph *ph, struct buf *b,
     const char *s, size_t len, char *err, size_t errlen)
 {
 	char *enc;
@@ -708,7 +677,7 @@ template_url_add(const struct template *t, const struct tpl_ph *ph, struct tpl_b
  */
 static int
 template_expand(const struct template *t, const char *where, const char *s, size_t len,
-    const struct template_vars *v, struct tpl_buf *b, size_t *trusted, char *err,
+    const struct template_vars *v, struct buf *b, size_t *trusted, char *err,
     size_t errlen)
 {
 	struct tpl_ph ph;
@@ -782,7 +751,7 @@ static int
 template_render_url(const struct template *t, const struct template_vars *v, char **out,
     char *err, size_t errlen)
 {
-	struct tpl_buf b = {0};
+	struct buf b = {0};
 	struct url u = {0};
 	size_t trusted = SIZE_MAX;
 	char why[160];
@@ -817,7 +786,7 @@ static int
 template_render_headers(const struct template *t, const struct template_vars *v,
     struct template_request *out, char *err, size_t errlen)
 {
-	struct tpl_buf b;
+	struct buf b;
 	size_t i, n = 0, vstart;
 	int has_type = 0;
 	char where[96];
@@ -862,7 +831,7 @@ template_body_string(const struct template *t, json_object *node,
 {
 	const char *s = json_object_get_string(node);
 	size_t len = (size_t)json_object_get_string_len(node);
-	struct tpl_buf b = {0};
+	struct buf b = {0};
 	struct tpl_ph ph;
 	struct tpl_val val;
 	int r;
