@@ -40,13 +40,13 @@ report() {
   stage_end "FAILED (exit $rc)"
   echo
   echo "== stage times (wall clock, $(nproc) CPUs)"
-  printf '%-46s %9s  %s\n' "stage" "time" "result"
+  printf '%-52s %9s  %s\n' "stage" "time" "result"
   for row in "${stages[@]}"; do
     IFS=$'\t' read -r secs status name <<<"$row"
-    printf '%-46s %5dm%02ds  %s\n' "$name" $((secs / 60)) $((secs % 60)) "$status"
+    printf '%-52s %5dm%02ds  %s\n' "$name" $((secs / 60)) $((secs % 60)) "$status"
   done
   secs=$((SECONDS - run_t0))
-  printf '%-46s %5dm%02ds  %s\n' "total" $((secs / 60)) $((secs % 60)) \
+  printf '%-52s %5dm%02ds  %s\n' "total" $((secs / 60)) $((secs % 60)) \
     "$([ "$rc" = 0 ] && echo "all tests passed" || echo "FAILED (exit $rc)")"
   exit "$rc"
 }
