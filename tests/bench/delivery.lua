@@ -1,5 +1,5 @@
 -- wrk script of the ingest benchmark: POSTs an Okta event-hook delivery
--- (a sample from ../shared/okta/samples) with a new eventId, event uuid
+-- (a sample from tests/data/okta/samples) with a new eventId, event uuid
 -- and (unless BENCH_USER_ID is empty) target user id in every request, so
 -- that each one is a new delivery that is stored, not de-duplicated.
 --

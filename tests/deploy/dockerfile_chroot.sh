@@ -30,7 +30,7 @@ repo=$(cd "$here/../.." && pwd)
 dockerfile=$(realpath "${1:-$repo/deploy/Dockerfile}")
 work=${DOCKERFILE_TEST_DIR:-$repo/build-dockerfile}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-samples=${GS_SHARED_DIR:-$(dirname "$repo")/shared}/okta/samples
+samples=${GS_TEST_DATA_DIR:-$repo/tests/data}/okta/samples
 
 if [ "$(id -u)" != 0 ]; then
   echo "dockerfile_chroot: needs root (debootstrap, chroot, mounts)" >&2; exit 1

@@ -27,7 +27,7 @@ function(gs_python_suite prefix folder label)
     # a skipped test must show as skipped, never as passed
     set_tests_properties(${prefix}.${id} PROPERTIES LABELS ${label} TIMEOUT 600
       SKIP_REGULAR_EXPRESSION "\\.\\.\\. skipped '"
-      ENVIRONMENT "GROUPSYNC_BIN=$<TARGET_FILE:groupsync>;GS_SHARED_DIR=${GS_SHARED_DIR};PYTHONDONTWRITEBYTECODE=1;PYTHONPATH=${GS_TESTS_DIR}/integration")
+      ENVIRONMENT "GROUPSYNC_BIN=$<TARGET_FILE:groupsync>;GS_TEST_DATA_DIR=${GS_TEST_DATA_DIR};PYTHONDONTWRITEBYTECODE=1;PYTHONPATH=${GS_TESTS_DIR}/integration")
   endforeach()
 endfunction()
 

@@ -1,7 +1,7 @@
 """Runs the real groupsync binary for integration tests.
 
 Standard library only. The binary comes from $GROUPSYNC_BIN (CTest sets
-it); sample deliveries from ../shared/okta/samples.
+it); sample deliveries from tests/data/okta/samples.
 """
 import contextlib
 import copy
@@ -22,8 +22,8 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-SHARED = os.environ.get("GS_SHARED_DIR", os.path.join(os.path.dirname(ROOT), "shared"))
-SAMPLES = os.path.join(SHARED, "okta", "samples")
+DATA = os.environ.get("GS_TEST_DATA_DIR", os.path.join(ROOT, "tests", "data"))
+SAMPLES = os.path.join(DATA, "okta", "samples")
 BIN = os.environ.get("GROUPSYNC_BIN", os.path.join(ROOT, "build", "groupsync"))
 
 SECRET = "Basic dGVzdDp0ZXN0LXNlY3JldC0xMjM0NQ=="

@@ -29,6 +29,7 @@ class FaultsBase(unittest.TestCase):
     TIMEOUT_MS = 3000
     ATTEMPTS = 10
     WORKERS = 4
+    slack_s = SLACK_S  # a scenario whose settings are scaled down scales this too
     extra_env = {}
 
     def setUp(self):
@@ -186,7 +187,7 @@ class FaultsBase(unittest.TestCase):
                 if floor:
                     need = max(need, floor(uid, att))
                 gap = t1 - t0
-                self.assertGreaterEqual(gap, need - SLACK_S, (uid, att, gap, need, lines))
+                self.assertGreaterEqual(gap, need - self.slack_s, (uid, att, gap, need, lines))
                 retries += 1
                 worst = gap / need if worst is None else min(worst, gap / need)
         return retries, worst
@@ -206,7 +207,7 @@ class FaultsBase(unittest.TestCase):
                     continue
                 need = floor(r, i + 1)
                 gap = b["t"] - r["t"]
-                self.assertGreaterEqual(gap, need - SLACK_S, (uid, i + 1, gap, need))
+                self.assertGreaterEqual(gap, need - self.slack_s, (uid, i + 1, gap, need))
                 worst = gap if worst is None else min(worst, gap)
         return worst
 

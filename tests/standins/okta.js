@@ -2,7 +2,8 @@
 // Okta stand-in for groupsync's tests and benchmarks.
 //
 // One file, Node.js core modules only. Faithful to ../../../shared/okta/PROTOCOL.md
-// and the sample shapes in shared/okta/samples/. See README.md next to this file.
+// (the project's notes, beside the repository) and the sample shapes in
+// tests/data/okta/samples/. See README.md next to this file.
 //
 //   node tests/standins/okta.js --port N [--host 127.0.0.1] [--api-token T]...
 //        [--hook-url URL --hook-secret VALUE] [--state FILE] [--verbose] ...

@@ -10,8 +10,8 @@
 
 #include "groupsync/intake/hook.h"
 
-#ifndef GS_SHARED_DIR
-#error "GS_SHARED_DIR must name the shared directory (okta/samples/)"
+#ifndef GS_TEST_DATA_DIR
+#error "GS_TEST_DATA_DIR must name tests/data (okta/samples/)"
 #endif
 
 #define SYNC_GROUP "00g8sync7AbCdEfGh4x7"
@@ -38,7 +38,7 @@ read_sample(const char *name, size_t *len)
 	char *buf;
 	long n;
 
-	snprintf(path, sizeof(path), "%s/okta/samples/%s", GS_SHARED_DIR, name);
+	snprintf(path, sizeof(path), "%s/okta/samples/%s", GS_TEST_DATA_DIR, name);
 	fp = fopen(path, "rb");
 	assert_non_null(fp);
 	assert_int_equal(fseek(fp, 0, SEEK_END), 0);

@@ -279,7 +279,7 @@ read_sample(const char *name)
 	long n;
 	char *s;
 
-	snprintf(path, sizeof(path), "%s/okta/samples/%s", GS_SHARED_DIR, name);
+	snprintf(path, sizeof(path), "%s/okta/samples/%s", GS_TEST_DATA_DIR, name);
 	f = fopen(path, "rb");
 	assert_non_null(f);
 	fseek(f, 0, SEEK_END);

@@ -23,8 +23,8 @@
 #include "groupsync/remote/client.h"
 #include "groupsync/base/util.h"
 
-#ifndef GS_SHARED_DIR
-#error "GS_SHARED_DIR must name the shared directory (okta/samples/)"
+#ifndef GS_TEST_DATA_DIR
+#error "GS_TEST_DATA_DIR must name tests/data (okta/samples/)"
 #endif
 #ifndef GS_SOURCE_DIR
 #error "GS_SOURCE_DIR must name the source tree (hooks/rest/, tests/node_modules/)"
@@ -600,7 +600,7 @@ oauth2_worker(void *p)
 	struct http_options o;
 	struct http_client *c;
 	struct remote_result res;
-	json_object *user = json_object_from_file(GS_SHARED_DIR "/okta/samples/api-get-user.json");
+	json_object *user = json_object_from_file(GS_TEST_DATA_DIR "/okta/samples/api-get-user.json");
 	int i;
 
 	memset(&o, 0, sizeof(o));

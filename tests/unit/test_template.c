@@ -14,8 +14,8 @@
 #include "groupsync/base/config.h"
 #include "groupsync/remote/template.h"
 
-#ifndef GS_SHARED_DIR
-#error "GS_SHARED_DIR must name the shared directory (okta/samples/)"
+#ifndef GS_TEST_DATA_DIR
+#error "GS_TEST_DATA_DIR must name tests/data (okta/samples/)"
 #endif
 #ifndef GS_SOURCE_DIR
 #error "GS_SOURCE_DIR must name the source tree (hooks/rest/)"

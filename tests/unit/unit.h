@@ -53,12 +53,12 @@ unit_write_file(const char *path, const char *text)
 	fclose(f);
 }
 
-#ifdef GS_SHARED_DIR
-/* The sample Okta user of shared/okta; the caller puts it. */
+#ifdef GS_TEST_DATA_DIR
+/* The sample Okta user of tests/data/okta; the caller puts it. */
 static inline json_object *
 unit_sample_user(void)
 {
-	json_object *u = json_object_from_file(GS_SHARED_DIR "/okta/samples/api-get-user.json");
+	json_object *u = json_object_from_file(GS_TEST_DATA_DIR "/okta/samples/api-get-user.json");
 
 	assert_non_null(u);
 	return u;
