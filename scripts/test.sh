@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh Debian 12 machine: installs what is
-# missing, builds (Release and ASan+UBSan), runs the unit and integration
+# missing, runs cppcheck, builds (Release and ASan+UBSan), runs the unit and integration
 # tests under CTest in both builds, the reliability (rel.*) and security
 # (sec.*) suites once, in the ASan+UBSan build, the threaded tests again
 # under ThreadSanitizer, a short fuzz run of every fuzz target, then the
@@ -60,6 +60,9 @@ scripts/setup.sh
 # Release: what ships. The reliability and security suites run only in
 # the ASan+UBSan build below: the same scenarios with memory errors,
 # leaks and undefined behaviour caught on top.
+stage "cppcheck (scripts/cppcheck.sh)"
+scripts/cppcheck.sh
+
 stage "Release: build"
 dir=$(scripts/build.sh Release)
 stage "Release: unit, integration"
