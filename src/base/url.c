@@ -1,5 +1,12 @@
+/*
+ * url: URLs as libcurl parses them (see groupsync/base/url.h): every
+ * decision (scheme, userinfo, the loopback rule, same origin) is made on
+ * the parts libcurl returns, never on text found by hand, so that what is
+ * checked is what libcurl connects to.
+ */
 #include "groupsync/base/url.h"
 
+#include <ctype.h>
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +83,20 @@ out:
 	return rc;
 }
 
+/* 1 when s starts with a scheme (RFC 3986: a letter, then letters,
+ * digits, '+', '-', '.') and "://". */
+static int
+url_has_authority(const char *s)
+{
+	size_t n = 0;
+
+	if (!isalpha((unsigned char)s[0]))
+		return 0;
+	while (isalnum((unsigned char)s[n]) || s[n] == '+' || s[n] == '-' || s[n] == '.')
+		n++;
+	return strncmp(s + n, "://", 3) == 0;
+}
+
 int
 url_parse(struct url *u, const char *s, char *err, size_t errlen)
 {
@@ -88,7 +109,14 @@ url_parse(struct url *u, const char *s, char *err, size_t errlen)
 		return -1;
 	}
 	/* Any scheme parses (the callers name the ones they take); no scheme
-	 * guessing, no default scheme: "example.com" is not a URL. */
+	 * guessing, no default scheme: "example.com" is not a URL. libcurl
+	 * also reads "https:/host" and "https:host" as https://host: refused
+	 * here, so that the text an operator or a template wrote is the URL
+	 * in every form (logs, checks, what a rendered request shows). */
+	if (!url_has_authority(s)) {
+		util_format(err, errlen, "is not a URL (it must start with scheme://host)");
+		return -1;
+	}
 	rc = curl_url_set(u->h, CURLUPART_URL, s, CURLU_NON_SUPPORT_SCHEME);
 	if (rc != CURLUE_OK) {
 		util_format(err, errlen, "is not a URL (%s)", curl_url_strerror(rc));
