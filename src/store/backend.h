@@ -14,11 +14,11 @@
  * What a backend owns: its storage and every read or write of it, with
  * the guarantees each op states below. Its handle (void *be) is its own;
  * the front calls the ops from any thread at once, so a backend guards its
- * state itself. A backend that shares its store between processes (the
- * PostgreSQL one to come) must make lease exclusive across them, and
- * calls store_wake() when another process has stored jobs, if it can
- * learn of it (LISTEN/NOTIFY); otherwise the workers see them within
- * their idle wait.
+ * state itself. A backend that shares its store between processes
+ * (PostgreSQL: pg*.c) must make lease exclusive across them, expire the
+ * leases of a process that stopped renewing them, and may tell the front
+ * when another process has stored jobs (ops->listen); otherwise the
+ * workers see them within their idle wait.
  */
 #ifndef GROUPSYNC_STORE_BACKEND_H
 #define GROUPSYNC_STORE_BACKEND_H
@@ -62,11 +62,12 @@ struct store_ops {
 	 * err set. It writes a name of the store for messages into
 	 * health->label (a path; never a password) and reports each write's
 	 * outcome to health (store_health_failed/ok). STORE_OPEN_SERVER: the
-	 * owner, which releases leases abandoned by a process that died;
-	 * STORE_OPEN_ADMIN leaves them.
+	 * owner, which releases leases abandoned by a process that died
+	 * (a shared store: only those that expired); STORE_OPEN_ADMIN leaves
+	 * them. params is never NULL, and filled with the defaults.
 	 */
-	void *(*open)(struct store_health *health, const char *location, int mode, char *err,
-	    size_t errlen);
+	void *(*open)(struct store_health *health, const char *location, int mode,
+	    const struct store_params *params, char *err, size_t errlen);
 	void (*close)(void *be);
 
 	/*
@@ -81,11 +82,13 @@ struct store_ops {
 	/* store_lease(), exclusive per user among every handle on the store
 	 * (and, for a shared store, every process). out arrives zeroed; jobs
 	 * are appended with store_lease_add(); the front frees them unless 1
-	 * is returned. */
+	 * is returned. A shared store names the lease in out->token. */
 	int (*lease)(void *be, int64_t now_ms, struct store_lease *out, char *err,
 	    size_t errlen);
 	/* Applies o to the lease's jobs that are still leased (a stale lease
-	 * cannot undo what happened since), in one transaction. 0 or -1. */
+	 * cannot undo what happened since), in one transaction. 0 or -1. A
+	 * shared store applies nothing, and returns 0, when the lease is no
+	 * longer l->token (it expired and another process took the user). */
 	int (*finish)(void *be, const struct store_lease *l, const struct store_outcome *o);
 	int64_t (*next_due)(void *be, int64_t now_ms);
 	/* counts arrives zeroed: fill the states that have jobs. 0 or -1. */
@@ -124,10 +127,18 @@ struct store_ops {
 	    size_t errlen);
 	enum store_admin_result (*admin_drop)(void *be, int64_t id, enum store_state *state,
 	    char *err, size_t errlen);
+
+	/*
+	 * Optional (NULL: none). Server mode, once the front is ready: call
+	 * wake(arg) from any thread whenever another process stored jobs,
+	 * until close.
+	 */
+	void (*listen)(void *be, void (*wake)(void *arg), void *arg);
 };
 
 /* The backends built in (store.c picks one at open). */
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
 /*
  * What backends share (backend.c): they call it, and it calls none of

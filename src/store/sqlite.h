@@ -76,8 +76,8 @@ void sq_ckpt_stop(struct sq_store *q);
 
 /* The ops (backend.h) of sqlite.c, sqlite_jobs.c, sqlite_remote_ids.c
  * and sqlite_admin.c, gathered in sqlite_ops.c. */
-void *sq_open(struct store_health *health, const char *data_dir, int mode, char *err,
-    size_t errlen);
+void *sq_open(struct store_health *health, const char *data_dir, int mode,
+    const struct store_params *params, char *err, size_t errlen);
 void sq_close(void *be);
 
 int sq_enqueue(void *be, struct store_delivery *batch, char *err, size_t errlen);

@@ -27,13 +27,16 @@ struct store {
 
 /*
  * The backends built in, by the scheme of a location "scheme://...". A
- * location without one is a data directory: SQLite's.
+ * location without one is a data directory: SQLite's. libpq takes both
+ * of its URI schemes.
  */
 static const struct {
 	const char *scheme;
 	const struct store_ops *ops;
 } store_backends[] = {
 	{NULL, &store_sqlite_ops},
+	{"postgresql", &store_pg_ops},
+	{"postgres", &store_pg_ops},
 };
 
 /* The backend for location, or NULL with err set. A URI may hold a
@@ -57,14 +60,27 @@ store_backend(const char *location, char *err, size_t errlen)
 	return NULL;
 }
 
+/* ops->listen's callback: another process stored jobs. */
+static void
+store_wake_cb(void *arg)
+{
+	store_wake(arg);
+}
+
 struct store *
-store_open_at(const char *location, int mode, char *err, size_t errlen)
+store_open_with(const char *location, int mode, const struct store_params *params,
+    char *err, size_t errlen)
 {
 	const struct store_ops *ops = store_backend(location, err, errlen);
+	struct store_params p = {0};
 	struct store *s;
 
 	if (ops == NULL)
 		return NULL;
+	if (params != NULL)
+		p = *params;
+	if (p.lease_ms <= 0)
+		p.lease_ms = STORE_LEASE_MS_DEFAULT;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		(void)util_format(err, errlen, "store: out of memory");
@@ -72,7 +88,7 @@ store_open_at(const char *location, int mode, char *err, size_t errlen)
 	}
 	s->ops = ops;
 	atomic_init(&s->health.write_failing, 0);
-	s->be = ops->open(&s->health, location, mode, err, errlen);
+	s->be = ops->open(&s->health, location, mode, &p, err, errlen);
 	if (s->be == NULL) {
 		free(s);
 		return NULL;
@@ -83,15 +99,28 @@ store_open_at(const char *location, int mode, char *err, size_t errlen)
 		free(s);
 		return NULL;
 	}
+	if (mode == STORE_OPEN_SERVER && ops->listen != NULL)
+		ops->listen(s->be, store_wake_cb, s);
 	return s;
 }
 
-/* The settings will name a shared store (GROUPSYNC_STORE); today it is
- * always the SQLite file in the data directory. */
+struct store *
+store_open_at(const char *location, int mode, char *err, size_t errlen)
+{
+	return store_open_with(location, mode, NULL, err, errlen);
+}
+
+/* GROUPSYNC_STORE: "sqlite" is the file in the data directory; anything
+ * else is the URI of a shared store. */
 struct store *
 store_open(const struct config *cfg, int mode, char *err, size_t errlen)
 {
-	return store_open_at(cfg->data_dir, mode, err, errlen);
+	const struct store_params p = {cfg->store_lease_ms};
+	const char *where = cfg->store;
+
+	if (where == NULL || strcmp(where, "sqlite") == 0)
+		where = cfg->data_dir;
+	return store_open_with(where, mode, &p, err, errlen);
 }
 
 void
@@ -99,6 +128,9 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	/* no wake-up from the backend once the committer is gone */
+	if (s->ops->listen != NULL)
+		s->ops->listen(s->be, NULL, NULL);
 	/* first: every enqueue in flight is written and answered */
 	commit_stop(s->commit);
 	s->ops->close(s->be);

@@ -5,9 +5,10 @@
  * complete, retry, dead-letter, release), the de-duplication keys
  * (delivery eventId, event uuid), the user -> remote ID map and the
  * operator commands on jobs. Nothing outside src/store/ sees how they are
- * kept: the backend is chosen at store_open() (today SQLite, one file in
- * WAL mode under the data directory; src/store/backend.h says what a
- * backend provides).
+ * kept: the backend is chosen at store_open() (SQLite, one file in WAL
+ * mode under the data directory, the default; or PostgreSQL, a database
+ * that several replicas share; src/store/backend.h says what a backend
+ * provides).
  *
  * Durability: a delivery's jobs are on disk before store_enqueue()
  * returns STORE_STORED; concurrent callers share one commit (group
@@ -80,6 +81,8 @@ struct store_lease {
 	char user_id[STORE_ID_MAX + 1];
 	struct store_job *jobs; /* owned: free with store_lease_free() */
 	size_t njobs;
+	int64_t token; /* the backend's name of this lease (a shared store
+	                * checks it when the lease ends); 0 for SQLite */
 };
 
 enum store_enqueue_result {
@@ -92,17 +95,34 @@ enum store_enqueue_result {
 #define STORE_OPEN_ADMIN 1  /* another process: leaves leases alone */
 
 /*
- * Opens the store the settings name (today: SQLite, creating
- * cfg->data_dir/groupsync.db if needed). Returns NULL and fills err on
- * failure. Free with store_close().
+ * A store shared by several processes (PostgreSQL) cannot tell a replica
+ * that died from one that is busy: a lease there lasts lease_ms unless
+ * its holder renews it (it does, while it runs), and a lease that
+ * expired is abandoned, so its jobs go to another replica. SQLite has one
+ * server process, whose start releases every lease; it ignores this.
+ */
+#define STORE_LEASE_MS_DEFAULT 30000
+struct store_params {
+	int lease_ms; /* 0: STORE_LEASE_MS_DEFAULT */
+};
+
+/*
+ * Opens the store the settings name: GROUPSYNC_STORE "sqlite" (the file
+ * cfg->data_dir/groupsync.db, created if needed) or a postgresql:// URI.
+ * Returns NULL and fills err on failure (never with a password). Free
+ * with store_close().
  */
 struct store *store_open(const struct config *cfg, int mode, char *err, size_t errlen);
 
 /*
- * Opens the store at location: "scheme://..." picks the backend of that
- * scheme (none but SQLite is built: any scheme is refused); anything else
- * is a data directory that holds the SQLite file. As store_open().
+ * Opens the store at location: "postgresql://..." or "postgres://..." (a
+ * libpq connection URI) is PostgreSQL; any other "scheme://" is refused;
+ * anything else is a data directory that holds the SQLite file. params
+ * may be NULL (defaults). As store_open().
  */
+struct store *store_open_with(const char *location, int mode, const struct store_params *params,
+    char *err, size_t errlen);
+/* store_open_with(location, mode, NULL, err, errlen). */
 struct store *store_open_at(const char *location, int mode, char *err, size_t errlen);
 
 /* Answers every enqueue still waiting, wakes waiting workers, frees s. */
