@@ -1,0 +1,177 @@
+"""Several replicas on one PostgreSQL (issue 11): the real binary, twice,
+on a private cluster (tests/pg/cluster.sh: initdb, a unix socket, no TCP),
+with the Okta stand-in and json-server. Deliveries go to both replicas,
+as a load balancer would send them; one replica is killed with SIGKILL
+while it holds leases, and the other one must finish its jobs once the
+leases expire (GROUPSYNC_STORE_LEASE_MS, shrunk here). Every delivery is
+answered 200, every user ends synced exactly once (one remote record,
+customId pointing at it), and every event is stored once."""
+import contextlib
+import http.client
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from crashkit import Loop
+from harness import DONE, ROOT, Groupsync, needs, wait_until
+
+CLUSTER = os.path.join(ROOT, "tests", "pg", "cluster.sh")
+LEASE_MS = 2000
+USERS = 40
+
+
+def have_postgres():
+    return any(os.path.exists("/usr/lib/postgresql/%s/bin/initdb" % v)
+               for v in os.listdir("/usr/lib/postgresql")) \
+        if os.path.isdir("/usr/lib/postgresql") else False
+
+
+def psql(uri, sql):
+    r = subprocess.run(["psql", uri, "-Atq", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError("psql: %s" % r.stderr.strip())
+    return r.stdout.strip()
+
+
+@needs(have_postgres() and shutil.which("psql"), "PostgreSQL (postgresql-15)")
+class Replicas(Loop):
+    """Loop (crashkit) with its one groupsync replaced by two replicas on
+    one database."""
+
+    hold_s = 0.3  # creates take a while: a kill finds leases held
+
+    def setUp(self):
+        super().setUp()
+        # the cluster runs as the postgres user: a directory it can reach
+        self.pg_parent = tempfile.mkdtemp(prefix="gs-pg-")
+        os.chmod(self.pg_parent, 0o755)
+        self.pg_dir = os.path.join(self.pg_parent, "cluster")
+        r = subprocess.run([CLUSTER, "start", self.pg_dir], capture_output=True, text=True,
+                           timeout=120)
+        if r.returncode != 0:
+            self.fail("cluster.sh start: " + r.stderr)
+        self.addCleanup(self.stop_cluster)
+        base = r.stdout.strip()
+        psql(base, "CREATE DATABASE groupsync")
+        self.uri = base.replace("/postgres?", "/groupsync?")
+        # the settings of Loop's single replica, less its address and directory
+        env = {k: v for k, v in self.gs.env.items()
+               if k not in ("GROUPSYNC_LISTEN", "GROUPSYNC_DATA_DIR")}
+        env.update(GROUPSYNC_STORE=self.uri, GROUPSYNC_STORE_LEASE_MS=str(LEASE_MS))
+        self.replicas = []
+        for _ in range(2):
+            g = Groupsync(env=env)
+            self.replicas.append(g)
+            self.addCleanup(g.cleanup)
+        self.sent = self.acked = 0
+        self.errors = []
+
+    def stop_cluster(self):
+        subprocess.run([CLUSTER, "stop", self.pg_dir], capture_output=True, timeout=120)
+        shutil.rmtree(self.pg_parent, ignore_errors=True)
+
+    @staticmethod
+    def try_deliver_to(g, body):
+        """One attempt: the status, or None when the connection failed."""
+        conn = None
+        try:
+            conn = g.connection(timeout=10)
+            return g.deliver(body, conn=conn)[0]
+        except (OSError, http.client.HTTPException):
+            return None
+        finally:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def deliver_to(self, body, order, deadline):
+        """Okta's retry, and a load balancer's: the same body to the next
+        replica while one does not answer 200. True once acknowledged."""
+        with self.lock:
+            self.sent += 1
+        i = 0
+        while time.time() < deadline:
+            g = order[i % len(order)]
+            i += 1
+            status = self.try_deliver_to(g, body)
+            if status == 200:
+                with self.lock:
+                    self.acked += 1
+                return True
+            if status is not None and status != 503:
+                self.errors.append("delivery answered %s" % status)
+            time.sleep(0.05)
+        return False
+
+    def leases_of(self, g):
+        """Leases the replica's process holds right now."""
+        return int(psql(self.uri, "SELECT count(*) FROM leases WHERE token IS NOT NULL"
+                        " AND owner LIKE '%%/%d/%%'" % g.proc.pid))
+
+    def jobs(self):
+        rows = psql(self.uri, "SELECT state FROM jobs ORDER BY id")
+        return [int(s) for s in rows.split()] if rows else []
+
+    def test_kill9_replica_jobs_finish_elsewhere(self):
+        a, b = self.replicas
+        a.start(timeout=60)
+        b.start(timeout=60)
+        deadline = time.time() + 240
+        members = []
+        killed = threading.Event()
+
+        def client(n):
+            for i in range(USERS // 2):
+                uid = self.new_user("r%d" % n)
+                # alternate the first replica tried; once A is dead, only B
+                order = [b] if killed.is_set() else ([a, b] if (i + n) % 2 == 0 else [b, a])
+                if self.deliver_to(self.join(uid), order, deadline):
+                    with self.lock:
+                        members.append(uid)
+                time.sleep(0.05)
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(2)]
+        for t in threads:
+            t.start()
+        try:
+            wait_until(lambda: self.leases_of(a) > 0, timeout=60, interval=0.02,
+                       what="replica A holding leases")
+            held = self.leases_of(a)
+            a.proc.send_signal(signal.SIGKILL)
+            a.proc.wait(30)
+            killed.set()
+            killed_at = time.time()
+        finally:
+            for t in threads:
+                t.join(240)
+        self.assertEqual(self.errors, [])
+        self.assertGreater(held, 0)
+        # A's users go to B once A's leases expire, and everything settles
+        wait_until(lambda: self.jobs() and all(s >= DONE for s in self.jobs()),
+                   timeout=120, interval=0.3, what="every job done")
+        settled_after = time.time() - killed_at
+        self.assertEqual([s for s in self.jobs() if s != DONE], [])
+        self.assertEqual(int(psql(self.uri, "SELECT count(*) FROM leases"
+                                  " WHERE token IS NOT NULL")), 0)
+        synced, dups, lost = self.audit(members)
+        print("\nreplicas 2, deliveries sent %d, acknowledged %d, users synced %d of %d, "
+              "leases held by the killed replica %d, all done %.1f s after the kill "
+              "(lease %d ms), duplicates %d, lost %d"
+              % (self.sent, self.acked, synced, len(members), held, settled_after,
+                 LEASE_MS, len(dups), len(lost)), flush=True)
+        self.assertEqual(self.sent, self.acked)
+        self.assertEqual(len(members), USERS)
+        self.assertEqual(dups, {})
+        self.assertEqual(lost, [])
+        self.assertEqual(len(self.jobs()), self.acked)  # each event stored once
+        self.assertEqual(synced, len(members))
+        self.assertEqual(b.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
