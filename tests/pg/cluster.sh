@@ -4,14 +4,15 @@
 # anything), stopped and removed at the end. Never the system's cluster.
 #
 #   tests/pg/cluster.sh start DIR   prints the URI of its "postgres" database
+#   tests/pg/cluster.sh restart DIR  (a database restart under load)
 #   tests/pg/cluster.sh stop DIR
 #
 # initdb refuses to run as root: as root, the cluster runs as the
 # "postgres" user that Debian's postgresql package creates, and DIR is
 # made its own.
 set -euo pipefail
-cmd=${1:?usage: cluster.sh start|stop DIR}
-dir=${2:?usage: cluster.sh start|stop DIR}
+cmd=${1:?usage: cluster.sh start|restart|stop DIR}
+dir=${2:?usage: cluster.sh start|restart|stop DIR}
 bin=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)}
 if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
   echo "cluster.sh: no PostgreSQL server (initdb) found: run scripts/setup.sh" >&2
@@ -40,12 +41,15 @@ start)
     start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
   echo "postgresql:///postgres?host=$dir&user=postgres"
   ;;
+restart)
+  "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 restart >/dev/null
+  ;;
 stop)
   stop
   rm -rf "$dir"
   ;;
 *)
-  echo "usage: cluster.sh start|stop DIR" >&2
+  echo "usage: cluster.sh start|restart|stop DIR" >&2
   exit 2
   ;;
 esac

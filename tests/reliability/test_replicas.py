@@ -1,11 +1,13 @@
 """Several replicas on one PostgreSQL (issue 11): the real binary, twice,
 on a private cluster (tests/pg/cluster.sh: initdb, a unix socket, no TCP),
 with the Okta stand-in and json-server. Deliveries go to both replicas,
-as a load balancer would send them; one replica is killed with SIGKILL
-while it holds leases, and the other one must finish its jobs once the
-leases expire (GROUPSYNC_STORE_LEASE_MS, shrunk here). Every delivery is
-answered 200, every user ends synced exactly once (one remote record,
-customId pointing at it), and every event is stored once."""
+as a load balancer would send them (the next one while one does not
+answer 200), while one replica is killed with SIGKILL holding leases (the
+other finishes its jobs once the leases expire: GROUPSYNC_STORE_LEASE_MS,
+shrunk here), or both restart in turn, or the database restarts. Each
+ends with every delivery answered 200, every user synced exactly once
+(one remote record, customId pointing at it) and every event stored
+once."""
 import contextlib
 import http.client
 import os
@@ -69,7 +71,7 @@ class Replicas(Loop):
             g = Groupsync(env=env)
             self.replicas.append(g)
             self.addCleanup(g.cleanup)
-        self.sent = self.acked = 0
+        self.sent = self.acked = self.failed_attempts = 0
         self.errors = []
 
     def stop_cluster(self):
@@ -89,20 +91,23 @@ class Replicas(Loop):
             with contextlib.suppress(Exception):
                 conn.close()
 
-    def deliver_to(self, body, order, deadline):
+    def deliver_to(self, body, first, deadline):
         """Okta's retry, and a load balancer's: the same body to the next
-        replica while one does not answer 200. True once acknowledged."""
+        replica while one does not answer 200 (a stopped one refuses the
+        connection). True once acknowledged."""
         with self.lock:
             self.sent += 1
-        i = 0
+        i = first
         while time.time() < deadline:
-            g = order[i % len(order)]
+            g = self.replicas[i % len(self.replicas)]
             i += 1
             status = self.try_deliver_to(g, body)
             if status == 200:
                 with self.lock:
                     self.acked += 1
                 return True
+            with self.lock:
+                self.failed_attempts += 1
             if status is not None and status != 503:
                 self.errors.append("delivery answered %s" % status)
             time.sleep(0.05)
@@ -117,60 +122,105 @@ class Replicas(Loop):
         rows = psql(self.uri, "SELECT state FROM jobs ORDER BY id")
         return [int(s) for s in rows.split()] if rows else []
 
-    def test_kill9_replica_jobs_finish_elsewhere(self):
-        a, b = self.replicas
-        a.start(timeout=60)
-        b.start(timeout=60)
+    def under_load(self, action):
+        """Two clients deliver the joins of USERS new users, spread over the
+        replicas, while action() runs; then every job must end done and every
+        user synced exactly once. Returns a line of figures."""
+        for g in self.replicas:
+            g.start(timeout=60)
         deadline = time.time() + 240
         members = []
-        killed = threading.Event()
 
         def client(n):
-            for i in range(USERS // 2):
-                uid = self.new_user("r%d" % n)
-                # alternate the first replica tried; once A is dead, only B
-                order = [b] if killed.is_set() else ([a, b] if (i + n) % 2 == 0 else [b, a])
-                if self.deliver_to(self.join(uid), order, deadline):
-                    with self.lock:
-                        members.append(uid)
-                time.sleep(0.05)
+            try:
+                for i in range(USERS // 2):
+                    uid = self.new_user("r%d" % n)
+                    if self.deliver_to(self.join(uid), i + n, deadline):
+                        with self.lock:
+                            members.append(uid)
+                    time.sleep(0.05)
+            except Exception as e:  # reported by the test, not lost in a thread
+                self.errors.append("client %d: %r" % (n, e))
 
         threads = [threading.Thread(target=client, args=(n,)) for n in range(2)]
         for t in threads:
             t.start()
         try:
-            wait_until(lambda: self.leases_of(a) > 0, timeout=60, interval=0.02,
-                       what="replica A holding leases")
-            held = self.leases_of(a)
-            a.proc.send_signal(signal.SIGKILL)
-            a.proc.wait(30)
-            killed.set()
-            killed_at = time.time()
+            action()
+            done_at = time.time()
         finally:
             for t in threads:
                 t.join(240)
         self.assertEqual(self.errors, [])
-        self.assertGreater(held, 0)
-        # A's users go to B once A's leases expire, and everything settles
         wait_until(lambda: self.jobs() and all(s >= DONE for s in self.jobs()),
                    timeout=120, interval=0.3, what="every job done")
-        settled_after = time.time() - killed_at
+        settled = time.time() - done_at
         self.assertEqual([s for s in self.jobs() if s != DONE], [])
         self.assertEqual(int(psql(self.uri, "SELECT count(*) FROM leases"
                                   " WHERE token IS NOT NULL")), 0)
         synced, dups, lost = self.audit(members)
-        print("\nreplicas 2, deliveries sent %d, acknowledged %d, users synced %d of %d, "
-              "leases held by the killed replica %d, all done %.1f s after the kill "
-              "(lease %d ms), duplicates %d, lost %d"
-              % (self.sent, self.acked, synced, len(members), held, settled_after,
-                 LEASE_MS, len(dups), len(lost)), flush=True)
         self.assertEqual(self.sent, self.acked)
         self.assertEqual(len(members), USERS)
         self.assertEqual(dups, {})
         self.assertEqual(lost, [])
         self.assertEqual(len(self.jobs()), self.acked)  # each event stored once
         self.assertEqual(synced, len(members))
-        self.assertEqual(b.stop(), 0)
+        for g in self.replicas:
+            if g.proc.poll() is None:
+                self.assertEqual(g.stop(), 0)
+        return ("replicas %d, deliveries sent %d, acknowledged %d (%d attempts refused or "
+                "failed), users synced %d of %d, duplicates %d, lost %d, all done %.1f s "
+                "after the event (lease %d ms)"
+                % (len(self.replicas), self.sent, self.acked, self.failed_attempts, synced,
+                   len(members), len(dups), len(lost), settled, LEASE_MS))
+
+    def test_kill9_replica_jobs_finish_elsewhere(self):
+        """One replica dies holding leases and stays dead: the other takes
+        its users once the leases expire."""
+        a = self.replicas[0]
+        held = []
+
+        def kill_a():
+            wait_until(lambda: self.leases_of(a) > 0, timeout=60, interval=0.02,
+                       what="replica A holding leases")
+            held.append(self.leases_of(a))
+            a.proc.send_signal(signal.SIGKILL)
+            a.proc.wait(30)
+
+        line = self.under_load(kill_a)
+        print("\n%s; leases held by the killed replica %d" % (line, held[0]), flush=True)
+        self.assertGreater(held[0], 0)
+
+    def test_rolling_restart(self):
+        """Each replica in turn stops (SIGTERM: it gives its leases back)
+        and starts again, while deliveries keep coming."""
+        def roll():
+            for g in self.replicas:
+                time.sleep(1)
+                self.assertEqual(g.stop(), 0)
+                time.sleep(0.5)
+                g.start(timeout=60)
+
+        print("\n%s; rolling restart" % self.under_load(roll), flush=True)
+
+    def test_postgres_restart(self):
+        """The database restarts in the middle: deliveries meanwhile are
+        answered 503 (Okta retries them), readiness says so, and both
+        replicas carry on by themselves once it is back."""
+        ready = []
+
+        def restart():
+            time.sleep(1)
+            subprocess.run([CLUSTER, "restart", self.pg_dir], check=True, timeout=120,
+                           capture_output=True)
+            time.sleep(0.5)
+            for g in self.replicas:
+                wait_until(lambda g=g: g.request("GET", "/readyz")[0] == 200, timeout=30,
+                           what="readyz 200 again")
+            ready.append(True)
+
+        print("\n%s; PostgreSQL restarted" % self.under_load(restart), flush=True)
+        self.assertEqual(ready, [True])
 
 
 if __name__ == "__main__":
