@@ -122,6 +122,12 @@ PGresult *pg_query(struct pg_store *p, const char *sql, int n, const char *const
 
 /* Runs sql with text parameters (NULL: SQL NULL); PQclear() the result. */
 PGresult *pg_exec(PGconn *c, const char *sql, int n, const char *const *params);
+/* The same, but a failure is NULL with err set ("label: what: message")
+ * and, when retry is not NULL, *retry 1 if PostgreSQL aborted the
+ * transaction to break a deadlock or a serialization conflict (trying
+ * again may work). */
+PGresult *pg_exec_ok(struct pg_store *p, PGconn *c, const char *sql, int n,
+    const char *const *params, int *retry, char *err, size_t errlen, const char *what);
 /* 1 when r is a success (rows or none), else 0. */
 int pg_ok(const PGresult *r);
 /* Runs sql without parameters nor rows: 0 or -1 (with err set). */

@@ -222,7 +222,27 @@ pg_pool_close(struct pg_store *p)
 PGresult *
 pg_exec(PGconn *c, const char *sql, int n, const char *const *params)
 {
+	/* without parameters, sql may be several statements (the schema) */
+	if (n == 0)
+		return PQexec(c, sql);
 	return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+}
+
+PGresult *
+pg_exec_ok(struct pg_store *p, PGconn *c, const char *sql, int n, const char *const *params,
+    int *retry, char *err, size_t errlen, const char *what)
+{
+	PGresult *r = pg_exec(c, sql, n, params);
+	const char *state;
+
+	if (pg_ok(r))
+		return r;
+	pg_seterr(p, c, r, err, errlen, what);
+	state = pg_sqlstate(r);
+	if (retry != NULL)
+		*retry = strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0;
+	PQclear(r);
+	return NULL;
 }
 
 int
@@ -237,13 +257,10 @@ int
 pg_run(struct pg_store *p, PGconn *c, const char *sql, char *err, size_t errlen,
     const char *what)
 {
-	PGresult *r = PQexec(c, sql);
-	int ok = pg_ok(r);
+	PGresult *r = pg_exec_ok(p, c, sql, 0, NULL, NULL, err, errlen, what);
 
-	if (!ok)
-		pg_seterr(p, c, r, err, errlen, what);
 	PQclear(r);
-	return ok ? 0 : -1;
+	return r != NULL ? 0 : -1;
 }
 
 void
@@ -385,13 +402,8 @@ pg_stmt_run(struct pg_store *p, PGconn *c, void *arg, char *err, size_t errlen)
 {
 	struct pg_stmt *s = arg;
 
-	s->r = pg_exec(c, s->sql, s->n, s->params);
-	if (pg_ok(s->r))
-		return 0;
-	pg_seterr(p, c, s->r, err, errlen, s->what);
-	PQclear(s->r);
-	s->r = NULL;
-	return -1;
+	s->r = pg_exec_ok(p, c, s->sql, s->n, s->params, NULL, err, errlen, s->what);
+	return s->r != NULL ? 0 : -1;
 }
 
 PGresult *

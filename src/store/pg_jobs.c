@@ -84,34 +84,13 @@ struct pg_batch {
 	size_t n;
 };
 
-/*
- * Runs one statement of a transaction: its result, or NULL with err set
- * and *retry 1 when PostgreSQL aborted the transaction to break a
- * deadlock or a serialization conflict (trying again may well work).
- */
-static PGresult *
-pg_tx_exec(struct pg_store *p, PGconn *c, const char *sql, int n, const char *const *params,
-    int *retry, char *err, size_t errlen, const char *what)
-{
-	PGresult *r = pg_exec(c, sql, n, params);
-	const char *state;
-
-	if (pg_ok(r))
-		return r;
-	pg_seterr(p, c, r, err, errlen, what);
-	state = pg_sqlstate(r);
-	*retry = strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0;
-	PQclear(r);
-	return NULL;
-}
-
 /* Stores one delivery inside the batch transaction: 0, or -1 (err). */
 static int
 pg_store_delivery(struct pg_store *p, PGconn *c, struct store_delivery *d, const char *json,
     const char *now, size_t *stored, int *retry, char *err, size_t errlen)
 {
 	const char *params[] = {d->event_id, now, json};
-	PGresult *r = pg_tx_exec(p, c, pg_delivery_sql, 3, params, retry, err, errlen,
+	PGresult *r = pg_exec_ok(p, c, pg_delivery_sql, 3, params, retry, err, errlen,
 	    "store delivery");
 
 	if (r == NULL)
@@ -152,13 +131,13 @@ pg_enqueue_on(struct pg_store *p, PGconn *c, void *arg, char *err, size_t errlen
 			    errlen);
 		r = NULL;
 		if (rc == 0 && stored > 0) {
-			r = pg_tx_exec(p, c, "SELECT pg_notify('groupsync_jobs', $1)", 1, owner,
+			r = pg_exec_ok(p, c, "SELECT pg_notify('groupsync_jobs', $1)", 1, owner,
 			    &retry, err, errlen, "notify");
 			rc = r != NULL ? 0 : -1;
 			PQclear(r);
 		}
 		if (rc == 0) {
-			r = pg_tx_exec(p, c, "COMMIT", 0, NULL, &retry, err, errlen, "commit");
+			r = pg_exec_ok(p, c, "COMMIT", 0, NULL, &retry, err, errlen, "commit");
 			if (r != NULL) {
 				PQclear(r);
 				return 0;
@@ -280,42 +259,31 @@ pg_lease_try(struct pg_store *p, PGconn *c, struct pg_lease_arg *a, char *err,
 	const char *pick[] = {pg_i64(now, a->now_ms)};
 	const char *mark[] = {a->out->user_id, now, p->owner, pg_i64(ms, p->lease_ms),
 	    pg_i64(upd, util_now_ms())};
-	PGresult *r = pg_exec(c, pg_pick_sql, 1, pick);
+	PGresult *r = pg_exec_ok(p, c, pg_pick_sql, 1, pick, NULL, err, errlen,
+	    "lease: pick user");
+	int rc;
 
-	if (!pg_ok(r)) {
-		pg_seterr(p, c, r, err, errlen, "lease: pick user");
-		PQclear(r);
+	if (r == NULL)
 		return -1;
-	}
-	if (PQntuples(r) == 0) {
-		PQclear(r);
-		return 0;
-	}
-	(void)pg_copy(a->out->user_id, sizeof(a->out->user_id), r, 0, 0);
+	rc = PQntuples(r) == 1;
+	if (rc)
+		(void)pg_copy(a->out->user_id, sizeof(a->out->user_id), r, 0, 0);
 	PQclear(r);
-	r = pg_exec(c, pg_mark_sql, 5, mark);
-	if (!pg_ok(r)) {
-		pg_seterr(p, c, r, err, errlen, "lease: mark leased");
-		PQclear(r);
-		return -1;
-	}
-	if (PQntuples(r) == 0) {
-		PQclear(r);
+	if (!rc)
 		return 0;
-	}
-	if (pg_lease_read(p, r, a->out, err, errlen) == -1) {
-		PQclear(r);
+	r = pg_exec_ok(p, c, pg_mark_sql, 5, mark, NULL, err, errlen, "lease: mark leased");
+	if (r == NULL)
 		return -1;
-	}
+	rc = PQntuples(r) == 0 ? 0 : pg_lease_read(p, r, a->out, err, errlen) == -1 ? -1 : 1;
 	PQclear(r);
-	return 1;
+	return rc;
 }
 
 static int
 pg_lease_on(struct pg_store *p, PGconn *c, void *arg, char *err, size_t errlen)
 {
 	struct pg_lease_arg *a = arg;
-	int attempt, rc = 0;
+	int attempt, rc;
 
 	/* a pick that went stale (the user's jobs ended since) is rolled
 	 * back and made again, a few times */

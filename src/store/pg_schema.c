@@ -56,7 +56,7 @@ static const char pg_schema_v1[] =
 	/* one row that store_writable() rewrites to prove a commit works */
 	"CREATE TABLE health(id integer PRIMARY KEY CHECK (id = 1), checked bigint NOT NULL);";
 
-/* Migrations: migrations[v - 1] takes the schema from version v - 1 to v. */
+/* Migrations: pg_migrations[v] takes the schema from version v to v + 1. */
 static const char *const pg_migrations[PG_SCHEMA_VERSION] = {
 	pg_schema_v1,
 };
@@ -81,14 +81,14 @@ pg_schema(struct pg_store *p, PGconn *c, char *err, size_t errlen)
 		goto out;
 	}
 	version = (int)pg_get_i64(r, 0, 0);
-	if (version > PG_SCHEMA_VERSION) {
+	if (version < 0 || version > PG_SCHEMA_VERSION) {
 		(void)util_format(err, errlen, "%s: schema version %d is newer than this "
 		    "groupsync supports (%d): a newer groupsync has migrated this database; "
 		    "run that version", p->label, version, PG_SCHEMA_VERSION);
 		goto out;
 	}
-	for (v = version + 1; v <= PG_SCHEMA_VERSION; v++) {
-		if (pg_run(p, c, pg_migrations[v - 1], err, errlen, "schema: migrate") == -1)
+	for (v = version; v < PG_SCHEMA_VERSION; v++) {
+		if (pg_run(p, c, pg_migrations[v], err, errlen, "schema: migrate") == -1)
 			goto out;
 	}
 	if (version < PG_SCHEMA_VERSION) {

@@ -268,27 +268,36 @@ secret_files(void **state)
 	config_free(&c);
 }
 
+/* What config_dump() prints for c (check-config), into text. */
+static void
+dump_text(const struct config *c, char *text, size_t size)
+{
+	char path[128];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/dump", tmpdir);
+	f = fopen(path, "w+");
+	assert_non_null(f);
+	config_dump(c, f);
+	rewind(f);
+	n = fread(text, 1, size - 1, f);
+	text[n] = '\0';
+	fclose(f);
+}
+
 /* check-config output: every setting named, no secret value shown. */
 static void
 dump_redacts(void **state)
 {
 	struct config c;
-	char path[128], err[512], text[8192];
-	FILE *f;
-	size_t n;
+	char err[512], text[8192];
 
 	(void)state;
 	env_reset();
 	setenv("GROUPSYNC_HOOK_SECRET_NEXT", "the-next-secret-value", 1);
 	assert_int_equal(config_load(&c, NULL, err, sizeof(err)), 0);
-	snprintf(path, sizeof(path), "%s/dump", tmpdir);
-	f = fopen(path, "w+");
-	assert_non_null(f);
-	config_dump(&c, f);
-	rewind(f);
-	n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = '\0';
-	fclose(f);
+	dump_text(&c, text, sizeof(text));
 	config_free(&c);
 	assert_null(strstr(text, "s3cret-s3cret-s3cret"));
 	assert_null(strstr(text, "the-next-secret-value"));
@@ -514,8 +523,6 @@ store_setting(void **state)
 {
 	struct config c;
 	char path[128], err[512], text[8192];
-	FILE *f;
-	size_t n;
 
 	(void)state;
 	env_reset();
@@ -533,14 +540,7 @@ store_setting(void **state)
 	assert_int_equal(config_load(&c, NULL, err, sizeof(err)), 0);
 	assert_string_equal(c.store, "postgresql://gs:pg-pass-4321@db.example/groupsync");
 	assert_int_equal(c.store_lease_ms, 2000);
-	snprintf(path, sizeof(path), "%s/dump", tmpdir);
-	f = fopen(path, "w+");
-	assert_non_null(f);
-	config_dump(&c, f);
-	rewind(f);
-	n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = '\0';
-	fclose(f);
+	dump_text(&c, text, sizeof(text));
 	config_free(&c);
 	assert_null(strstr(text, "pg-pass-4321"));
 	assert_non_null(strstr(text, "GROUPSYNC_STORE=<redacted> (env)"));
