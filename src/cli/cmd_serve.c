@@ -88,7 +88,7 @@ block_stop_signals(sigset_t *set)
 }
 
 static void
-log_started(const struct config *cfg, int port)
+log_started(const struct config *cfg, int port, const char *store)
 {
 	char p[16], groups[16];
 
@@ -96,7 +96,7 @@ log_started(const struct config *cfg, int port)
 	snprintf(groups, sizeof(groups), "%zu", cfg->ngroup_ids);
 	log_emit(LOG_INFO, "groupsync started", "version", GROUPSYNC_VERSION, "listen",
 	    cfg->listen, "port", p, "tls", cfg->tls ? "on" : "off (behind a TLS proxy)",
-	    "hook_path", cfg->hook_path, "groups", groups, "data_dir", cfg->data_dir,
+	    "hook_path", cfg->hook_path, "groups", groups, "store", store,
 	    "hooks_dir", cfg->hooks_dir, "okta", cfg->okta_org_url,
 	    (char *)NULL);
 }
@@ -212,7 +212,7 @@ cmd_serve(const char *path)
 	mg_init_library(MG_FEATURES_TLS | MG_FEATURES_IPV6);
 	rc = service_start(&svc, &run.cfg);
 	if (rc == 0) {
-		log_started(&run.cfg, server_port(svc.srv));
+		log_started(&run.cfg, server_port(svc.srv), store_label(svc.q));
 		sig = wait_for_stop(&set, &run.cfg, svc.q);
 		log_emit(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
 		    (char *)NULL);

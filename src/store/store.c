@@ -123,6 +123,12 @@ store_open(const struct config *cfg, int mode, char *err, size_t errlen)
 	return store_open_with(where, mode, &p, err, errlen);
 }
 
+const char *
+store_label(const struct store *s)
+{
+	return s->health.label;
+}
+
 void
 store_close(struct store *s)
 {

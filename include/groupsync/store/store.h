@@ -125,6 +125,10 @@ struct store *store_open_with(const char *location, int mode, const struct store
 /* store_open_with(location, mode, NULL, err, errlen). */
 struct store *store_open_at(const char *location, int mode, char *err, size_t errlen);
 
+/* The store's name for messages: the SQLite file's path, or
+ * postgresql://user@host:port/database (never a password). */
+const char *store_label(const struct store *s);
+
 /* Answers every enqueue still waiting, wakes waiting workers, frees s. */
 void store_close(struct store *s);
 
