@@ -77,26 +77,28 @@ pg_keeper_renew(struct pg_keeper *k)
 	return ok ? 0 : -1;
 }
 
-/* Wakes the workers for each NOTIFY another replica sent. */
-static void
+/* Wakes the workers for each NOTIFY another replica sent. -1: the
+ * connection is gone (its socket would stay readable: drop it). */
+static int
 pg_keeper_notified(struct pg_keeper *k)
 {
 	PGnotify *n;
 	int others = 0;
 
 	if (PQconsumeInput(k->conn) == 0)
-		return;
+		return -1;
 	while ((n = PQnotifies(k->conn)) != NULL) {
 		if (strcmp(n->extra, k->p->owner) != 0)
 			others = 1;
 		PQfreemem(n);
 	}
 	if (!others)
-		return;
+		return 0;
 	pthread_mutex_lock(&k->lock);
 	if (k->wake != NULL)
 		k->wake(k->arg);
 	pthread_mutex_unlock(&k->lock);
+	return 0;
 }
 
 /* One round: connect if needed, renew, sweep. A failure drops the
@@ -162,8 +164,11 @@ pg_keeper_main(void *arg)
 			break;
 		if (fds[0].revents != 0)
 			break;
-		if (nfds == 2 && fds[1].revents != 0)
-			pg_keeper_notified(k);
+		if (nfds == 2 && fds[1].revents != 0 && pg_keeper_notified(k) == -1) {
+			/* the server went away: a new connection at the next round */
+			PQfinish(k->conn);
+			k->conn = NULL;
+		}
 	}
 	return NULL;
 }
