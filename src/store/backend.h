@@ -41,6 +41,19 @@ struct store_delivery {
 	struct store_delivery *next;
 };
 
+/* One row of the store, as store_copy() moves it from one backend to
+ * another: a job (every column), a delivery's eventId, or a remote ID. */
+enum store_record_kind { STORE_REC_JOB, STORE_REC_DELIVERY, STORE_REC_REMOTE_ID };
+struct store_record {
+	enum store_record_kind kind;
+	struct store_job_info job;  /* JOB */
+	const char *event_id;       /* DELIVERY */
+	const char *user_id;        /* REMOTE_ID: and remote_id, hash */
+	const char *remote_id;
+	const char *hash;
+	int64_t time_ms;            /* DELIVERY: received; REMOTE_ID: updated */
+};
+
 /* How a lease ends: what each of its jobs still leased becomes. */
 struct store_outcome {
 	enum store_state state;
@@ -127,6 +140,26 @@ struct store_ops {
 	    size_t errlen);
 	enum store_admin_result (*admin_drop)(void *be, int64_t id, enum store_state *state,
 	    char *err, size_t errlen);
+
+	/*
+	 * Optional (NULL: this backend is no source of store_copy): calls
+	 * row for every job, delivery and remote ID, from one consistent
+	 * read. row's non-zero answer stops with -1 (err is then the
+	 * caller's). 0, or -1 with err set.
+	 */
+	int (*export_rows)(void *be, int (*row)(const struct store_record *r, void *arg),
+	    void *arg, char *err, size_t errlen);
+	/*
+	 * Optional (NULL: no target of store_copy): import_begin starts one
+	 * transaction and refuses (-1, err) a store that holds any job,
+	 * delivery or remote ID; import_row adds a row as it is (a job keeps
+	 * its ID and state: the caller turns leased into pending);
+	 * import_end commits (commit 1) or rolls back. Only one import at a
+	 * time on a handle. 0 or -1 (err).
+	 */
+	int (*import_begin)(void *be, char *err, size_t errlen);
+	int (*import_row)(void *be, const struct store_record *r, char *err, size_t errlen);
+	int (*import_end)(void *be, int commit, char *err, size_t errlen);
 
 	/*
 	 * Optional (NULL: none). Server mode, once the front is ready: call

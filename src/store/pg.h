@@ -8,6 +8,7 @@
  *   pg_jobs.c     jobs: enqueue, lease, finish, counts, prune, writable
  *   pg_admin.c    the operator queries
  *   pg_remote_ids.c  the user -> remote ID map
+ *   pg_import.c   store migrate's target: a whole store in one transaction
  *   pg_keeper.c   a thread per server: renews this process's leases,
  *                 returns expired ones, hears other replicas' NOTIFY
  *   pg_schema.c   creates and migrates the schema, under an advisory lock
@@ -77,6 +78,7 @@ struct pg_store {
 	size_t nheld, held_cap;
 
 	struct pg_keeper *keeper;    /* server mode */
+	PGconn *import;              /* store migrate's transaction, or NULL */
 };
 
 /* pg_conn.c: the pool. */
@@ -198,5 +200,9 @@ enum store_admin_result pg_admin_retry(void *be, int64_t id, int64_t now_ms,
 int pg_admin_retry_dead(void *be, int64_t now_ms, int64_t *count, char *err, size_t errlen);
 enum store_admin_result pg_admin_drop(void *be, int64_t id, enum store_state *state,
     char *err, size_t errlen);
+
+int pg_import_begin(void *be, char *err, size_t errlen);
+int pg_import_row(void *be, const struct store_record *r, char *err, size_t errlen);
+int pg_import_end(void *be, int commit, char *err, size_t errlen);
 
 #endif

@@ -24,5 +24,8 @@ const struct store_ops store_pg_ops = {
 	.admin_retry = pg_admin_retry,
 	.admin_retry_dead = pg_admin_retry_dead,
 	.admin_drop = pg_admin_drop,
+	.import_begin = pg_import_begin,
+	.import_row = pg_import_row,
+	.import_end = pg_import_end,
 	.listen = pg_listen,
 };

@@ -105,5 +105,7 @@ enum store_admin_result sq_admin_retry(void *be, int64_t id, int64_t now_ms,
 int sq_admin_retry_dead(void *be, int64_t now_ms, int64_t *count, char *err, size_t errlen);
 enum store_admin_result sq_admin_drop(void *be, int64_t id, enum store_state *state,
     char *err, size_t errlen);
+int sq_export(void *be, int (*row)(const struct store_record *r, void *arg), void *arg,
+    char *err, size_t errlen);
 
 #endif

@@ -432,3 +432,79 @@ store_admin_drop(struct store *s, int64_t id, enum store_state *state, char *err
 {
 	return s->ops->admin_drop(s->be, id, state, err, errlen);
 }
+
+/* store_copy's walk over the source's rows. */
+struct store_copier {
+	struct store *to;
+	struct store_copy_counts *n;
+	char *err;
+	size_t errlen;
+	int failed; /* the target refused a row: err is set */
+};
+
+static int
+store_copy_row(const struct store_record *r, void *arg)
+{
+	struct store_copier *c = arg;
+	struct store_record row = *r;
+
+	if (row.kind == STORE_REC_JOB) {
+		/* nobody holds it in the new store */
+		if (row.job.job.state == STORE_LEASED)
+			row.job.job.state = STORE_PENDING;
+		if ((unsigned)row.job.job.state >= STORE_NSTATES)
+			row.job.job.state = STORE_PENDING;
+	}
+	if (c->to->ops->import_row(c->to->be, &row, c->err, c->errlen) == -1) {
+		c->failed = 1;
+		return -1;
+	}
+	if (row.kind == STORE_REC_JOB)
+		c->n->jobs[row.job.job.state]++;
+	else if (row.kind == STORE_REC_DELIVERY)
+		c->n->deliveries++;
+	else
+		c->n->remote_ids++;
+	return 0;
+}
+
+/* The source's export and the target's import meet here, so that neither
+ * backend knows the other. */
+int
+store_copy(struct store *from, struct store *to, struct store_copy_counts *n, char *err,
+    size_t errlen)
+{
+	struct store_copier c = {to, n, err, errlen, 0};
+	int64_t counts[4];
+	int i, rc;
+
+	memset(n, 0, sizeof(*n));
+	if (from->ops->export_rows == NULL || to->ops->import_begin == NULL) {
+		(void)util_format(err, errlen, "store migrate: from %s to %s is not supported "
+		    "(from SQLite to PostgreSQL is)", from->health.label, to->health.label);
+		return -1;
+	}
+	if (to->ops->import_begin(to->be, err, errlen) == -1)
+		return -1;
+	rc = from->ops->export_rows(from->be, store_copy_row, &c, err, errlen);
+	if (rc == -1) {
+		(void)to->ops->import_end(to->be, 0, NULL, 0);
+		return -1;
+	}
+	if (to->ops->import_end(to->be, 1, err, errlen) == -1)
+		return -1;
+	/* what the target holds now, read back */
+	if (store_counts(to, counts) == -1) {
+		(void)util_format(err, errlen, "%s: cannot count the jobs copied", to->health.label);
+		return -1;
+	}
+	for (i = 0; i < 4; i++) {
+		if (counts[i] != n->jobs[i]) {
+			(void)util_format(err, errlen, "%s: holds %lld %s jobs after the copy of "
+			    "%lld", to->health.label, (long long)counts[i],
+			    store_state_name((enum store_state)i), (long long)n->jobs[i]);
+			return -1;
+		}
+	}
+	return 0;
+}

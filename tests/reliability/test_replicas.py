@@ -20,7 +20,9 @@ import time
 import unittest
 
 from crashkit import Loop
-from harness import DONE, ROOT, Groupsync, needs, wait_until
+import json
+
+from harness import DONE, ROOT, Groupsync, needs, run_cli, wait_until
 
 CLUSTER = os.path.join(ROOT, "tests", "pg", "cluster.sh")
 LEASE_MS = 2000
@@ -221,6 +223,50 @@ class Replicas(Loop):
 
         print("\n%s; PostgreSQL restarted" % self.under_load(restart), flush=True)
         self.assertEqual(ready, [True])
+
+    def test_migrate_from_sqlite(self):
+        """The switch from one replica on SQLite to replicas on PostgreSQL:
+        stop the SQLite replica, `groupsync store migrate`, start the
+        replicas. Nothing is lost: jobs, delivery IDs (a delivery Okta
+        sends again is a duplicate) and remote IDs (a user synced before
+        is updated, not created twice) are all there."""
+        self.gs.start(timeout=60)  # Loop's own replica, on SQLite
+        before = [self.new_user("m") for _ in range(6)]
+        bodies = [self.join(uid) for uid in before]
+        for body in bodies:
+            self.assertEqual(self.try_deliver_to(self.gs, body), 200)
+        wait_until(lambda: all(self.custom_id(uid) for uid in before), timeout=60,
+                   what="synced on SQLite")
+        self.assertEqual(self.gs.stop(), 0)
+
+        env = {k: v for k, v in self.replicas[0].env.items() if k != "GROUPSYNC_STORE"}
+        r = run_cli(["store", "migrate", "--from", "sqlite:" + self.gs.data_dir, "--json"],
+                    dict(env, GROUPSYNC_STORE=self.uri))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        copied = json.loads(r.stdout)
+        self.assertEqual(copied["jobs_done"], len(before))
+        self.assertEqual(copied["delivery_ids"], len(before))
+        self.assertEqual(copied["remote_ids"], len(before))
+        self.assertNotIn("postgres?", r.stdout)
+        # a second run finds the target in use and changes nothing
+        r = run_cli(["store", "migrate", "--from", self.gs.data_dir, "--to", self.uri], env)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("is not empty", r.stderr)
+
+        a = self.replicas[0]
+        a.start(timeout=60)
+        for body in bodies:  # Okta's retry of a delivery the old store took
+            status, _, data = a.deliver(body)
+            self.assertEqual(status, 200)
+            self.assertTrue(json.loads(data)["duplicate"])
+        after = [self.new_user("m") for _ in range(3)]
+        for uid in after:
+            self.assertEqual(self.try_deliver_to(a, self.join(uid)), 200)
+        wait_until(lambda: all(s >= DONE for s in self.jobs()), timeout=60,
+                   what="every job done")
+        synced, dups, lost = self.audit(before + after)
+        self.assertEqual((synced, dups, lost), (len(before) + len(after), {}, []))
+        self.assertEqual(a.stop(), 0)
 
 
 if __name__ == "__main__":

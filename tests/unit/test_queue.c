@@ -976,6 +976,86 @@ notify_wakes_replica(void **state)
 	store_close(b);
 }
 
+/*
+ * store migrate: a SQLite store with a job in each state, delivery IDs and
+ * remote IDs, copied into the case's (empty) PostgreSQL store: the same
+ * jobs under the same IDs (the leased one pending), the eventIds still
+ * duplicates, the remote IDs there; a second copy is refused. SQLite is
+ * no target.
+ */
+static void
+copy_sqlite_store(void **state)
+{
+	struct fixture *fx = *state;
+	struct fixture src;
+	struct store_copy_counts n;
+	struct store_job_info info;
+	struct store_lease l;
+	struct store *to;
+	char rid[STORE_ID_MAX + 1], hash[65];
+	size_t stored = 99;
+
+	memset(&src, 0, sizeof(src));
+	strcpy(src.dir, "/tmp/gs-test-copy-XXXXXX");
+	assert_non_null(mkdtemp(src.dir));
+	strcpy(src.loc, src.dir);
+	src.q = fx_open(&src, STORE_OPEN_SERVER);
+	assert_non_null(src.q);
+	must_enqueue(&src, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
+	must_enqueue(&src, "evt-2", "uuid-2", "user-b", "2024-01-01T00:00:02.000Z");
+	must_enqueue(&src, "evt-3", "uuid-3", "user-c", "2024-01-01T00:00:03.000Z");
+	must_enqueue(&src, "evt-4", "uuid-4", "user-d", "2024-01-01T00:00:04.000Z");
+	must_lease(&src, LATER, &l, "user-a", 1);
+	assert_int_equal(store_complete(src.q, &l), 0);
+	store_lease_free(&l);
+	must_lease(&src, LATER, &l, "user-b", 1);
+	assert_int_equal(store_dead(src.q, &l, "HTTP 400"), 0);
+	store_lease_free(&l);
+	must_lease(&src, LATER, &l, "user-c", 1); /* held when the copy runs */
+	store_lease_free(&l);
+	assert_int_equal(store_remote_put(src.q, "user-a", "r-1", "h1"), 0);
+
+	to = fx_open(fx, STORE_OPEN_ADMIN);
+	assert_non_null(to);
+	if (!fx_is_pg(fx)) {
+		assert_int_equal(store_copy(src.q, to, &n, fx->err, sizeof(fx->err)), -1);
+		assert_non_null(strstr(fx->err, "not supported"));
+		goto out;
+	}
+	assert_int_equal(store_copy(src.q, to, &n, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(n.jobs[STORE_PENDING], 2);
+	assert_int_equal(n.jobs[STORE_LEASED], 0);
+	assert_int_equal(n.jobs[STORE_DONE], 1);
+	assert_int_equal(n.jobs[STORE_DEAD], 1);
+	assert_int_equal(n.deliveries, 4);
+	assert_int_equal(n.remote_ids, 1);
+	assert_counts(fx, 2, 0, 1, 1);
+	assert_int_equal(store_admin_get(to, 2, &info, fx->err, sizeof(fx->err)), 1);
+	assert_string_equal(info.job.uuid, "uuid-2");
+	assert_int_equal(info.job.state, STORE_DEAD);
+	assert_string_equal(info.job.last_error, "HTTP 400");
+	assert_int_equal(store_remote_get(fx->q, "user-a", rid, sizeof(rid), hash,
+	    sizeof(hash)), 1);
+	assert_string_equal(rid, "r-1");
+	assert_string_equal(hash, "h1");
+	/* a redelivery is still a duplicate; new jobs get new IDs */
+	assert_int_equal(enqueue1(fx, "evt-4", "uuid-9", "user-x", "2024-01-01T00:00:09.000Z",
+	    &stored), STORE_DUPLICATE);
+	must_enqueue(fx, "evt-5", "uuid-5", "user-e", "2024-01-01T00:00:05.000Z");
+	assert_int_equal(db_int(fx, "SELECT max(id) FROM jobs"), 5);
+	/* the job that was leased is pending, and leased again */
+	must_lease(fx, LATER, &l, "user-c", 1);
+	assert_int_equal(l.jobs[0].id, 3);
+	store_lease_free(&l);
+	/* never into a store that holds anything */
+	assert_int_equal(store_copy(src.q, to, &n, fx->err, sizeof(fx->err)), -1);
+	assert_non_null(strstr(fx->err, "is not empty"));
+out:
+	store_close(to);
+	store_close(src.q);
+	unit_remove_dir(src.dir);
+}
+
 static void
 writable_ok(void **state)
 {
@@ -1090,6 +1170,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(lease_expires_to_replica, setup, teardown),
 	cmocka_unit_test_setup_teardown(open_concurrently, setup, teardown),
 	cmocka_unit_test_setup_teardown(notify_wakes_replica, setup, teardown),
+	cmocka_unit_test_setup_teardown(copy_sqlite_store, setup, teardown),
 };
 
 GS_UNIT_MAIN(tests)

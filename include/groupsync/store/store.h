@@ -288,4 +288,20 @@ int store_admin_retry_dead(struct store *s, int64_t now_ms, int64_t *count,
 enum store_admin_result store_admin_drop(struct store *s, int64_t id,
     enum store_state *state, char *err, size_t errlen);
 
+/*
+ * store migrate: copies every job (a leased one as pending: nobody holds
+ * it in the new store), delivery eventId and remote ID of from into to,
+ * in one transaction of to, which must be empty (nothing is written
+ * otherwise). Then checks that to counts what was copied. Open from with
+ * STORE_OPEN_ADMIN while no server uses it (deliveries it took after the
+ * copy would not be in to). 0 with *n filled, or -1 with err set.
+ */
+struct store_copy_counts {
+	int64_t jobs[4]; /* by state, as stored in to */
+	int64_t deliveries;
+	int64_t remote_ids;
+};
+int store_copy(struct store *from, struct store *to, struct store_copy_counts *n,
+    char *err, size_t errlen);
+
 #endif
