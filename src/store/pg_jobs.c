@@ -19,56 +19,98 @@
 #include "groupsync/base/util.h"
 
 /*
- * One delivery, in one statement: its eventId is recorded unless it is
- * there already (then nothing else is: a duplicate), each user gets its
- * lease row, and each job whose uuid is new is stored. Answers (new
- * delivery, jobs stored). $1 eventId ("" none), $2 now, $3 the jobs as a
- * JSON array; a uuid repeated in $3 is stored once.
+ * A whole batch of deliveries in ONE statement, so one round trip and one
+ * plan per commit, however many deliveries share it. $1 the batch as JSON
+ * (pg_batch_json), $2 now, $3 our owner (the NOTIFY's payload).
+ *
+ * b: the deliveries, numbered i in batch order. firsts: the first of each
+ * eventId in the batch, whose eventId is recorded unless it is there
+ * already (ins); ok: the deliveries that are not duplicates (no eventId,
+ * or a newly recorded one). r: their jobs, the first of each uuid (by
+ * delivery, then place in it). Each user gets its lease row (u); each job
+ * whose uuid is new is stored (jj), in batch order, so that job IDs follow
+ * arrival as on SQLite. The NOTIFY (n), delivered at COMMIT, wakes the
+ * other replicas' workers. Rows written in key order (eventId, user) keep
+ * two replicas' batches from deadlocking on them. Answers, for each
+ * delivery that is not a duplicate, its i and the jobs it stored.
  */
-static const char pg_delivery_sql[] =
-	"WITH d AS (INSERT INTO deliveries(event_id, received)"
-	" SELECT $1::text, $2::bigint WHERE $1::text <> '' ON CONFLICT DO NOTHING RETURNING 1),"
-	" ok AS (SELECT $1::text = '' OR EXISTS (SELECT 1 FROM d) AS v),"
-	" r AS (SELECT * FROM json_to_recordset($3::json) AS r(uuid text, user_id text,"
-	" event_type text, published text, group_id text, changed text, changed_known boolean)"
-	" WHERE (SELECT v FROM ok)),"
+static const char pg_batch_sql[] =
+	"WITH b AS (SELECT x.i, x.d->>'e' AS e, x.d->'j' AS j"
+	" FROM json_array_elements($1::json) WITH ORDINALITY AS x(d, i)),"
+	" firsts AS (SELECT DISTINCT ON (e) e, i FROM b WHERE e <> '' ORDER BY e, i),"
+	" ins AS (INSERT INTO deliveries(event_id, received)"
+	" SELECT e, $2::bigint FROM firsts ORDER BY e ON CONFLICT DO NOTHING RETURNING event_id),"
+	" ok AS (SELECT i FROM b WHERE e = ''"
+	" UNION ALL SELECT f.i FROM firsts f JOIN ins ON ins.event_id = f.e),"
+	" r AS (SELECT DISTINCT ON (x.uuid) ok.i, x.* FROM ok JOIN b ON b.i = ok.i,"
+	" ROWS FROM (json_to_recordset(b.j) AS (uuid text, user_id text, event_type text,"
+	" published text, group_id text, changed text, changed_known boolean))"
+	" WITH ORDINALITY AS x(uuid, user_id, event_type, published, group_id, changed,"
+	" changed_known, k) ORDER BY x.uuid, ok.i, x.k),"
 	" u AS (INSERT INTO leases(user_id) SELECT DISTINCT user_id FROM r ORDER BY 1"
 	" ON CONFLICT DO NOTHING),"
-	" j AS (INSERT INTO jobs(uuid, user_id, event_type, published, group_id, changed,"
+	" jj AS (INSERT INTO jobs(uuid, user_id, event_type, published, group_id, changed,"
 	" changed_known, created, updated) SELECT uuid, user_id, event_type, published, group_id,"
-	" changed, changed_known, $2::bigint, $2::bigint FROM r"
-	" ON CONFLICT (uuid) DO NOTHING RETURNING 1)"
-	" SELECT (SELECT v FROM ok), (SELECT count(*) FROM j)";
+	" changed, changed_known, $2::bigint, $2::bigint FROM r ORDER BY i, k"
+	" ON CONFLICT (uuid) DO NOTHING RETURNING uuid),"
+	" n AS (SELECT pg_notify('groupsync_jobs', $3) WHERE EXISTS (SELECT 1 FROM jj))"
+	" SELECT ok.i, (SELECT count(*) FROM jj JOIN r ON r.uuid = jj.uuid WHERE r.i = ok.i),"
+	" (SELECT count(*) FROM n) FROM ok ORDER BY ok.i";
 
-/* The jobs of d as pg_delivery_sql's $3 (malloc'ed), or NULL. */
+/* Adds d's jobs to o as "j" and its eventId as "e": 0, or -1 (memory). */
+static int
+pg_delivery_json(json_object *o, const struct store_delivery *d)
+{
+	json_object *a = json_object_new_array(), *jo;
+	const struct store_job_in *j;
+	size_t i;
+
+	if (json_object_object_add(o, "j", a) != 0) {
+		json_object_put(a);
+		return -1;
+	}
+	if (json_object_object_add(o, "e", json_object_new_string(d->event_id)) != 0)
+		return -1;
+	for (i = 0; i < d->njobs; i++) {
+		j = &d->jobs[i];
+		jo = json_object_new_object();
+		if (jo == NULL || json_object_array_add(a, jo) != 0) {
+			json_object_put(jo);
+			return -1;
+		}
+		if (json_object_object_add(jo, "uuid", json_object_new_string(j->uuid)) != 0 ||
+		    json_object_object_add(jo, "user_id",
+		    json_object_new_string(j->user_id)) != 0 ||
+		    json_object_object_add(jo, "event_type",
+		    json_object_new_string(j->event_type)) != 0 ||
+		    json_object_object_add(jo, "published",
+		    json_object_new_string(j->published)) != 0 ||
+		    json_object_object_add(jo, "group_id",
+		    json_object_new_string(j->group_id)) != 0 ||
+		    json_object_object_add(jo, "changed", json_object_new_string(j->changed)) != 0 ||
+		    json_object_object_add(jo, "changed_known",
+		    json_object_new_boolean(j->changed_known != 0)) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The batch as pg_batch_sql's $1 (malloc'ed), or NULL. */
 static char *
-pg_jobs_json(const struct store_delivery *d)
+pg_batch_json(const struct store_delivery *batch)
 {
 	json_object *a = json_object_new_array(), *o;
-	const struct store_job_in *j;
 	char *s = NULL;
-	size_t i;
 
 	if (a == NULL)
 		return NULL;
-	for (i = 0; i < d->njobs; i++) {
-		j = &d->jobs[i];
+	for (; batch != NULL; batch = batch->next) {
 		o = json_object_new_object();
 		if (o == NULL || json_object_array_add(a, o) != 0) {
 			json_object_put(o);
 			goto out;
 		}
-		if (json_object_object_add(o, "uuid", json_object_new_string(j->uuid)) != 0 ||
-		    json_object_object_add(o, "user_id", json_object_new_string(j->user_id)) != 0 ||
-		    json_object_object_add(o, "event_type",
-		    json_object_new_string(j->event_type)) != 0 ||
-		    json_object_object_add(o, "published",
-		    json_object_new_string(j->published)) != 0 ||
-		    json_object_object_add(o, "group_id",
-		    json_object_new_string(j->group_id)) != 0 ||
-		    json_object_object_add(o, "changed", json_object_new_string(j->changed)) != 0 ||
-		    json_object_object_add(o, "changed_known",
-		    json_object_new_boolean(j->changed_known != 0)) != 0)
+		if (pg_delivery_json(o, batch) == -1)
 			goto out;
 	}
 	s = strdup(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
@@ -77,36 +119,16 @@ out:
 	return s;
 }
 
-/* A batch: its deliveries' JSON, built once for every attempt. */
 struct pg_batch {
 	struct store_delivery *head;
-	char **json;
-	size_t n;
+	const char *json;
 };
 
-/* Stores one delivery inside the batch transaction: 0, or -1 (err). */
-static int
-pg_store_delivery(struct pg_store *p, PGconn *c, struct store_delivery *d, const char *json,
-    const char *now, size_t *stored, int *retry, char *err, size_t errlen)
-{
-	const char *params[] = {d->event_id, now, json};
-	PGresult *r = pg_exec_ok(p, c, pg_delivery_sql, 3, params, retry, err, errlen,
-	    "store delivery");
-
-	if (r == NULL)
-		return -1;
-	d->result = PQgetvalue(r, 0, 0)[0] == 't' ? STORE_STORED : STORE_DUPLICATE;
-	d->stored = (size_t)pg_get_i64(r, 0, 1);
-	*stored += d->stored;
-	PQclear(r);
-	return 0;
-}
-
 /*
- * The batch in one transaction. Two replicas storing the same users or
- * eventIds in another order can deadlock; PostgreSQL then aborts one of
- * them, which tries again here rather than failing its deliveries. The
- * NOTIFY is delivered at COMMIT: other replicas' workers wake at once.
+ * The batch's statement, its own transaction. Two replicas storing the
+ * same keys can still deadlock (a delivery retried on another replica
+ * while the first one commits it); PostgreSQL then aborts one of them,
+ * which tries again here rather than failing its deliveries.
  */
 static int
 pg_enqueue_on(struct pg_store *p, PGconn *c, void *arg, char *err, size_t errlen)
@@ -114,79 +136,57 @@ pg_enqueue_on(struct pg_store *p, PGconn *c, void *arg, char *err, size_t errlen
 	struct pg_batch *b = arg;
 	struct store_delivery *d;
 	char now[24];
-	const char *owner[] = {p->owner};
+	const char *params[] = {b->json, now, p->owner};
 	PGresult *r;
-	size_t i, stored;
-	int attempt, retry, rc;
+	int64_t i;
+	int attempt, retry = 0, nrows, row;
 
 	for (attempt = 0; attempt < 3; attempt++) {
 		(void)pg_i64(now, util_now_ms());
-		stored = 0;
-		retry = 0;
-		if (pg_run(p, c, "BEGIN", err, errlen, "begin") == -1)
-			return -1;
-		rc = 0;
-		for (d = b->head, i = 0; d != NULL && rc == 0; d = d->next, i++)
-			rc = pg_store_delivery(p, c, d, b->json[i], now, &stored, &retry, err,
-			    errlen);
-		r = NULL;
-		if (rc == 0 && stored > 0) {
-			r = pg_exec_ok(p, c, "SELECT pg_notify('groupsync_jobs', $1)", 1, owner,
-			    &retry, err, errlen, "notify");
-			rc = r != NULL ? 0 : -1;
-			PQclear(r);
-		}
-		if (rc == 0) {
-			r = pg_exec_ok(p, c, "COMMIT", 0, NULL, &retry, err, errlen, "commit");
-			if (r != NULL) {
-				PQclear(r);
-				return 0;
-			}
-		}
-		if (PQstatus(c) != CONNECTION_OK)
-			return -1;
-		if (PQtransactionStatus(c) != PQTRANS_IDLE)
-			PQclear(PQexec(c, "ROLLBACK"));
-		if (!retry)
+		r = pg_exec_ok(p, c, pg_batch_sql, 3, params, &retry, err, errlen,
+		    "store deliveries");
+		if (r != NULL)
+			break;
+		if (!retry || PQstatus(c) != CONNECTION_OK)
 			return -1;
 	}
-	return -1;
+	if (r == NULL)
+		return -1;
+	/* a row for each delivery that is not a duplicate, in order of i */
+	nrows = PQntuples(r);
+	row = 0;
+	for (d = b->head, i = 1; d != NULL; d = d->next, i++) {
+		d->result = STORE_DUPLICATE;
+		d->stored = 0;
+		if (row < nrows && pg_get_i64(r, row, 0) == i) {
+			d->result = STORE_STORED;
+			d->stored = (size_t)pg_get_i64(r, row, 1);
+			row++;
+		}
+	}
+	PQclear(r);
+	return 0;
 }
 
 /*
  * A batch of deliveries in one transaction, durable (synchronous_commit
  * on, set per connection) when this returns 0. -1: nothing committed
- * (or, when the connection broke during COMMIT, maybe committed: the
+ * (or, when the connection broke during the commit, maybe committed: the
  * deliveries are answered 503 and Okta's retry finds them duplicates).
  */
 int
 pg_enqueue(void *be, struct store_delivery *batch, char *err, size_t errlen)
 {
 	struct pg_store *p = be;
-	struct pg_batch b = {batch, NULL, 0};
-	struct store_delivery *d;
-	size_t i;
+	struct pg_batch b = {batch, pg_batch_json(batch)};
 	int ret = -1;
 
-	for (d = batch; d != NULL; d = d->next)
-		b.n++;
-	b.json = calloc(b.n > 0 ? b.n : 1, sizeof(*b.json));
 	if (b.json == NULL)
-		goto oom;
-	for (d = batch, i = 0; d != NULL; d = d->next, i++) {
-		b.json[i] = pg_jobs_json(d);
-		if (b.json[i] == NULL)
-			goto oom;
-	}
-	ret = pg_with_conn(p, pg_enqueue_on, &b, err, errlen);
+		(void)util_format(err, errlen, "%s: store deliveries: out of memory", p->label);
+	else
+		ret = pg_with_conn(p, pg_enqueue_on, &b, err, errlen);
 	pg_write_end(p, ret == 0, err);
-	goto out;
-oom:
-	(void)util_format(err, errlen, "%s: store deliveries: out of memory", p->label);
-out:
-	for (i = 0; b.json != NULL && i < b.n; i++)
-		free(b.json[i]);
-	free(b.json);
+	free((char *)b.json);
 	return ret;
 }
 

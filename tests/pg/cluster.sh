@@ -7,6 +7,9 @@
 #   tests/pg/cluster.sh restart DIR  (a database restart under load)
 #   tests/pg/cluster.sh stop DIR
 #
+# GS_PG_FSYNC=1 keeps fsync on (benchmarks: a commit costs what it costs
+# in production); the tests turn it off.
+#
 # initdb refuses to run as root: as root, the cluster runs as the
 # "postgres" user that Debian's postgresql package creates, and DIR is
 # made its own.
@@ -34,10 +37,12 @@ start)
   mkdir -p "$dir"
   if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; fi
   # fsync off: a test cluster that a crash of the machine may lose
+  sync_opts="-c fsync=off -c full_page_writes=off"
+  if [ "${GS_PG_FSYNC:-0}" = 1 ]; then sync_opts=""; fi
   "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync -E UTF8 \
     --locale=C >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
   "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-c listen_addresses='' -k $dir -c fsync=off -c full_page_writes=off -c max_connections=200" \
+    -o "-c listen_addresses='' -k $dir $sync_opts -c max_connections=200" \
     start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
   echo "postgresql:///postgres?host=$dir&user=postgres"
   ;;
