@@ -288,7 +288,9 @@ pg_lease_on(struct pg_store *p, PGconn *c, void *arg, char *err, size_t errlen)
 	/* a pick that went stale (the user's jobs ended since) is rolled
 	 * back and made again, a few times */
 	for (attempt = 0; attempt < 3; attempt++) {
-		store_lease_free(a->out);
+		/* the jobs of a pick that went stale (not the front's
+		 * store_lease_free: backends call no function of the front) */
+		free(a->out->jobs);
 		memset(a->out, 0, sizeof(*a->out));
 		if (pg_run(p, c, "BEGIN", err, errlen, "lease: begin") == -1)
 			return -1;
