@@ -101,14 +101,19 @@ log_started(const struct config *cfg, int port, const char *store)
 	    (char *)NULL);
 }
 
-/* Prunes what the store no longer needs, and logs what it removed. */
+/* Prunes what the store no longer needs, and logs what it removed; one
+ * replica of a shared store a minute (MAINTAIN_CLAIM_MS) does it for all. */
+#define MAINTAIN_CLAIM_MS 50000
 static void
 maintain(const struct config *cfg, struct store *q)
 {
 	int64_t keep_ms = (int64_t)cfg->retention_days * 24 * 3600 * 1000;
-	long long n = store_prune(q, util_now_ms() - keep_ms);
+	long long n;
 	char count[24];
 
+	if (store_claim(q, "prune", MAINTAIN_CLAIM_MS) != 1)
+		return;
+	n = store_prune(q, util_now_ms() - keep_ms);
 	if (n == 0)
 		return;
 	snprintf(count, sizeof(count), "%lld", n);

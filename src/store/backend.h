@@ -141,6 +141,9 @@ struct store_ops {
 	enum store_admin_result (*admin_drop)(void *be, int64_t id, enum store_state *state,
 	    char *err, size_t errlen);
 
+	/* Optional (NULL: every claim succeeds): store_claim(). */
+	int (*claim)(void *be, const char *task, int64_t period_ms);
+
 	/*
 	 * Optional (NULL: this backend is no source of store_copy): calls
 	 * row for every job, delivery and remote ID, from one consistent

@@ -183,6 +183,7 @@ int pg_counts(void *be, int64_t counts[4]);
 int pg_oldest_pending(void *be, int64_t *created_ms);
 long long pg_prune(void *be, int64_t older_than_ms);
 int pg_writable(void *be);
+int pg_claim(void *be, const char *task, int64_t period_ms);
 
 int pg_remote_get(void *be, const char *user_id, char *remote_id, size_t rlen, char *hash,
     size_t hlen);

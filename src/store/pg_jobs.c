@@ -472,6 +472,30 @@ pg_writable(void *be)
 }
 
 /*
+ * One replica runs a periodic task for all: the row of the task takes
+ * the claim only if its last one is at least period_ms old (the
+ * database's clock); replicas that try at once wait for each other's row
+ * lock, and the later one then finds the claim fresh.
+ */
+int
+pg_claim(void *be, const char *task, int64_t period_ms)
+{
+	char period[24], err[STORE_ERROR_MAX + 1];
+	const char *params[] = {task, pg_i64(period, period_ms)};
+	PGresult *r = pg_query(be, "INSERT INTO tasks(name, claimed) VALUES($1, " PG_NOW_MS ")"
+	    " ON CONFLICT (name) DO UPDATE SET claimed = excluded.claimed"
+	    " WHERE tasks.claimed <= excluded.claimed - $2::bigint RETURNING 1", 2, params, err,
+	    sizeof(err), "claim a periodic task");
+	int ret;
+
+	if (r == NULL)
+		return -1;
+	ret = PQntuples(r) == 1;
+	PQclear(r);
+	return ret;
+}
+
+/*
  * Done jobs and delivery IDs past retention, in slices of 1000 rows a
  * transaction so that no statement holds many row locks for long; several
  * replicas pruning at once skip each other's rows.

@@ -15,6 +15,7 @@ const struct store_ops store_pg_ops = {
 	.oldest_pending = pg_oldest_pending,
 	.prune = pg_prune,
 	.writable = pg_writable,
+	.claim = pg_claim,
 	.remote_get = pg_remote_get,
 	.remote_put = pg_remote_put,
 	.remote_delete = pg_remote_delete,

@@ -53,6 +53,8 @@ static const char pg_schema_v1[] =
 	"CREATE SEQUENCE lease_tokens;"
 	"CREATE TABLE remote_ids(user_id text COLLATE \"C\" PRIMARY KEY,"
 	" remote_id text NOT NULL, hash text NOT NULL, updated bigint NOT NULL);"
+	/* store_claim(): when each periodic task last ran, on any replica */
+	"CREATE TABLE tasks(name text PRIMARY KEY, claimed bigint NOT NULL);"
 	/* one row that store_writable() rewrites to prove a commit works */
 	"CREATE TABLE health(id integer PRIMARY KEY CHECK (id = 1), checked bigint NOT NULL);";
 

@@ -272,6 +272,14 @@ store_prune(struct store *s, int64_t older_than_ms)
 }
 
 int
+store_claim(struct store *s, const char *task, int64_t period_ms)
+{
+	if (s->ops->claim == NULL)
+		return 1;
+	return s->ops->claim(s->be, task, period_ms);
+}
+
+int
 store_writable(struct store *s)
 {
 	return s->ops->writable(s->be);

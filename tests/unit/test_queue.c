@@ -1056,6 +1056,27 @@ out:
 	unit_remove_dir(src.dir);
 }
 
+/* Periodic work (reconcile, pruning): one replica of a shared store a
+ * period; the only server of a SQLite store always. */
+static void
+claim_once_among_replicas(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *b = fx_open(fx, STORE_OPEN_SERVER);
+
+	assert_non_null(b);
+	assert_int_equal(store_claim(fx->q, "reconcile", 60000), 1);
+	assert_int_equal(store_claim(b, "reconcile", 60000), fx_is_pg(fx) ? 0 : 1);
+	assert_int_equal(store_claim(fx->q, "reconcile", 60000), fx_is_pg(fx) ? 0 : 1);
+	/* another task is claimed on its own */
+	assert_int_equal(store_claim(b, "prune", 60000), 1);
+	/* once the period has passed, whoever asks first */
+	fx_sleep_ms(50);
+	assert_int_equal(store_claim(b, "reconcile", 40), 1);
+	assert_int_equal(store_claim(fx->q, "reconcile", 40), fx_is_pg(fx) ? 0 : 1);
+	store_close(b);
+}
+
 static void
 writable_ok(void **state)
 {
@@ -1171,6 +1192,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(open_concurrently, setup, teardown),
 	cmocka_unit_test_setup_teardown(notify_wakes_replica, setup, teardown),
 	cmocka_unit_test_setup_teardown(copy_sqlite_store, setup, teardown),
+	cmocka_unit_test_setup_teardown(claim_once_among_replicas, setup, teardown),
 };
 
 GS_UNIT_MAIN(tests)

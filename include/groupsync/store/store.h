@@ -206,6 +206,15 @@ long long store_prune(struct store *s, int64_t older_than_ms);
 /* 1 when a write transaction can be committed now (readyz), else 0. */
 int store_writable(struct store *s);
 
+/*
+ * Periodic work that one replica of a shared store does for all (the
+ * periodic reconcile, pruning): 1 when this process should run task now,
+ * that is when no process has claimed it in the last period_ms (by the
+ * store's clock), and the claim is recorded; 0 when another one did; -1
+ * on error. A store with one server (SQLite) always answers 1.
+ */
+int store_claim(struct store *s, const char *task, int64_t period_ms);
+
 /* Remote IDs groupsync has written: user → remote ID, plus the hash of
  * the attributes last synced (so that an unchanged profile is a no-op).
  * A row with remote_id "" remembers a user groupsync has synced or seen
