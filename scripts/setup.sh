@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 PKGS=(build-essential cmake pkg-config dpkg-dev ca-certificates curl
       libssl-dev libjson-c-dev libcurl4-openssl-dev libsqlite3-dev
-      libcmocka-dev sqlite3 openssl clang libclang-rt-14-dev cppcheck
+      libcmocka-dev sqlite3 libpq-dev postgresql-15 openssl clang libclang-rt-14-dev cppcheck
       nginx-light wrk nodejs npm python3
       sslscan testssl.sh systemd debootstrap util-linux tar)
 missing=()

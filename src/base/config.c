@@ -66,6 +66,8 @@ static int check_dir(const struct config *, const struct config_option *, const 
     char *, size_t);
 static int check_pem_key(const struct config *, const struct config_option *, const char *,
     char *, size_t);
+static int check_store(const struct config *, const struct config_option *, const char *,
+    char *, size_t);
 static int config_validate_all(struct config *c, char *err, size_t errlen);
 
 /*
@@ -116,6 +118,12 @@ static const struct config_option config_options[] = {
 	    "directory of request templates"},
 	{"GROUPSYNC_DATA_DIR", CT_STRING, "/var/lib/groupsync", S(data_dir), 0, 0, check_dir, NULL,
 	    "directory of the queue database"},
+	/* a secret: a URI may carry the database password */
+	{"GROUPSYNC_STORE", CT_SECRET, "sqlite", S(store), 0, 0, check_store, NULL,
+	    "sqlite (a file in GROUPSYNC_DATA_DIR) or a postgresql:// URI shared by replicas"},
+	{"GROUPSYNC_STORE_LEASE_MS", CT_INT, "30000", S(store_lease_ms), 500, 3600000, NULL, NULL,
+	    "postgresql: a replica that stops renewing its leases (it died) loses its jobs to the "
+	    "others after this long"},
 	{"GROUPSYNC_REMOTE_AUTH", CT_STRING, "none", S(remote_auth), 0, 0, check_choice,
 	    "none|basic|bearer|header|oauth2", "how groupsync authenticates to the remote API"},
 	{"GROUPSYNC_REMOTE_USERNAME", CT_STRING, NULL, S(remote_username), 0, 0, NULL, NULL,
@@ -815,7 +823,9 @@ static int
 check_dir(const struct config *c, const struct config_option *o, const char *v,
     char *err, size_t errlen)
 {
-	(void)c;
+	/* a shared store keeps nothing in the data directory */
+	if (c->store != NULL && strcmp(c->store, "sqlite") != 0)
+		return 0;
 	if (access(v, W_OK | X_OK) == 0)
 		return 0;
 	util_format(err, errlen, "%s: %s is not a writable directory: %s", o->name, v,
@@ -843,6 +853,19 @@ check_pem_key(const struct config *c, const struct config_option *o, const char 
 		return 0;
 	util_format(err, errlen, "%s: must be a PEM private key: RSA of 2048 bits or more, or "
 	    "EC P-256 (give the file as %s_FILE=/path)", o->name, o->name);
+	return -1;
+}
+
+/* Never quotes the value: a URI may carry a password. */
+static int
+check_store(const struct config *c, const struct config_option *o, const char *v,
+    char *err, size_t errlen)
+{
+	(void)c;
+	if (strcmp(v, "sqlite") == 0 || (strncmp(v, "postgresql://", 13) == 0 ||
+	    strncmp(v, "postgres://", 11) == 0))
+		return 0;
+	util_format(err, errlen, "%s: must be sqlite or a postgresql:// URI", o->name);
 	return -1;
 }
 

@@ -88,7 +88,7 @@ block_stop_signals(sigset_t *set)
 }
 
 static void
-log_started(const struct config *cfg, int port)
+log_started(const struct config *cfg, int port, const char *store)
 {
 	char p[16], groups[16];
 
@@ -96,19 +96,24 @@ log_started(const struct config *cfg, int port)
 	snprintf(groups, sizeof(groups), "%zu", cfg->ngroup_ids);
 	log_emit(LOG_INFO, "groupsync started", "version", GROUPSYNC_VERSION, "listen",
 	    cfg->listen, "port", p, "tls", cfg->tls ? "on" : "off (behind a TLS proxy)",
-	    "hook_path", cfg->hook_path, "groups", groups, "data_dir", cfg->data_dir,
+	    "hook_path", cfg->hook_path, "groups", groups, "store", store,
 	    "hooks_dir", cfg->hooks_dir, "okta", cfg->okta_org_url,
 	    (char *)NULL);
 }
 
-/* Prunes what the store no longer needs, and logs what it removed. */
+/* Prunes what the store no longer needs, and logs what it removed; one
+ * replica of a shared store a minute (MAINTAIN_CLAIM_MS) does it for all. */
+#define MAINTAIN_CLAIM_MS 50000
 static void
 maintain(const struct config *cfg, struct store *q)
 {
 	int64_t keep_ms = (int64_t)cfg->retention_days * 24 * 3600 * 1000;
-	long long n = store_prune(q, util_now_ms() - keep_ms);
+	long long n;
 	char count[24];
 
+	if (store_claim(q, "prune", MAINTAIN_CLAIM_MS) != 1)
+		return;
+	n = store_prune(q, util_now_ms() - keep_ms);
 	if (n == 0)
 		return;
 	snprintf(count, sizeof(count), "%lld", n);
@@ -212,7 +217,7 @@ cmd_serve(const char *path)
 	mg_init_library(MG_FEATURES_TLS | MG_FEATURES_IPV6);
 	rc = service_start(&svc, &run.cfg);
 	if (rc == 0) {
-		log_started(&run.cfg, server_port(svc.srv));
+		log_started(&run.cfg, server_port(svc.srv), store_label(svc.q));
 		sig = wait_for_stop(&set, &run.cfg, svc.q);
 		log_emit(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
 		    (char *)NULL);

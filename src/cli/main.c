@@ -30,6 +30,7 @@ usage(FILE *out)
 	cmd_queue_usage(out);
 	cmd_reconcile_usage(out);
 	cmd_okta_setup_usage(out);
+	cmd_store_usage(out);
 	fprintf(out,
 	    "\n"
 	    "options:\n"
@@ -68,6 +69,8 @@ main(int argc, char **argv)
 			return cmd_reconcile(config_path, argc - i, argv + i);
 		} else if (cmd == NULL && strcmp(argv[i], "okta") == 0) {
 			return cmd_okta_setup(config_path, argc - i, argv + i);
+		} else if (cmd == NULL && strcmp(argv[i], "store") == 0) {
+			return cmd_store(config_path, argc - i, argv + i);
 		} else if (cmd == NULL && argv[i][0] != '-') {
 			cmd = argv[i];
 		} else {

@@ -14,11 +14,11 @@
  * What a backend owns: its storage and every read or write of it, with
  * the guarantees each op states below. Its handle (void *be) is its own;
  * the front calls the ops from any thread at once, so a backend guards its
- * state itself. A backend that shares its store between processes (the
- * PostgreSQL one to come) must make lease exclusive across them, and
- * calls store_wake() when another process has stored jobs, if it can
- * learn of it (LISTEN/NOTIFY); otherwise the workers see them within
- * their idle wait.
+ * state itself. A backend that shares its store between processes
+ * (PostgreSQL: pg*.c) must make lease exclusive across them, expire the
+ * leases of a process that stopped renewing them, and may tell the front
+ * when another process has stored jobs (ops->listen); otherwise the
+ * workers see them within their idle wait.
  */
 #ifndef GROUPSYNC_STORE_BACKEND_H
 #define GROUPSYNC_STORE_BACKEND_H
@@ -39,6 +39,19 @@ struct store_delivery {
 	size_t stored;                    /* out: jobs new to the store */
 	enum store_enqueue_result result; /* out: STORE_STORED or _DUPLICATE */
 	struct store_delivery *next;
+};
+
+/* One row of the store, as store_copy() moves it from one backend to
+ * another: a job (every column), a delivery's eventId, or a remote ID. */
+enum store_record_kind { STORE_REC_JOB, STORE_REC_DELIVERY, STORE_REC_REMOTE_ID };
+struct store_record {
+	enum store_record_kind kind;
+	struct store_job_info job;  /* JOB */
+	const char *event_id;       /* DELIVERY */
+	const char *user_id;        /* REMOTE_ID: and remote_id, hash */
+	const char *remote_id;
+	const char *hash;
+	int64_t time_ms;            /* DELIVERY: received; REMOTE_ID: updated */
 };
 
 /* How a lease ends: what each of its jobs still leased becomes. */
@@ -62,11 +75,12 @@ struct store_ops {
 	 * err set. It writes a name of the store for messages into
 	 * health->label (a path; never a password) and reports each write's
 	 * outcome to health (store_health_failed/ok). STORE_OPEN_SERVER: the
-	 * owner, which releases leases abandoned by a process that died;
-	 * STORE_OPEN_ADMIN leaves them.
+	 * owner, which releases leases abandoned by a process that died
+	 * (a shared store: only those that expired); STORE_OPEN_ADMIN leaves
+	 * them. params is never NULL, and filled with the defaults.
 	 */
-	void *(*open)(struct store_health *health, const char *location, int mode, char *err,
-	    size_t errlen);
+	void *(*open)(struct store_health *health, const char *location, int mode,
+	    const struct store_params *params, char *err, size_t errlen);
 	void (*close)(void *be);
 
 	/*
@@ -81,11 +95,13 @@ struct store_ops {
 	/* store_lease(), exclusive per user among every handle on the store
 	 * (and, for a shared store, every process). out arrives zeroed; jobs
 	 * are appended with store_lease_add(); the front frees them unless 1
-	 * is returned. */
+	 * is returned. A shared store names the lease in out->token. */
 	int (*lease)(void *be, int64_t now_ms, struct store_lease *out, char *err,
 	    size_t errlen);
 	/* Applies o to the lease's jobs that are still leased (a stale lease
-	 * cannot undo what happened since), in one transaction. 0 or -1. */
+	 * cannot undo what happened since), in one transaction. 0 or -1. A
+	 * shared store applies nothing, and returns 0, when the lease is no
+	 * longer l->token (it expired and another process took the user). */
 	int (*finish)(void *be, const struct store_lease *l, const struct store_outcome *o);
 	int64_t (*next_due)(void *be, int64_t now_ms);
 	/* counts arrives zeroed: fill the states that have jobs. 0 or -1. */
@@ -124,10 +140,41 @@ struct store_ops {
 	    size_t errlen);
 	enum store_admin_result (*admin_drop)(void *be, int64_t id, enum store_state *state,
 	    char *err, size_t errlen);
+
+	/* Optional (NULL: every claim succeeds): store_claim(). */
+	int (*claim)(void *be, const char *task, int64_t period_ms);
+
+	/*
+	 * Optional (NULL: this backend is no source of store_copy): calls
+	 * row for every job, delivery and remote ID, from one consistent
+	 * read. row's non-zero answer stops with -1 (err is then the
+	 * caller's). 0, or -1 with err set.
+	 */
+	int (*export_rows)(void *be, int (*row)(const struct store_record *r, void *arg),
+	    void *arg, char *err, size_t errlen);
+	/*
+	 * Optional (NULL: no target of store_copy): import_begin starts one
+	 * transaction and refuses (-1, err) a store that holds any job,
+	 * delivery or remote ID; import_row adds a row as it is (a job keeps
+	 * its ID and state: the caller turns leased into pending);
+	 * import_end commits (commit 1) or rolls back. Only one import at a
+	 * time on a handle. 0 or -1 (err).
+	 */
+	int (*import_begin)(void *be, char *err, size_t errlen);
+	int (*import_row)(void *be, const struct store_record *r, char *err, size_t errlen);
+	int (*import_end)(void *be, int commit, char *err, size_t errlen);
+
+	/*
+	 * Optional (NULL: none). Server mode, once the front is ready: call
+	 * wake(arg) from any thread whenever another process stored jobs,
+	 * until close.
+	 */
+	void (*listen)(void *be, void (*wake)(void *arg), void *arg);
 };
 
 /* The backends built in (store.c picks one at open). */
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
 /*
  * What backends share (backend.c): they call it, and it calls none of

@@ -378,11 +378,12 @@ sq_close(void *be)
 }
 
 void *
-sq_open(struct store_health *health, const char *data_dir, int mode, char *err,
-    size_t errlen)
+sq_open(struct store_health *health, const char *data_dir, int mode,
+    const struct store_params *params, char *err, size_t errlen)
 {
 	struct sq_store *q;
 
+	(void)params; /* one server process: its start releases every lease */
 	if (sq_check_dir(data_dir, err, errlen) == -1)
 		return NULL;
 	q = calloc(1, sizeof(*q));

@@ -76,8 +76,8 @@ void sq_ckpt_stop(struct sq_store *q);
 
 /* The ops (backend.h) of sqlite.c, sqlite_jobs.c, sqlite_remote_ids.c
  * and sqlite_admin.c, gathered in sqlite_ops.c. */
-void *sq_open(struct store_health *health, const char *data_dir, int mode, char *err,
-    size_t errlen);
+void *sq_open(struct store_health *health, const char *data_dir, int mode,
+    const struct store_params *params, char *err, size_t errlen);
 void sq_close(void *be);
 
 int sq_enqueue(void *be, struct store_delivery *batch, char *err, size_t errlen);
@@ -104,6 +104,8 @@ enum store_admin_result sq_admin_retry(void *be, int64_t id, int64_t now_ms,
     enum store_state *state, char *err, size_t errlen);
 int sq_admin_retry_dead(void *be, int64_t now_ms, int64_t *count, char *err, size_t errlen);
 enum store_admin_result sq_admin_drop(void *be, int64_t id, enum store_state *state,
+    char *err, size_t errlen);
+int sq_export(void *be, int (*row)(const struct store_record *r, void *arg), void *arg,
     char *err, size_t errlen);
 
 #endif

@@ -179,3 +179,74 @@ sq_admin_retry_dead(void *be, int64_t now_ms, int64_t *count, char *err, size_t 
 	pthread_mutex_unlock(&q->lock);
 	return ret;
 }
+
+/* Calls row for each row of sql's result, read into a record of kind. */
+static int
+sq_export_table(struct sq_store *q, const char *sql, enum store_record_kind kind,
+    int (*row)(const struct store_record *r, void *arg), void *arg, char *err,
+    size_t errlen)
+{
+	struct store_record r;
+	sqlite3_stmt *st = NULL;
+	int rc, ret = -1;
+
+	if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		sq_seterr(q, err, errlen, "export");
+		return -1;
+	}
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW)
+			break;
+		memset(&r, 0, sizeof(r));
+		r.kind = kind;
+		if (kind == STORE_REC_JOB) {
+			sq_admin_read_row(st, &r.job);
+		} else if (kind == STORE_REC_DELIVERY) {
+			r.event_id = (const char *)sqlite3_column_text(st, 0);
+			r.time_ms = sqlite3_column_int64(st, 1);
+		} else {
+			r.user_id = (const char *)sqlite3_column_text(st, 0);
+			r.remote_id = (const char *)sqlite3_column_text(st, 1);
+			r.hash = (const char *)sqlite3_column_text(st, 2);
+			r.time_ms = sqlite3_column_int64(st, 3);
+		}
+		if (row(&r, arg) != 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		sq_seterr(q, err, errlen, "export");
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* store migrate's source: every table, in one read transaction, so that
+ * the copy is of one moment of the store. */
+int
+sq_export(void *be, int (*row)(const struct store_record *r, void *arg), void *arg,
+    char *err, size_t errlen)
+{
+	struct sq_store *q = be;
+	int ret = -1;
+
+	pthread_mutex_lock(&q->lock);
+	if (sqlite3_exec(q->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		sq_seterr(q, err, errlen, "export: begin");
+		goto out;
+	}
+	if (sq_export_table(q, "SELECT " SQ_ADMIN_COLUMNS " FROM jobs ORDER BY id",
+	    STORE_REC_JOB, row, arg, err, errlen) == 0 &&
+	    sq_export_table(q, "SELECT event_id, received FROM deliveries",
+	    STORE_REC_DELIVERY, row, arg, err, errlen) == 0 &&
+	    sq_export_table(q, "SELECT user_id, remote_id, hash, updated FROM remote_ids",
+	    STORE_REC_REMOTE_ID, row, arg, err, errlen) == 0)
+		ret = 0;
+out:
+	sq_rollback(q);
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}

@@ -27,4 +27,5 @@ const struct store_ops store_sqlite_ops = {
 	.admin_retry = sq_admin_retry,
 	.admin_retry_dead = sq_admin_retry_dead,
 	.admin_drop = sq_admin_drop,
+	.export_rows = sq_export,
 };

@@ -27,13 +27,16 @@ struct store {
 
 /*
  * The backends built in, by the scheme of a location "scheme://...". A
- * location without one is a data directory: SQLite's.
+ * location without one is a data directory: SQLite's. libpq takes both
+ * of its URI schemes.
  */
 static const struct {
 	const char *scheme;
 	const struct store_ops *ops;
 } store_backends[] = {
 	{NULL, &store_sqlite_ops},
+	{"postgresql", &store_pg_ops},
+	{"postgres", &store_pg_ops},
 };
 
 /* The backend for location, or NULL with err set. A URI may hold a
@@ -57,14 +60,27 @@ store_backend(const char *location, char *err, size_t errlen)
 	return NULL;
 }
 
+/* ops->listen's callback: another process stored jobs. */
+static void
+store_wake_cb(void *arg)
+{
+	store_wake(arg);
+}
+
 struct store *
-store_open_at(const char *location, int mode, char *err, size_t errlen)
+store_open_with(const char *location, int mode, const struct store_params *params,
+    char *err, size_t errlen)
 {
 	const struct store_ops *ops = store_backend(location, err, errlen);
+	struct store_params p = {0};
 	struct store *s;
 
 	if (ops == NULL)
 		return NULL;
+	if (params != NULL)
+		p = *params;
+	if (p.lease_ms <= 0)
+		p.lease_ms = STORE_LEASE_MS_DEFAULT;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		(void)util_format(err, errlen, "store: out of memory");
@@ -72,7 +88,7 @@ store_open_at(const char *location, int mode, char *err, size_t errlen)
 	}
 	s->ops = ops;
 	atomic_init(&s->health.write_failing, 0);
-	s->be = ops->open(&s->health, location, mode, err, errlen);
+	s->be = ops->open(&s->health, location, mode, &p, err, errlen);
 	if (s->be == NULL) {
 		free(s);
 		return NULL;
@@ -83,15 +99,34 @@ store_open_at(const char *location, int mode, char *err, size_t errlen)
 		free(s);
 		return NULL;
 	}
+	if (mode == STORE_OPEN_SERVER && ops->listen != NULL)
+		ops->listen(s->be, store_wake_cb, s);
 	return s;
 }
 
-/* The settings will name a shared store (GROUPSYNC_STORE); today it is
- * always the SQLite file in the data directory. */
+struct store *
+store_open_at(const char *location, int mode, char *err, size_t errlen)
+{
+	return store_open_with(location, mode, NULL, err, errlen);
+}
+
+/* GROUPSYNC_STORE: "sqlite" is the file in the data directory; anything
+ * else is the URI of a shared store. */
 struct store *
 store_open(const struct config *cfg, int mode, char *err, size_t errlen)
 {
-	return store_open_at(cfg->data_dir, mode, err, errlen);
+	const struct store_params p = {cfg->store_lease_ms};
+	const char *where = cfg->store;
+
+	if (where == NULL || strcmp(where, "sqlite") == 0)
+		where = cfg->data_dir;
+	return store_open_with(where, mode, &p, err, errlen);
+}
+
+const char *
+store_label(const struct store *s)
+{
+	return s->health.label;
 }
 
 void
@@ -99,6 +134,9 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	/* no wake-up from the backend once the committer is gone */
+	if (s->ops->listen != NULL)
+		s->ops->listen(s->be, NULL, NULL);
 	/* first: every enqueue in flight is written and answered */
 	commit_stop(s->commit);
 	s->ops->close(s->be);
@@ -231,6 +269,14 @@ long long
 store_prune(struct store *s, int64_t older_than_ms)
 {
 	return s->ops->prune(s->be, older_than_ms);
+}
+
+int
+store_claim(struct store *s, const char *task, int64_t period_ms)
+{
+	if (s->ops->claim == NULL)
+		return 1;
+	return s->ops->claim(s->be, task, period_ms);
 }
 
 int
@@ -393,4 +439,80 @@ store_admin_drop(struct store *s, int64_t id, enum store_state *state, char *err
     size_t errlen)
 {
 	return s->ops->admin_drop(s->be, id, state, err, errlen);
+}
+
+/* store_copy's walk over the source's rows. */
+struct store_copier {
+	struct store *to;
+	struct store_copy_counts *n;
+	char *err;
+	size_t errlen;
+	int failed; /* the target refused a row: err is set */
+};
+
+static int
+store_copy_row(const struct store_record *r, void *arg)
+{
+	struct store_copier *c = arg;
+	struct store_record row = *r;
+
+	if (row.kind == STORE_REC_JOB) {
+		/* nobody holds it in the new store */
+		if (row.job.job.state == STORE_LEASED)
+			row.job.job.state = STORE_PENDING;
+		if ((unsigned)row.job.job.state >= STORE_NSTATES)
+			row.job.job.state = STORE_PENDING;
+	}
+	if (c->to->ops->import_row(c->to->be, &row, c->err, c->errlen) == -1) {
+		c->failed = 1;
+		return -1;
+	}
+	if (row.kind == STORE_REC_JOB)
+		c->n->jobs[row.job.job.state]++;
+	else if (row.kind == STORE_REC_DELIVERY)
+		c->n->deliveries++;
+	else
+		c->n->remote_ids++;
+	return 0;
+}
+
+/* The source's export and the target's import meet here, so that neither
+ * backend knows the other. */
+int
+store_copy(struct store *from, struct store *to, struct store_copy_counts *n, char *err,
+    size_t errlen)
+{
+	struct store_copier c = {to, n, err, errlen, 0};
+	int64_t counts[4];
+	int i, rc;
+
+	memset(n, 0, sizeof(*n));
+	if (from->ops->export_rows == NULL || to->ops->import_begin == NULL) {
+		(void)util_format(err, errlen, "store migrate: from %s to %s is not supported "
+		    "(from SQLite to PostgreSQL is)", from->health.label, to->health.label);
+		return -1;
+	}
+	if (to->ops->import_begin(to->be, err, errlen) == -1)
+		return -1;
+	rc = from->ops->export_rows(from->be, store_copy_row, &c, err, errlen);
+	if (rc == -1) {
+		(void)to->ops->import_end(to->be, 0, NULL, 0);
+		return -1;
+	}
+	if (to->ops->import_end(to->be, 1, err, errlen) == -1)
+		return -1;
+	/* what the target holds now, read back */
+	if (store_counts(to, counts) == -1) {
+		(void)util_format(err, errlen, "%s: cannot count the jobs copied", to->health.label);
+		return -1;
+	}
+	for (i = 0; i < 4; i++) {
+		if (counts[i] != n->jobs[i]) {
+			(void)util_format(err, errlen, "%s: holds %lld %s jobs after the copy of "
+			    "%lld", to->health.label, (long long)counts[i],
+			    store_state_name((enum store_state)i), (long long)n->jobs[i]);
+			return -1;
+		}
+	}
+	return 0;
 }

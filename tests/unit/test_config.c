@@ -324,27 +324,36 @@ secret_files(void **state)
 	config_free(&c);
 }
 
+/* What config_dump() prints for c (check-config), into text. */
+static void
+dump_text(const struct config *c, char *text, size_t size)
+{
+	char path[128];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/dump", tmpdir);
+	f = fopen(path, "w+");
+	assert_non_null(f);
+	config_dump(c, f);
+	rewind(f);
+	n = fread(text, 1, size - 1, f);
+	text[n] = '\0';
+	fclose(f);
+}
+
 /* check-config output: every setting named, no secret value shown. */
 static void
 dump_redacts(void **state)
 {
 	struct config c;
-	char path[128], err[512], text[8192];
-	FILE *f;
-	size_t n;
+	char err[512], text[8192];
 
 	(void)state;
 	env_reset();
 	setenv("GROUPSYNC_HOOK_SECRET_NEXT", "the-next-secret-value", 1);
 	assert_int_equal(config_load(&c, NULL, err, sizeof(err)), 0);
-	snprintf(path, sizeof(path), "%s/dump", tmpdir);
-	f = fopen(path, "w+");
-	assert_non_null(f);
-	config_dump(&c, f);
-	rewind(f);
-	n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = '\0';
-	fclose(f);
+	dump_text(&c, text, sizeof(text));
 	config_free(&c);
 	assert_null(strstr(text, "s3cret-s3cret-s3cret"));
 	assert_null(strstr(text, "the-next-secret-value"));
@@ -563,6 +572,46 @@ every_secret_redacted(void **state)
 	env_reset(); /* drops every GROUPSYNC_* and REMOTE_* set above */
 }
 
+/* GROUPSYNC_STORE: sqlite by default; a PostgreSQL URI is a secret (it
+ * may carry a password), from a _FILE too, never shown nor quoted. */
+static void
+store_setting(void **state)
+{
+	struct config c;
+	char path[128], err[512], text[8192];
+
+	(void)state;
+	env_reset();
+	assert_int_equal(config_load(&c, NULL, err, sizeof(err)), 0);
+	assert_string_equal(c.store, "sqlite");
+	assert_int_equal(c.store_lease_ms, 30000);
+	config_free(&c);
+
+	snprintf(path, sizeof(path), "%s/store", tmpdir);
+	unit_write_file(path, "postgresql://gs:pg-pass-4321@db.example/groupsync\n");
+	setenv("GROUPSYNC_STORE_FILE", path, 1);
+	setenv("GROUPSYNC_STORE_LEASE_MS", "2000", 1);
+	/* the data directory is SQLite's: not needed with PostgreSQL */
+	setenv("GROUPSYNC_DATA_DIR", "/nonexistent/groupsync", 1);
+	assert_int_equal(config_load(&c, NULL, err, sizeof(err)), 0);
+	assert_string_equal(c.store, "postgresql://gs:pg-pass-4321@db.example/groupsync");
+	assert_int_equal(c.store_lease_ms, 2000);
+	dump_text(&c, text, sizeof(text));
+	config_free(&c);
+	assert_null(strstr(text, "pg-pass-4321"));
+	assert_non_null(strstr(text, "GROUPSYNC_STORE=<redacted> (env)"));
+
+	unsetenv("GROUPSYNC_STORE_FILE");
+	setenv("GROUPSYNC_STORE", "mysql://gs:my-pass-4321@db.example/groupsync", 1);
+	expect_error(NULL, "GROUPSYNC_STORE: must be sqlite or a postgresql:// URI");
+	setenv("GROUPSYNC_STORE", "sqlite", 1);
+	expect_error(NULL, "GROUPSYNC_DATA_DIR:");
+	env_reset();
+	setenv("GROUPSYNC_STORE_LEASE_MS", "100", 1);
+	expect_error(NULL, "GROUPSYNC_STORE_LEASE_MS: must be an integer");
+	env_reset();
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(remote_settings),
 	cmocka_unit_test(okta_private_key),
@@ -581,6 +630,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(log_json_redacts),
 	cmocka_unit_test(log_text_format),
 	cmocka_unit_test(secret_equal),
+	cmocka_unit_test(store_setting),
 };
 
 GS_UNIT_MAIN(tests)

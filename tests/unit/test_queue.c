@@ -1,7 +1,9 @@
 /*
- * Unit tests of the store and its SQLite backend against a real file in
- * a fresh temporary directory per case (the setup creates it, the
- * teardown removes it), so that each case also runs alone.
+ * Unit tests of the store against a real backend: SQLite in a fresh
+ * temporary directory per case (unit.test_queue.*), and PostgreSQL in a
+ * fresh database per case on a private cluster (unit.store_pg.*): see
+ * queue_fixture.h. A case that means something for one backend only says
+ * so and is skipped on the other.
  */
 #include "queue_fixture.h"
 
@@ -15,6 +17,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,7 +31,7 @@ static void
 reopen(struct fixture *fx, int mode)
 {
 	store_close(fx->q);
-	fx->q = store_open_at(fx->dir, mode, fx->err, sizeof(fx->err));
+	fx->q = fx_open(fx, mode);
 	if (fx->q == NULL)
 		fail_msg("store_open: %s", fx->err);
 }
@@ -102,39 +105,8 @@ assert_counts(struct fixture *fx, int64_t pending, int64_t leased,
 	assert_int_equal(c[STORE_DEAD], dead);
 }
 
-/* Reads one integer through a connection of its own, as an operator's
- * sqlite3 shell would. */
-static int64_t
-db_int(struct fixture *fx, const char *sql)
-{
-	char path[PATH_MAX];
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int64_t v;
-
-	snprintf(path, sizeof(path), "%s/groupsync.db", fx->dir);
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE,
-	    NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
-
-static void
-db_exec(struct fixture *fx, const char *sql)
-{
-	char path[PATH_MAX];
-	sqlite3 *db = NULL;
-
-	snprintf(path, sizeof(path), "%s/groupsync.db", fx->dir);
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE,
-	    NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-}
+#define db_int fx_db_int
+#define db_exec fx_db_exec
 
 static void
 open_close_reopen(void **state)
@@ -143,12 +115,17 @@ open_close_reopen(void **state)
 	char path[PATH_MAX];
 
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
-	snprintf(path, sizeof(path), "%s/groupsync.db", fx->dir);
-	assert_int_equal(access(path, F_OK), 0);
 	reopen(fx, STORE_OPEN_SERVER);
 	assert_counts(fx, 1, 0, 0, 0);
 	reopen(fx, STORE_OPEN_ADMIN);
 	assert_counts(fx, 1, 0, 0, 0);
+	if (fx_is_pg(fx)) {
+		assert_int_equal(db_int(fx, "SELECT version FROM schema_version"), 1);
+		assert_int_equal(db_int(fx, "SELECT count(*) FROM schema_version"), 1);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/groupsync.db", fx->dir);
+	assert_int_equal(access(path, F_OK), 0);
 	assert_int_equal(db_int(fx, "PRAGMA user_version"), 1);
 	/* WAL mode is persistent: the open handle keeps its -wal file */
 	snprintf(path, sizeof(path), "%s/groupsync.db-wal", fx->dir);
@@ -162,6 +139,7 @@ open_bad_dir(void **state)
 	char path[PATH_MAX], err[STORE_ERROR_MAX + 1];
 	FILE *f;
 
+	FX_ONLY_SQLITE(fx, "a data directory");
 	snprintf(path, sizeof(path), "%s/missing", fx->dir);
 	assert_null(store_open_at(path, STORE_OPEN_SERVER, err, sizeof(err)));
 	assert_non_null(strstr(err, path));
@@ -193,26 +171,59 @@ open_newer_schema(void **state)
 
 	store_close(fx->q);
 	fx->q = NULL;
-	assert_int_equal(db_int(fx, "PRAGMA user_version"), 1);
-	db_exec(fx, "PRAGMA user_version = 99");
-	assert_null(store_open_at(fx->dir, STORE_OPEN_SERVER, fx->err,
-	    sizeof(fx->err)));
+	if (fx_is_pg(fx)) {
+		/* a newer groupsync migrated the database */
+		assert_int_equal(db_int(fx, "SELECT version FROM schema_version"), 1);
+		db_exec(fx, "UPDATE schema_version SET version = 99");
+	} else {
+		assert_int_equal(db_int(fx, "PRAGMA user_version"), 1);
+		db_exec(fx, "PRAGMA user_version = 99");
+	}
+	assert_null(fx_open(fx, STORE_OPEN_SERVER));
 	assert_non_null(strstr(fx->err, "schema version 99"));
-	assert_non_null(strstr(fx->err, fx->dir));
+	assert_non_null(strstr(fx->err, "newer than this groupsync supports (1)"));
+	assert_non_null(strstr(fx->err, fx_is_pg(fx) ? fx->db : fx->dir));
+	/* an admin command refuses it as well */
+	assert_null(fx_open(fx, STORE_OPEN_ADMIN));
+	assert_non_null(strstr(fx->err, "schema version 99"));
 }
 
-/* A URI picks the backend of its scheme; none but SQLite is built, and
- * the refusal names the scheme, never the rest (it may hold a password). */
+/* A URI picks the backend of its scheme; the refusal of an unknown one
+ * names the scheme, never the rest (it may hold a password). */
 static void
 open_unknown_scheme(void **state)
 {
 	struct fixture *fx = *state;
 
-	assert_null(store_open_at("postgresql://gs:s3cret@db.example/groupsync",
+	assert_null(store_open_at("mysql://gs:s3cret@db.example/groupsync",
 	    STORE_OPEN_SERVER, fx->err, sizeof(fx->err)));
-	assert_non_null(strstr(fx->err, "postgresql://"));
+	assert_non_null(strstr(fx->err, "mysql://"));
 	assert_null(strstr(fx->err, "s3cret"));
 	assert_null(strstr(fx->err, "db.example"));
+}
+
+/* A database that cannot be reached: the message names it, by its user,
+ * host, port and database, and never quotes the password. */
+static void
+open_pg_unreachable(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const uris[] = {
+	    "postgresql://gs:s3cret@127.0.0.1:1/groupsync?connect_timeout=2",
+	    "postgres://gs:s3cret@127.0.0.1:1/groupsync",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+		assert_null(store_open_at(uris[i], STORE_OPEN_SERVER, fx->err, sizeof(fx->err)));
+		assert_non_null(strstr(fx->err, "postgresql://gs@127.0.0.1:1/groupsync"));
+		assert_null(strstr(fx->err, "s3cret"));
+	}
+	/* nor when libpq cannot read the URI */
+	assert_null(store_open_at("postgresql://gs:s3cret@127.0.0.1:1/groupsync?nosuch=%zz",
+	    STORE_OPEN_SERVER, fx->err, sizeof(fx->err)));
+	assert_null(strstr(fx->err, "s3cret"));
+	assert_null(strstr(fx->err, "%zz"));
 }
 
 static void
@@ -506,16 +517,33 @@ release_lease(void **state)
 	store_lease_free(&l);
 }
 
+/*
+ * The process dies holding a lease. SQLite: the next server start
+ * releases it. PostgreSQL: other replicas may be working, so a start
+ * releases only leases that expired, which one nobody renews does.
+ */
 static void
 recover_leases_server(void **state)
 {
 	struct fixture *fx = *state;
 	struct store_lease l;
 
+	fx->lease_ms = 1000;
+	reopen(fx, STORE_OPEN_SERVER);
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	must_lease(fx, LATER, &l, "user-a", 1);
 	store_lease_free(&l);
-	/* the process dies holding the lease */
+	store_close(fx->q); /* the process dies: nobody renews the lease */
+	fx->q = NULL;
+	if (fx_is_pg(fx)) {
+		/* a replica that starts meanwhile leaves the live lease */
+		reopen(fx, STORE_OPEN_SERVER);
+		assert_counts(fx, 0, 1, 0, 0);
+		must_not_lease(fx, LATER);
+		store_close(fx->q);
+		fx->q = NULL;
+		fx_sleep_ms(fx->lease_ms + 200);
+	}
 	reopen(fx, STORE_OPEN_SERVER);
 	assert_counts(fx, 1, 0, 0, 0);
 	must_lease(fx, LATER, &l, "user-a", 1);
@@ -529,12 +557,18 @@ keep_leases_admin(void **state)
 	struct fixture *fx = *state;
 	struct store_lease l;
 
+	fx->lease_ms = 2000;
+	reopen(fx, STORE_OPEN_SERVER);
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	must_lease(fx, LATER, &l, "user-a", 1);
 	store_lease_free(&l);
 	reopen(fx, STORE_OPEN_ADMIN);
 	assert_counts(fx, 0, 1, 0, 0);
 	must_not_lease(fx, LATER);
+	store_close(fx->q);
+	fx->q = NULL;
+	if (fx_is_pg(fx))
+		fx_sleep_ms(fx->lease_ms + 200);
 	reopen(fx, STORE_OPEN_SERVER);
 	must_lease(fx, LATER, &l, "user-a", 1);
 	store_lease_free(&l);
@@ -551,7 +585,7 @@ admin_alongside_server(void **state)
 
 	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	must_lease(fx, LATER, &l, "user-a", 1);
-	admin = store_open_at(fx->dir, STORE_OPEN_ADMIN, fx->err, sizeof(fx->err));
+	admin = fx_open(fx, STORE_OPEN_ADMIN);
 	assert_non_null(admin);
 	assert_int_equal(store_counts(admin, c), 0);
 	assert_int_equal(c[STORE_LEASED], 1);
@@ -652,8 +686,11 @@ concurrent_enqueue(void **state)
 #define CL_USERS 40
 #define CL_JOBS 5
 
+/* Two server handles on one store: two replicas (PostgreSQL), or a
+ * server and a second one opened beside it (SQLite). */
 struct cl_shared {
-	struct store *q;
+	struct store *q[2];
+	atomic_int next;	/* which handle the next thread takes */
 	pthread_mutex_t lock;
 	int busy[CL_USERS];	/* users leased right now, under lock */
 	int overlap, errors;
@@ -664,13 +701,14 @@ static void *
 cl_run(void *p)
 {
 	struct cl_shared *s = p;
+	struct store *q = s->q[atomic_fetch_add(&s->next, 1) % 2];
 	struct store_lease l;
 	struct timespec pause = { 0, 100000 };
 	char err[STORE_ERROR_MAX + 1];
 	int rc, u;
 
 	for (;;) {
-		rc = store_lease(s->q, LATER, &l, err, sizeof(err));
+		rc = store_lease(q, LATER, &l, err, sizeof(err));
 		if (rc == 0)
 			return NULL;
 		if (rc == -1) {
@@ -691,7 +729,7 @@ cl_run(void *p)
 		pthread_mutex_lock(&s->lock);
 		s->busy[u]--;
 		pthread_mutex_unlock(&s->lock);
-		if (store_complete(s->q, &l) == -1) {
+		if (store_complete(q, &l) == -1) {
 			pthread_mutex_lock(&s->lock);
 			s->errors++;
 			pthread_mutex_unlock(&s->lock);
@@ -718,13 +756,17 @@ concurrent_lease(void **state)
 		must_enqueue(fx, event_id, uuid, user, published);
 	}
 	memset(&s, 0, sizeof(s));
-	s.q = fx->q;
+	s.q[0] = fx->q;
+	s.q[1] = fx_open(fx, STORE_OPEN_SERVER);
+	assert_non_null(s.q[1]);
+	atomic_init(&s.next, 0);
 	pthread_mutex_init(&s.lock, NULL);
 	for (i = 0; i < CL_THREADS; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, cl_run, &s), 0);
 	for (i = 0; i < CL_THREADS; i++)
 		pthread_join(th[i], NULL);
 	pthread_mutex_destroy(&s.lock);
+	store_close(s.q[1]);
 	assert_int_equal(s.errors, 0);
 	assert_int_equal(s.overlap, 0);
 	assert_int_equal(s.jobs, CL_USERS * CL_JOBS);
@@ -745,6 +787,7 @@ store_failure_recovers(void **state)
 	enum store_enqueue_result r;
 	int writable;
 
+	FX_ONLY_SQLITE(fx, "a file size limit; store_unreachable_recovers is PostgreSQL's");
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
 	zero = saved;
 	zero.rlim_cur = 0;
@@ -767,6 +810,271 @@ store_failure_recovers(void **state)
 	assert_counts(fx, 1, 0, 0, 0);
 	reopen(fx, STORE_OPEN_SERVER);
 	assert_counts(fx, 1, 0, 0, 0);
+}
+
+/*
+ * PostgreSQL unreachable (here: the database refuses connections and
+ * drops the ones it had, as in a restart): intake's commit fails, so
+ * deliveries are answered 503, and readiness says so; once it takes
+ * connections again, the store works again without being reopened.
+ */
+static void
+store_unreachable_recovers(void **state)
+{
+	struct fixture *fx = *state;
+	char sql[256];
+	size_t stored = 99;
+	int64_t c[4];
+
+	FX_ONLY_PG(fx, "a database server; store_failure_recovers is SQLite's");
+	must_enqueue(fx, "evt-0", "uuid-0", "user-a", "2024-01-01T00:00:00.000Z");
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS false", fx->db);
+	assert_int_equal(fx_pg_admin(sql), 0);
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+	    " WHERE datname = '%s'", fx->db);
+	assert_int_equal(fx_pg_admin(sql), 0);
+
+	fx->err[0] = '\0';
+	assert_int_equal(enqueue1(fx, "evt-1", "uuid-1", "user-a",
+	    "2024-01-01T00:00:01.000Z", &stored), STORE_FAILED);
+	assert_int_equal(stored, 0);
+	assert_non_null(strstr(fx->err, fx->db));
+	assert_int_equal(store_writable(fx->q), 0);
+	assert_int_equal(store_counts(fx->q, c), -1);
+
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS true", fx->db);
+	assert_int_equal(fx_pg_admin(sql), 0);
+	assert_int_equal(store_writable(fx->q), 1);
+	/* the same delivery, redelivered, is stored */
+	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
+	assert_counts(fx, 2, 0, 0, 0);
+}
+
+/*
+ * Two replicas: a lease is the holder's for as long as it renews it
+ * (longer than the lease itself); once the holder is gone, the user goes
+ * to the other replica within the lease, and an outcome the old holder
+ * sends late changes nothing.
+ */
+static void
+lease_expires_to_replica(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *b, *a2;
+	struct store_lease la, lb;
+
+	FX_ONLY_PG(fx, "replicas on one database");
+	fx->lease_ms = 600;
+	reopen(fx, STORE_OPEN_SERVER);
+	b = fx_open(fx, STORE_OPEN_SERVER);
+	assert_non_null(b);
+	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
+	must_lease(fx, LATER, &la, "user-a", 1);
+	assert_int_equal(store_lease(b, LATER, &lb, fx->err, sizeof(fx->err)), 0);
+	fx_sleep_ms(3 * fx->lease_ms);
+	/* renewed all along */
+	assert_int_equal(store_lease(b, LATER, &lb, fx->err, sizeof(fx->err)), 0);
+	assert_counts(fx, 0, 1, 0, 0);
+
+	store_close(fx->q); /* replica A dies holding user-a */
+	fx->q = NULL;
+	fx_sleep_ms(fx->lease_ms + 400);
+	assert_int_equal(store_lease(b, LATER, &lb, fx->err, sizeof(fx->err)), 1);
+	assert_string_equal(lb.user_id, "user-a");
+	assert_int_equal(lb.njobs, 1);
+	assert_int_equal(lb.jobs[0].id, la.jobs[0].id);
+	assert_int_equal(lb.jobs[0].attempts, 0);
+	assert_true(lb.token != la.token);
+
+	/* A's outcome, late: nothing */
+	a2 = fx_open(fx, STORE_OPEN_SERVER);
+	assert_non_null(a2);
+	assert_int_equal(store_complete(a2, &la), 0);
+	assert_int_equal(store_retry(a2, &la, 0, "late"), 0);
+	fx->q = a2;
+	assert_counts(fx, 0, 1, 0, 0);
+	assert_int_equal(store_complete(b, &lb), 0);
+	assert_counts(fx, 0, 0, 1, 0);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM jobs WHERE last_error = 'late'"), 0);
+	store_lease_free(&la);
+	store_lease_free(&lb);
+	store_close(b);
+}
+
+#define OC_REPLICAS 8
+
+struct oc_arg {
+	const char *loc;
+	struct store *q;
+	char err[STORE_ERROR_MAX + 1];
+};
+
+static void *
+oc_run(void *p)
+{
+	struct oc_arg *a = p;
+
+	a->q = store_open_at(a->loc, STORE_OPEN_SERVER, a->err, sizeof(a->err));
+	return NULL;
+}
+
+/* Replicas that start together on a new database: one creates the
+ * schema, the others wait for it and find it made. */
+static void
+open_concurrently(void **state)
+{
+	struct fixture *fx = *state;
+	struct oc_arg a[OC_REPLICAS];
+	pthread_t th[OC_REPLICAS];
+	struct fixture other;
+	int i;
+
+	FX_ONLY_PG(fx, "replicas on one database");
+	memset(&other, 0, sizeof(other));
+	assert_int_equal(fx_pg_create(other.db, sizeof(other.db), other.loc,
+	    sizeof(other.loc)), 0);
+	for (i = 0; i < OC_REPLICAS; i++) {
+		memset(&a[i], 0, sizeof(a[i]));
+		a[i].loc = other.loc;
+		assert_int_equal(pthread_create(&th[i], NULL, oc_run, &a[i]), 0);
+	}
+	for (i = 0; i < OC_REPLICAS; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < OC_REPLICAS; i++) {
+		if (a[i].q == NULL)
+			fail_msg("replica %d: %s", i, a[i].err);
+		store_close(a[i].q);
+	}
+	assert_int_equal(fx_db_int(&other, "SELECT count(*) FROM schema_version"), 1);
+	fx_pg_drop(other.db);
+}
+
+/* Jobs another replica stores wake this one's idle workers at once
+ * (LISTEN/NOTIFY), not after their idle wait. */
+static void
+notify_wakes_replica(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *b;
+	struct store_job_in j;
+	uint64_t seq;
+	size_t stored;
+	int64_t t0;
+
+	FX_ONLY_PG(fx, "replicas on one database");
+	b = fx_open(fx, STORE_OPEN_SERVER);
+	assert_non_null(b);
+	fx_sleep_ms(300); /* the keeper of fx->q listens */
+	seq = store_work_seq(fx->q);
+	job_init(&j, "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
+	t0 = util_now_ms();
+	assert_int_equal(store_enqueue(b, "evt-1", &j, 1, &stored, fx->err, sizeof(fx->err)),
+	    STORE_STORED);
+	store_wait_work(fx->q, seq, 10000);
+	assert_true(store_work_seq(fx->q) != seq);
+	assert_true(util_now_ms() - t0 < 5000);
+	store_close(b);
+}
+
+/*
+ * store migrate: a SQLite store with a job in each state, delivery IDs and
+ * remote IDs, copied into the case's (empty) PostgreSQL store: the same
+ * jobs under the same IDs (the leased one pending), the eventIds still
+ * duplicates, the remote IDs there; a second copy is refused. SQLite is
+ * no target.
+ */
+static void
+copy_sqlite_store(void **state)
+{
+	struct fixture *fx = *state;
+	struct fixture src;
+	struct store_copy_counts n;
+	struct store_job_info info;
+	struct store_lease l;
+	struct store *to;
+	char rid[STORE_ID_MAX + 1], hash[65];
+	size_t stored = 99;
+
+	memset(&src, 0, sizeof(src));
+	strcpy(src.dir, "/tmp/gs-test-copy-XXXXXX");
+	assert_non_null(mkdtemp(src.dir));
+	strcpy(src.loc, src.dir);
+	src.q = fx_open(&src, STORE_OPEN_SERVER);
+	assert_non_null(src.q);
+	must_enqueue(&src, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
+	must_enqueue(&src, "evt-2", "uuid-2", "user-b", "2024-01-01T00:00:02.000Z");
+	must_enqueue(&src, "evt-3", "uuid-3", "user-c", "2024-01-01T00:00:03.000Z");
+	must_enqueue(&src, "evt-4", "uuid-4", "user-d", "2024-01-01T00:00:04.000Z");
+	must_lease(&src, LATER, &l, "user-a", 1);
+	assert_int_equal(store_complete(src.q, &l), 0);
+	store_lease_free(&l);
+	must_lease(&src, LATER, &l, "user-b", 1);
+	assert_int_equal(store_dead(src.q, &l, "HTTP 400"), 0);
+	store_lease_free(&l);
+	must_lease(&src, LATER, &l, "user-c", 1); /* held when the copy runs */
+	store_lease_free(&l);
+	assert_int_equal(store_remote_put(src.q, "user-a", "r-1", "h1"), 0);
+
+	to = fx_open(fx, STORE_OPEN_ADMIN);
+	assert_non_null(to);
+	if (!fx_is_pg(fx)) {
+		assert_int_equal(store_copy(src.q, to, &n, fx->err, sizeof(fx->err)), -1);
+		assert_non_null(strstr(fx->err, "not supported"));
+		goto out;
+	}
+	assert_int_equal(store_copy(src.q, to, &n, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(n.jobs[STORE_PENDING], 2);
+	assert_int_equal(n.jobs[STORE_LEASED], 0);
+	assert_int_equal(n.jobs[STORE_DONE], 1);
+	assert_int_equal(n.jobs[STORE_DEAD], 1);
+	assert_int_equal(n.deliveries, 4);
+	assert_int_equal(n.remote_ids, 1);
+	assert_counts(fx, 2, 0, 1, 1);
+	assert_int_equal(store_admin_get(to, 2, &info, fx->err, sizeof(fx->err)), 1);
+	assert_string_equal(info.job.uuid, "uuid-2");
+	assert_int_equal(info.job.state, STORE_DEAD);
+	assert_string_equal(info.job.last_error, "HTTP 400");
+	assert_int_equal(store_remote_get(fx->q, "user-a", rid, sizeof(rid), hash,
+	    sizeof(hash)), 1);
+	assert_string_equal(rid, "r-1");
+	assert_string_equal(hash, "h1");
+	/* a redelivery is still a duplicate; new jobs get new IDs */
+	assert_int_equal(enqueue1(fx, "evt-4", "uuid-9", "user-x", "2024-01-01T00:00:09.000Z",
+	    &stored), STORE_DUPLICATE);
+	must_enqueue(fx, "evt-5", "uuid-5", "user-e", "2024-01-01T00:00:05.000Z");
+	assert_int_equal(db_int(fx, "SELECT max(id) FROM jobs"), 5);
+	/* the job that was leased is pending, and leased again */
+	must_lease(fx, LATER, &l, "user-c", 1);
+	assert_int_equal(l.jobs[0].id, 3);
+	store_lease_free(&l);
+	/* never into a store that holds anything */
+	assert_int_equal(store_copy(src.q, to, &n, fx->err, sizeof(fx->err)), -1);
+	assert_non_null(strstr(fx->err, "is not empty"));
+out:
+	store_close(to);
+	store_close(src.q);
+	unit_remove_dir(src.dir);
+}
+
+/* Periodic work (reconcile, pruning): one replica of a shared store a
+ * period; the only server of a SQLite store always. */
+static void
+claim_once_among_replicas(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *b = fx_open(fx, STORE_OPEN_SERVER);
+
+	assert_non_null(b);
+	assert_int_equal(store_claim(fx->q, "reconcile", 60000), 1);
+	assert_int_equal(store_claim(b, "reconcile", 60000), fx_is_pg(fx) ? 0 : 1);
+	assert_int_equal(store_claim(fx->q, "reconcile", 60000), fx_is_pg(fx) ? 0 : 1);
+	/* another task is claimed on its own */
+	assert_int_equal(store_claim(b, "prune", 60000), 1);
+	/* once the period has passed, whoever asks first */
+	fx_sleep_ms(50);
+	assert_int_equal(store_claim(b, "reconcile", 40), 1);
+	assert_int_equal(store_claim(fx->q, "reconcile", 40), fx_is_pg(fx) ? 0 : 1);
+	store_close(b);
 }
 
 static void
@@ -878,6 +1186,13 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(writable_ok, setup, teardown),
 	cmocka_unit_test_setup_teardown(remote_ids, setup, teardown),
 	cmocka_unit_test_setup_teardown(counts_and_age, setup, teardown),
+	cmocka_unit_test_setup_teardown(open_pg_unreachable, setup, teardown),
+	cmocka_unit_test_setup_teardown(store_unreachable_recovers, setup, teardown),
+	cmocka_unit_test_setup_teardown(lease_expires_to_replica, setup, teardown),
+	cmocka_unit_test_setup_teardown(open_concurrently, setup, teardown),
+	cmocka_unit_test_setup_teardown(notify_wakes_replica, setup, teardown),
+	cmocka_unit_test_setup_teardown(copy_sqlite_store, setup, teardown),
+	cmocka_unit_test_setup_teardown(claim_once_among_replicas, setup, teardown),
 };
 
 GS_UNIT_MAIN(tests)

@@ -27,7 +27,7 @@ setup_admin(void **state)
 	if (setup(state) != 0)
 		return -1;
 	fx = *state;
-	fx->adm = store_open_at(fx->dir, STORE_OPEN_ADMIN, fx->err, sizeof(fx->err));
+	fx->adm = fx_open(fx, STORE_OPEN_ADMIN);
 	if (fx->adm == NULL) {
 		fprintf(stderr, "store_open: %s\n", fx->err);
 		teardown(state);

@@ -40,6 +40,7 @@ struct config {
 	char *remote_id_attribute;
 	char *hooks_dir;
 	char *data_dir;
+	char *store; /* GROUPSYNC_STORE: "sqlite" or a postgresql:// URI */
 	char *log_format;
 	char *log_level;
 	char *remote_auth;
@@ -64,6 +65,7 @@ struct config {
 	int request_timeout_ms;
 	int reconcile_interval_s; /* serve: seconds between reconciles, 0 off */
 	int allow_insecure_http;
+	int store_lease_ms; /* GROUPSYNC_STORE_LEASE_MS */
 
 	/* Derived by validation. */
 	const char *group_ids[CONFIG_GROUPS_MAX]; /* point into group_ids_split */

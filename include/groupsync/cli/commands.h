@@ -40,4 +40,9 @@ void cmd_reconcile_usage(FILE *out);
 int cmd_okta_setup(const char *config_path, int argc, char **argv);
 void cmd_okta_setup_usage(FILE *out);
 
+/* store migrate --from DIR [--to URI] [--json] (cli/cmd_store.c); argv[0]
+ * is "store". */
+int cmd_store(const char *config_path, int argc, char **argv);
+void cmd_store_usage(FILE *out);
+
 #endif

@@ -5,9 +5,10 @@
  * complete, retry, dead-letter, release), the de-duplication keys
  * (delivery eventId, event uuid), the user -> remote ID map and the
  * operator commands on jobs. Nothing outside src/store/ sees how they are
- * kept: the backend is chosen at store_open() (today SQLite, one file in
- * WAL mode under the data directory; src/store/backend.h says what a
- * backend provides).
+ * kept: the backend is chosen at store_open() (SQLite, one file in WAL
+ * mode under the data directory, the default; or PostgreSQL, a database
+ * that several replicas share; src/store/backend.h says what a backend
+ * provides).
  *
  * Durability: a delivery's jobs are on disk before store_enqueue()
  * returns STORE_STORED; concurrent callers share one commit (group
@@ -80,6 +81,8 @@ struct store_lease {
 	char user_id[STORE_ID_MAX + 1];
 	struct store_job *jobs; /* owned: free with store_lease_free() */
 	size_t njobs;
+	int64_t token; /* the backend's name of this lease (a shared store
+	                * checks it when the lease ends); 0 for SQLite */
 };
 
 enum store_enqueue_result {
@@ -92,18 +95,39 @@ enum store_enqueue_result {
 #define STORE_OPEN_ADMIN 1  /* another process: leaves leases alone */
 
 /*
- * Opens the store the settings name (today: SQLite, creating
- * cfg->data_dir/groupsync.db if needed). Returns NULL and fills err on
- * failure. Free with store_close().
+ * A store shared by several processes (PostgreSQL) cannot tell a replica
+ * that died from one that is busy: a lease there lasts lease_ms unless
+ * its holder renews it (it does, while it runs), and a lease that
+ * expired is abandoned, so its jobs go to another replica. SQLite has one
+ * server process, whose start releases every lease; it ignores this.
+ */
+#define STORE_LEASE_MS_DEFAULT 30000
+struct store_params {
+	int lease_ms; /* 0: STORE_LEASE_MS_DEFAULT */
+};
+
+/*
+ * Opens the store the settings name: GROUPSYNC_STORE "sqlite" (the file
+ * cfg->data_dir/groupsync.db, created if needed) or a postgresql:// URI.
+ * Returns NULL and fills err on failure (never with a password). Free
+ * with store_close().
  */
 struct store *store_open(const struct config *cfg, int mode, char *err, size_t errlen);
 
 /*
- * Opens the store at location: "scheme://..." picks the backend of that
- * scheme (none but SQLite is built: any scheme is refused); anything else
- * is a data directory that holds the SQLite file. As store_open().
+ * Opens the store at location: "postgresql://..." or "postgres://..." (a
+ * libpq connection URI) is PostgreSQL; any other "scheme://" is refused;
+ * anything else is a data directory that holds the SQLite file. params
+ * may be NULL (defaults). As store_open().
  */
+struct store *store_open_with(const char *location, int mode, const struct store_params *params,
+    char *err, size_t errlen);
+/* store_open_with(location, mode, NULL, err, errlen). */
 struct store *store_open_at(const char *location, int mode, char *err, size_t errlen);
+
+/* The store's name for messages: the SQLite file's path, or
+ * postgresql://user@host:port/database (never a password). */
+const char *store_label(const struct store *s);
 
 /* Answers every enqueue still waiting, wakes waiting workers, frees s. */
 void store_close(struct store *s);
@@ -181,6 +205,15 @@ long long store_prune(struct store *s, int64_t older_than_ms);
 
 /* 1 when a write transaction can be committed now (readyz), else 0. */
 int store_writable(struct store *s);
+
+/*
+ * Periodic work that one replica of a shared store does for all (the
+ * periodic reconcile, pruning): 1 when this process should run task now,
+ * that is when no process has claimed it in the last period_ms (by the
+ * store's clock), and the claim is recorded; 0 when another one did; -1
+ * on error. A store with one server (SQLite) always answers 1.
+ */
+int store_claim(struct store *s, const char *task, int64_t period_ms);
 
 /* Remote IDs groupsync has written: user → remote ID, plus the hash of
  * the attributes last synced (so that an unchanged profile is a no-op).
@@ -263,5 +296,21 @@ int store_admin_retry_dead(struct store *s, int64_t now_ms, int64_t *count,
  */
 enum store_admin_result store_admin_drop(struct store *s, int64_t id,
     enum store_state *state, char *err, size_t errlen);
+
+/*
+ * store migrate: copies every job (a leased one as pending: nobody holds
+ * it in the new store), delivery eventId and remote ID of from into to,
+ * in one transaction of to, which must be empty (nothing is written
+ * otherwise). Then checks that to counts what was copied. Open from with
+ * STORE_OPEN_ADMIN while no server uses it (deliveries it took after the
+ * copy would not be in to). 0 with *n filled, or -1 with err set.
+ */
+struct store_copy_counts {
+	int64_t jobs[4]; /* by state, as stored in to */
+	int64_t deliveries;
+	int64_t remote_ids;
+};
+int store_copy(struct store *from, struct store *to, struct store_copy_counts *n,
+    char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,150 @@
+/*
+ * The PostgreSQL backend's operator queries: list, show, retry and drop
+ * jobs (see store.h), from an admin command while the replicas work.
+ *
+ * A change and the look-up that explains a refusal are one statement, so
+ * the state named in "job 5 is leased" is the one the change saw. A job
+ * made ready is announced (NOTIFY) so that the replicas take it at once.
+ */
+#include "pg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "groupsync/base/util.h"
+
+/* Reads a row of PG_ADMIN_COLUMNS. */
+static void
+pg_admin_read_row(const PGresult *r, int row, struct store_job_info *info)
+{
+	struct store_job *j = &info->job;
+
+	memset(info, 0, sizeof(*info));
+	pg_read_job(r, row, j); /* PG_ADMIN_COLUMNS starts with PG_JOB_COLUMNS */
+	/* the schema's CHECK keeps it within enum store_state */
+	j->state = (enum store_state)pg_get_i64(r, row, 12);
+	info->updated_ms = pg_get_i64(r, row, 13);
+}
+
+/* Newest first (the front keeps the newest and turns them around). $1 a
+ * mask of states (bit 1 << state), $2 at most, $3 the user or NULL. */
+int
+pg_admin_list(void *be, const struct store_list_query *qry, size_t max,
+    int (*row)(const struct store_job_info *info, void *arg), void *arg, char *err,
+    size_t errlen)
+{
+	struct store_job_info info;
+	char states[24], limit[24];
+	const char *params[] = {pg_i64(states, qry->states), pg_i64(limit, (int64_t)max),
+	    qry->user_id};
+	PGresult *r = pg_query(be, "SELECT " PG_ADMIN_COLUMNS " FROM jobs"
+	    " WHERE ($1::integer >> state) & 1 = 1 AND ($3::text IS NULL OR user_id = $3)"
+	    " ORDER BY id DESC LIMIT $2::bigint", 3, params, err, errlen, "list jobs");
+	int i, ret = 0;
+
+	if (r == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(r) && ret == 0; i++) {
+		pg_admin_read_row(r, i, &info);
+		if (row(&info, arg) != 0)
+			ret = -1;
+	}
+	PQclear(r);
+	return ret;
+}
+
+int
+pg_admin_get(void *be, int64_t id, struct store_job_info *out, char *err, size_t errlen)
+{
+	char ids[24];
+	const char *params[] = {pg_i64(ids, id)};
+	PGresult *r = pg_query(be, "SELECT " PG_ADMIN_COLUMNS " FROM jobs WHERE id = $1::bigint",
+	    1, params, err, errlen, "read job");
+	int ret;
+
+	if (r == NULL)
+		return -1;
+	ret = PQntuples(r) == 1;
+	if (ret)
+		pg_admin_read_row(r, 0, out);
+	PQclear(r);
+	return ret;
+}
+
+/*
+ * Runs a guarded change (a CTE "c" over the job $1::bigint that returns
+ * a row when it changed it) and reads, in the same statement, whether it
+ * did and else the state of the job (NULL: no such job).
+ */
+static enum store_admin_result
+pg_admin_change(struct pg_store *p, const char *change, int n, const char *const *params,
+    enum store_state *state, char *err, size_t errlen)
+{
+	char sql[1024];
+	PGresult *r;
+	enum store_admin_result res;
+
+	if (util_format(sql, sizeof(sql), "WITH c AS (%s)"
+	    " SELECT (SELECT count(*) FROM c), (SELECT state FROM jobs WHERE id = $1::bigint)",
+	    change) == -1) {
+		(void)util_format(err, errlen, "%s: change job: statement too long", p->label);
+		return STORE_ADMIN_ERROR;
+	}
+	r = pg_query(p, sql, n, params, err, errlen, "change job");
+	if (r == NULL)
+		return STORE_ADMIN_ERROR;
+	if (pg_get_i64(r, 0, 0) > 0) {
+		res = STORE_ADMIN_OK;
+	} else if (PQgetisnull(r, 0, 1)) {
+		res = STORE_ADMIN_NO_JOB;
+	} else {
+		*state = (enum store_state)pg_get_i64(r, 0, 1);
+		res = STORE_ADMIN_REFUSED;
+	}
+	PQclear(r);
+	return res;
+}
+
+/* never a leased job: a worker is syncing it and will finish it */
+enum store_admin_result
+pg_admin_retry(void *be, int64_t id, int64_t now_ms, enum store_state *state, char *err,
+    size_t errlen)
+{
+	struct pg_store *p = be;
+	char ids[24], now[24];
+	const char *params[] = {pg_i64(ids, id), pg_i64(now, now_ms), p->owner};
+
+	return pg_admin_change(p, "UPDATE jobs SET state = 0, attempts = 0,"
+	    " not_before = $2::bigint, updated = $2::bigint"
+	    " WHERE id = $1::bigint AND state IN (0, 3)"
+	    " RETURNING pg_notify('groupsync_jobs', $3)", 3, params, state, err, errlen);
+}
+
+enum store_admin_result
+pg_admin_drop(void *be, int64_t id, enum store_state *state, char *err, size_t errlen)
+{
+	char ids[24];
+	const char *params[] = {pg_i64(ids, id)};
+
+	return pg_admin_change(be, "DELETE FROM jobs WHERE id = $1::bigint AND state <> 1"
+	    " RETURNING 1", 1, params, state, err, errlen);
+}
+
+int
+pg_admin_retry_dead(void *be, int64_t now_ms, int64_t *count, char *err, size_t errlen)
+{
+	struct pg_store *p = be;
+	char now[24];
+	const char *params[] = {pg_i64(now, now_ms), p->owner};
+	PGresult *r = pg_query(p, "WITH c AS (UPDATE jobs SET state = 0, attempts = 0,"
+	    " not_before = $1::bigint, updated = $1::bigint WHERE state = 3 RETURNING 1)"
+	    " SELECT (SELECT count(*) FROM c), CASE WHEN EXISTS (SELECT 1 FROM c)"
+	    " THEN pg_notify('groupsync_jobs', $2) END", 2, params, err,
+	    errlen, "retry dead jobs");
+
+	if (r == NULL)
+		return -1;
+	*count = pg_get_i64(r, 0, 0);
+	PQclear(r);
+	return 0;
+}

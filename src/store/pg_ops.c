@@ -1,0 +1,32 @@
+/*
+ * pg_ops: the PostgreSQL backend as the store's front sees it, its table
+ * of operations (backend.h). pg.h says which file holds which.
+ */
+#include "pg.h"
+
+const struct store_ops store_pg_ops = {
+	.open = pg_open,
+	.close = pg_close,
+	.enqueue = pg_enqueue,
+	.lease = pg_lease,
+	.finish = pg_finish,
+	.next_due = pg_next_due,
+	.counts = pg_counts,
+	.oldest_pending = pg_oldest_pending,
+	.prune = pg_prune,
+	.writable = pg_writable,
+	.claim = pg_claim,
+	.remote_get = pg_remote_get,
+	.remote_put = pg_remote_put,
+	.remote_delete = pg_remote_delete,
+	.remote_each = pg_remote_each,
+	.admin_list = pg_admin_list,
+	.admin_get = pg_admin_get,
+	.admin_retry = pg_admin_retry,
+	.admin_retry_dead = pg_admin_retry_dead,
+	.admin_drop = pg_admin_drop,
+	.import_begin = pg_import_begin,
+	.import_row = pg_import_row,
+	.import_end = pg_import_end,
+	.listen = pg_listen,
+};

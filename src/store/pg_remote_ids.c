@@ -1,0 +1,84 @@
+/*
+ * The PostgreSQL backend's user -> remote ID map: the remote IDs
+ * groupsync has written and the fingerprint of what was last sent, shared
+ * by every replica.
+ */
+#include "pg.h"
+
+#include "groupsync/base/util.h"
+
+int
+pg_remote_get(void *be, const char *user_id, char *remote_id, size_t rlen, char *hash,
+    size_t hlen)
+{
+	char err[STORE_ERROR_MAX + 1];
+	const char *params[] = {user_id};
+	PGresult *r = pg_query(be, "SELECT remote_id, hash FROM remote_ids WHERE user_id = $1",
+	    1, params, err, sizeof(err), "read a remote ID");
+	int ret = -1;
+
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) == 0)
+		ret = 0;
+	/* a value that does not fit is an error, not a wrong ID */
+	else if (pg_copy(remote_id, rlen, r, 0, 0) == 0 && pg_copy(hash, hlen, r, 0, 1) == 0)
+		ret = 1;
+	PQclear(r);
+	return ret;
+}
+
+/* A write of the map: 0 or -1, and the store's write health. */
+static int
+pg_remote_write(struct pg_store *p, const char *sql, int n, const char *const *params,
+    const char *what)
+{
+	char err[STORE_ERROR_MAX + 1];
+	PGresult *r = pg_query(p, sql, n, params, err, sizeof(err), what);
+
+	pg_write_end(p, r != NULL, err);
+	PQclear(r);
+	return r != NULL ? 0 : -1;
+}
+
+int
+pg_remote_put(void *be, const char *user_id, const char *remote_id, const char *hash)
+{
+	char now[24];
+	const char *params[] = {user_id, remote_id, hash, pg_i64(now, util_now_ms())};
+
+	return pg_remote_write(be, "INSERT INTO remote_ids(user_id, remote_id, hash, updated)"
+	    " VALUES($1, $2, $3, $4::bigint) ON CONFLICT (user_id) DO UPDATE"
+	    " SET remote_id = excluded.remote_id, hash = excluded.hash,"
+	    " updated = excluded.updated", 4, params, "record a remote ID");
+}
+
+int
+pg_remote_delete(void *be, const char *user_id)
+{
+	const char *params[] = {user_id};
+
+	return pg_remote_write(be, "DELETE FROM remote_ids WHERE user_id = $1", 1, params,
+	    "forget a remote ID");
+}
+
+/*
+ * Calls fn for every user that has a remote record (remote_id not ""),
+ * from one read of them all (fn may take its time: no connection or lock
+ * is held meanwhile). Stops at fn's first non-zero answer and returns it.
+ */
+int
+pg_remote_each(void *be, int (*fn)(const char *user_id, void *arg), void *arg, char *err,
+    size_t errlen)
+{
+	PGresult *r = pg_query(be, "SELECT user_id FROM remote_ids WHERE remote_id <> ''", 0,
+	    NULL, err, errlen, "cannot read the remote IDs");
+	int i, ret = 0;
+
+	if (r == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(r) && ret == 0; i++)
+		ret = fn(PQgetvalue(r, i, 0), arg);
+	PQclear(r);
+	return ret;
+}
