@@ -65,6 +65,8 @@ scripts/cppcheck.sh
 
 stage "Release: build"
 dir=$(scripts/build.sh Release)
+stage "Release: no two files call each other (scripts/check_calls.py)"
+scripts/check_calls.py "$dir"
 stage "Release: unit, integration"
 ctest --test-dir "$dir" --output-on-failure -j"$(nproc)" -E '^(rel|sec)\.'
 
