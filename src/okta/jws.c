@@ -152,17 +152,29 @@ out:
 	return jwt;
 }
 
+/* Signs header and claims unless building them failed (bad), and frees
+ * both either way: the JWT, or NULL. */
+static char *
+okta_jwt_finish(EVP_PKEY *key, json_object *h, json_object *c, int bad)
+{
+	char *jwt = bad ? NULL : okta_jwt_sign(key, h, c);
+
+	json_object_put(h);
+	json_object_put(c);
+	return jwt;
+}
+
 char *
 okta_jwt_assertion(EVP_PKEY *key, const char *kid, const char *client_id, const char *aud,
     int64_t now_s)
 {
 	json_object *h = json_object_new_object(), *c = json_object_new_object();
-	char jti[32], *jwt = NULL;
+	char jti[32];
 	int bad;
 
 	bad = h == NULL || c == NULL || okta_jti(jti, sizeof(jti)) < 0;
 	if (bad)
-		goto out;
+		return okta_jwt_finish(key, h, c, bad);
 	bad |= okta_jset(h, "alg", json_object_new_string(EVP_PKEY_is_a(key, "EC") ?
 	    "ES256" : "RS256"));
 	bad |= okta_jset(h, "typ", json_object_new_string("JWT"));
@@ -174,12 +186,7 @@ okta_jwt_assertion(EVP_PKEY *key, const char *kid, const char *client_id, const 
 	bad |= okta_jset(c, "iat", json_object_new_int64(now_s));
 	bad |= okta_jset(c, "exp", json_object_new_int64(now_s + OKTA_ASSERTION_TTL));
 	bad |= okta_jset(c, "jti", json_object_new_string(jti));
-	if (!bad)
-		jwt = okta_jwt_sign(key, h, c);
-out:
-	json_object_put(h);
-	json_object_put(c);
-	return jwt;
+	return okta_jwt_finish(key, h, c, bad);
 }
 
 /* The public half of the DPoP key as a JWK (RFC 7518 section 6.2.1). */
@@ -233,13 +240,13 @@ okta_dpop_proof(EVP_PKEY *key, const char *htm, const char *url, const char *non
     const char *access_token, int64_t now_s)
 {
 	json_object *h = json_object_new_object(), *c = json_object_new_object();
-	char jti[32], ath[48], *jwt = NULL;
+	char jti[32], ath[48];
 	int bad;
 
 	bad = h == NULL || c == NULL || okta_jti(jti, sizeof(jti)) < 0 ||
 	    (access_token != NULL && okta_ath(access_token, ath, sizeof(ath)) < 0);
 	if (bad)
-		goto out;
+		return okta_jwt_finish(key, h, c, bad);
 	bad |= okta_jset(h, "typ", json_object_new_string("dpop+jwt"));
 	bad |= okta_jset(h, "alg", json_object_new_string("ES256"));
 	bad |= okta_jset(h, "jwk", okta_dpop_jwk(key));
@@ -252,12 +259,7 @@ okta_dpop_proof(EVP_PKEY *key, const char *htm, const char *url, const char *non
 		bad |= okta_jset(c, "nonce", json_object_new_string(nonce));
 	if (access_token != NULL)
 		bad |= okta_jset(c, "ath", json_object_new_string(ath));
-	if (!bad)
-		jwt = okta_jwt_sign(key, h, c);
-out:
-	json_object_put(h);
-	json_object_put(c);
-	return jwt;
+	return okta_jwt_finish(key, h, c, bad);
 }
 
 /* An encrypted key is a configuration error, never a terminal prompt. */
