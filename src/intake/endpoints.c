@@ -194,11 +194,17 @@ fail:
 	return 408;
 }
 
+/*
+ * The one line per delivery that explains it: the jobs stored (type and
+ * user) and every event not turned into a job with its reason, so that
+ * "Okta got 200 and nothing happened" can be answered from the log.
+ */
 static void
 endpoint_log_delivery(struct endpoint_req *r, const struct hook_delivery *d, size_t stored,
     int duplicate)
 {
 	char ev[16], jobs[16], st[16], it[16], inv[16], ms[24];
+	char queued[2048], skipped[2048];
 
 	snprintf(ev, sizeof(ev), "%zu", d->nevents);
 	snprintf(jobs, sizeof(jobs), "%zu", d->njobs);
@@ -206,23 +212,11 @@ endpoint_log_delivery(struct endpoint_req *r, const struct hook_delivery *d, siz
 	snprintf(it, sizeof(it), "%zu", d->ignored[HOOK_IGNORED_TYPE]);
 	snprintf(inv, sizeof(inv), "%zu", d->ignored[HOOK_IGNORED_INVALID]);
 	snprintf(ms, sizeof(ms), "%lld", (long long)(util_mono_ms() - r->start_ms));
+	hook_delivery_describe(d, queued, sizeof(queued), skipped, sizeof(skipped));
 	log_emit(LOG_INFO, duplicate ? "delivery duplicate" : "delivery accepted",
 	    "request_id", r->rid, "event_id", d->event_id, "events", ev, "jobs", jobs,
-	    "stored", st, "ignored_type", it, "ignored_invalid", inv, "ms", ms, (char *)NULL);
-}
-
-/* Logs the ignored events that an operator may want to know about. */
-static void
-endpoint_log_ignored(struct endpoint_req *r, const struct hook_delivery *d)
-{
-	char nt[16], gr[16];
-
-	if (d->ignored[HOOK_IGNORED_NO_TARGET] == 0 && d->ignored[HOOK_IGNORED_GROUP] == 0)
-		return;
-	snprintf(nt, sizeof(nt), "%zu", d->ignored[HOOK_IGNORED_NO_TARGET]);
-	snprintf(gr, sizeof(gr), "%zu", d->ignored[HOOK_IGNORED_GROUP]);
-	log_emit(LOG_DEBUG, "events ignored", "request_id", r->rid, "no_target", nt,
-	    "other_group", gr, (char *)NULL);
+	    "stored", st, "ignored_type", it, "ignored_invalid", inv, "ms", ms,
+	    "queued", queued, "not_synced", skipped, (char *)NULL);
 }
 
 /*
@@ -299,7 +293,6 @@ endpoint_deliver(struct endpoint_req *r)
 	}
 	endpoint_count_delivery(&d, res, stored);
 	endpoint_log_delivery(r, &d, stored, res == STORE_DUPLICATE);
-	endpoint_log_ignored(r, &d);
 	util_format(answer, sizeof(answer), "{\"events\":%zu,\"stored\":%zu,\"duplicate\":%s}",
 	    d.nevents, stored, res == STORE_DUPLICATE ? "true" : "false");
 	hook_delivery_free(&d);
