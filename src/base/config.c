@@ -25,7 +25,9 @@
 #define CONFIG_FILE_MAX (64 * 1024) /* secret files, config files */
 
 enum config_type { CT_STRING, CT_SECRET, CT_INT, CT_BOOL };
-enum config_origin { CO_UNSET = 0, CO_DEFAULT, CO_FILE, CO_ENV };
+/* CO_FILE: the --config file; CO_SECRET_FILE: a NAME_FILE secret file
+ * (named by either source), which check-config shows as "(file)" */
+enum config_origin { CO_UNSET = 0, CO_DEFAULT, CO_FILE, CO_ENV, CO_SECRET_FILE };
 
 struct config_option;
 typedef int (*config_check_fn)(const struct config *, const struct config_option *,
@@ -267,7 +269,7 @@ config_apply_source(char **raw, unsigned char *origin, const struct config_optio
 		content = config_read_file(file_value, err, errlen, o->name);
 		if (content == NULL)
 			return -1;
-		rc = config_set_raw(raw, origin, content, from);
+		rc = config_set_raw(raw, origin, content, CO_SECRET_FILE);
 		memset(content, 0, strlen(content));
 		free(content);
 		return rc;
@@ -621,7 +623,7 @@ config_each_secret(const struct config *c, void (*fn)(const char *))
 	}
 }
 
-static const char *const config_origin_names[] = {"unset", "default", "file", "env"};
+static const char *const config_origin_names[] = {"unset", "default", "config", "env", "file"};
 
 void
 config_dump(const struct config *c, FILE *out)

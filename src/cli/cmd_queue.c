@@ -151,8 +151,13 @@ admin_job_json(const struct store_job_info *info, int64_t now)
 	    admin_json_time(j->not_before_ms));
 	json_object_object_add(o, "created", admin_json_time(j->created_ms));
 	json_object_object_add(o, "updated", admin_json_time(info->updated_ms));
-	json_object_object_add(o, "last_error",
-	    json_object_new_string(j->last_error));
+	/* a done job's error is from an attempt before the one that
+	 * succeeded: said as such, never as the job's present trouble */
+	json_object_object_add(o, "last_error", json_object_new_string(
+	    j->state == STORE_DONE ? "" : j->last_error));
+	json_object_object_add(o, "past_error", j->state == STORE_DONE &&
+	    j->last_error[0] != '\0' ? json_object_new_string(j->last_error) :
+	    NULL);
 	return o;
 }
 
@@ -187,7 +192,12 @@ admin_list_row(json_object *o)
 	    admin_col(o, "state"), admin_col(o, "user_id"),
 	    admin_col(o, "event_type"), admin_col(o, "attempts"),
 	    admin_col(o, "next_attempt"));
-	admin_put_clean(admin_col(o, "last_error"), ADMIN_ERROR_WIDTH);
+	if (json_object_object_get(o, "past_error") != NULL) {
+		fputs("(past) ", stdout);
+		admin_put_clean(admin_col(o, "past_error"), ADMIN_ERROR_WIDTH);
+	} else {
+		admin_put_clean(admin_col(o, "last_error"), ADMIN_ERROR_WIDTH);
+	}
 	putchar('\n');
 	json_object_put(o);
 }
@@ -553,6 +563,12 @@ cmd_queue(const char *config_path, int argc, char **argv)
 	c.states = STORE_STATES_OPEN;
 	c.limit = ADMIN_LIST_LIMIT;
 	c.cmd = admin_find(argc, argv, &used);
+	if (c.cmd == NULL && argc == 1 && strcmp(argv[0], "queue") == 0) {
+		/* "queue" alone: the choices (a mistyped one stays one line) */
+		fprintf(stderr, "usage: groupsync queue SUBCOMMAND ...\n");
+		cmd_queue_usage(stderr);
+		return ADMIN_EXIT_USAGE;
+	}
 	if (c.cmd == NULL) {
 		fprintf(stderr, "groupsync: unknown command %s%s%s (see "
 		    "groupsync --help)\n", argv[0], argc > 1 ? " " : "",

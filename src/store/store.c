@@ -178,7 +178,10 @@ store_lease_free(struct store_lease *l)
 int
 store_complete(struct store *s, const struct store_lease *l)
 {
-	const struct store_outcome o = {STORE_DONE, 0, NULL, NULL};
+	/* the attempt that succeeded counts: `queue show` of a job done
+	 * after a retry says 2, not 1 (and never 0 after an operator's
+	 * retry); the error of the failed attempt stays, as the past */
+	const struct store_outcome o = {STORE_DONE, 1, NULL, NULL};
 
 	return s->ops->finish(s->be, l, &o);
 }

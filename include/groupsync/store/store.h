@@ -150,7 +150,8 @@ void store_wait_due(struct store *s, uint64_t seen, int max_ms);
 /* Wakes every waiter at once (shutdown). */
 void store_wake(struct store *s);
 
-/* Marks the lease's jobs done. */
+/* Marks the lease's jobs done, attempts+1 (this attempt); the last error
+ * stays, for the record, as the error of an earlier attempt. */
 int store_complete(struct store *s, const struct store_lease *l);
 
 /*
