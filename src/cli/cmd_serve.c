@@ -76,13 +76,15 @@ cmd_check_config(const char *path)
 	return rc;
 }
 
-/* Blocks the stop signals in every thread; main waits for them. */
+/* Blocks the stop signals and SIGHUP (reload) in every thread; main
+ * waits for them. */
 static void
 block_stop_signals(sigset_t *set)
 {
 	sigemptyset(set);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
@@ -116,10 +118,25 @@ maintain(const struct config *cfg, struct store *q)
 	    "delivery IDs", "rows", n < 0 ? NULL : count, (char *)NULL);
 }
 
-/* The main thread's life while serving: maintenance every minute until a
- * stop signal. Returns the signal. */
+/* SIGHUP: the templates again, checked first; a bad set keeps the old. */
+static void
+reload_templates(const struct config *cfg, struct remote *remote)
+{
+	char err[512];
+
+	if (remote_reload(remote, err, sizeof(err)) == 0)
+		log_emit(LOG_INFO, "templates reloaded", "hooks_dir", cfg->hooks_dir,
+		    (char *)NULL);
+	else
+		log_emit(LOG_WARN, "templates not reloaded: the loaded set stays",
+		    "hooks_dir", cfg->hooks_dir, "error", err, (char *)NULL);
+}
+
+/* The main thread's life while serving: maintenance every minute and a
+ * template reload on SIGHUP until a stop signal. Returns the signal. */
 static int
-wait_for_stop(const sigset_t *set, const struct config *cfg, struct store *q)
+wait_for_stop(const sigset_t *set, const struct config *cfg, struct store *q,
+    struct remote *remote)
 {
 	struct timespec minute = {60, 0};
 	int sig;
@@ -127,7 +144,9 @@ wait_for_stop(const sigset_t *set, const struct config *cfg, struct store *q)
 	for (;;) {
 		maintain(cfg, q);
 		sig = sigtimedwait(set, NULL, &minute);
-		if (sig > 0)
+		if (sig == SIGHUP)
+			reload_templates(cfg, remote);
+		else if (sig > 0)
 			return sig;
 	}
 }
@@ -213,7 +232,7 @@ cmd_serve(const char *path)
 	rc = service_start(&svc, &run.cfg);
 	if (rc == 0) {
 		log_started(&run.cfg, server_port(svc.srv));
-		sig = wait_for_stop(&set, &run.cfg, svc.q);
+		sig = wait_for_stop(&set, &run.cfg, svc.q, svc.remote);
 		log_emit(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
 		    (char *)NULL);
 	}

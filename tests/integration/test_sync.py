@@ -3,6 +3,7 @@ and the Okta stand-in (tests/standins/okta.js) that sends event hooks like
 Okta does. Walks the Workflows template's own test, then the failure cases."""
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -112,6 +113,46 @@ class Sync(SyncBase):
         wait_until(self.settled, what="queue settled")
         # never a full profile replace
         self.assertEqual([c for c in self.calls("PUT")], [])
+
+    def test_templates_reload_on_sighup(self):
+        """Issue 13 §7: SIGHUP loads the templates again, checked first: a
+        good set is used from the next sync on, a bad one is refused with
+        the reason in the log and the last good set stays in use."""
+        hooks = os.path.join(self.tmp, "hooks")
+        shutil.copytree(os.path.join(ROOT, "hooks", "rest"), hooks)
+        self.gs.stop()
+        self.gs.env["GROUPSYNC_HOOKS_DIR"] = hooks
+        self.gs.start()
+        create = os.path.join(hooks, "create.json")
+        with open(create, encoding="utf-8") as f:
+            good = f.read()
+
+        def hup_and_wait(msg, count):
+            self.gs.proc.send_signal(signal.SIGHUP)
+            wait_until(lambda: self.gs.log().count(msg) == count, what=msg)
+
+        def add_and_sync():
+            login = "u%s@example.com" % uuid.uuid4().hex[:8]
+            uid = self.new_user(login=login, email=login)
+            self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+            return self.synced(uid)
+
+        with open(create, "w", encoding="utf-8") as f:
+            f.write(good.replace('"oktaId": "{{user.id}}"',
+                                 '"oktaId": "{{user.id}}", "source": "reloaded"'))
+        hup_and_wait('"msg":"templates reloaded"', 1)
+        self.assertEqual(add_and_sync().get("source"), "reloaded")
+
+        with open(create, "w", encoding="utf-8") as f:
+            f.write(good.replace("{{user.id}}", "{{user.nope}}"))
+        hup_and_wait("templates not reloaded", 1)
+        [line] = [l for l in self.gs.log_lines() if l.get("msg", "").startswith(
+            "templates not reloaded")]
+        self.assertEqual(line["level"], "warn")
+        self.assertIn("create.json", line["error"])
+        # the last good set stays: still the "reloaded" one
+        self.assertEqual(add_and_sync().get("source"), "reloaded")
+        self.assertTrue(self.gs.proc.poll() is None)
 
     def test_same_event_three_times(self):
         self.okta.admin("POST", "/hook", {"enabled": False})

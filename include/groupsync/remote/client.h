@@ -34,6 +34,14 @@ struct remote;
 struct remote *remote_new(const struct config *cfg, char *err, size_t errlen);
 void remote_free(struct remote *r);
 
+/*
+ * Loads GROUPSYNC_HOOKS_DIR again (SIGHUP), checked as remote_new checks
+ * it, and puts the new set in place for the calls that start from now
+ * on; calls in flight finish with the set they began with. On failure
+ * (-1 + err naming the file) the loaded set stays. Thread-safe.
+ */
+int remote_reload(struct remote *r, char *err, size_t errlen);
+
 struct remote_result {
 	enum http_class cls;
 	long status;
