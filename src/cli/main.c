@@ -29,6 +29,7 @@ usage(FILE *out)
 	    "\n");
 	cmd_queue_usage(out);
 	cmd_reconcile_usage(out);
+	cmd_sync_usage(out);
 	cmd_okta_setup_usage(out);
 	fprintf(out,
 	    "\n"
@@ -64,6 +65,8 @@ main(int argc, char **argv)
 		    strcmp(argv[i], "replay") == 0)) {
 			/* the admin commands parse the rest of the line */
 			return cmd_queue(config_path, argc - i, argv + i);
+		} else if (cmd == NULL && strcmp(argv[i], "sync") == 0) {
+			return cmd_sync(config_path, argc - i, argv + i);
 		} else if (cmd == NULL && strcmp(argv[i], "reconcile") == 0) {
 			return cmd_reconcile(config_path, argc - i, argv + i);
 		} else if (cmd == NULL && strcmp(argv[i], "okta") == 0) {

@@ -295,6 +295,48 @@ remote_call(struct remote *r, const struct remote_set *set, struct http_client *
 	return rc;
 }
 
+/* "Name: [redacted]" for the auth header line, or NULL (mode none). */
+static char *
+remote_auth_redacted(const struct remote *r)
+{
+	const char *line = r->auth.mode == REMOTE_AUTH_STATIC ? r->auth.auth_line : NULL;
+	size_t n = line != NULL ? strcspn(line, ":") : 0;
+	char buf[160];
+
+	if (r->auth.mode == REMOTE_AUTH_OAUTH2)
+		return strdup("Authorization: Bearer [redacted]");
+	if (line == NULL || util_format(buf, sizeof(buf), "%.*s: [redacted]", (int)n, line) < 0)
+		return NULL;
+	return strdup(buf);
+}
+
+int
+remote_render(struct remote *r, const char *file, json_object *user, const char *remote_id,
+    struct template_request *out, char *err, size_t errlen)
+{
+	struct template_vars v = {user, remote_id, r->cfg};
+	struct remote_set *set;
+	size_t op, i;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (op = 0; op < REMOTE_NOPS && strcmp(remote_files[op], file) != 0; op++)
+		;
+	if (op == REMOTE_NOPS)
+		return remote_bad(err, errlen, file, "no such operation");
+	set = remote_set_get(r);
+	if (set->t[op] != NULL)
+		rc = template_render(set->t[op], &v, out, err, errlen) < 0 ? -1 : 1;
+	remote_set_put(set);
+	if (rc == 1) {
+		/* templates leave room for the auth header, as remote_call */
+		for (i = 0; out->headers[i] != NULL; i++)
+			;
+		out->headers[i] = remote_auth_redacted(r);
+	}
+	return rc;
+}
+
 static void
 remote_result_init(struct remote_result *res)
 {

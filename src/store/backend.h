@@ -84,6 +84,20 @@ struct store_ops {
 	 * is returned. */
 	int (*lease)(void *be, int64_t now_ms, struct store_lease *out, char *err,
 	    size_t errlen);
+	/*
+	 * store_lease_user(): in ONE durable transaction, when job->user_id
+	 * has no job leased: store job as enqueue stores one (a uuid already
+	 * stored is skipped), then lease every ready pending job of that user
+	 * exactly as lease does (same exclusion, out->user_id set, jobs via
+	 * store_lease_add) and return 1; when the user has a job leased:
+	 * store nothing, return 0. -1 with err: nothing committed. The check
+	 * and the lease must be atomic against every other lease of the
+	 * store (PostgreSQL: the same lock lease takes, or SELECT ... FOR
+	 * UPDATE on the user's rows). NULL: the front answers -1 ("not
+	 * supported by this store").
+	 */
+	int (*lease_user)(void *be, const struct store_job_in *job, int64_t now_ms,
+	    struct store_lease *out, char *err, size_t errlen);
 	/* Applies o to the lease's jobs that are still leased (a stale lease
 	 * cannot undo what happened since), in one transaction. 0 or -1. */
 	int (*finish)(void *be, const struct store_lease *l, const struct store_outcome *o);

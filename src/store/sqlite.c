@@ -77,6 +77,7 @@ static const char *const sq_sql[SQS_COUNT] = {
 	    " AND b.state = 0 AND b.not_before > ?1)"
 	    " ORDER BY j.published, j.id LIMIT 1",
 	[SQS_NEXT_DUE] = "SELECT min(not_before) FROM jobs WHERE state = 0 AND not_before > ?1",
+	[SQS_USER_LEASED] = "SELECT 1 FROM jobs WHERE user_id = ?1 AND state = 1 LIMIT 1",
 	[SQS_LEASE_JOBS] = "SELECT " SQ_JOB_COLUMNS " FROM jobs"
 	    " WHERE user_id = ?1 AND state = 0 AND not_before <= ?2"
 	    " ORDER BY published, id",

@@ -30,6 +30,7 @@ enum sq_stmt_id {
 	SQS_BEGIN, SQS_COMMIT, SQS_ROLLBACK,
 	SQS_DELIVERY_ADD, SQS_JOB_ADD,
 	SQS_LEASE_PICK, SQS_LEASE_JOBS, SQS_LEASE_MARK, SQS_FINISH, SQS_NEXT_DUE,
+	SQS_USER_LEASED,
 	SQS_COUNTS, SQS_OLDEST, SQS_HEALTH,
 	SQS_REMOTE_GET, SQS_REMOTE_PUT, SQS_REMOTE_DELETE,
 	SQS_PRUNE_JOBS, SQS_PRUNE_DELIVERIES,
@@ -82,6 +83,8 @@ void sq_close(void *be);
 
 int sq_enqueue(void *be, struct store_delivery *batch, char *err, size_t errlen);
 int sq_lease(void *be, int64_t now_ms, struct store_lease *out, char *err, size_t errlen);
+int sq_lease_user(void *be, const struct store_job_in *job, int64_t now_ms,
+    struct store_lease *out, char *err, size_t errlen);
 int sq_finish(void *be, const struct store_lease *l, const struct store_outcome *o);
 int64_t sq_next_due(void *be, int64_t now_ms);
 int sq_counts(void *be, int64_t counts[4]);

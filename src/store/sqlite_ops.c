@@ -12,6 +12,7 @@ const struct store_ops store_sqlite_ops = {
 	.close = sq_close,
 	.enqueue = sq_enqueue,
 	.lease = sq_lease,
+	.lease_user = sq_lease_user,
 	.finish = sq_finish,
 	.next_due = sq_next_due,
 	.counts = sq_counts,

@@ -165,6 +165,24 @@ store_lease(struct store *s, int64_t now_ms, struct store_lease *out, char *err,
 	return rc;
 }
 
+int
+store_lease_user(struct store *s, const struct store_job_in *job, int64_t now_ms,
+    struct store_lease *out, char *err, size_t errlen)
+{
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (s->ops->lease_user == NULL)
+		(void)util_format(err, errlen, "this store cannot lease one user");
+	else
+		rc = s->ops->lease_user(s->be, job, now_ms, out, err, errlen);
+	if (rc == 1 && out->njobs == 0)
+		rc = 0;
+	if (rc != 1)
+		store_lease_free(out);
+	return rc;
+}
+
 void
 store_lease_free(struct store_lease *l)
 {

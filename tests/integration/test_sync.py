@@ -11,7 +11,7 @@ import unittest
 import uuid
 
 from harness import (DONE, GROUP, ROOT, FaultProxy, Groupsync, JsonServer, OktaStandin,
-                     delivery, membership_event, wait_until)
+                     delivery, membership_event, run_cli, wait_until)
 
 OTHER_GROUP = "00g8othr9ZyXwVuTs4x7"
 PROFILE = {"login": "jane.doe@example.com", "email": "jane.doe@example.com",
@@ -153,6 +153,59 @@ class Sync(SyncBase):
         # the last good set stays: still the "reloaded" one
         self.assertEqual(add_and_sync().get("source"), "reloaded")
         self.assertTrue(self.gs.proc.poll() is None)
+
+    def test_sync_on_demand(self):
+        """Issue 13 §2: `groupsync sync USER --dry-run` prints the decision
+        and the requests (auth redacted) and sends nothing; without
+        --dry-run it syncs now, beside the running serve, through the
+        store's lease, and the job it stored shows in the queue."""
+        token = "remote-bearer-token-0123456789"
+        self.gs.stop()
+        self.gs.env.update({"GROUPSYNC_REMOTE_AUTH": "bearer", "GROUPSYNC_REMOTE_TOKEN": token,
+                            "GROUPSYNC_WORKERS": "1"})
+        self.gs.start()
+        uid = self.new_user()
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        self.deliveries_done()
+        wait_until(self.settled, what="the hook's sync done")
+        rec = self.synced(uid)
+
+        r = run_cli(["sync", uid, "--dry-run"], self.gs.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout
+        self.assertRegex(out, r"(?m)^decision +nothing$")
+        # a profile change whose event was lost: update, shown first
+        self.okta.admin("POST", "/users/%s/profile?emit=0" % uid, {"city": "North Haverbrook"})
+        jobs_before = len(self.gs.jobs())
+        r = run_cli(["sync", uid, "--dry-run"], self.gs.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout
+        self.assertNotIn(token, out + r.stderr)
+        self.assertRegex(out, r"(?m)^user +%s$" % uid)
+        self.assertRegex(out, r"(?m)^okta +active, member$")
+        self.assertRegex(out, r"(?m)^decision +update$")
+        self.assertRegex(out, r"(?m)^update\.json +\w+ %s/users/%s$"
+                         % (self.gs.env["REMOTE_BASE_URL"], rec["id"]))
+        self.assertRegex(out, r"(?m)^  header +Authorization: \[redacted\]$")
+        self.assertRegex(out, r'(?m)^  body +\{.*"city": ?"North Haverbrook"')
+        self.assertRegex(out, r"(?m)^outcome +dry run: nothing sent$")
+        self.assertEqual(self.remote_users(city="North Haverbrook"), [])
+        self.assertEqual(len(self.gs.jobs()), jobs_before)
+
+        r = run_cli(["sync", uid], self.gs.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^decision +update$")
+        self.assertRegex(r.stdout, r"(?m)^remote_status +200$")
+        self.assertRegex(r.stdout, r"(?m)^outcome +ok$")
+        self.assertEqual(len(self.remote_users(city="North Haverbrook")), 1)
+        mine = [j for j in self.gs.jobs() if j[2] == "groupsync.sync"]
+        self.assertEqual([j[3] for j in mine], [DONE])
+
+        # a user not in Okta: an error naming it, exit 1; bad usage: 2
+        r = run_cli(["sync", "00u0000000000missing"], self.gs.env)
+        self.assertRegex(r.stdout, r"(?m)^okta +not in Okta$")
+        self.assertEqual(run_cli(["sync"], self.gs.env).returncode, 2)
+        self.assertEqual(run_cli(["sync", "a b"], self.gs.env).returncode, 2)
 
     def test_same_event_three_times(self):
         self.okta.admin("POST", "/hook", {"enabled": False})

@@ -35,6 +35,10 @@ void cmd_queue_usage(FILE *out);
 int cmd_reconcile(const char *config_path, int argc, char **argv);
 void cmd_reconcile_usage(FILE *out);
 
+/* sync USER_ID [--dry-run] (cli/cmd_sync.c): provision on demand. */
+int cmd_sync(const char *config_path, int argc, char **argv);
+void cmd_sync_usage(FILE *out);
+
 /* okta setup --url URL [--name NAME] [--dry-run] (cli/cmd_okta_setup.c);
  * argv[0] is "okta". */
 int cmd_okta_setup(const char *config_path, int argc, char **argv);

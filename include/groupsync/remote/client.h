@@ -52,6 +52,19 @@ struct remote_result {
 	char error[256];
 };
 
+/*
+ * The request a call would send, for `groupsync sync --dry-run`: file is
+ * "find.json", "create.json", "update.json" or "delete.json". The auth
+ * header is added with its value replaced by "[redacted]" (nothing is
+ * fetched: an OAuth 2.0 token shows as "Bearer [redacted]"); {{env.*}}
+ * secrets in the rest are the caller's to redact (log_fput_redacted).
+ * Returns 1 with *out filled (free with template_request_free), 0 when
+ * the set has no such template, -1 with err.
+ */
+struct template_request;
+int remote_render(struct remote *r, const char *file, json_object *user,
+    const char *remote_id, struct template_request *out, char *err, size_t errlen);
+
 /* 1 when the set has a find template. */
 int remote_has_find(const struct remote *r);
 

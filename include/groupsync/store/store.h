@@ -130,6 +130,17 @@ int store_lease(struct store *s, int64_t now_ms, struct store_lease *out,
 void store_lease_free(struct store_lease *l);
 
 /*
+ * On demand (`groupsync sync USER`): stores job (for job->user_id) and
+ * leases it with every ready pending job of that user, as store_lease
+ * would, in one durable transaction, unless the user has a job leased
+ * (a worker is syncing it): then nothing is stored. Returns 1 with *out
+ * filled, 0 when the user is leased elsewhere, -1 on error (also when
+ * the backend cannot do it).
+ */
+int store_lease_user(struct store *s, const struct store_job_in *job, int64_t now_ms,
+    struct store_lease *out, char *err, size_t errlen);
+
+/*
  * Workers wait for work without polling hard: read store_work_seq()
  * before store_lease(); when nothing was ready, store_wait_work() returns
  * once a later commit stored jobs (the sequence moved), at close, or
