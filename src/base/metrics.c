@@ -37,7 +37,7 @@ static const char *const metrics_type_names[] = {
 #define METRICS_TYPE_N (sizeof(metrics_type_names) / sizeof(metrics_type_names[0]))
 
 static const char *const metrics_outcome_names[METRICS_SYNC_OUTCOME_N] = {
-	"ok", "retry", "dead", "released", "skipped", "store_failed",
+	"ok", "retry", "dead", "released", "skipped", "store_failed", "held",
 };
 
 static const char *const metrics_action_names[METRICS_ACTION_N] = {
@@ -406,6 +406,11 @@ metrics_render_queue(struct buf *b, const struct metrics_gauges *g)
 	    "Jobs in the dead-letter state, waiting for an operator.");
 	if (g->have_queue)
 		metrics_plain(b, "groupsync_dead_letters", metrics_i64(v, g->jobs[STORE_DEAD]));
+	metrics_family(b, "groupsync_deprovisions_held", "gauge",
+	    "Deprovisions held past GROUPSYNC_DEPROVISION_THRESHOLD, waiting for an operator "
+	    "(counted among the pending jobs).");
+	if (g->have_queue)
+		metrics_plain(b, "groupsync_deprovisions_held", metrics_i64(v, g->held));
 }
 
 static void

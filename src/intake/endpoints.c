@@ -393,7 +393,8 @@ endpoint_gauges(struct endpoints *s, struct metrics_gauges *g)
 {
 	memset(g, 0, sizeof(*g));
 	g->have_queue = store_counts(s->q, g->jobs) == 0 &&
-	    store_oldest_pending_ms(s->q, util_now_ms(), &g->oldest_pending_ms) == 0;
+	    store_oldest_pending_ms(s->q, util_now_ms(), &g->oldest_pending_ms) == 0 &&
+	    store_count_held(s->q, &g->held) == 0;
 	if (!g->have_queue)
 		log_emit(LOG_WARN, "metrics: cannot read the queue", (char *)NULL);
 	if (s->okta != NULL) {

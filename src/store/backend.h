@@ -138,6 +138,23 @@ struct store_ops {
 	    size_t errlen);
 	enum store_admin_result (*admin_drop)(void *be, int64_t id, enum store_state *state,
 	    char *err, size_t errlen);
+
+	/*
+	 * Held deprovisions (store.h: STORE_HELD_NOT_BEFORE). count_held:
+	 * the pending jobs whose not_before is STORE_HELD_NOT_BEFORE, 0 or
+	 * -1. admin_release_held: sets not_before to
+	 * STORE_RELEASED_NOT_BEFORE (and updated to now) on the pending jobs
+	 * whose not_before is STORE_HELD_NOT_BEFORE and, unless id is 0,
+	 * whose id is id; *count the rows changed. 0, or -1 with err. The
+	 * rest of holding needs nothing new: finish() with that not_before
+	 * holds a lease, and lease/next_due already treat such a job as
+	 * one backing off. Also: oldest_pending must leave held jobs out
+	 * (they wait for an operator, not for a worker). NULL: the front
+	 * answers -1.
+	 */
+	int (*count_held)(void *be, int64_t *count);
+	int (*admin_release_held)(void *be, int64_t id, int64_t now_ms, int64_t *count,
+	    char *err, size_t errlen);
 };
 
 /* The backends built in (store.c picks one at open). */

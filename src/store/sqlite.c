@@ -78,6 +78,9 @@ static const char *const sq_sql[SQS_COUNT] = {
 	    " ORDER BY j.published, j.id LIMIT 1",
 	[SQS_NEXT_DUE] = "SELECT min(not_before) FROM jobs WHERE state = 0 AND not_before > ?1",
 	[SQS_USER_LEASED] = "SELECT 1 FROM jobs WHERE user_id = ?1 AND state = 1 LIMIT 1",
+	[SQS_COUNT_HELD] = "SELECT count(*) FROM jobs WHERE state = 0 AND not_before = ?1",
+	[SQS_RELEASE_HELD] = "UPDATE jobs SET not_before = ?3, updated = ?2"
+	    " WHERE state = 0 AND not_before = ?4 AND (?1 = 0 OR id = ?1)",
 	[SQS_LEASE_JOBS] = "SELECT " SQ_JOB_COLUMNS " FROM jobs"
 	    " WHERE user_id = ?1 AND state = 0 AND not_before <= ?2"
 	    " ORDER BY published, id",
@@ -89,7 +92,9 @@ static const char *const sq_sql[SQS_COUNT] = {
 	    " last_error = coalesce(?5, last_error), updated = ?6"
 	    " WHERE id = ?1 AND state = 1",
 	[SQS_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
-	[SQS_OLDEST] = "SELECT min(created) FROM jobs WHERE state = 0",
+	/* held jobs (not_before INT64_MAX) wait for an operator, not a worker */
+	[SQS_OLDEST] = "SELECT min(created) FROM jobs WHERE state = 0"
+	    " AND not_before <> 9223372036854775807",
 	[SQS_HEALTH] = "INSERT OR REPLACE INTO health(id, checked) VALUES(1, ?1)",
 	[SQS_REMOTE_GET] = "SELECT remote_id, hash FROM remote_ids"
 	    " WHERE user_id = ?1",

@@ -179,3 +179,46 @@ sq_admin_retry_dead(void *be, int64_t now_ms, int64_t *count, char *err, size_t 
 	pthread_mutex_unlock(&q->lock);
 	return ret;
 }
+
+int
+sq_count_held(void *be, int64_t *count)
+{
+	struct sq_store *q = be;
+	sqlite3_stmt *st;
+	int ret = -1;
+
+	pthread_mutex_lock(&q->lock);
+	st = sq_stmt(q, SQS_COUNT_HELD);
+	sqlite3_bind_int64(st, 1, STORE_HELD_NOT_BEFORE);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*count = sqlite3_column_int64(st, 0);
+		ret = 0;
+	}
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+int
+sq_admin_release_held(void *be, int64_t id, int64_t now_ms, int64_t *count, char *err,
+    size_t errlen)
+{
+	struct sq_store *q = be;
+	sqlite3_stmt *st;
+	int ret = -1;
+
+	pthread_mutex_lock(&q->lock);
+	st = sq_stmt(q, SQS_RELEASE_HELD);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now_ms);
+	sqlite3_bind_int64(st, 3, STORE_RELEASED_NOT_BEFORE);
+	sqlite3_bind_int64(st, 4, STORE_HELD_NOT_BEFORE);
+	if (sq_step_done(st) == -1) {
+		sq_seterr(q, err, errlen, "release held jobs");
+	} else {
+		*count = sqlite3_changes64(q->db);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}

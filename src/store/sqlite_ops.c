@@ -28,4 +28,6 @@ const struct store_ops store_sqlite_ops = {
 	.admin_retry = sq_admin_retry,
 	.admin_retry_dead = sq_admin_retry_dead,
 	.admin_drop = sq_admin_drop,
+	.count_held = sq_count_held,
+	.admin_release_held = sq_admin_release_held,
 };

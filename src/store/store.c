@@ -223,6 +223,34 @@ store_dead(struct store *s, const struct store_lease *l, const char *error)
 }
 
 int
+store_hold(struct store *s, const struct store_lease *l, const char *why)
+{
+	const int64_t held = STORE_HELD_NOT_BEFORE;
+	const struct store_outcome o = {STORE_PENDING, 0, &held, why != NULL ? why : ""};
+
+	return s->ops->finish(s->be, l, &o);
+}
+
+int
+store_count_held(struct store *s, int64_t *count)
+{
+	*count = 0;
+	return s->ops->count_held != NULL ? s->ops->count_held(s->be, count) : -1;
+}
+
+int
+store_admin_release_held(struct store *s, int64_t id, int64_t *count, char *err,
+    size_t errlen)
+{
+	*count = 0;
+	if (s->ops->admin_release_held == NULL) {
+		(void)util_format(err, errlen, "this store cannot release held jobs");
+		return -1;
+	}
+	return s->ops->admin_release_held(s->be, id, util_now_ms(), count, err, errlen);
+}
+
+int
 store_release(struct store *s, const struct store_lease *l)
 {
 	const struct store_outcome o = {STORE_PENDING, 0, NULL, NULL};

@@ -249,7 +249,7 @@ class Admin(unittest.TestCase):
         self.set_job(self.rows()[0][0], DEAD, 10, "boom")
         [stats] = self.cli_json("queue", "stats")
         age = stats.pop("oldest_pending_age_ms")
-        self.assertEqual(stats, {"pending": 2, "leased": 0, "done": 0, "dead": 1})
+        self.assertEqual(stats, {"pending": 2, "leased": 0, "done": 0, "dead": 1, "held": 0})
         self.assertTrue(0 <= age < 600000, age)
         text = self.cli("queue", "stats").stdout
         self.assertRegex(text, r"(?m)^dead +1$")

@@ -1,6 +1,7 @@
 """Sync end to end: the real binary, a real json-server as the remote system
 and the Okta stand-in (tests/standins/okta.js) that sends event hooks like
 Okta does. Walks the Workflows template's own test, then the failure cases."""
+import json
 import os
 import shutil
 import signal
@@ -206,6 +207,54 @@ class Sync(SyncBase):
         self.assertRegex(r.stdout, r"(?m)^okta +not in Okta$")
         self.assertEqual(run_cli(["sync"], self.gs.env).returncode, 2)
         self.assertEqual(run_cli(["sync", "a b"], self.gs.env).returncode, 2)
+
+    def test_deprovision_threshold_holds(self):
+        """Issue 13 §4: past GROUPSYNC_DEPROVISION_THRESHOLD deprovisions
+        in an hour the rest are held (a warning, a metric, the queue say
+        so) while creates go on; an operator releases or drops them."""
+        self.gs.stop()
+        self.gs.env["GROUPSYNC_DEPROVISION_THRESHOLD"] = "1"
+        self.gs.start()
+
+        def add_user():
+            login = "u%s@example.com" % uuid.uuid4().hex[:8]
+            uid = self.new_user(login=login, email=login)
+            self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+            return uid
+
+        users = [add_user() for _ in range(3)]
+        for uid in users:
+            self.synced(uid)
+        for uid in users:
+            self.okta.admin("DELETE", "/groups/%s/members/%s" % (GROUP, uid))
+        self.deliveries_done()
+        wait_until(lambda: self.gs.log().count('"msg":"deprovision held"') == 2,
+                   what="two deprovisions held")
+        self.assertEqual(len(self.remote.users()), 2)
+        # creates and updates go on
+        self.synced(add_user())
+        listed = [json.loads(l) for l in run_cli(["queue", "list", "--json"],
+                                                 self.gs.env).stdout.splitlines()]
+        held = [j for j in listed if j["state"] == "held"]
+        self.assertEqual(sorted(j["user_id"] for j in held), sorted(
+            u for u in users if any(r.get("oktaId") == u for r in self.remote.users())))
+        self.assertTrue(all(j["last_error"].startswith("held:") for j in held), held)
+        st, _, body = self.gs.request("GET", "/metrics")
+        self.assertIn("groupsync_deprovisions_held 2\n", body.decode())
+        self.assertIn('groupsync_syncs_total{outcome="held"', body.decode())
+        stats = json.loads(run_cli(["queue", "stats", "--json"], self.gs.env).stdout)
+        self.assertEqual(stats["held"], 2)
+
+        r = run_cli(["queue", "drop", str(held[0]["id"])], self.gs.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run_cli(["queue", "release-held", "--all", "--json"], self.gs.env)
+        self.assertEqual((r.returncode, json.loads(r.stdout)), (0, {"released": 1}), r.stderr)
+        # released: deleted now, though the hour's threshold is still spent
+        wait_until(lambda: len(self.remote.users()) == 2, what="released deprovision done")
+        self.assertEqual([u.get("oktaId") for u in self.remote.users()
+                          if u.get("oktaId") in users], [held[0]["user_id"]])
+        self.assertEqual(run_cli(["queue", "release-held", "--all", "--json"],
+                                 self.gs.env).stdout.strip(), '{"released":0}')
 
     def test_same_event_three_times(self):
         self.okta.admin("POST", "/hook", {"enabled": False})

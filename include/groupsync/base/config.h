@@ -54,6 +54,7 @@ struct config {
 	char *remote_scope;
 	int workers;
 	int max_attempts;
+	int deprovision_threshold; /* deprovisions per hour before holding, 0 off */
 	int retry_base_ms;
 	int retry_max_ms;
 	int http_timeout_ms;

@@ -175,6 +175,30 @@ int store_retry(struct store *s, const struct store_lease *l,
 /* Moves the lease's jobs to the dead-letter state with the error. */
 int store_dead(struct store *s, const struct store_lease *l, const char *error);
 
+/*
+ * Deprovisions held for an operator (GROUPSYNC_DEPROVISION_THRESHOLD): a
+ * held job is a pending job with not_before STORE_HELD_NOT_BEFORE, so it
+ * never falls due, and its user's later jobs wait behind it as behind any
+ * job that backs off. An operator releases it (not_before
+ * STORE_RELEASED_NOT_BEFORE: due at once, and marked so that the worker
+ * does not hold it again) or drops it. No new state or column: every
+ * backend keeps them as it keeps pending jobs.
+ */
+#define STORE_HELD_NOT_BEFORE INT64_MAX
+#define STORE_RELEASED_NOT_BEFORE INT64_C(1)
+
+/* Puts the lease's jobs on hold with the reason as their last error;
+ * attempts unchanged (nothing was attempted). */
+int store_hold(struct store *s, const struct store_lease *l, const char *why);
+
+/* Jobs held now. 0, or -1 (also when the backend cannot count them). */
+int store_count_held(struct store *s, int64_t *count);
+
+/* Releases held job id, or every held job when id is 0; *count says how
+ * many. 0 or -1 (err). */
+int store_admin_release_held(struct store *s, int64_t id, int64_t *count, char *err,
+    size_t errlen);
+
 /* Gives the lease back untouched (shutdown): pending, attempts unchanged. */
 int store_release(struct store *s, const struct store_lease *l);
 
