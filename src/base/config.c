@@ -944,3 +944,79 @@ config_validate_all(struct config *c, char *err, size_t errlen)
 		return -1;
 	return config_split_groups(c, err, errlen);
 }
+
+/* Levenshtein distance of a and b, for "did you mean" (names are short). */
+static size_t
+config_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, prev, cur, row[128];
+
+	if (lb >= sizeof(row) / sizeof(row[0]))
+		return (size_t)-1;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			cur = row[j];
+			row[j] = a[i - 1] == b[j - 1] ? prev : 1 + (prev < row[j] ?
+			    (prev < row[j - 1] ? prev : row[j - 1]) :
+			    (row[j] < row[j - 1] ? row[j] : row[j - 1]));
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+/* 1 when name (n bytes) is a setting, or NAME_FILE of a secret one. */
+static int
+config_env_known(const char *name, size_t n)
+{
+	size_t i, k;
+
+	for (i = 0; i < NOPTIONS; i++) {
+		const struct config_option *o = &config_options[i];
+
+		k = strlen(o->name);
+		if (k == n && strncmp(o->name, name, n) == 0)
+			return 1;
+		if (o->type == CT_SECRET && n == k + 5 && strncmp(o->name, name, k) == 0 &&
+		    strncmp(name + k, "_FILE", 5) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+size_t
+config_unknown_env(void (*fn)(const char *message, void *arg), void *arg)
+{
+	extern char **environ;
+	char name[128], msg[320];
+	const char *best;
+	size_t i, d, bestd, n, count = 0;
+	char **e;
+
+	for (e = environ; *e != NULL; e++) {
+		n = strcspn(*e, "=");
+		if (strncmp(*e, "GROUPSYNC_", 10) != 0 || config_env_known(*e, n) ||
+		    n >= sizeof(name))
+			continue;
+		memcpy(name, *e, n);
+		name[n] = '\0';
+		best = NULL;
+		bestd = (size_t)-1;
+		for (i = 0; i < NOPTIONS; i++) {
+			d = config_distance(name, config_options[i].name);
+			if (d < bestd) {
+				bestd = d;
+				best = config_options[i].name;
+			}
+		}
+		(void)util_format(msg, sizeof(msg), "%s: unknown setting (did you mean %s?)",
+		    name, best != NULL ? best : "?");
+		fn(msg, arg);
+		count++;
+	}
+	return count;
+}

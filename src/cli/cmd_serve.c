@@ -56,19 +56,39 @@ load_clients(const struct config *cfg, struct remote **remote, struct okta **okt
 	return 0;
 }
 
+static void
+print_unknown(const char *message, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "groupsync: %s\n", message);
+}
+
+static void
+log_unknown(const char *message, void *arg)
+{
+	(void)arg;
+	log_emit(LOG_WARN, "unknown setting in the environment", "detail", message,
+	    (char *)NULL);
+}
+
 int
-cmd_check_config(const char *path)
+cmd_check_config(const char *path, int online)
 {
 	struct command_ctx run;
 	struct remote *remote;
 	struct okta *okta;
-	int rc = command_open(&run, "check-config", path, 0);
+	int rc = command_open(&run, "check-config", path, online ? COMMAND_OKTA : 0);
 
+	/* a mistyped variable is silently not set: say so, as an error */
+	if (config_unknown_env(print_unknown, NULL) > 0 && rc == 0)
+		rc = EXIT_USAGE;
 	if (rc == 0 && load_clients(&run.cfg, &remote, &okta) < 0)
 		rc = EXIT_USAGE;
 	if (rc == 0) {
 		config_dump(&run.cfg, stdout);
 		printf("configuration ok\n");
+		if (online)
+			rc = cmd_check_online(&run, remote);
 		okta_free(okta);
 		remote_free(remote);
 	}
@@ -227,6 +247,7 @@ cmd_serve(const char *path)
 		command_close(&run);
 		return rc;
 	}
+	(void)config_unknown_env(log_unknown, NULL);
 	block_stop_signals(&set);
 	mg_init_library(MG_FEATURES_TLS | MG_FEATURES_IPV6);
 	rc = service_start(&svc, &run.cfg);

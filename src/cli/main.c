@@ -23,7 +23,10 @@ usage(FILE *out)
 	    "\n"
 	    "commands:\n"
 	    "  serve          run the event-hook endpoint (until SIGTERM or SIGINT)\n"
-	    "  check-config   validate the settings and print them, secrets redacted\n"
+	    "  check-config [--online]\n"
+	    "                 validate the settings and print them, secrets redacted;\n"
+	    "                 --online: also check Okta (credentials, groups, schema,\n"
+	    "                 event hook) and the remote (templates, find)\n"
 	    "  version        print the version\n"
 	    "  help           print this help\n"
 	    "\n");
@@ -48,7 +51,7 @@ int
 main(int argc, char **argv)
 {
 	const char *config_path = NULL, *cmd = NULL;
-	int i;
+	int i, online = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
@@ -71,6 +74,9 @@ main(int argc, char **argv)
 			return cmd_reconcile(config_path, argc - i, argv + i);
 		} else if (cmd == NULL && strcmp(argv[i], "okta") == 0) {
 			return cmd_okta_setup(config_path, argc - i, argv + i);
+		} else if (cmd != NULL && strcmp(cmd, "check-config") == 0 &&
+		    strcmp(argv[i], "--online") == 0) {
+			online = 1;
 		} else if (cmd == NULL && argv[i][0] != '-') {
 			cmd = argv[i];
 		} else {
@@ -88,7 +94,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "check-config") == 0)
-		return cmd_check_config(config_path);
+		return cmd_check_config(config_path, online);
 	if (strcmp(cmd, "serve") == 0)
 		return cmd_serve(config_path);
 	fprintf(stderr, "groupsync: unknown command %s (see groupsync --help)\n", cmd);

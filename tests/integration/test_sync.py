@@ -256,6 +256,49 @@ class Sync(SyncBase):
         self.assertEqual(run_cli(["queue", "release-held", "--all", "--json"],
                                  self.gs.env).stdout.strip(), '{"released":0}')
 
+    def test_check_config_online(self):
+        """Issue 13 §3: check-config --online asks Okta and the remote: the
+        groups (name, members), the schema attribute, every template for a
+        real member, the remote's find, the event hook; every check runs
+        and the exit status says whether all passed."""
+        uid = self.new_user()
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        self.synced(uid)
+        env = dict(self.gs.env)
+        env["GROUPSYNC_GROUP_IDS"] = GROUP
+        r = run_cli(["check-config", "--online"], env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = r.stdout
+        self.assertRegex(out, r'(?m)^ok +group +%s "API Provisioning Group", 1 members$' % GROUP)
+        self.assertRegex(out, r"(?m)^ok +schema +customId in the user profile$")
+        for f in ("find.json", "create.json", "update.json", "delete.json"):
+            self.assertRegex(out, r"(?m)^ok +template +%s$" % f)
+        self.assertRegex(out, r"(?m)^ok +remote +find answered 200 \(found\)$")
+        self.assertRegex(out, r"(?m)^ok +event hook +")
+
+        env = dict(self.gs.env)
+        env["GROUPSYNC_GROUP_IDS"] = GROUP + ",00g0000000000nothere"
+        r = run_cli(["check-config", "--online"], env)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^FAIL group +00g0000000000nothere: ")
+        # the checks after the failed one ran too
+        self.assertRegex(r.stdout, r"(?m)^ok +remote +find answered")
+
+    def test_check_config_unknown_variable(self):
+        """Issue 13 §3: a mistyped GROUPSYNC_* variable is an error naming
+        the closest known setting, not silently ignored."""
+        env = dict(self.gs.env)
+        env["GROUPSYNC_WORKRES"] = "3"
+        secret = os.path.join(self.tmp, "hook-secret")
+        with open(secret, "w") as f:
+            f.write(env.pop("GROUPSYNC_HOOK_SECRET"))
+        env["GROUPSYNC_HOOK_SECRET_FILE"] = secret  # a NAME_FILE is known
+        r = run_cli(["check-config"], env)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("groupsync: GROUPSYNC_WORKRES: unknown setting (did you mean "
+                      "GROUPSYNC_WORKERS?)", r.stderr)
+        self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+
     def test_same_event_three_times(self):
         self.okta.admin("POST", "/hook", {"enabled": False})
         uid = self.new_user()

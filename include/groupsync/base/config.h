@@ -105,4 +105,12 @@ void config_dump(const struct config *c, FILE *out);
 /* Prints the settings table (name, default, meaning) for --help. */
 void config_help(FILE *out);
 
+/*
+ * The environment's GROUPSYNC_* variables that name no setting (nor a
+ * secret's NAME_FILE): fn(message, arg) for each, the message naming the
+ * variable and the closest known name ("GROUPSYNC_WORKRES: unknown
+ * setting (did you mean GROUPSYNC_WORKERS?)"). Returns how many.
+ */
+size_t config_unknown_env(void (*fn)(const char *message, void *arg), void *arg);
+
 #endif
