@@ -433,3 +433,22 @@ sq_read_job(sqlite3_stmt *st, struct store_job *j)
 	j->created_ms = sqlite3_column_int64(st, 10);
 	(void)sq_copy_col(j->last_error, sizeof(j->last_error), st, 11);
 }
+
+int
+sq_scalar(struct sq_store *q, enum sq_stmt_id id, int64_t arg, int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc, ret;
+
+	pthread_mutex_lock(&q->lock);
+	st = sq_stmt(q, id);
+	sqlite3_bind_int64(st, 1, arg);
+	rc = sqlite3_step(st);
+	ret = rc == SQLITE_ROW ? sqlite3_column_type(st, 0) != SQLITE_NULL :
+	    rc == SQLITE_DONE ? 0 : -1;
+	if (ret == 1)
+		*out = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}

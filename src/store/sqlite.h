@@ -58,6 +58,10 @@ struct sq_store {
 void sq_seterr(struct sq_store *q, char *err, size_t errlen, const char *what);
 sqlite3_stmt *sq_stmt(struct sq_store *q, enum sq_stmt_id id);
 int sq_step_done(sqlite3_stmt *st);
+/* Runs statement id with ?1 = arg under q->lock: 1 with *out set from its
+ * first row's first column, 0 when it is NULL or there is no row, -1 on
+ * error. */
+int sq_scalar(struct sq_store *q, enum sq_stmt_id id, int64_t arg, int64_t *out);
 int sq_run(struct sq_store *q, enum sq_stmt_id id);
 void sq_rollback(struct sq_store *q);
 int sq_set_sync(struct sq_store *q, int full);

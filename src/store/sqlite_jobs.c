@@ -350,17 +350,9 @@ out:
 int64_t
 sq_next_due(void *be, int64_t now_ms)
 {
-	struct sq_store *q = be;
-	sqlite3_stmt *st;
 	int64_t due = -1;
 
-	pthread_mutex_lock(&q->lock);
-	st = sq_stmt(q, SQS_NEXT_DUE);
-	sqlite3_bind_int64(st, 1, now_ms);
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-		due = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	pthread_mutex_unlock(&q->lock);
+	(void)sq_scalar(be, SQS_NEXT_DUE, now_ms, &due);
 	return due;
 }
 

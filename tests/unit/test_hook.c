@@ -1134,6 +1134,10 @@ verification_small_buffer(void **state)
 	assert_int_equal(hook_verification_answer("abc", NULL, 0), -1);
 }
 
+/* A membership add for JANE to group g, with uuid u. */
+#define EV_ADD(u, g) "{\"eventType\":\"group.user_membership.add\",\"uuid\":\"" u "\"," \
+	"\"published\":" Q(PUB) ",\"target\":[" T_USER "," T_GROUP(g) "]}"
+
 /* Issue 13 §1: every event not turned into a job is named with its reason. */
 static void
 describe_names_reasons(void **state)
@@ -1141,10 +1145,7 @@ describe_names_reasons(void **state)
 	struct hook_delivery d;
 	char err[128], jobs[256], skipped[512];
 	const char *body = "{\"data\":{\"events\":["
-	    "{\"eventType\":\"group.user_membership.add\",\"uuid\":\"u1\","
-	    "\"published\":" Q(PUB) ",\"target\":[" T_USER "," T_GROUP(SYNC_GROUP) "]},"
-	    "{\"eventType\":\"group.user_membership.add\",\"uuid\":\"u2\","
-	    "\"published\":" Q(PUB) ",\"target\":[" T_USER "," T_GROUP(OTHER_GROUP) "]},"
+	    EV_ADD("u1", SYNC_GROUP) "," EV_ADD("u2", OTHER_GROUP) ","
 	    "{\"eventType\":\"user.lifecycle.suspend\",\"uuid\":\"u3\","
 	    "\"target\":[" T_USER "]},"
 	    "{\"eventType\":\"user.lifecycle.suspend\",\"uuid\":\"u4\","
@@ -1175,11 +1176,7 @@ describe_bounded(void **state)
 	struct hook_delivery d;
 	char err[128], jobs[80], skipped[8];
 	const char *body = "{\"data\":{\"events\":[1,2,3,"
-	    "{\"eventType\":\"group.user_membership.add\",\"uuid\":\"u1\","
-	    "\"published\":" Q(PUB) ",\"target\":[" T_USER "," T_GROUP(SYNC_GROUP) "]},"
-	    "{\"eventType\":\"group.user_membership.add\",\"uuid\":\"u2\","
-	    "\"published\":" Q(PUB) ",\"target\":[" T_USER "," T_GROUP(SYNC_GROUP) "]}"
-	    "]}}";
+	    EV_ADD("u1", SYNC_GROUP) "," EV_ADD("u2", SYNC_GROUP) "]}}";
 
 	(void)state;
 	assert_int_equal(parse(body, &d, err, sizeof(err)), 0);
