@@ -96,6 +96,8 @@ static const struct config_option config_options[] = {
 	    "expected value of that header (required)"},
 	{"GROUPSYNC_HOOK_SECRET_NEXT", CT_SECRET, NULL, S(hook_secret_next), 0, 0, check_secret, NULL,
 	    "second accepted value, for rotation"},
+	{"GROUPSYNC_STATUS_TOKEN", CT_SECRET, NULL, S(status_token), 0, 0, check_secret, NULL,
+	    "enables GET /status (operator page) for holders of this token"},
 	{"GROUPSYNC_OKTA_ORG_URL", CT_STRING, NULL, S(okta_org_url), 0, 0, check_url, NULL,
 	    "Okta org URL, e.g. https://example.okta.com (required)"},
 	{"GROUPSYNC_OKTA_API_TOKEN", CT_SECRET, NULL, S(okta_api_token), 0, 0, NULL, NULL,

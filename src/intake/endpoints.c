@@ -21,6 +21,7 @@
 #include "groupsync/base/util.h"
 #include "groupsync/intake/hook.h"
 #include "groupsync/intake/server.h"
+#include "groupsync/intake/status.h"
 
 #define SERVER_BODY_CHUNK (16 * 1024)
 #define SERVER_DRAIN_MAX (4 * SERVER_MAX_BODY)
@@ -33,6 +34,7 @@ struct endpoints {
 	struct okta *okta; /* NULL: no Okta metrics */
 	struct conn_guard *guard;
 	struct hook_filter filter;
+	int64_t start_ms; /* for /status's uptime */
 };
 
 /* One request being answered: what every reply and log line needs. */
@@ -435,6 +437,89 @@ endpoint_metrics(struct mg_connection *conn, void *cbdata)
 	return status;
 }
 
+/* The values /status shows: the store's, Okta's counters, the uptime. */
+static void
+endpoint_status_page(struct endpoints *s, struct buf *b)
+{
+	struct store_list_query dq = {STORE_STATE_BIT(STORE_DEAD), NULL, 20};
+	struct store_list_query rq = {STORE_STATE_BIT(STORE_DONE), NULL, 10};
+	struct store_job_info *dead = NULL, *recent = NULL;
+	struct status_view v;
+	struct okta_stats os;
+	char err[STORE_ERROR_MAX + 1];
+	int more;
+
+	memset(&v, 0, sizeof(v));
+	v.now_ms = util_now_ms();
+	v.uptime_s = (util_now_ms() - s->start_ms) / 1000;
+	v.have_queue = store_counts(s->q, v.jobs) == 0 &&
+	    store_oldest_pending_ms(s->q, v.now_ms, &v.oldest_pending_ms) == 0 &&
+	    store_count_held(s->q, &v.held) == 0 &&
+	    store_admin_list(s->q, &dq, &dead, &v.ndead, &more, err, sizeof(err)) == 0 &&
+	    store_admin_list(s->q, &rq, &recent, &v.nrecent, &more, err, sizeof(err)) == 0;
+	v.dead = dead;
+	v.recent = recent;
+	v.okta_remaining = -1;
+	if (s->okta != NULL) {
+		okta_get_stats(s->okta, &os);
+		v.okta_remaining = os.rate_remaining;
+	}
+	status_render(b, &v);
+	free(dead);
+	free(recent);
+}
+
+/*
+ * GET /status: the operator's page for holders of GROUPSYNC_STATUS_TOKEN
+ * (bearer header or the sign-in cookie); POST /status: the sign-in form.
+ * Off (404) when the token is unset. Nothing but the form without it.
+ */
+static int
+endpoint_status(struct mg_connection *conn, void *cbdata)
+{
+	struct endpoint_req r = {.conn = conn, .s = cbdata, .start_ms = util_mono_ms()};
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	const char *token = r.s->cfg->status_token;
+	char *body = NULL, tok[512] = "", cookie[STATUS_COOKIE_LEN + 1], set[192] = "";
+	struct buf b = {0};
+	size_t len = 0;
+	int post, ok, status;
+
+	endpoint_request_id(r.rid);
+	if (token == NULL || strcmp(ri->local_uri, "/status") != 0)
+		return endpoint_error(&r, 404, "not found");
+	post = strcmp(ri->request_method, "POST") == 0;
+	if (!post && strcmp(ri->request_method, "GET") != 0)
+		return endpoint_reply(&r, 405, "application/json",
+		    "{\"error\":\"method not allowed\"}", "Allow", "GET, POST");
+	ok = status_authorized(token, mg_get_header(conn, "Authorization"),
+	    mg_get_header(conn, "Cookie"));
+	if (post) {
+		status = endpoint_read_body(&r, &body, &len);
+		if (status != 0)
+			return endpoint_error(&r, status, "bad request");
+		ok = status_form_token(body, tok, sizeof(tok)) == 0 &&
+		    util_secret_equal(tok, strlen(tok), token, strlen(token));
+		memset(tok, 0, sizeof(tok));
+		free(body);
+		if (ok && status_cookie_value(token, cookie) == 0)
+			util_format(set, sizeof(set), "%s=%s; Path=/status; HttpOnly; Secure; "
+			    "SameSite=Strict", STATUS_COOKIE, cookie);
+		if (!ok)
+			log_emit(LOG_WARN, "status sign-in failed", "request_id", r.rid, "client",
+			    endpoint_client(&r), (char *)NULL);
+	}
+	if (!ok)
+		status_render_signin(&b, post);
+	else
+		endpoint_status_page(r.s, &b);
+	status = b.failed ? endpoint_error(&r, 500, "out of memory") :
+	    endpoint_reply(&r, ok ? 200 : 401, "text/html; charset=utf-8", b.p,
+	    ok && set[0] ? "Set-Cookie" : ok ? NULL : "WWW-Authenticate", ok ? set : "Bearer");
+	free(b.p);
+	return status;
+}
+
 /* Everything else: 404, so that civetweb never looks for a file. */
 static int
 endpoint_not_found(struct mg_connection *conn, void *cbdata)
@@ -455,6 +540,7 @@ endpoints_route(struct endpoints *s, struct mg_context *ctx)
 	mg_set_request_handler(ctx, "/healthz", endpoint_healthz, s);
 	mg_set_request_handler(ctx, "/readyz", endpoint_readyz, s);
 	mg_set_request_handler(ctx, "/metrics", endpoint_metrics, s);
+	mg_set_request_handler(ctx, "/status", endpoint_status, s);
 	mg_set_request_handler(ctx, "**", endpoint_not_found, s);
 }
 
@@ -479,6 +565,7 @@ endpoints_new(const struct endpoints_deps *d)
 	s->q = d->q;
 	s->okta = d->okta;
 	s->guard = d->guard;
+	s->start_ms = util_now_ms();
 	s->filter.group_ids = d->cfg->group_ids;
 	s->filter.ngroup_ids = d->cfg->ngroup_ids;
 	return s;

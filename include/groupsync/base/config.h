@@ -29,6 +29,7 @@ struct config {
 	char *hook_auth_header;
 	char *hook_secret;
 	char *hook_secret_next;
+	char *status_token; /* GET /status; NULL: off */
 	char *okta_org_url;
 	char *okta_api_token;
 	char *okta_client_id;
