@@ -854,6 +854,18 @@ check_pem_key(const struct config *c, const struct config_option *o, const char 
 }
 
 /* Splits GROUPSYNC_GROUP_IDS into group_ids[]. */
+/* Appends one problem to err, a line each (*n counts them). */
+static void
+config_add_problem(char *err, size_t errlen, size_t *n, const char *problem)
+{
+	size_t used = strlen(err);
+
+	if (used < errlen)
+		(void)util_format(err + used, errlen - used, "%s%s", *n > 0 ? "\n" : "",
+		    problem);
+	(*n)++;
+}
+
 static int
 config_split_groups(struct config *c, char *err, size_t errlen)
 {
@@ -915,36 +927,38 @@ config_validate_remote(const struct config *c, char *err, size_t errlen)
 static int
 config_validate_all(struct config *c, char *err, size_t errlen)
 {
-	if (c->hook_secret == NULL) {
-		util_format(err, errlen, "GROUPSYNC_HOOK_SECRET: required");
-		return -1;
-	}
-	if (c->okta_org_url == NULL) {
-		util_format(err, errlen, "GROUPSYNC_OKTA_ORG_URL: required");
-		return -1;
-	}
-	if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {
-		util_format(err, errlen, "%s: GROUPSYNC_TLS_CERT and GROUPSYNC_TLS_KEY go together",
+	/* Every problem at once, one per line (check-config from an empty
+	 * environment used to take a run per missing setting). */
+	char one[512];
+	size_t n = 0;
+
+#define CONFIG_PROBLEM(...) do { \
+	util_format(one, sizeof(one), __VA_ARGS__); \
+	config_add_problem(err, errlen, &n, one); \
+} while (0)
+	err[0] = '\0';
+	if (c->hook_secret == NULL)
+		CONFIG_PROBLEM("GROUPSYNC_HOOK_SECRET: required");
+	if (c->okta_org_url == NULL)
+		CONFIG_PROBLEM("GROUPSYNC_OKTA_ORG_URL: required");
+	if ((c->tls_cert == NULL) != (c->tls_key == NULL))
+		CONFIG_PROBLEM("%s: GROUPSYNC_TLS_CERT and GROUPSYNC_TLS_KEY go together",
 		    c->tls_cert ? "GROUPSYNC_TLS_KEY" : "GROUPSYNC_TLS_CERT");
-		return -1;
-	}
 	c->tls = c->tls_cert != NULL;
 	if (c->okta_api_token == NULL &&
-	    (c->okta_client_id == NULL || c->okta_private_key == NULL)) {
-		util_format(err, errlen,
-		    "GROUPSYNC_OKTA_API_TOKEN: required unless GROUPSYNC_OKTA_CLIENT_ID and "
-		    "GROUPSYNC_OKTA_PRIVATE_KEY are set");
-		return -1;
-	}
-	if ((c->okta_client_id == NULL) != (c->okta_private_key == NULL)) {
-		util_format(err, errlen, "%s: required with %s",
+	    (c->okta_client_id == NULL || c->okta_private_key == NULL))
+		CONFIG_PROBLEM("GROUPSYNC_OKTA_API_TOKEN: required unless GROUPSYNC_OKTA_CLIENT_ID "
+		    "and GROUPSYNC_OKTA_PRIVATE_KEY are set");
+	if ((c->okta_client_id == NULL) != (c->okta_private_key == NULL))
+		CONFIG_PROBLEM("%s: required with %s",
 		    c->okta_client_id ? "GROUPSYNC_OKTA_PRIVATE_KEY" : "GROUPSYNC_OKTA_CLIENT_ID",
 		    c->okta_client_id ? "GROUPSYNC_OKTA_CLIENT_ID" : "GROUPSYNC_OKTA_PRIVATE_KEY");
-		return -1;
-	}
-	if (config_validate_remote(c, err, errlen) < 0)
-		return -1;
-	return config_split_groups(c, err, errlen);
+	if (config_validate_remote(c, one, sizeof(one)) < 0)
+		config_add_problem(err, errlen, &n, one);
+	if (config_split_groups(c, one, sizeof(one)) < 0)
+		config_add_problem(err, errlen, &n, one);
+#undef CONFIG_PROBLEM
+	return n > 0 ? -1 : 0;
 }
 
 /* Levenshtein distance of a and b, for "did you mean" (names are short). */

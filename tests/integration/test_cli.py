@@ -85,6 +85,16 @@ class CLI(unittest.TestCase):
                 self.assertEqual(len(lines), 1, r.stderr)
                 self.assertTrue(lines[0].startswith("groupsync: " + want), lines[0])
 
+    def test_check_config_all_problems_at_once(self):
+        """Issue 13 §3: from an empty environment check-config names every
+        missing setting in one run, a line each (it took one run each)."""
+        r = run_cli(["check-config"], {"GROUPSYNC_DATA_DIR": self.tmp.name})
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual([l.split(":")[1].strip() for l in r.stderr.splitlines()],
+                         ["GROUPSYNC_HOOK_SECRET", "GROUPSYNC_OKTA_ORG_URL",
+                          "GROUPSYNC_OKTA_API_TOKEN", "GROUPSYNC_GROUP_IDS"])
+        self.assertTrue(all(l.startswith("groupsync: GROUPSYNC_") for l in r.stderr.splitlines()))
+
     def test_config_file(self):
         path = os.path.join(self.tmp.name, "groupsync.json")
         with open(path, "w") as f:
