@@ -2,7 +2,8 @@
  * store: the durable state of groupsync behind one interface.
  *
  * Owns jobs (one per handled event: enqueue with de-duplication, lease,
- * complete, retry, dead-letter, release), the de-duplication keys
+ * lease one named user on demand, complete, retry, dead-letter, hold for
+ * an operator, release), the de-duplication keys
  * (delivery eventId, event uuid), the user -> remote ID map and the
  * operator commands on jobs. Nothing outside src/store/ sees how they are
  * kept: the backend is chosen at store_open() (today SQLite, one file in
