@@ -460,6 +460,8 @@ endpoint_status_page(struct endpoints *s, struct buf *b)
 	v.dead = dead;
 	v.recent = recent;
 	v.okta_remaining = -1;
+	v.reconcile_last_ms = (int64_t)metrics_reconcile_last_ms();
+	v.reconcile_interval_s = s->cfg->reconcile_interval_s;
 	if (s->okta != NULL) {
 		okta_get_stats(s->okta, &os);
 		v.okta_remaining = os.rate_remaining;

@@ -235,6 +235,16 @@ status_render(struct buf *b, const struct status_view *v)
 		buf_printf(b, "%lld", (long long)v->okta_remaining);
 	else
 		buf_printf(b, "unknown (no Okta answer yet)");
+	buf_printf(b, "</p><h2>Reconcile</h2><p id=\"reconcile\">");
+	if (v->reconcile_interval_s <= 0)
+		buf_printf(b, "periodic reconcile off (GROUPSYNC_RECONCILE_INTERVAL)");
+	else if (v->reconcile_last_ms <= 0)
+		buf_printf(b, "none since start (every %d s)", v->reconcile_interval_s);
+	else {
+		buf_printf(b, "last finished ");
+		status_time(b, v->reconcile_last_ms);
+		buf_printf(b, " (every %d s)", v->reconcile_interval_s);
+	}
 	buf_printf(b, "</p><h2>Dead letters</h2>");
 	status_jobs(b, "dead", v->dead, v->ndead, "None.");
 	if (v->held > 0)

@@ -78,6 +78,8 @@ class Status(unittest.TestCase):
         self.assertIn("00u00000000000dead01", body)
         # the error text is escaped, never markup
         self.assertIn("remote: 400 &lt;b&gt;Bad&lt;/b&gt; Request", body)
+        self.assertIn('<p id="reconcile">periodic reconcile off', body)
+        self.assertIn('<p id="okta">rate limit remaining: unknown', body)
         self.assertNotIn(TOKEN, body)
 
     def test_signin_cookie(self):

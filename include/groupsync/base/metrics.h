@@ -117,6 +117,11 @@ void metrics_remote_call(enum metrics_remote_op op, long status);
 /* Monotonic clock in microseconds, for durations given to metrics_sync. */
 uint64_t metrics_now_us(void);
 
+/* serve's reconcile loop finished a run at unix ms now_ms; the last such
+ * time (0: none yet) for /metrics and /status. */
+void metrics_reconcile_done(uint64_t now_ms);
+uint64_t metrics_reconcile_last_ms(void);
+
 /*
  * Renders every metric. Returns 0 with *out (NUL-terminated, the caller
  * frees it with free()) and *len, or -1 when out of memory.

@@ -29,6 +29,8 @@ struct status_view {
 	int have_queue;
 	int64_t jobs[4], held, oldest_pending_ms;
 	int64_t okta_remaining; /* -1: unknown */
+	int64_t reconcile_last_ms; /* 0: none since start */
+	int reconcile_interval_s;  /* 0: periodic reconcile off */
 	const struct store_job_info *dead, *recent; /* newest first */
 	size_t ndead, nrecent;
 	int64_t now_ms;
