@@ -169,6 +169,31 @@ sync_print_plan(struct command_ctx *run, struct remote *remote, const struct con
 	return 0;
 }
 
+/* Each call a real sync makes, Okta's and the remote's: method, URL,
+ * status and the start of the answer, secrets redacted. */
+static void
+sync_observe(const struct http_request *req, const struct http_response *resp, void *arg)
+{
+	char line[400], body[201];
+	const char *p = resp->body != NULL ? resp->body : "";
+	size_t n = 0;
+
+	(void)arg;
+	/* one line: a pretty-printed answer's newlines and indents as one space */
+	for (; *p != '\0' && n + 1 < sizeof(body); p++) {
+		int space = *p == ' ' || *p == '\n' || *p == '\r' || *p == '\t';
+
+		if (!space || (n > 0 && body[n - 1] != ' '))
+			body[n++] = space ? ' ' : *p;
+	}
+	body[n] = '\0';
+	(void)util_format(line, sizeof(line), "%s %s -> %ld%s%s", req->method, req->url,
+	    resp->status, resp->status ? "" : " ", resp->status ? "" : resp->error);
+	sync_line("answer", line);
+	if (body[0] != '\0')
+		sync_line("  body", body);
+}
+
 /* Decides, prints, and (not a dry run) carries it out. 0 or exit status. */
 static int
 sync_user(struct command_ctx *run, struct remote *remote, const struct sync_cmd *c,
@@ -178,6 +203,9 @@ sync_user(struct command_ctx *run, struct remote *remote, const struct sync_cmd 
 	struct converge x;
 	char st[16];
 	int rc = 0;
+
+	struct http_options ho;
+	struct http_client *loud = NULL;
 
 	memset(&x, 0, sizeof(x));
 	x.d = &d;
@@ -189,8 +217,16 @@ sync_user(struct command_ctx *run, struct remote *remote, const struct sync_cmd 
 		rc = COMMAND_EXIT_RUNTIME;
 	else if (c->dry_run)
 		sync_line("outcome", "dry run: nothing sent");
-	else if (converge_apply(&x) < 0)
-		rc = -1;
+	if (rc == 0 && !c->dry_run) {
+		/* the calls that carry it out, each answer printed */
+		http_options_from_config(&ho, &run->cfg, NULL);
+		ho.observe = sync_observe;
+		loud = http_client_new(&ho);
+		x.hc = loud != NULL ? loud : run->hc;
+		if (converge_apply(&x) < 0)
+			rc = -1;
+	}
+	http_client_free(loud);
 	if (rc == -1)
 		command_error(run, "user %s: %s", lease->user_id, x.error);
 	if (!c->dry_run && rc == 0) {

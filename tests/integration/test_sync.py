@@ -197,6 +197,11 @@ class Sync(SyncBase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r"(?m)^decision +update$")
         self.assertRegex(r.stdout, r"(?m)^remote_status +200$")
+        # each answer of the calls it made, the remote's update among them
+        self.assertRegex(r.stdout, r"(?m)^answer +PUT %s/users/%s -> 200$"
+                         % (self.gs.env["REMOTE_BASE_URL"], rec["id"]))
+        self.assertRegex(r.stdout, r'(?m)^  body +\{ "firstName": "Jane",')
+        self.assertNotIn(token, r.stdout + r.stderr)
         self.assertRegex(r.stdout, r"(?m)^outcome +ok$")
         self.assertEqual(len(self.remote_users(city="North Haverbrook")), 1)
         mine = [j for j in self.gs.jobs() if j[2] == "groupsync.sync"]
