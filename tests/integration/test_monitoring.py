@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import unittest
 
-from harness import ROOT, Groupsync
+from harness import ROOT, get_once
 
 MON = os.path.join(ROOT, "deploy", "monitoring")
 PROMTOOL = shutil.which("promtool")
@@ -28,11 +28,7 @@ class Monitoring(unittest.TestCase):
             self.assertIn("SUCCESS", r.stdout)
 
     def test_rules_and_dashboard_use_exported_metrics(self):
-        gs = Groupsync().start()
-        try:
-            st, _, body = gs.request("GET", "/metrics")
-        finally:
-            gs.cleanup()
+        st, _, body = get_once("/metrics")
         self.assertEqual(st, 200)
         exported = set(re.findall(r"(?m)^# TYPE (groupsync_[a-z_]+) ", body.decode()))
         # a histogram's series carry _bucket, _sum and _count

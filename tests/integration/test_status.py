@@ -11,7 +11,7 @@ import tempfile
 import unittest
 import urllib.parse
 
-from harness import DEAD, Groupsync, delivery, membership_event
+from harness import DEAD, Groupsync, delivery, get_once, membership_event
 
 TOKEN = "status-token-0123456789abcdef"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -95,11 +95,7 @@ class Status(unittest.TestCase):
         self.assertIn('id="queue"', body)
 
     def test_off_without_setting(self):
-        gs = Groupsync().start()
-        try:
-            st, _, _ = gs.request("GET", "/status")
-        finally:
-            gs.cleanup()
+        st, _, _ = get_once("/status")
         self.assertEqual(st, 404)
 
     @unittest.skipUnless(CHROMIUM, "chromium (Debian package) not installed")
