@@ -55,6 +55,7 @@ struct admin_ctx {
 	int json;
 	int dry_run;
 	int all_dead;
+	int held_only; /* --state held: pending jobs on hold */
 	int64_t id; /* arg, parsed, when a job ID */
 	struct command_ctx run; /* the settings and the store */
 	const struct config *cfg;
@@ -213,7 +214,7 @@ admin_list(struct admin_ctx *c)
 	struct store_job_info *jobs;
 	char err[STORE_ERROR_MAX + 1];
 	int64_t now = util_now_ms();
-	size_t n, i;
+	size_t n, i, k;
 	int more;
 
 	qry.states = c->states;
@@ -224,6 +225,10 @@ admin_list(struct admin_ctx *c)
 		command_error(&c->run, "%s", err);
 		return ADMIN_EXIT_RUNTIME;
 	}
+	for (i = k = 0; i < n; i++)
+		if (!c->held_only || jobs[i].job.not_before_ms == STORE_HELD_NOT_BEFORE)
+			jobs[k++] = jobs[i];
+	n = k;
 	if (!c->json && n == 0)
 		printf("no jobs\n");
 	else if (!c->json)
@@ -465,7 +470,11 @@ admin_value(struct admin_ctx *c, const char *name, const char *value)
 	unsigned o = c->cmd->opts;
 	int bad = 0;
 
-	if (strcmp(name, "--state") == 0 && (o & AO_STATE))
+	if (strcmp(name, "--state") == 0 && (o & AO_STATE) && strcmp(value, "held") == 0) {
+		/* held is pending in the store (store.h: STORE_HELD_NOT_BEFORE) */
+		c->held_only = 1;
+		c->states = STORE_STATE_BIT(STORE_PENDING);
+	} else if (strcmp(name, "--state") == 0 && (o & AO_STATE))
 		bad = store_states_parse(value, &c->states) == -1;
 	else if (strcmp(name, "--user") == 0 && (o & AO_USER))
 		c->user = value;
@@ -481,7 +490,7 @@ admin_value(struct admin_ctx *c, const char *name, const char *value)
 		    STORE_LIST_MAX);
 	else if (bad)
 		command_error(&c->run, "--state %s: must be pending, leased, done, "
-		    "dead or all", value);
+		    "dead, held or all", value);
 	return bad ? -1 : 1;
 }
 
@@ -535,7 +544,7 @@ admin_parse(struct admin_ctx *c, int argc, char **argv)
 #define AD "\n                 "
 static const struct admin_cmd admin_cmds[] = {
 	{"queue list", AO_STATE | AO_USER | AO_LIMIT | AO_JSON, admin_list,
-	    "queue list [--state pending|leased|done|dead|all] [--user ID] "
+	    "queue list [--state pending|leased|done|dead|held|all] [--user ID] "
 	    "[--limit N] [--json]" AD "the newest N (100) jobs, newest last; "
 	    "default: all but done"},
 	{"queue show", AO_ID | AO_JSON, admin_show,

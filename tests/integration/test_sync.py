@@ -247,6 +247,9 @@ class Sync(SyncBase):
         st, _, body = self.gs.request("GET", "/metrics")
         self.assertIn("groupsync_deprovisions_held 2\n", body.decode())
         self.assertIn('groupsync_syncs_total{outcome="held"', body.decode())
+        held_only = [json.loads(l) for l in run_cli(["queue", "list", "--state", "held",
+                                                      "--json"], self.gs.env).stdout.splitlines()]
+        self.assertEqual([j["id"] for j in held_only], [j["id"] for j in held])
         stats = json.loads(run_cli(["queue", "stats", "--json"], self.gs.env).stdout)
         self.assertEqual(stats["held"], 2)
 
