@@ -25,7 +25,9 @@
 #define CONFIG_FILE_MAX (64 * 1024) /* secret files, config files */
 
 enum config_type { CT_STRING, CT_SECRET, CT_INT, CT_BOOL };
-enum config_origin { CO_UNSET = 0, CO_DEFAULT, CO_FILE, CO_ENV };
+/* CO_FILE: the --config file; CO_SECRET_FILE: a NAME_FILE secret file
+ * (named by either source), which check-config shows as "(file)" */
+enum config_origin { CO_UNSET = 0, CO_DEFAULT, CO_FILE, CO_ENV, CO_SECRET_FILE };
 
 struct config_option;
 typedef int (*config_check_fn)(const struct config *, const struct config_option *,
@@ -96,6 +98,8 @@ static const struct config_option config_options[] = {
 	    "expected value of that header (required)"},
 	{"GROUPSYNC_HOOK_SECRET_NEXT", CT_SECRET, NULL, S(hook_secret_next), 0, 0, check_secret, NULL,
 	    "second accepted value, for rotation"},
+	{"GROUPSYNC_STATUS_TOKEN", CT_SECRET, NULL, S(status_token), 0, 0, check_secret, NULL,
+	    "enables GET /status (operator page) for holders of this token"},
 	{"GROUPSYNC_OKTA_ORG_URL", CT_STRING, NULL, S(okta_org_url), 0, 0, check_url, NULL,
 	    "Okta org URL, e.g. https://example.okta.com (required)"},
 	{"GROUPSYNC_OKTA_API_TOKEN", CT_SECRET, NULL, S(okta_api_token), 0, 0, NULL, NULL,
@@ -148,6 +152,9 @@ static const struct config_option config_options[] = {
 	    "worker threads (0: queue deliveries, sync nothing)"},
 	{"GROUPSYNC_MAX_ATTEMPTS", CT_INT, "10", S(max_attempts), 1, 1000, NULL, NULL,
 	    "attempts before a job is dead-lettered"},
+	{"GROUPSYNC_DEPROVISION_THRESHOLD", CT_INT, "100", S(deprovision_threshold), 0, 1000000,
+	    NULL, NULL, "deprovisions per hour past which the rest are held for an operator "
+	    "(queue release-held or drop; 0 off)"},
 	{"GROUPSYNC_RETRY_BASE_MS", CT_INT, "1000", S(retry_base_ms), 1, 3600000, NULL, NULL,
 	    "first retry delay; doubles per attempt, with jitter"},
 	{"GROUPSYNC_RETRY_MAX_MS", CT_INT, "300000", S(retry_max_ms), 1, 86400000, NULL, NULL,
@@ -275,7 +282,7 @@ config_apply_source(char **raw, unsigned char *origin, const struct config_optio
 		content = config_read_file(file_value, err, errlen, o->name);
 		if (content == NULL)
 			return -1;
-		rc = config_set_raw(raw, origin, content, from);
+		rc = config_set_raw(raw, origin, content, CO_SECRET_FILE);
 		memset(content, 0, strlen(content));
 		free(content);
 		return rc;
@@ -629,7 +636,7 @@ config_each_secret(const struct config *c, void (*fn)(const char *))
 	}
 }
 
-static const char *const config_origin_names[] = {"unset", "default", "file", "env"};
+static const char *const config_origin_names[] = {"unset", "default", "config", "env", "file"};
 
 void
 config_dump(const struct config *c, FILE *out)
@@ -870,6 +877,18 @@ check_store(const struct config *c, const struct config_option *o, const char *v
 }
 
 /* Splits GROUPSYNC_GROUP_IDS into group_ids[]. */
+/* Appends one problem to err, a line each (*n counts them). */
+static void
+config_add_problem(char *err, size_t errlen, size_t *n, const char *problem)
+{
+	size_t used = strlen(err);
+
+	if (used < errlen)
+		(void)util_format(err + used, errlen - used, "%s%s", *n > 0 ? "\n" : "",
+		    problem);
+	(*n)++;
+}
+
 static int
 config_split_groups(struct config *c, char *err, size_t errlen)
 {
@@ -931,34 +950,112 @@ config_validate_remote(const struct config *c, char *err, size_t errlen)
 static int
 config_validate_all(struct config *c, char *err, size_t errlen)
 {
-	if (c->hook_secret == NULL) {
-		util_format(err, errlen, "GROUPSYNC_HOOK_SECRET: required");
-		return -1;
-	}
-	if (c->okta_org_url == NULL) {
-		util_format(err, errlen, "GROUPSYNC_OKTA_ORG_URL: required");
-		return -1;
-	}
-	if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {
-		util_format(err, errlen, "%s: GROUPSYNC_TLS_CERT and GROUPSYNC_TLS_KEY go together",
+	/* Every problem at once, one per line (check-config from an empty
+	 * environment used to take a run per missing setting). */
+	char one[512];
+	size_t n = 0;
+
+#define CONFIG_PROBLEM(...) do { \
+	util_format(one, sizeof(one), __VA_ARGS__); \
+	config_add_problem(err, errlen, &n, one); \
+} while (0)
+	err[0] = '\0';
+	if (c->hook_secret == NULL)
+		CONFIG_PROBLEM("GROUPSYNC_HOOK_SECRET: required");
+	if (c->okta_org_url == NULL)
+		CONFIG_PROBLEM("GROUPSYNC_OKTA_ORG_URL: required");
+	if ((c->tls_cert == NULL) != (c->tls_key == NULL))
+		CONFIG_PROBLEM("%s: GROUPSYNC_TLS_CERT and GROUPSYNC_TLS_KEY go together",
 		    c->tls_cert ? "GROUPSYNC_TLS_KEY" : "GROUPSYNC_TLS_CERT");
-		return -1;
-	}
 	c->tls = c->tls_cert != NULL;
 	if (c->okta_api_token == NULL &&
-	    (c->okta_client_id == NULL || c->okta_private_key == NULL)) {
-		util_format(err, errlen,
-		    "GROUPSYNC_OKTA_API_TOKEN: required unless GROUPSYNC_OKTA_CLIENT_ID and "
-		    "GROUPSYNC_OKTA_PRIVATE_KEY are set");
-		return -1;
-	}
-	if ((c->okta_client_id == NULL) != (c->okta_private_key == NULL)) {
-		util_format(err, errlen, "%s: required with %s",
+	    (c->okta_client_id == NULL || c->okta_private_key == NULL))
+		CONFIG_PROBLEM("GROUPSYNC_OKTA_API_TOKEN: required unless GROUPSYNC_OKTA_CLIENT_ID "
+		    "and GROUPSYNC_OKTA_PRIVATE_KEY are set");
+	if ((c->okta_client_id == NULL) != (c->okta_private_key == NULL))
+		CONFIG_PROBLEM("%s: required with %s",
 		    c->okta_client_id ? "GROUPSYNC_OKTA_PRIVATE_KEY" : "GROUPSYNC_OKTA_CLIENT_ID",
 		    c->okta_client_id ? "GROUPSYNC_OKTA_CLIENT_ID" : "GROUPSYNC_OKTA_PRIVATE_KEY");
-		return -1;
+	if (config_validate_remote(c, one, sizeof(one)) < 0)
+		config_add_problem(err, errlen, &n, one);
+	if (config_split_groups(c, one, sizeof(one)) < 0)
+		config_add_problem(err, errlen, &n, one);
+#undef CONFIG_PROBLEM
+	return n > 0 ? -1 : 0;
+}
+
+/* Levenshtein distance of a and b, for "did you mean" (names are short). */
+static size_t
+config_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, prev, cur, row[128];
+
+	if (lb >= sizeof(row) / sizeof(row[0]))
+		return (size_t)-1;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			cur = row[j];
+			row[j] = a[i - 1] == b[j - 1] ? prev : 1 + (prev < row[j] ?
+			    (prev < row[j - 1] ? prev : row[j - 1]) :
+			    (row[j] < row[j - 1] ? row[j] : row[j - 1]));
+			prev = cur;
+		}
 	}
-	if (config_validate_remote(c, err, errlen) < 0)
-		return -1;
-	return config_split_groups(c, err, errlen);
+	return row[lb];
+}
+
+/* 1 when name (n bytes) is a setting, or NAME_FILE of a secret one. */
+static int
+config_env_known(const char *name, size_t n)
+{
+	size_t i, k;
+
+	for (i = 0; i < NOPTIONS; i++) {
+		const struct config_option *o = &config_options[i];
+
+		k = strlen(o->name);
+		if (k == n && strncmp(o->name, name, n) == 0)
+			return 1;
+		if (o->type == CT_SECRET && n == k + 5 && strncmp(o->name, name, k) == 0 &&
+		    strncmp(name + k, "_FILE", 5) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+size_t
+config_unknown_env(void (*fn)(const char *message, void *arg), void *arg)
+{
+	extern char **environ;
+	char name[128], msg[320];
+	const char *best;
+	size_t i, d, bestd, n, count = 0;
+	char **e;
+
+	for (e = environ; *e != NULL; e++) {
+		n = strcspn(*e, "=");
+		if (strncmp(*e, "GROUPSYNC_", 10) != 0 || config_env_known(*e, n) ||
+		    n >= sizeof(name))
+			continue;
+		memcpy(name, *e, n);
+		name[n] = '\0';
+		best = NULL;
+		bestd = (size_t)-1;
+		for (i = 0; i < NOPTIONS; i++) {
+			d = config_distance(name, config_options[i].name);
+			if (d < bestd) {
+				bestd = d;
+				best = config_options[i].name;
+			}
+		}
+		(void)util_format(msg, sizeof(msg), "%s: unknown setting (did you mean %s?)",
+		    name, best != NULL ? best : "?");
+		fn(msg, arg);
+		count++;
+	}
+	return count;
 }

@@ -267,6 +267,8 @@ out:
 	resp->body_len = body.len;
 	resp->retry_after_ms = http_retry_after(resp);
 	resp->elapsed_ms = util_mono_ms() - start;
+	if (c->opt.observe != NULL)
+		c->opt.observe(req, resp, c->opt.observe_arg);
 	return resp->status != 0 ? 0 : -1;
 }
 

@@ -65,6 +65,37 @@ log_add_secret(const char *secret)
 	log_secrets[log_nsecrets++] = secret;
 }
 
+/* The first registered secret in v, or NULL; *len its length. */
+static const char *
+log_find_secret(const char *v, size_t *len)
+{
+	const char *hit = NULL;
+	size_t i;
+
+	for (i = 0; i < log_nsecrets; i++) {
+		const char *p = strstr(v, log_secrets[i]);
+		if (p != NULL && (hit == NULL || p < hit)) {
+			hit = p;
+			*len = strlen(log_secrets[i]);
+		}
+	}
+	return hit;
+}
+
+void
+log_fput_redacted(FILE *f, const char *s)
+{
+	const char *hit;
+	size_t len = 0;
+
+	while ((hit = log_find_secret(s, &len)) != NULL) {
+		fwrite(s, 1, (size_t)(hit - s), f);
+		fputs(LOG_REDACTED, f);
+		s = hit + len;
+	}
+	fputs(s, f);
+}
+
 int
 log_enabled(enum log_level level)
 {
@@ -119,16 +150,9 @@ static void
 log_put_value(struct log_buf *b, const char *v, int json)
 {
 	while (*v != '\0') {
-		const char *hit = NULL;
-		size_t i, hitlen = 0;
+		size_t hitlen = 0;
+		const char *hit = log_find_secret(v, &hitlen);
 
-		for (i = 0; i < log_nsecrets; i++) {
-			const char *p = strstr(v, log_secrets[i]);
-			if (p != NULL && (hit == NULL || p < hit)) {
-				hit = p;
-				hitlen = strlen(log_secrets[i]);
-			}
-		}
 		if (hit == NULL) {
 			log_put_escaped_raw(b, v, strlen(v), json);
 			return;

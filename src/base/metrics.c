@@ -37,7 +37,7 @@ static const char *const metrics_type_names[] = {
 #define METRICS_TYPE_N (sizeof(metrics_type_names) / sizeof(metrics_type_names[0]))
 
 static const char *const metrics_outcome_names[METRICS_SYNC_OUTCOME_N] = {
-	"ok", "retry", "dead", "released", "skipped", "store_failed",
+	"ok", "retry", "dead", "released", "skipped", "store_failed", "held",
 };
 
 static const char *const metrics_action_names[METRICS_ACTION_N] = {
@@ -87,6 +87,7 @@ static struct {
 	_Atomic uint64_t sync_buckets[METRICS_SYNC_BUCKETS + 1];
 	_Atomic uint64_t sync_sum_us;
 	_Atomic uint64_t remote[METRICS_REMOTE_OP_N][METRICS_CLASS_N];
+	_Atomic uint64_t reconcile_last_ms;
 } metrics_counters;
 
 static void
@@ -172,6 +173,18 @@ metrics_now_us(void)
 }
 
 void
+metrics_reconcile_done(uint64_t now_ms)
+{
+	atomic_store(&metrics_counters.reconcile_last_ms, now_ms);
+}
+
+uint64_t
+metrics_reconcile_last_ms(void)
+{
+	return atomic_load(&metrics_counters.reconcile_last_ms);
+}
+
+void
 metrics_reset(void)
 {
 	size_t i, j;
@@ -189,6 +202,7 @@ metrics_reset(void)
 	for (i = 0; i <= METRICS_SYNC_BUCKETS; i++)
 		atomic_store(&metrics_counters.sync_buckets[i], 0);
 	atomic_store(&metrics_counters.sync_sum_us, 0);
+	atomic_store(&metrics_counters.reconcile_last_ms, 0);
 	for (i = 0; i < METRICS_REMOTE_OP_N; i++) {
 		for (j = 0; j < METRICS_CLASS_N; j++)
 			atomic_store(&metrics_counters.remote[i][j], 0);
@@ -380,6 +394,17 @@ metrics_render_remote(struct buf *b)
 }
 
 static void
+metrics_render_reconcile(struct buf *b)
+{
+	char v[METRICS_VALUE_MAX];
+
+	metrics_family(b, "groupsync_reconcile_last_success_timestamp_seconds", "gauge",
+	    "When serve's periodic reconcile last finished (unix time; 0: not yet).");
+	metrics_plain(b, "groupsync_reconcile_last_success_timestamp_seconds",
+	    metrics_seconds(v, metrics_reconcile_last_ms(), 1000, 3));
+}
+
+static void
 metrics_render_queue(struct buf *b, const struct metrics_gauges *g)
 {
 	static const char *const states[4] = {
@@ -406,6 +431,11 @@ metrics_render_queue(struct buf *b, const struct metrics_gauges *g)
 	    "Jobs in the dead-letter state, waiting for an operator.");
 	if (g->have_queue)
 		metrics_plain(b, "groupsync_dead_letters", metrics_i64(v, g->jobs[STORE_DEAD]));
+	metrics_family(b, "groupsync_deprovisions_held", "gauge",
+	    "Deprovisions held past GROUPSYNC_DEPROVISION_THRESHOLD, waiting for an operator "
+	    "(counted among the pending jobs).");
+	if (g->have_queue)
+		metrics_plain(b, "groupsync_deprovisions_held", metrics_i64(v, g->held));
 }
 
 static void
@@ -466,6 +496,7 @@ metrics_render(const struct metrics_gauges *g, char **out, size_t *len)
 	metrics_render_syncs(&b);
 	metrics_render_latency(&b);
 	metrics_render_remote(&b);
+	metrics_render_reconcile(&b);
 	metrics_render_queue(&b, g);
 	metrics_render_okta(&b, g);
 	metrics_render_conns(&b, g);

@@ -41,6 +41,7 @@
 enum {
 	AO_JSON = 0x01, AO_STATE = 0x02, AO_USER = 0x04, AO_LIMIT = 0x08,
 	AO_DRY_RUN = 0x10, AO_ALL_DEAD = 0x20, AO_ID = 0x40, AO_FILE = 0x80,
+	AO_ALL = 0x100, /* --all, as --all-dead sets all_dead */
 };
 
 /* One run: the command line, the settings, the store. */
@@ -54,6 +55,7 @@ struct admin_ctx {
 	int json;
 	int dry_run;
 	int all_dead;
+	int held_only; /* --state held: pending jobs on hold */
 	int64_t id; /* arg, parsed, when a job ID */
 	struct command_ctx run; /* the settings and the store */
 	const struct config *cfg;
@@ -131,8 +133,11 @@ admin_job_json(const struct store_job_info *info, int64_t now)
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "id", json_object_new_int64(j->id));
+	/* a held deprovision is pending with a not_before that never comes */
+	int held = j->state == STORE_PENDING && j->not_before_ms == STORE_HELD_NOT_BEFORE;
+
 	json_object_object_add(o, "state",
-	    json_object_new_string(store_state_name(j->state)));
+	    json_object_new_string(held ? "held" : store_state_name(j->state)));
 	json_object_object_add(o, "user_id", json_object_new_string(j->user_id));
 	json_object_object_add(o, "event_type",
 	    json_object_new_string(j->event_type));
@@ -146,13 +151,18 @@ admin_job_json(const struct store_job_info *info, int64_t now)
 	    json_object_new_string(j->changed) : NULL);
 	json_object_object_add(o, "attempts", json_object_new_int(j->attempts));
 	/* when a worker may take it: "now", a time, or null (not pending) */
-	json_object_object_add(o, "next_attempt", j->state != STORE_PENDING ?
+	json_object_object_add(o, "next_attempt", j->state != STORE_PENDING || held ?
 	    NULL : j->not_before_ms <= now ? json_object_new_string("now") :
 	    admin_json_time(j->not_before_ms));
 	json_object_object_add(o, "created", admin_json_time(j->created_ms));
 	json_object_object_add(o, "updated", admin_json_time(info->updated_ms));
-	json_object_object_add(o, "last_error",
-	    json_object_new_string(j->last_error));
+	/* a done job's error is from an attempt before the one that
+	 * succeeded: said as such, never as the job's present trouble */
+	json_object_object_add(o, "last_error", json_object_new_string(
+	    j->state == STORE_DONE ? "" : j->last_error));
+	json_object_object_add(o, "past_error", j->state == STORE_DONE &&
+	    j->last_error[0] != '\0' ? json_object_new_string(j->last_error) :
+	    NULL);
 	return o;
 }
 
@@ -187,7 +197,12 @@ admin_list_row(json_object *o)
 	    admin_col(o, "state"), admin_col(o, "user_id"),
 	    admin_col(o, "event_type"), admin_col(o, "attempts"),
 	    admin_col(o, "next_attempt"));
-	admin_put_clean(admin_col(o, "last_error"), ADMIN_ERROR_WIDTH);
+	if (json_object_object_get(o, "past_error") != NULL) {
+		fputs("(past) ", stdout);
+		admin_put_clean(admin_col(o, "past_error"), ADMIN_ERROR_WIDTH);
+	} else {
+		admin_put_clean(admin_col(o, "last_error"), ADMIN_ERROR_WIDTH);
+	}
 	putchar('\n');
 	json_object_put(o);
 }
@@ -199,7 +214,7 @@ admin_list(struct admin_ctx *c)
 	struct store_job_info *jobs;
 	char err[STORE_ERROR_MAX + 1];
 	int64_t now = util_now_ms();
-	size_t n, i;
+	size_t n, i, k;
 	int more;
 
 	qry.states = c->states;
@@ -210,6 +225,10 @@ admin_list(struct admin_ctx *c)
 		command_error(&c->run, "%s", err);
 		return ADMIN_EXIT_RUNTIME;
 	}
+	for (i = k = 0; i < n; i++)
+		if (!c->held_only || jobs[i].job.not_before_ms == STORE_HELD_NOT_BEFORE)
+			jobs[k++] = jobs[i];
+	n = k;
 	if (!c->json && n == 0)
 		printf("no jobs\n");
 	else if (!c->json)
@@ -306,15 +325,37 @@ admin_retry(struct admin_ctx *c)
 	return 0;
 }
 
+/* queue release-held ID|--all: held deprovisions go ahead, marked so
+ * that the threshold does not hold them again. */
+static int
+admin_release_held(struct admin_ctx *c)
+{
+	char err[STORE_ERROR_MAX + 1];
+	int64_t n;
+
+	if (store_admin_release_held(c->q, c->all_dead ? 0 : c->id, &n, err,
+	    sizeof(err)) == -1) {
+		command_error(&c->run, "%s", err);
+		return ADMIN_EXIT_RUNTIME;
+	}
+	if (n == 0 && !c->all_dead) {
+		command_error(&c->run, "job %lld is not held", (long long)c->id);
+		return ADMIN_EXIT_RUNTIME;
+	}
+	admin_emit_count(c, "released", n);
+	return 0;
+}
+
 static int
 admin_stats(struct admin_ctx *c)
 {
-	int64_t counts[4], age;
+	int64_t counts[4], age, held;
 	json_object *o;
 	int i;
 
 	if (store_counts(c->q, counts) == -1 ||
-	    store_oldest_pending_ms(c->q, util_now_ms(), &age) == -1) {
+	    store_oldest_pending_ms(c->q, util_now_ms(), &age) == -1 ||
+	    store_count_held(c->q, &held) == -1) {
 		command_error(&c->run, "cannot read the store");
 		return ADMIN_EXIT_RUNTIME;
 	}
@@ -322,6 +363,7 @@ admin_stats(struct admin_ctx *c)
 	for (i = STORE_PENDING; i <= STORE_DEAD; i++)
 		json_object_object_add(o, store_state_name((enum store_state)i),
 		    json_object_new_int64(counts[i]));
+	json_object_object_add(o, "held", json_object_new_int64(held));
 	json_object_object_add(o, "oldest_pending_age_ms",
 	    counts[STORE_PENDING] > 0 ? json_object_new_int64(age) : NULL);
 	admin_emit(c, o);
@@ -428,7 +470,11 @@ admin_value(struct admin_ctx *c, const char *name, const char *value)
 	unsigned o = c->cmd->opts;
 	int bad = 0;
 
-	if (strcmp(name, "--state") == 0 && (o & AO_STATE))
+	if (strcmp(name, "--state") == 0 && (o & AO_STATE) && strcmp(value, "held") == 0) {
+		/* held is pending in the store (store.h: STORE_HELD_NOT_BEFORE) */
+		c->held_only = 1;
+		c->states = STORE_STATE_BIT(STORE_PENDING);
+	} else if (strcmp(name, "--state") == 0 && (o & AO_STATE))
 		bad = store_states_parse(value, &c->states) == -1;
 	else if (strcmp(name, "--user") == 0 && (o & AO_USER))
 		c->user = value;
@@ -444,7 +490,7 @@ admin_value(struct admin_ctx *c, const char *name, const char *value)
 		    STORE_LIST_MAX);
 	else if (bad)
 		command_error(&c->run, "--state %s: must be pending, leased, done, "
-		    "dead or all", value);
+		    "dead, held or all", value);
 	return bad ? -1 : 1;
 }
 
@@ -468,6 +514,8 @@ admin_parse(struct admin_ctx *c, int argc, char **argv)
 			c->dry_run = 1;
 		else if (strcmp(s, "--all-dead") == 0 && (o & AO_ALL_DEAD))
 			c->all_dead = 1;
+		else if (strcmp(s, "--all") == 0 && (o & AO_ALL))
+			c->all_dead = 1;
 		else if (c->arg == NULL && (o & (AO_ID | AO_FILE)) &&
 		    (s[0] != '-' || strcmp(s, "-") == 0))
 			c->arg = s;
@@ -480,7 +528,8 @@ admin_parse(struct admin_ctx *c, int argc, char **argv)
 	/* retry takes a job ID or --all-dead, not both */
 	if ((o & (AO_ID | AO_FILE)) && (c->arg != NULL) == c->all_dead) {
 		command_error(&c->run, "give %s", (o & AO_FILE) ? "a FILE (- for stdin)" :
-		    (o & AO_ALL_DEAD) ? "a job ID or --all-dead" : "a job ID");
+		    (o & AO_ALL_DEAD) ? "a job ID or --all-dead" : (o & AO_ALL) ?
+		    "a job ID or --all" : "a job ID");
 		return -1;
 	}
 	c->id = (o & AO_ID) && c->arg ? admin_number(c->arg, INT64_MAX) : 0;
@@ -495,7 +544,7 @@ admin_parse(struct admin_ctx *c, int argc, char **argv)
 #define AD "\n                 "
 static const struct admin_cmd admin_cmds[] = {
 	{"queue list", AO_STATE | AO_USER | AO_LIMIT | AO_JSON, admin_list,
-	    "queue list [--state pending|leased|done|dead|all] [--user ID] "
+	    "queue list [--state pending|leased|done|dead|held|all] [--user ID] "
 	    "[--limit N] [--json]" AD "the newest N (100) jobs, newest last; "
 	    "default: all but done"},
 	{"queue show", AO_ID | AO_JSON, admin_show,
@@ -503,6 +552,9 @@ static const struct admin_cmd admin_cmds[] = {
 	{"queue retry", AO_ID | AO_ALL_DEAD | AO_JSON, admin_retry,
 	    "queue retry ID|--all-dead [--json]" AD "make dead (or backing-off) "
 	    "jobs pending now, with attempts 0"},
+	{"queue release-held", AO_ID | AO_ALL | AO_JSON, admin_release_held,
+	    "queue release-held ID|--all [--json]" AD "let held deprovisions (past "
+	    "GROUPSYNC_DEPROVISION_THRESHOLD) go ahead"},
 	{"queue drop", AO_ID | AO_JSON, admin_change, "queue drop ID [--json]"
 	    AD "delete a job (not a leased one: it is being synced)"},
 	{"queue stats", AO_JSON, admin_stats, "queue stats [--json]"
@@ -553,6 +605,12 @@ cmd_queue(const char *config_path, int argc, char **argv)
 	c.states = STORE_STATES_OPEN;
 	c.limit = ADMIN_LIST_LIMIT;
 	c.cmd = admin_find(argc, argv, &used);
+	if (c.cmd == NULL && argc == 1 && strcmp(argv[0], "queue") == 0) {
+		/* "queue" alone: the choices (a mistyped one stays one line) */
+		fprintf(stderr, "usage: groupsync queue SUBCOMMAND ...\n");
+		cmd_queue_usage(stderr);
+		return ADMIN_EXIT_USAGE;
+	}
 	if (c.cmd == NULL) {
 		fprintf(stderr, "groupsync: unknown command %s%s%s (see "
 		    "groupsync --help)\n", argv[0], argc > 1 ? " " : "",

@@ -56,19 +56,39 @@ load_clients(const struct config *cfg, struct remote **remote, struct okta **okt
 	return 0;
 }
 
+static void
+print_unknown(const char *message, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "groupsync: %s\n", message);
+}
+
+static void
+log_unknown(const char *message, void *arg)
+{
+	(void)arg;
+	log_emit(LOG_WARN, "unknown setting in the environment", "detail", message,
+	    (char *)NULL);
+}
+
 int
-cmd_check_config(const char *path)
+cmd_check_config(const char *path, int online)
 {
 	struct command_ctx run;
 	struct remote *remote;
 	struct okta *okta;
-	int rc = command_open(&run, "check-config", path, 0);
+	int rc = command_open(&run, "check-config", path, online ? COMMAND_OKTA : 0);
 
+	/* a mistyped variable is silently not set: say so, as an error */
+	if (config_unknown_env(print_unknown, NULL) > 0 && rc == 0)
+		rc = EXIT_USAGE;
 	if (rc == 0 && load_clients(&run.cfg, &remote, &okta) < 0)
 		rc = EXIT_USAGE;
 	if (rc == 0) {
 		config_dump(&run.cfg, stdout);
 		printf("configuration ok\n");
+		if (online)
+			rc = cmd_check_online(&run, remote);
 		okta_free(okta);
 		remote_free(remote);
 	}
@@ -76,13 +96,15 @@ cmd_check_config(const char *path)
 	return rc;
 }
 
-/* Blocks the stop signals in every thread; main waits for them. */
+/* Blocks the stop signals and SIGHUP (reload) in every thread; main
+ * waits for them. */
 static void
 block_stop_signals(sigset_t *set)
 {
 	sigemptyset(set);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
@@ -121,10 +143,25 @@ maintain(const struct config *cfg, struct store *q)
 	    "delivery IDs", "rows", n < 0 ? NULL : count, (char *)NULL);
 }
 
-/* The main thread's life while serving: maintenance every minute until a
- * stop signal. Returns the signal. */
+/* SIGHUP: the templates again, checked first; a bad set keeps the old. */
+static void
+reload_templates(const struct config *cfg, struct remote *remote)
+{
+	char err[512];
+
+	if (remote_reload(remote, err, sizeof(err)) == 0)
+		log_emit(LOG_INFO, "templates reloaded", "hooks_dir", cfg->hooks_dir,
+		    (char *)NULL);
+	else
+		log_emit(LOG_WARN, "templates not reloaded: the loaded set stays",
+		    "hooks_dir", cfg->hooks_dir, "error", err, (char *)NULL);
+}
+
+/* The main thread's life while serving: maintenance every minute and a
+ * template reload on SIGHUP until a stop signal. Returns the signal. */
 static int
-wait_for_stop(const sigset_t *set, const struct config *cfg, struct store *q)
+wait_for_stop(const sigset_t *set, const struct config *cfg, struct store *q,
+    struct remote *remote)
 {
 	struct timespec minute = {60, 0};
 	int sig;
@@ -132,7 +169,9 @@ wait_for_stop(const sigset_t *set, const struct config *cfg, struct store *q)
 	for (;;) {
 		maintain(cfg, q);
 		sig = sigtimedwait(set, NULL, &minute);
-		if (sig > 0)
+		if (sig == SIGHUP)
+			reload_templates(cfg, remote);
+		else if (sig > 0)
 			return sig;
 	}
 }
@@ -213,12 +252,13 @@ cmd_serve(const char *path)
 		command_close(&run);
 		return rc;
 	}
+	(void)config_unknown_env(log_unknown, NULL);
 	block_stop_signals(&set);
 	mg_init_library(MG_FEATURES_TLS | MG_FEATURES_IPV6);
 	rc = service_start(&svc, &run.cfg);
 	if (rc == 0) {
 		log_started(&run.cfg, server_port(svc.srv), store_label(svc.q));
-		sig = wait_for_stop(&set, &run.cfg, svc.q);
+		sig = wait_for_stop(&set, &run.cfg, svc.q, svc.remote);
 		log_emit(LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
 		    (char *)NULL);
 	}

@@ -58,13 +58,16 @@ int
 command_open(struct command_ctx *c, const char *name, const char *config_path,
     unsigned needs)
 {
-	char err[512];
+	char err[2048], *line, *save = NULL;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
 	c->name = name;
 	if (config_load(&c->cfg, config_path, err, sizeof(err)) < 0) {
-		fprintf(stderr, "groupsync: %s\n", err);
+		/* one line per problem: the settings report them all at once */
+		for (line = strtok_r(err, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			fprintf(stderr, "groupsync: %s\n", line);
 		return COMMAND_EXIT_USAGE;
 	}
 	c->loaded = 1;

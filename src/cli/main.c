@@ -23,12 +23,16 @@ usage(FILE *out)
 	    "\n"
 	    "commands:\n"
 	    "  serve          run the event-hook endpoint (until SIGTERM or SIGINT)\n"
-	    "  check-config   validate the settings and print them, secrets redacted\n"
+	    "  check-config [--online]\n"
+	    "                 validate the settings and print them, secrets redacted;\n"
+	    "                 --online: also check Okta (credentials, groups, schema,\n"
+	    "                 event hook) and the remote (templates, find)\n"
 	    "  version        print the version\n"
 	    "  help           print this help\n"
 	    "\n");
 	cmd_queue_usage(out);
 	cmd_reconcile_usage(out);
+	cmd_sync_usage(out);
 	cmd_okta_setup_usage(out);
 	cmd_store_usage(out);
 	fprintf(out,
@@ -48,7 +52,7 @@ int
 main(int argc, char **argv)
 {
 	const char *config_path = NULL, *cmd = NULL;
-	int i;
+	int i, online = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
@@ -65,12 +69,17 @@ main(int argc, char **argv)
 		    strcmp(argv[i], "replay") == 0)) {
 			/* the admin commands parse the rest of the line */
 			return cmd_queue(config_path, argc - i, argv + i);
+		} else if (cmd == NULL && strcmp(argv[i], "sync") == 0) {
+			return cmd_sync(config_path, argc - i, argv + i);
 		} else if (cmd == NULL && strcmp(argv[i], "reconcile") == 0) {
 			return cmd_reconcile(config_path, argc - i, argv + i);
 		} else if (cmd == NULL && strcmp(argv[i], "okta") == 0) {
 			return cmd_okta_setup(config_path, argc - i, argv + i);
 		} else if (cmd == NULL && strcmp(argv[i], "store") == 0) {
 			return cmd_store(config_path, argc - i, argv + i);
+		} else if (cmd != NULL && strcmp(cmd, "check-config") == 0 &&
+		    strcmp(argv[i], "--online") == 0) {
+			online = 1;
 		} else if (cmd == NULL && argv[i][0] != '-') {
 			cmd = argv[i];
 		} else {
@@ -88,7 +97,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "check-config") == 0)
-		return cmd_check_config(config_path);
+		return cmd_check_config(config_path, online);
 	if (strcmp(cmd, "serve") == 0)
 		return cmd_serve(config_path);
 	fprintf(stderr, "groupsync: unknown command %s (see groupsync --help)\n", cmd);

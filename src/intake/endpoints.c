@@ -21,6 +21,7 @@
 #include "groupsync/base/util.h"
 #include "groupsync/intake/hook.h"
 #include "groupsync/intake/server.h"
+#include "groupsync/intake/status.h"
 
 #define SERVER_BODY_CHUNK (16 * 1024)
 #define SERVER_DRAIN_MAX (4 * SERVER_MAX_BODY)
@@ -33,6 +34,7 @@ struct endpoints {
 	struct okta *okta; /* NULL: no Okta metrics */
 	struct conn_guard *guard;
 	struct hook_filter filter;
+	int64_t start_ms; /* for /status's uptime */
 };
 
 /* One request being answered: what every reply and log line needs. */
@@ -194,11 +196,17 @@ fail:
 	return 408;
 }
 
+/*
+ * The one line per delivery that explains it: the jobs stored (type and
+ * user) and every event not turned into a job with its reason, so that
+ * "Okta got 200 and nothing happened" can be answered from the log.
+ */
 static void
 endpoint_log_delivery(struct endpoint_req *r, const struct hook_delivery *d, size_t stored,
     int duplicate)
 {
 	char ev[16], jobs[16], st[16], it[16], inv[16], ms[24];
+	char queued[2048], skipped[2048];
 
 	snprintf(ev, sizeof(ev), "%zu", d->nevents);
 	snprintf(jobs, sizeof(jobs), "%zu", d->njobs);
@@ -206,23 +214,11 @@ endpoint_log_delivery(struct endpoint_req *r, const struct hook_delivery *d, siz
 	snprintf(it, sizeof(it), "%zu", d->ignored[HOOK_IGNORED_TYPE]);
 	snprintf(inv, sizeof(inv), "%zu", d->ignored[HOOK_IGNORED_INVALID]);
 	snprintf(ms, sizeof(ms), "%lld", (long long)(util_mono_ms() - r->start_ms));
+	hook_delivery_describe(d, queued, sizeof(queued), skipped, sizeof(skipped));
 	log_emit(LOG_INFO, duplicate ? "delivery duplicate" : "delivery accepted",
 	    "request_id", r->rid, "event_id", d->event_id, "events", ev, "jobs", jobs,
-	    "stored", st, "ignored_type", it, "ignored_invalid", inv, "ms", ms, (char *)NULL);
-}
-
-/* Logs the ignored events that an operator may want to know about. */
-static void
-endpoint_log_ignored(struct endpoint_req *r, const struct hook_delivery *d)
-{
-	char nt[16], gr[16];
-
-	if (d->ignored[HOOK_IGNORED_NO_TARGET] == 0 && d->ignored[HOOK_IGNORED_GROUP] == 0)
-		return;
-	snprintf(nt, sizeof(nt), "%zu", d->ignored[HOOK_IGNORED_NO_TARGET]);
-	snprintf(gr, sizeof(gr), "%zu", d->ignored[HOOK_IGNORED_GROUP]);
-	log_emit(LOG_DEBUG, "events ignored", "request_id", r->rid, "no_target", nt,
-	    "other_group", gr, (char *)NULL);
+	    "stored", st, "ignored_type", it, "ignored_invalid", inv, "ms", ms,
+	    "queued", queued, "not_synced", skipped, (char *)NULL);
 }
 
 /*
@@ -299,7 +295,6 @@ endpoint_deliver(struct endpoint_req *r)
 	}
 	endpoint_count_delivery(&d, res, stored);
 	endpoint_log_delivery(r, &d, stored, res == STORE_DUPLICATE);
-	endpoint_log_ignored(r, &d);
 	util_format(answer, sizeof(answer), "{\"events\":%zu,\"stored\":%zu,\"duplicate\":%s}",
 	    d.nevents, stored, res == STORE_DUPLICATE ? "true" : "false");
 	hook_delivery_free(&d);
@@ -400,7 +395,8 @@ endpoint_gauges(struct endpoints *s, struct metrics_gauges *g)
 {
 	memset(g, 0, sizeof(*g));
 	g->have_queue = store_counts(s->q, g->jobs) == 0 &&
-	    store_oldest_pending_ms(s->q, util_now_ms(), &g->oldest_pending_ms) == 0;
+	    store_oldest_pending_ms(s->q, util_now_ms(), &g->oldest_pending_ms) == 0 &&
+	    store_count_held(s->q, &g->held) == 0;
 	if (!g->have_queue)
 		log_emit(LOG_WARN, "metrics: cannot read the queue", (char *)NULL);
 	if (s->okta != NULL) {
@@ -441,6 +437,91 @@ endpoint_metrics(struct mg_connection *conn, void *cbdata)
 	return status;
 }
 
+/* The values /status shows: the store's, Okta's counters, the uptime. */
+static void
+endpoint_status_page(struct endpoints *s, struct buf *b)
+{
+	struct store_list_query dq = {STORE_STATE_BIT(STORE_DEAD), NULL, 20};
+	struct store_list_query rq = {STORE_STATE_BIT(STORE_DONE), NULL, 10};
+	struct store_job_info *dead = NULL, *recent = NULL;
+	struct status_view v;
+	struct okta_stats os;
+	char err[STORE_ERROR_MAX + 1];
+	int more;
+
+	memset(&v, 0, sizeof(v));
+	v.now_ms = util_now_ms();
+	v.uptime_s = (util_now_ms() - s->start_ms) / 1000;
+	v.have_queue = store_counts(s->q, v.jobs) == 0 &&
+	    store_oldest_pending_ms(s->q, v.now_ms, &v.oldest_pending_ms) == 0 &&
+	    store_count_held(s->q, &v.held) == 0 &&
+	    store_admin_list(s->q, &dq, &dead, &v.ndead, &more, err, sizeof(err)) == 0 &&
+	    store_admin_list(s->q, &rq, &recent, &v.nrecent, &more, err, sizeof(err)) == 0;
+	v.dead = dead;
+	v.recent = recent;
+	v.okta_remaining = -1;
+	v.reconcile_last_ms = (int64_t)metrics_reconcile_last_ms();
+	v.reconcile_interval_s = s->cfg->reconcile_interval_s;
+	if (s->okta != NULL) {
+		okta_get_stats(s->okta, &os);
+		v.okta_remaining = os.rate_remaining;
+	}
+	status_render(b, &v);
+	free(dead);
+	free(recent);
+}
+
+/*
+ * GET /status: the operator's page for holders of GROUPSYNC_STATUS_TOKEN
+ * (bearer header or the sign-in cookie); POST /status: the sign-in form.
+ * Off (404) when the token is unset. Nothing but the form without it.
+ */
+static int
+endpoint_status(struct mg_connection *conn, void *cbdata)
+{
+	struct endpoint_req r = {.conn = conn, .s = cbdata, .start_ms = util_mono_ms()};
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	const char *token = r.s->cfg->status_token;
+	char *body = NULL, tok[512] = "", cookie[STATUS_COOKIE_LEN + 1], set[192] = "";
+	struct buf b = {0};
+	size_t len = 0;
+	int post, ok, status;
+
+	endpoint_request_id(r.rid);
+	if (token == NULL || strcmp(ri->local_uri, "/status") != 0)
+		return endpoint_error(&r, 404, "not found");
+	post = strcmp(ri->request_method, "POST") == 0;
+	if (!post && strcmp(ri->request_method, "GET") != 0)
+		return endpoint_reply(&r, 405, "application/json",
+		    "{\"error\":\"method not allowed\"}", "Allow", "GET, POST");
+	ok = status_authorized(token, mg_get_header(conn, "Authorization"),
+	    mg_get_header(conn, "Cookie"));
+	if (post) {
+		status = endpoint_read_body(&r, &body, &len);
+		if (status != 0)
+			return endpoint_error(&r, status, "bad request");
+		ok = status_form_token(body, tok, sizeof(tok)) == 0 &&
+		    util_secret_equal(tok, strlen(tok), token, strlen(token));
+		memset(tok, 0, sizeof(tok));
+		free(body);
+		if (ok && status_cookie_value(token, cookie) == 0)
+			util_format(set, sizeof(set), "%s=%s; Path=/status; HttpOnly; Secure; "
+			    "SameSite=Strict", STATUS_COOKIE, cookie);
+		if (!ok)
+			log_emit(LOG_WARN, "status sign-in failed", "request_id", r.rid, "client",
+			    endpoint_client(&r), (char *)NULL);
+	}
+	if (!ok)
+		status_render_signin(&b, post);
+	else
+		endpoint_status_page(r.s, &b);
+	status = b.failed ? endpoint_error(&r, 500, "out of memory") :
+	    endpoint_reply(&r, ok ? 200 : 401, "text/html; charset=utf-8", b.p,
+	    ok && set[0] ? "Set-Cookie" : ok ? NULL : "WWW-Authenticate", ok ? set : "Bearer");
+	free(b.p);
+	return status;
+}
+
 /* Everything else: 404, so that civetweb never looks for a file. */
 static int
 endpoint_not_found(struct mg_connection *conn, void *cbdata)
@@ -461,6 +542,7 @@ endpoints_route(struct endpoints *s, struct mg_context *ctx)
 	mg_set_request_handler(ctx, "/healthz", endpoint_healthz, s);
 	mg_set_request_handler(ctx, "/readyz", endpoint_readyz, s);
 	mg_set_request_handler(ctx, "/metrics", endpoint_metrics, s);
+	mg_set_request_handler(ctx, "/status", endpoint_status, s);
 	mg_set_request_handler(ctx, "**", endpoint_not_found, s);
 }
 
@@ -485,6 +567,7 @@ endpoints_new(const struct endpoints_deps *d)
 	s->q = d->q;
 	s->okta = d->okta;
 	s->guard = d->guard;
+	s->start_ms = util_now_ms();
 	s->filter.group_ids = d->cfg->group_ids;
 	s->filter.ngroup_ids = d->cfg->ngroup_ids;
 	return s;

@@ -215,42 +215,60 @@ hook_changed(struct json_object *ev, struct store_job_in *job)
 
 /*
  * Turns one event into *job. Returns HOOK_JOB_MADE, or the reason why the
- * event is ignored. The type is checked first: events of other types are
- * not ours to judge.
+ * event is ignored, with *what set for HOOK_IGNORED_INVALID. The type is
+ * checked first: events of other types are not ours to judge. The type
+ * and user ID are copied into *job as soon as they are known to be
+ * tokens, so that an ignored event can still be named in the log.
  */
 static int
 hook_parse_event(struct json_object *ev, const struct hook_filter *f,
-    struct store_job_in *job)
+    struct store_job_in *job, const char **what)
 {
 	const char *type, *uuid, *published;
 	int r;
 
 	memset(job, 0, sizeof(*job));
-	if (!json_object_is_type(ev, json_type_object))
+	*what = NULL;
+	if (!json_object_is_type(ev, json_type_object)) {
+		*what = "event is not an object";
 		return HOOK_IGNORED_INVALID;
+	}
 	type = hook_str(ev, "eventType");
-	if (type == NULL)
+	if (type == NULL) {
+		*what = "no eventType";
 		return HOOK_IGNORED_INVALID;
+	}
+	if (util_is_token(type, STORE_TYPE_MAX))
+		(void)util_copy(job->event_type, sizeof(job->event_type), type);
 	if (!hook_handles_type(type))
 		return HOOK_IGNORED_TYPE;
+	r = hook_pick_target(ev, "User", job->user_id, sizeof(job->user_id));
+	if (r == -1) {
+		job->user_id[0] = '\0';
+		*what = "bad or conflicting User target";
+		return HOOK_IGNORED_INVALID;
+	}
 	uuid = hook_str(ev, "uuid");
 	published = hook_str(ev, "published");
 	if (uuid == NULL || !util_is_token(uuid, STORE_ID_MAX) ||
-	    !hook_published_ok(published))
+	    util_copy(job->uuid, sizeof(job->uuid), uuid) == -1) {
+		*what = "bad uuid";
 		return HOOK_IGNORED_INVALID;
-	if (util_copy(job->uuid, sizeof(job->uuid), uuid) == -1 ||
-	    util_copy(job->event_type, sizeof(job->event_type), type) == -1 ||
-	    util_copy(job->published, sizeof(job->published),
-	    published) == -1)
+	}
+	if (!hook_published_ok(published) ||
+	    util_copy(job->published, sizeof(job->published), published) == -1) {
+		*what = "bad published";
 		return HOOK_IGNORED_INVALID;
-	r = hook_pick_target(ev, "User", job->user_id, sizeof(job->user_id));
-	if (r != 1)
-		return r == 0 ? HOOK_IGNORED_NO_TARGET : HOOK_IGNORED_INVALID;
+	}
+	if (r == 0)
+		return HOOK_IGNORED_NO_TARGET;
 	if (hook_is_group_type(type)) {
 		r = hook_pick_target(ev, "UserGroup", job->group_id,
 		    sizeof(job->group_id));
-		if (r == -1)
+		if (r == -1) {
+			*what = "bad or conflicting UserGroup target";
 			return HOOK_IGNORED_INVALID;
+		}
 		if (r == 0 || !hook_group_configured(f, job->group_id))
 			return HOOK_IGNORED_GROUP;
 	}
@@ -414,18 +432,29 @@ hook_parse_delivery(const char *body, size_t len, const struct hook_filter *f,
 	out->nevents = json_object_array_length(events);
 	if (out->nevents > 0) {
 		out->jobs = calloc(out->nevents, sizeof(*out->jobs));
-		if (out->jobs == NULL) {
+		out->skipped = calloc(out->nevents, sizeof(*out->skipped));
+		if (out->jobs == NULL || out->skipped == NULL) {
 			hook_seterr(err, errlen, "out of memory");
 			goto out;
 		}
 	}
 	for (i = 0; i < out->nevents; i++) {
+		struct store_job_in *job = &out->jobs[out->njobs];
+		struct hook_skipped *sk = &out->skipped[out->nskipped];
+		const char *what;
+
 		r = hook_parse_event(json_object_array_get_idx(events, i), f,
-		    &out->jobs[out->njobs]);
-		if (r == HOOK_JOB_MADE)
+		    job, &what);
+		if (r == HOOK_JOB_MADE) {
 			out->njobs++;
-		else
-			out->ignored[r]++;
+			continue;
+		}
+		out->ignored[r]++;
+		sk->reason = (enum hook_ignore_reason)r;
+		sk->what = what;
+		memcpy(sk->event_type, job->event_type, sizeof(sk->event_type));
+		memcpy(sk->user_id, job->user_id, sizeof(sk->user_id));
+		out->nskipped++;
 	}
 	assert(out->njobs + out->ignored[HOOK_IGNORED_TYPE] +
 	    out->ignored[HOOK_IGNORED_NO_TARGET] +
@@ -445,7 +474,79 @@ hook_delivery_free(struct hook_delivery *d)
 	if (d == NULL)
 		return;
 	free(d->jobs);
+	free(d->skipped);
 	memset(d, 0, sizeof(*d));
+}
+
+const char *
+hook_reason_name(enum hook_ignore_reason r)
+{
+	static const char *const names[HOOK_IGNORED_NREASONS] = {
+		[HOOK_IGNORED_TYPE] = "unhandled type",
+		[HOOK_IGNORED_NO_TARGET] = "no target",
+		[HOOK_IGNORED_GROUP] = "other group",
+		[HOOK_IGNORED_INVALID] = "invalid",
+	};
+
+	return (unsigned)r < HOOK_IGNORED_NREASONS ? names[r] : "?";
+}
+
+/*
+ * Appends one item to the list in buf (n: its length), or, once an item
+ * does not fit with room left for the tail, counts it in *more.
+ */
+static void
+hook_list_add(char *buf, size_t len, size_t *n, size_t *more,
+    const char *item)
+{
+	size_t k = strlen(item), sep = *n > 0 ? 2 : 0;
+
+	/* 24: room for " ... (N more)" with any N */
+	if (*more > 0 || *n + sep + k + 24 >= len) {
+		(*more)++;
+		return;
+	}
+	if (sep > 0)
+		memcpy(buf + *n, ", ", 2);
+	memcpy(buf + *n + sep, item, k + 1);
+	*n += sep + k;
+}
+
+static void
+hook_list_end(char *buf, size_t len, size_t n, size_t more)
+{
+	if (more > 0 && n < len)
+		(void)util_format(buf + n, len - n, "%s... (%zu more)",
+		    n > 0 ? " " : "", more);
+}
+
+void
+hook_delivery_describe(const struct hook_delivery *d, char *jobs,
+    size_t jobslen, char *skipped, size_t skippedlen)
+{
+	char item[STORE_TYPE_MAX + STORE_ID_MAX + 64];
+	size_t i, n = 0, more = 0;
+
+	assert(jobslen > 0 && skippedlen > 0);
+	jobs[0] = skipped[0] = '\0';
+	for (i = 0; i < d->njobs; i++) {
+		(void)util_format(item, sizeof(item), "%s %s",
+		    d->jobs[i].event_type, d->jobs[i].user_id);
+		hook_list_add(jobs, jobslen, &n, &more, item);
+	}
+	hook_list_end(jobs, jobslen, n, more);
+	n = more = 0;
+	for (i = 0; i < d->nskipped; i++) {
+		const struct hook_skipped *s = &d->skipped[i];
+
+		(void)util_format(item, sizeof(item), "%s%s%s: %s%s%s",
+		    s->event_type[0] != '\0' ? s->event_type : "?",
+		    s->user_id[0] != '\0' ? " " : "", s->user_id,
+		    hook_reason_name(s->reason), s->what != NULL ? ": " : "",
+		    s->what != NULL ? s->what : "");
+		hook_list_add(skipped, skippedlen, &n, &more, item);
+	}
+	hook_list_end(skipped, skippedlen, n, more);
 }
 
 /*

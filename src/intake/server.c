@@ -36,6 +36,10 @@ struct server {
 	_Atomic(struct mg_context *) guarded; /* ctx, for the guard's thread */
 	int port;
 	_Atomic int routed; /* the routes are registered: see server_conn_begin */
+	/* civetweb's first "cannot bind" line, written only by the thread in
+	 * mg_start2() (civetweb binds before it starts any thread), read by
+	 * it after: the cause the start error names */
+	char bind_error[192];
 };
 
 /*
@@ -165,7 +169,11 @@ server_init_tls(void *ssl_ctx, void *user_data)
 static int
 server_civetweb_log(const struct mg_connection *conn, const char *message)
 {
-	(void)conn;
+	struct server *s = conn != NULL ? mg_get_user_data(mg_get_context(conn)) : NULL;
+
+	if (s != NULL && s->bind_error[0] == '\0' &&
+	    strncmp(message, "cannot bind", 11) == 0)
+		(void)util_copy(s->bind_error, sizeof(s->bind_error), message);
 	log_emit(LOG_INFO, "http", "detail", message, (char *)NULL);
 	return 1;
 }
@@ -265,7 +273,8 @@ server_start_civetweb(struct server *s, char *err, size_t errlen)
 	if (s->ctx != NULL)
 		return 0;
 	util_format(err, errlen, "GROUPSYNC_LISTEN: cannot listen on %s%s: %s", s->cfg->listen,
-	    s->cfg->tls ? " (HTTPS)" : "", cerr[0] ? cerr : "civetweb failed to start");
+	    s->cfg->tls ? " (HTTPS)" : "", s->bind_error[0] ? s->bind_error :
+	    cerr[0] ? cerr : "civetweb failed to start");
 	return -1;
 }
 

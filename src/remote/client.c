@@ -18,10 +18,17 @@
  *   {{env.*}} secrets: the file, the status, and the start of the remote's
  *   answer (printable ASCII only).
  * - remote_uses_any(NULL) is 1: an unknown change may touch anything.
+ * - remote_reload (SIGHUP) loads and checks a whole new set of templates
+ *   before it replaces the loaded one, so that a bad edit leaves the
+ *   service on the last good set. Each call holds a reference to the set
+ *   it started with: a reload never frees a template in use, and one
+ *   call never mixes two sets (find of the old, create of the new).
  */
 #include "groupsync/remote/client.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -44,11 +51,19 @@ static const char *const remote_files[REMOTE_NOPS] = {
 	"find.json", "create.json", "update.json", "delete.json",
 };
 
-struct remote {
-	const struct config *cfg; /* borrowed: outlives the remote */
+/* One loaded set of templates, read-only once loaded; freed with its
+ * last reference (the remote's own, and one per call in flight). */
+struct remote_set {
 	struct template *t[REMOTE_NOPS]; /* t[OP_FIND] may be NULL */
 	char attrs[REMOTE_ATTRS_MAX][64]; /* user.profile.* read by any template */
 	size_t nattrs;
+	atomic_int refs;
+};
+
+struct remote {
+	const struct config *cfg; /* borrowed: outlives the remote */
+	pthread_mutex_t set_lock; /* guards set (the pointer, not the set) */
+	struct remote_set *set;
 	struct remote_auth auth; /* the auth header, the OAuth token cache */
 };
 
@@ -59,10 +74,38 @@ remote_bad(char *err, size_t errlen, const char *name, const char *why)
 	return -1;
 }
 
-static int
-remote_load(struct remote *r, char *err, size_t errlen)
+static void
+remote_set_put(struct remote_set *set)
 {
-	const char *dir = r->cfg->hooks_dir;
+	size_t i;
+
+	if (set == NULL || atomic_fetch_sub(&set->refs, 1) != 1)
+		return;
+	for (i = 0; i < REMOTE_NOPS; i++)
+		template_free(set->t[i]);
+	free(set);
+}
+
+/* The loaded set, with a reference the caller puts. remote_uses_any and
+ * remote_has_find take a const remote: the lock is not part of what
+ * const promises (the remote's settings and behaviour). */
+static struct remote_set *
+remote_set_get(const struct remote *cr)
+{
+	struct remote *r = (struct remote *)cr;
+	struct remote_set *set;
+
+	pthread_mutex_lock(&r->set_lock);
+	set = r->set;
+	atomic_fetch_add(&set->refs, 1);
+	pthread_mutex_unlock(&r->set_lock);
+	return set;
+}
+
+static int
+remote_load(const struct config *cfg, struct remote_set *set, char *err, size_t errlen)
+{
+	const char *dir = cfg->hooks_dir;
 	char path[4096];
 	size_t i;
 
@@ -73,11 +116,11 @@ remote_load(struct remote *r, char *err, size_t errlen)
 			return remote_bad(err, errlen, "GROUPSYNC_HOOKS_DIR", "too long");
 		if (i == OP_FIND && access(path, F_OK) != 0 && errno == ENOENT)
 			continue; /* find is optional */
-		r->t[i] = template_load(path, err, errlen);
-		if (r->t[i] == NULL)
+		set->t[i] = template_load(path, err, errlen);
+		if (set->t[i] == NULL)
 			return -1;
-		template_profile_attrs(r->t[i], r->attrs, REMOTE_ATTRS_MAX, &r->nattrs);
-		if ((i == OP_FIND || i == OP_CREATE) && template_id_pointer(r->t[i]) == NULL) {
+		template_profile_attrs(set->t[i], set->attrs, REMOTE_ATTRS_MAX, &set->nattrs);
+		if ((i == OP_FIND || i == OP_CREATE) && template_id_pointer(set->t[i]) == NULL) {
 			util_format(err, errlen, "%s: \"id\" is required: the JSON Pointer to "
 			    "the remote ID in the answer", remote_files[i]);
 			return -1;
@@ -89,9 +132,10 @@ remote_load(struct remote *r, char *err, size_t errlen)
 /* Renders each template for a blank user: a missing {{env.*}} or a
  * refused URL shows now, not on every job. */
 static int
-remote_dry_run(struct remote *r, char *err, size_t errlen)
+remote_dry_run(const struct config *cfg, const struct remote_set *set, char *err,
+    size_t errlen)
 {
-	struct template_vars v = {NULL, "0", r->cfg};
+	struct template_vars v = {NULL, "0", cfg};
 	struct template_request tr;
 	char why[160];
 	size_t i;
@@ -101,10 +145,10 @@ remote_dry_run(struct remote *r, char *err, size_t errlen)
 	if (v.user == NULL)
 		return remote_bad(err, errlen, "remote", "out of memory");
 	for (i = 0; i < REMOTE_NOPS && rc == 0; i++) {
-		if (r->t[i] == NULL)
+		if (set->t[i] == NULL)
 			continue;
-		rc = template_render(r->t[i], &v, &tr, err, errlen);
-		if (rc == 0 && url_check(tr.url, r->cfg->allow_insecure_http, why,
+		rc = template_render(set->t[i], &v, &tr, err, errlen);
+		if (rc == 0 && url_check(tr.url, cfg->allow_insecure_http, why,
 		    sizeof(why)) < 0) {
 			util_format(err, errlen, "%s: url %s", remote_files[i], why);
 			rc = -1;
@@ -113,6 +157,24 @@ remote_dry_run(struct remote *r, char *err, size_t errlen)
 	}
 	json_object_put(v.user);
 	return rc;
+}
+
+/* A new set from GROUPSYNC_HOOKS_DIR, loaded and checked, or NULL + err. */
+static struct remote_set *
+remote_set_new(const struct config *cfg, char *err, size_t errlen)
+{
+	struct remote_set *set = calloc(1, sizeof(*set));
+
+	if (set == NULL) {
+		remote_bad(err, errlen, "remote", "out of memory");
+		return NULL;
+	}
+	atomic_init(&set->refs, 1);
+	if (remote_load(cfg, set, err, errlen) < 0 || remote_dry_run(cfg, set, err, errlen) < 0) {
+		remote_set_put(set);
+		return NULL;
+	}
+	return set;
 }
 
 struct remote *
@@ -125,36 +187,59 @@ remote_new(const struct config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	r->cfg = cfg;
-	if (remote_auth_init(&r->auth, cfg) < 0) {
+	if (pthread_mutex_init(&r->set_lock, NULL) != 0) {
 		free(r);
 		remote_bad(err, errlen, "remote", "cannot create a mutex");
 		return NULL;
 	}
-	if (remote_load(r, err, errlen) < 0 || remote_auth_setup(&r->auth, err, errlen) < 0 ||
-	    remote_dry_run(r, err, errlen) < 0) {
+	if (remote_auth_init(&r->auth, cfg) < 0) {
+		pthread_mutex_destroy(&r->set_lock);
+		free(r);
+		remote_bad(err, errlen, "remote", "cannot create a mutex");
+		return NULL;
+	}
+	r->set = remote_set_new(cfg, err, errlen);
+	if (r->set == NULL || remote_auth_setup(&r->auth, err, errlen) < 0) {
 		remote_free(r);
 		return NULL;
 	}
 	return r;
 }
 
+int
+remote_reload(struct remote *r, char *err, size_t errlen)
+{
+	struct remote_set *set = remote_set_new(r->cfg, err, errlen), *old;
+
+	if (set == NULL)
+		return -1;
+	pthread_mutex_lock(&r->set_lock);
+	old = r->set;
+	r->set = set;
+	pthread_mutex_unlock(&r->set_lock);
+	remote_set_put(old);
+	return 0;
+}
+
 void
 remote_free(struct remote *r)
 {
-	size_t i;
-
 	if (r == NULL)
 		return;
-	for (i = 0; i < REMOTE_NOPS; i++)
-		template_free(r->t[i]);
+	remote_set_put(r->set);
 	remote_auth_free(&r->auth);
+	pthread_mutex_destroy(&r->set_lock);
 	free(r);
 }
 
 int
 remote_has_find(const struct remote *r)
 {
-	return r->t[OP_FIND] != NULL;
+	struct remote_set *set = remote_set_get(r);
+	int has = set->t[OP_FIND] != NULL;
+
+	remote_set_put(set);
+	return has;
 }
 
 /*
@@ -165,8 +250,9 @@ remote_has_find(const struct remote *r)
  * new one: the token may have been revoked or expired early.
  */
 static int
-remote_call(struct remote *r, struct http_client *hc, enum remote_op op, json_object *user,
-    const char *remote_id, struct http_response *resp, struct remote_result *res)
+remote_call(struct remote *r, const struct remote_set *set, struct http_client *hc,
+    enum remote_op op, json_object *user, const char *remote_id, struct http_response *resp,
+    struct remote_result *res)
 {
 	struct template_vars v = {user, remote_id, r->cfg};
 	struct template_request tr;
@@ -176,7 +262,7 @@ remote_call(struct remote *r, struct http_client *hc, enum remote_op op, json_ob
 	int attempt, rc;
 
 	memset(resp, 0, sizeof(*resp));
-	if (template_render(r->t[op], &v, &tr, res->error, sizeof(res->error)) < 0) {
+	if (template_render(set->t[op], &v, &tr, res->error, sizeof(res->error)) < 0) {
 		res->cls = HTTP_CLASS_PERMANENT;
 		return -1;
 	}
@@ -209,6 +295,48 @@ remote_call(struct remote *r, struct http_client *hc, enum remote_op op, json_ob
 	return rc;
 }
 
+/* "Name: [redacted]" for the auth header line, or NULL (mode none). */
+static char *
+remote_auth_redacted(const struct remote *r)
+{
+	const char *line = r->auth.mode == REMOTE_AUTH_STATIC ? r->auth.auth_line : NULL;
+	size_t n = line != NULL ? strcspn(line, ":") : 0;
+	char buf[160];
+
+	if (r->auth.mode == REMOTE_AUTH_OAUTH2)
+		return strdup("Authorization: Bearer [redacted]");
+	if (line == NULL || util_format(buf, sizeof(buf), "%.*s: [redacted]", (int)n, line) < 0)
+		return NULL;
+	return strdup(buf);
+}
+
+int
+remote_render(struct remote *r, const char *file, json_object *user, const char *remote_id,
+    struct template_request *out, char *err, size_t errlen)
+{
+	struct template_vars v = {user, remote_id, r->cfg};
+	struct remote_set *set;
+	size_t op, i;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (op = 0; op < REMOTE_NOPS && strcmp(remote_files[op], file) != 0; op++)
+		;
+	if (op == REMOTE_NOPS)
+		return remote_bad(err, errlen, file, "no such operation");
+	set = remote_set_get(r);
+	if (set->t[op] != NULL)
+		rc = template_render(set->t[op], &v, out, err, errlen) < 0 ? -1 : 1;
+	remote_set_put(set);
+	if (rc == 1) {
+		/* templates leave room for the auth header, as remote_call */
+		for (i = 0; out->headers[i] != NULL; i++)
+			;
+		out->headers[i] = remote_auth_redacted(r);
+	}
+	return rc;
+}
+
 static void
 remote_result_init(struct remote_result *res)
 {
@@ -220,7 +348,8 @@ int
 remote_find(struct remote *r, struct http_client *hc, json_object *user,
     struct remote_result *res)
 {
-	const struct template *t = r->t[OP_FIND];
+	struct remote_set *set = remote_set_get(r);
+	const struct template *t = set->t[OP_FIND];
 	struct http_response resp;
 	int rc, got;
 
@@ -228,9 +357,10 @@ remote_find(struct remote *r, struct http_client *hc, json_object *user,
 	if (t == NULL) {
 		res->cls = HTTP_CLASS_PERMANENT;
 		util_copy(res->error, sizeof(res->error), "find.json: not in GROUPSYNC_HOOKS_DIR");
+		remote_set_put(set);
 		return -1;
 	}
-	rc = remote_call(r, hc, OP_FIND, user, NULL, &resp, res);
+	rc = remote_call(r, set, hc, OP_FIND, user, NULL, &resp, res);
 	if (rc == 0 && !template_is_not_found(t, resp.status)) {
 		if (!template_is_success(t, resp.status))
 			rc = remote_status_error(res, "find.json", &resp);
@@ -240,6 +370,7 @@ remote_find(struct remote *r, struct http_client *hc, json_object *user,
 			res->found = got;
 	}
 	http_response_free(&resp);
+	remote_set_put(set);
 	return rc;
 }
 
@@ -247,19 +378,20 @@ int
 remote_create(struct remote *r, struct http_client *hc, json_object *user,
     struct remote_result *res)
 {
-	const struct template *t = r->t[OP_CREATE];
+	struct remote_set *set = remote_set_get(r);
+	const struct template *t = set->t[OP_CREATE];
 	struct http_response resp;
 	int rc, got;
 
 	remote_result_init(res);
-	rc = remote_call(r, hc, OP_CREATE, user, NULL, &resp, res);
+	rc = remote_call(r, set, hc, OP_CREATE, user, NULL, &resp, res);
 	if (rc == 0 && !template_is_success(t, resp.status)) {
 		rc = remote_status_error(res, "create.json", &resp);
 	} else if (rc == 0) {
 		got = remote_read_id(t, "create.json", &resp, res->remote_id, res);
 		/* The record may exist: only a find before the next create
 		 * keeps a retry from making a second one. */
-		if (got < 0 && r->t[OP_FIND] == NULL)
+		if (got < 0 && set->t[OP_FIND] == NULL)
 			res->cls = HTTP_CLASS_PERMANENT;
 		if (got == 0) {
 			res->cls = HTTP_CLASS_PERMANENT;
@@ -270,6 +402,7 @@ remote_create(struct remote *r, struct http_client *hc, json_object *user,
 		rc = got > 0 ? 0 : -1;
 	}
 	http_response_free(&resp);
+	remote_set_put(set);
 	return rc;
 }
 
@@ -278,17 +411,19 @@ static int
 remote_change(struct remote *r, struct http_client *hc, enum remote_op op, json_object *user,
     const char *remote_id, struct remote_result *res)
 {
-	const struct template *t = r->t[op];
+	struct remote_set *set = remote_set_get(r);
+	const struct template *t = set->t[op];
 	struct http_response resp;
 	int rc;
 
 	remote_result_init(res);
-	rc = remote_call(r, hc, op, user, remote_id, &resp, res);
+	rc = remote_call(r, set, hc, op, user, remote_id, &resp, res);
 	if (rc == 0 && template_is_success(t, resp.status))
 		res->found = 1;
 	else if (rc == 0 && resp.status != 404 && resp.status != 410)
 		rc = remote_status_error(res, remote_files[op], &resp);
 	http_response_free(&resp);
+	remote_set_put(set);
 	return rc;
 }
 
@@ -315,11 +450,15 @@ remote_fingerprint(struct remote *r, json_object *user, const char *remote_id, c
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int i, mdlen = 0;
 	EVP_MD_CTX *ctx;
+	struct remote_set *set;
 	char err[256];
 	int ok;
 
 	out[0] = '\0';
-	if (template_render(r->t[OP_UPDATE], &v, &tr, err, sizeof(err)) < 0)
+	set = remote_set_get(r);
+	ok = template_render(set->t[OP_UPDATE], &v, &tr, err, sizeof(err));
+	remote_set_put(set);
+	if (ok < 0)
 		return -1;
 	/* NUL after method and URL: two different requests never hash the
 	 * same bytes. */
@@ -345,19 +484,23 @@ int
 remote_uses_any(const struct remote *r, const char *changed)
 {
 	const char *p = changed;
+	struct remote_set *set;
 	size_t n, i;
+	int uses = 0;
 
 	if (changed == NULL)
 		return 1;
-	while (*p != '\0') {
+	set = remote_set_get(r);
+	while (*p != '\0' && !uses) {
 		p += strspn(p, " \t,");
 		n = strcspn(p, ",");
 		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
 			n--;
-		for (i = 0; i < r->nattrs; i++)
-			if (n > 0 && strlen(r->attrs[i]) == n && strncmp(r->attrs[i], p, n) == 0)
-				return 1;
+		for (i = 0; i < set->nattrs && !uses; i++)
+			uses = n > 0 && strlen(set->attrs[i]) == n &&
+			    strncmp(set->attrs[i], p, n) == 0;
 		p += strcspn(p, ",");
 	}
-	return 0;
+	remote_set_put(set);
+	return uses;
 }

@@ -98,6 +98,20 @@ struct store_ops {
 	 * is returned. A shared store names the lease in out->token. */
 	int (*lease)(void *be, int64_t now_ms, struct store_lease *out, char *err,
 	    size_t errlen);
+	/*
+	 * store_lease_user(): in ONE durable transaction, when job->user_id
+	 * has no job leased: store job as enqueue stores one (a uuid already
+	 * stored is skipped), then lease every ready pending job of that user
+	 * exactly as lease does (same exclusion, out->user_id set, jobs via
+	 * store_lease_add) and return 1; when the user has a job leased:
+	 * store nothing, return 0. -1 with err: nothing committed. The check
+	 * and the lease must be atomic against every other lease of the
+	 * store (PostgreSQL: the same lock lease takes, or SELECT ... FOR
+	 * UPDATE on the user's rows). NULL: the front answers -1 ("not
+	 * supported by this store").
+	 */
+	int (*lease_user)(void *be, const struct store_job_in *job, int64_t now_ms,
+	    struct store_lease *out, char *err, size_t errlen);
 	/* Applies o to the lease's jobs that are still leased (a stale lease
 	 * cannot undo what happened since), in one transaction. 0 or -1. A
 	 * shared store applies nothing, and returns 0, when the lease is no
@@ -170,6 +184,22 @@ struct store_ops {
 	 * until close.
 	 */
 	void (*listen)(void *be, void (*wake)(void *arg), void *arg);
+	/*
+	 * Held deprovisions (store.h: STORE_HELD_NOT_BEFORE). count_held:
+	 * the pending jobs whose not_before is STORE_HELD_NOT_BEFORE, 0 or
+	 * -1. admin_release_held: sets not_before to
+	 * STORE_RELEASED_NOT_BEFORE (and updated to now) on the pending jobs
+	 * whose not_before is STORE_HELD_NOT_BEFORE and, unless id is 0,
+	 * whose id is id; *count the rows changed. 0, or -1 with err. The
+	 * rest of holding needs nothing new: finish() with that not_before
+	 * holds a lease, and lease/next_due already treat such a job as
+	 * one backing off. Also: oldest_pending must leave held jobs out
+	 * (they wait for an operator, not for a worker). NULL: the front
+	 * answers -1.
+	 */
+	int (*count_held)(void *be, int64_t *count);
+	int (*admin_release_held)(void *be, int64_t id, int64_t now_ms, int64_t *count,
+	    char *err, size_t errlen);
 };
 
 /* The backends built in (store.c picks one at open). */

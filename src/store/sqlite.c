@@ -77,6 +77,10 @@ static const char *const sq_sql[SQS_COUNT] = {
 	    " AND b.state = 0 AND b.not_before > ?1)"
 	    " ORDER BY j.published, j.id LIMIT 1",
 	[SQS_NEXT_DUE] = "SELECT min(not_before) FROM jobs WHERE state = 0 AND not_before > ?1",
+	[SQS_USER_LEASED] = "SELECT 1 FROM jobs WHERE user_id = ?1 AND state = 1 LIMIT 1",
+	[SQS_COUNT_HELD] = "SELECT count(*) FROM jobs WHERE state = 0 AND not_before = ?1",
+	[SQS_RELEASE_HELD] = "UPDATE jobs SET not_before = ?3, updated = ?2"
+	    " WHERE state = 0 AND not_before = ?4 AND (?1 = 0 OR id = ?1)",
 	[SQS_LEASE_JOBS] = "SELECT " SQ_JOB_COLUMNS " FROM jobs"
 	    " WHERE user_id = ?1 AND state = 0 AND not_before <= ?2"
 	    " ORDER BY published, id",
@@ -88,7 +92,9 @@ static const char *const sq_sql[SQS_COUNT] = {
 	    " last_error = coalesce(?5, last_error), updated = ?6"
 	    " WHERE id = ?1 AND state = 1",
 	[SQS_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
-	[SQS_OLDEST] = "SELECT min(created) FROM jobs WHERE state = 0",
+	/* held jobs (not_before INT64_MAX) wait for an operator, not a worker */
+	[SQS_OLDEST] = "SELECT min(created) FROM jobs WHERE state = 0"
+	    " AND not_before <> 9223372036854775807",
 	[SQS_HEALTH] = "INSERT OR REPLACE INTO health(id, checked) VALUES(1, ?1)",
 	[SQS_REMOTE_GET] = "SELECT remote_id, hash FROM remote_ids"
 	    " WHERE user_id = ?1",
@@ -427,4 +433,23 @@ sq_read_job(sqlite3_stmt *st, struct store_job *j)
 	j->not_before_ms = sqlite3_column_int64(st, 9);
 	j->created_ms = sqlite3_column_int64(st, 10);
 	(void)sq_copy_col(j->last_error, sizeof(j->last_error), st, 11);
+}
+
+int
+sq_scalar(struct sq_store *q, enum sq_stmt_id id, int64_t arg, int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc, ret;
+
+	pthread_mutex_lock(&q->lock);
+	st = sq_stmt(q, id);
+	sqlite3_bind_int64(st, 1, arg);
+	rc = sqlite3_step(st);
+	ret = rc == SQLITE_ROW ? sqlite3_column_type(st, 0) != SQLITE_NULL :
+	    rc == SQLITE_DONE ? 0 : -1;
+	if (ret == 1)
+		*out = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&q->lock);
+	return ret;
 }

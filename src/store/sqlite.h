@@ -30,6 +30,7 @@ enum sq_stmt_id {
 	SQS_BEGIN, SQS_COMMIT, SQS_ROLLBACK,
 	SQS_DELIVERY_ADD, SQS_JOB_ADD,
 	SQS_LEASE_PICK, SQS_LEASE_JOBS, SQS_LEASE_MARK, SQS_FINISH, SQS_NEXT_DUE,
+	SQS_USER_LEASED, SQS_COUNT_HELD, SQS_RELEASE_HELD,
 	SQS_COUNTS, SQS_OLDEST, SQS_HEALTH,
 	SQS_REMOTE_GET, SQS_REMOTE_PUT, SQS_REMOTE_DELETE,
 	SQS_PRUNE_JOBS, SQS_PRUNE_DELIVERIES,
@@ -57,6 +58,10 @@ struct sq_store {
 void sq_seterr(struct sq_store *q, char *err, size_t errlen, const char *what);
 sqlite3_stmt *sq_stmt(struct sq_store *q, enum sq_stmt_id id);
 int sq_step_done(sqlite3_stmt *st);
+/* Runs statement id with ?1 = arg under q->lock: 1 with *out set from its
+ * first row's first column, 0 when it is NULL or there is no row, -1 on
+ * error. */
+int sq_scalar(struct sq_store *q, enum sq_stmt_id id, int64_t arg, int64_t *out);
 int sq_run(struct sq_store *q, enum sq_stmt_id id);
 void sq_rollback(struct sq_store *q);
 int sq_set_sync(struct sq_store *q, int full);
@@ -82,6 +87,8 @@ void sq_close(void *be);
 
 int sq_enqueue(void *be, struct store_delivery *batch, char *err, size_t errlen);
 int sq_lease(void *be, int64_t now_ms, struct store_lease *out, char *err, size_t errlen);
+int sq_lease_user(void *be, const struct store_job_in *job, int64_t now_ms,
+    struct store_lease *out, char *err, size_t errlen);
 int sq_finish(void *be, const struct store_lease *l, const struct store_outcome *o);
 int64_t sq_next_due(void *be, int64_t now_ms);
 int sq_counts(void *be, int64_t counts[4]);
@@ -103,6 +110,9 @@ int sq_admin_get(void *be, int64_t id, struct store_job_info *out, char *err, si
 enum store_admin_result sq_admin_retry(void *be, int64_t id, int64_t now_ms,
     enum store_state *state, char *err, size_t errlen);
 int sq_admin_retry_dead(void *be, int64_t now_ms, int64_t *count, char *err, size_t errlen);
+int sq_count_held(void *be, int64_t *count);
+int sq_admin_release_held(void *be, int64_t id, int64_t now_ms, int64_t *count, char *err,
+    size_t errlen);
 enum store_admin_result sq_admin_drop(void *be, int64_t id, enum store_state *state,
     char *err, size_t errlen);
 int sq_export(void *be, int (*row)(const struct store_record *r, void *arg), void *arg,

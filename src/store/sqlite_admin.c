@@ -160,24 +160,57 @@ sq_admin_drop(void *be, int64_t id, enum store_state *state, char *err, size_t e
 	return sq_admin_change(be, SQS_ADMIN_DROP, id, 0, state, err, errlen);
 }
 
-int
-sq_admin_retry_dead(void *be, int64_t now_ms, int64_t *count, char *err, size_t errlen)
+/* Runs the bound UPDATE st under q->lock (taken by the caller) and sets
+ * *count to the rows it changed, then releases the lock. 0 or -1. */
+static int
+sq_update_count(struct sq_store *q, sqlite3_stmt *st, int64_t *count, const char *what,
+    char *err, size_t errlen)
 {
-	struct sq_store *q = be;
-	sqlite3_stmt *st;
 	int ret = -1;
 
-	pthread_mutex_lock(&q->lock);
-	st = sq_stmt(q, SQS_ADMIN_RETRY_DEAD);
-	sqlite3_bind_int64(st, 1, now_ms);
 	if (sq_step_done(st) == -1) {
-		sq_seterr(q, err, errlen, "retry dead jobs");
+		sq_seterr(q, err, errlen, what);
 	} else {
 		*count = sqlite3_changes64(q->db);
 		ret = 0;
 	}
 	pthread_mutex_unlock(&q->lock);
 	return ret;
+}
+
+int
+sq_admin_retry_dead(void *be, int64_t now_ms, int64_t *count, char *err, size_t errlen)
+{
+	struct sq_store *q = be;
+	sqlite3_stmt *st;
+
+	pthread_mutex_lock(&q->lock);
+	st = sq_stmt(q, SQS_ADMIN_RETRY_DEAD);
+	sqlite3_bind_int64(st, 1, now_ms);
+	return sq_update_count(q, st, count, "retry dead jobs", err, errlen);
+}
+
+int
+sq_count_held(void *be, int64_t *count)
+{
+	/* count(*) always gives a row */
+	return sq_scalar(be, SQS_COUNT_HELD, STORE_HELD_NOT_BEFORE, count) == 1 ? 0 : -1;
+}
+
+int
+sq_admin_release_held(void *be, int64_t id, int64_t now_ms, int64_t *count, char *err,
+    size_t errlen)
+{
+	struct sq_store *q = be;
+	sqlite3_stmt *st;
+
+	pthread_mutex_lock(&q->lock);
+	st = sq_stmt(q, SQS_RELEASE_HELD);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now_ms);
+	sqlite3_bind_int64(st, 3, STORE_RELEASED_NOT_BEFORE);
+	sqlite3_bind_int64(st, 4, STORE_HELD_NOT_BEFORE);
+	return sq_update_count(q, st, count, "release held jobs", err, errlen);
 }
 
 /* Calls row for each row of sql's result, read into a record of kind. */

@@ -132,6 +132,29 @@ out:
 	return ret;
 }
 
+/* Reads and marks out->user_id's ready jobs, inside the caller's
+ * transaction: 1 leased, 0 none ready, -1 error. */
+static int
+sq_lease_take(struct sq_store *q, int64_t now_ms, struct store_lease *out, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if (sq_lease_read(q, now_ms, out, err, errlen) == -1)
+		return -1;
+	/* cannot happen inside one transaction, but never mark nothing */
+	if (out->njobs == 0)
+		return 0;
+	st = sq_stmt(q, SQS_LEASE_MARK);
+	sq_bind_text(st, 1, out->user_id);
+	sqlite3_bind_int64(st, 2, now_ms);
+	sqlite3_bind_int64(st, 3, util_now_ms());
+	if (sq_step_done(st) == 0 && sq_run(q, SQS_COMMIT) == 0)
+		return 1;
+	sq_seterr(q, err, errlen, "lease: mark leased");
+	return -1;
+}
+
 /*
  * The pick, the read and the update run in one write transaction, so two
  * workers can never lease the same user: the second one waits for the
@@ -163,26 +186,59 @@ sq_lease(void *be, int64_t now_ms, struct store_lease *out, char *err, size_t er
 		ret = 0;
 		goto out;
 	}
-	if (sq_lease_read(q, now_ms, out, err, errlen) == -1)
-		goto out;
-	/* cannot happen inside one transaction, but never mark nothing */
-	if (out->njobs == 0) {
-		ret = 0;
-		goto out;
-	}
-	st = sq_stmt(q, SQS_LEASE_MARK);
-	sq_bind_text(st, 1, out->user_id);
-	sqlite3_bind_int64(st, 2, now_ms);
-	sqlite3_bind_int64(st, 3, util_now_ms());
-	if (sq_step_done(st) == 0 && sq_run(q, SQS_COMMIT) == 0)
-		ret = 1;
-	else
-		sq_seterr(q, err, errlen, "lease: mark leased");
-	sq_write_end(q, ret == 1, "lease jobs");
+	ret = sq_lease_take(q, now_ms, out, err, errlen);
+	if (ret != 0)
+		sq_write_end(q, ret == 1, "lease jobs");
 out:
 	sq_rollback(q);
 	pthread_mutex_unlock(&q->lock);
 	/* the front frees out->jobs unless 1 */
+	return ret;
+}
+
+/*
+ * As sq_lease, for one named user, with the on-demand job stored in the
+ * same transaction (durable: synchronous=FULL, as a delivery), so the job
+ * that records the operator's sync and its lease appear together.
+ */
+int
+sq_lease_user(void *be, const struct store_job_in *job, int64_t now_ms,
+    struct store_lease *out, char *err, size_t errlen)
+{
+	struct sq_store *q = be;
+	struct store_delivery d = {"", job, 1, 0, STORE_STORED, NULL};
+	sqlite3_stmt *st;
+	int rc, ret = -1;
+
+	pthread_mutex_lock(&q->lock);
+	if (sq_set_sync(q, 1) == -1 || sq_run(q, SQS_BEGIN) == -1) {
+		sq_seterr(q, err, errlen, "lease user: begin");
+		goto out;
+	}
+	st = sq_stmt(q, SQS_USER_LEASED);
+	sq_bind_text(st, 1, job->user_id);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW) {
+		ret = 0; /* a worker holds the user */
+		goto out;
+	}
+	if (rc != SQLITE_DONE || sq_store_delivery(q, &d, util_now_ms()) == -1) {
+		sq_seterr(q, err, errlen, "lease user: store the job");
+		goto out;
+	}
+	(void)util_copy(out->user_id, sizeof(out->user_id), job->user_id);
+	ret = sq_lease_take(q, now_ms, out, err, errlen);
+	if (ret == 0) {
+		/* the job just stored is ready: nothing to lease is a bug */
+		(void)util_format(err, errlen, "lease user %s: no job to lease", job->user_id);
+		ret = -1;
+	}
+	sq_write_end(q, ret == 1, "lease a user's jobs");
+out:
+	sq_rollback(q);
+	(void)sq_set_sync(q, 0);
+	pthread_mutex_unlock(&q->lock);
 	return ret;
 }
 
@@ -294,17 +350,9 @@ out:
 int64_t
 sq_next_due(void *be, int64_t now_ms)
 {
-	struct sq_store *q = be;
-	sqlite3_stmt *st;
 	int64_t due = -1;
 
-	pthread_mutex_lock(&q->lock);
-	st = sq_stmt(q, SQS_NEXT_DUE);
-	sqlite3_bind_int64(st, 1, now_ms);
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-		due = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	pthread_mutex_unlock(&q->lock);
+	(void)sq_scalar(be, SQS_NEXT_DUE, now_ms, &due);
 	return due;
 }
 

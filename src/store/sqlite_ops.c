@@ -12,6 +12,7 @@ const struct store_ops store_sqlite_ops = {
 	.close = sq_close,
 	.enqueue = sq_enqueue,
 	.lease = sq_lease,
+	.lease_user = sq_lease_user,
 	.finish = sq_finish,
 	.next_due = sq_next_due,
 	.counts = sq_counts,
@@ -28,4 +29,6 @@ const struct store_ops store_sqlite_ops = {
 	.admin_retry_dead = sq_admin_retry_dead,
 	.admin_drop = sq_admin_drop,
 	.export_rows = sq_export,
+	.count_held = sq_count_held,
+	.admin_release_held = sq_admin_release_held,
 };

@@ -203,6 +203,24 @@ store_lease(struct store *s, int64_t now_ms, struct store_lease *out, char *err,
 	return rc;
 }
 
+int
+store_lease_user(struct store *s, const struct store_job_in *job, int64_t now_ms,
+    struct store_lease *out, char *err, size_t errlen)
+{
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (s->ops->lease_user == NULL)
+		(void)util_format(err, errlen, "this store cannot lease one user");
+	else
+		rc = s->ops->lease_user(s->be, job, now_ms, out, err, errlen);
+	if (rc == 1 && out->njobs == 0)
+		rc = 0;
+	if (rc != 1)
+		store_lease_free(out);
+	return rc;
+}
+
 void
 store_lease_free(struct store_lease *l)
 {
@@ -216,7 +234,10 @@ store_lease_free(struct store_lease *l)
 int
 store_complete(struct store *s, const struct store_lease *l)
 {
-	const struct store_outcome o = {STORE_DONE, 0, NULL, NULL};
+	/* the attempt that succeeded counts: `queue show` of a job done
+	 * after a retry says 2, not 1 (and never 0 after an operator's
+	 * retry); the error of the failed attempt stays, as the past */
+	const struct store_outcome o = {STORE_DONE, 1, NULL, NULL};
 
 	return s->ops->finish(s->be, l, &o);
 }
@@ -237,6 +258,34 @@ store_dead(struct store *s, const struct store_lease *l, const char *error)
 	const struct store_outcome o = {STORE_DEAD, 1, NULL, error != NULL ? error : ""};
 
 	return s->ops->finish(s->be, l, &o);
+}
+
+int
+store_hold(struct store *s, const struct store_lease *l, const char *why)
+{
+	const int64_t held = STORE_HELD_NOT_BEFORE;
+	const struct store_outcome o = {STORE_PENDING, 0, &held, why != NULL ? why : ""};
+
+	return s->ops->finish(s->be, l, &o);
+}
+
+int
+store_count_held(struct store *s, int64_t *count)
+{
+	*count = 0;
+	return s->ops->count_held != NULL ? s->ops->count_held(s->be, count) : -1;
+}
+
+int
+store_admin_release_held(struct store *s, int64_t id, int64_t *count, char *err,
+    size_t errlen)
+{
+	*count = 0;
+	if (s->ops->admin_release_held == NULL) {
+		(void)util_format(err, errlen, "this store cannot release held jobs");
+		return -1;
+	}
+	return s->ops->admin_release_held(s->be, id, util_now_ms(), count, err, errlen);
 }
 
 int

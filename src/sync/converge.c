@@ -6,6 +6,7 @@
  */
 #include "groupsync/sync/converge.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -222,14 +223,19 @@ converge_nothing(struct converge *x, const struct sync_state *s)
 }
 
 int
-converge_run(struct converge *x)
+converge_decide(struct converge *x)
 {
-	struct sync_state s;
-
-	if (converge_read_okta(x, &s) < 0 || converge_changed(x, &s) < 0)
+	if (converge_read_okta(x, &x->state) < 0 || converge_changed(x, &x->state) < 0)
 		return -1;
-	x->action = sync_decide(&s);
+	x->action = sync_decide(&x->state);
 	x->decided = 1;
+	return 0;
+}
+
+int
+converge_apply(struct converge *x)
+{
+	assert(x->decided);
 	switch (x->action) {
 	case SYNC_CREATE:
 		return converge_create(x);
@@ -238,8 +244,16 @@ converge_run(struct converge *x)
 	case SYNC_DELETE:
 		return converge_delete(x);
 	default:
-		return converge_nothing(x, &s);
+		return converge_nothing(x, &x->state);
 	}
+}
+
+int
+converge_run(struct converge *x)
+{
+	if (converge_decide(x) < 0)
+		return -1;
+	return converge_apply(x);
 }
 
 int

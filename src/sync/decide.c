@@ -31,9 +31,11 @@ sync_precheck(const struct store_job *jobs, size_t njobs, enum sync_known known,
 	for (i = 0; i < njobs; i++) {
 		const struct store_job *j = &jobs[i];
 
-		/* A join, a leave or a reconcile can always change something. */
+		/* A join, a leave, a reconcile or an operator's sync can
+		 * always change something. */
 		if (sync_is_membership(j->event_type) ||
-		    strcmp(j->event_type, SYNC_RECONCILE_EVENT) == 0)
+		    strcmp(j->event_type, SYNC_RECONCILE_EVENT) == 0 ||
+		    strcmp(j->event_type, SYNC_ONDEMAND_EVENT) == 0)
 			return SYNC_READ;
 		if (!sync_is_profile(j->event_type))
 			only_profile = 0;

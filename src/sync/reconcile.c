@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 
 #include "groupsync/base/config.h"
+#include "groupsync/base/metrics.h"
 #include "groupsync/base/http.h"
 #include "groupsync/base/log.h"
 #include "groupsync/okta/client.h"
@@ -385,6 +386,7 @@ recon_loop_main(void *arg)
 		snprintf(pages, sizeof(pages), "%llu", (unsigned long long)s.pages);
 		snprintf(jobs, sizeof(jobs), "%zu", s.stored);
 		snprintf(ms, sizeof(ms), "%lld", (long long)(util_now_ms() - t0));
+		metrics_reconcile_done((uint64_t)util_now_ms());
 		log_emit(LOG_INFO, "reconcile", "members", members, "pages", pages, "jobs",
 		    jobs, "ms", ms, (char *)NULL);
 	}

@@ -42,6 +42,11 @@ struct worker_pool {
 	_Atomic int running;  /* threads not yet finished */
 	_Atomic uint64_t syncs, created, updated, deleted, unchanged, skipped;
 	_Atomic uint64_t retried, dead, released, events;
+	/* deprovisions carried out, per minute of the last hour
+	 * (GROUPSYNC_DEPROVISION_THRESHOLD), under hold_lock */
+	pthread_mutex_t hold_lock;
+	int64_t hold_minute[60];
+	int hold_count[60];
 };
 
 /* One sync as the pool sees it: the steps' state, and how it ended. */
@@ -152,6 +157,57 @@ worker_settle_failure(struct worker_run *x, int attempt)
 	atomic_fetch_add(&p->retried, 1);
 }
 
+/*
+ * Whether a deprovision may go ahead: fewer than the threshold in the
+ * last hour (counted per minute, in this process), and counted when it
+ * may. A lease an operator released from hold always may. The count is
+ * taken before the delete is sent, so a failing delete still counts:
+ * the threshold errs towards holding.
+ */
+static int
+worker_deprovision_allowed(struct worker_pool *p, const struct store_lease *l)
+{
+	int64_t minute = util_now_ms() / 60000;
+	int i, sum = 0, ok;
+
+	for (i = 0; (size_t)i < l->njobs; i++)
+		if (l->jobs[i].not_before_ms == STORE_RELEASED_NOT_BEFORE)
+			return 1;
+	if (p->d.cfg->deprovision_threshold <= 0)
+		return 1;
+	pthread_mutex_lock(&p->hold_lock);
+	if (p->hold_minute[minute % 60] != minute) {
+		p->hold_minute[minute % 60] = minute;
+		p->hold_count[minute % 60] = 0;
+	}
+	for (i = 0; i < 60; i++)
+		if (minute - p->hold_minute[i] < 60)
+			sum += p->hold_count[i];
+	ok = sum < p->d.cfg->deprovision_threshold;
+	if (ok)
+		p->hold_count[minute % 60]++;
+	pthread_mutex_unlock(&p->hold_lock);
+	return ok;
+}
+
+/* Puts a deprovision past the threshold on hold, for an operator. */
+static void
+worker_hold(struct worker_run *x)
+{
+	struct worker_pool *p = x->pool;
+	char why[160];
+
+	(void)util_format(why, sizeof(why), "held: over %d deprovisions in the last hour "
+	    "(GROUPSYNC_DEPROVISION_THRESHOLD): groupsync queue release-held or drop",
+	    p->d.cfg->deprovision_threshold);
+	if (store_hold(p->d.q, x->c.lease, why) < 0)
+		(void)worker_end_lease(p, x->c.lease, WORKER_END_RELEASE, 0, NULL);
+	log_emit(LOG_WARN, "deprovision held", "user", x->c.lease->user_id, "remote_id",
+	    x->c.remote_id[0] ? x->c.remote_id : NULL, "reason", why, (char *)NULL);
+	x->outcome = "held";
+	x->mo = METRICS_SYNC_HELD;
+}
+
 static void
 worker_count_success(struct worker_pool *p, enum sync_action a, size_t njobs)
 {
@@ -225,7 +281,11 @@ worker_sync(struct worker *w, const struct store_lease *lease)
 		(void)worker_end_lease(p, lease, WORKER_END_DONE, 0, NULL);
 		atomic_fetch_add(&p->skipped, 1);
 		atomic_fetch_add(&p->events, lease->njobs);
-	} else if (converge_run(&x.c) < 0) {
+	} else if (converge_decide(&x.c) < 0) {
+		worker_settle_failure(&x, attempt);
+	} else if (x.c.action == SYNC_DELETE && !worker_deprovision_allowed(p, lease)) {
+		worker_hold(&x);
+	} else if (converge_apply(&x.c) < 0) {
 		worker_settle_failure(&x, attempt);
 	} else if (worker_end_lease(p, lease, WORKER_END_DONE, 0, NULL) < 0) {
 		x.outcome = "done, not recorded (store failed): runs again after a restart";
@@ -279,6 +339,7 @@ worker_free(struct worker_pool *p)
 	for (i = 0; i < p->n; i++)
 		http_client_free(p->w[i].hc);
 	free(p->w);
+	pthread_mutex_destroy(&p->hold_lock);
 	free(p);
 }
 
@@ -293,6 +354,7 @@ worker_start(const struct worker_deps *d, char *err, size_t errlen)
 		return NULL;
 	p->d = *d;
 	p->cd = (struct converge_deps){d->cfg, d->q, d->okta, d->remote};
+	(void)pthread_mutex_init(&p->hold_lock, NULL);
 	p->n = d->cfg->workers;
 	p->w = calloc((size_t)p->n, sizeof(*p->w));
 	http_options_from_config(&ho, d->cfg, &p->abort);

@@ -239,6 +239,15 @@ class Groupsync:
             raise AssertionError("groupsync: ThreadSanitizer report:\n" + report)
 
 
+def get_once(path, env=None):
+    """Starts groupsync, GETs path, stops it: (status, headers, body)."""
+    gs = Groupsync(env=env).start()
+    try:
+        return gs.request("GET", path)
+    finally:
+        gs.cleanup()
+
+
 def tsan_report(text):
     """The first ThreadSanitizer report in text, or None."""
     start = text.find("WARNING: ThreadSanitizer:")

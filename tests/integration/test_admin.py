@@ -9,7 +9,7 @@ import subprocess
 import unittest
 import uuid
 
-from harness import (BIN, DEAD, LEASED, PENDING, SAMPLES, Groupsync, delivery,
+from harness import (BIN, DEAD, DONE, LEASED, PENDING, SAMPLES, Groupsync, delivery,
                      membership_event, run_cli, sample)
 
 USERS = ["00u0000000000admin01", "00u0000000000admin02", "00u0000000000admin03"]
@@ -105,7 +105,7 @@ class Admin(unittest.TestCase):
         [job] = self.cli_json("queue", "show", str(row[0]))
         self.assertEqual(set(job), {"id", "state", "user_id", "event_type", "uuid", "published",
                                     "group_id", "changed_attributes", "attempts", "next_attempt",
-                                    "created", "updated", "last_error"})
+                                    "created", "updated", "last_error", "past_error"})
         self.assertEqual((job["id"], job["uuid"], job["user_id"], job["state"]),
                          (row[0], row[1], row[2], "pending"))
         self.assertRegex(job["created"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -117,6 +117,36 @@ class Admin(unittest.TestCase):
         self.cli("queue", "show", "abc", want=2)
         self.cli("queue", "show", want=2)
         self.assert_still_serving()
+
+    def test_show_past_error(self):
+        """Issue 13 §7: the error of a failed attempt of a job that then
+        succeeded is labelled as past, never shown as the job's error."""
+        self.deliver(USERS[:2])
+        ids = [r[0] for r in self.rows()]
+        self.set_job(ids[0], DONE, 2, "remote: 503 Service Unavailable")
+        self.set_job(ids[1], DEAD, 3, "remote: 400 Bad Request")
+        done, dead = (self.cli_json("queue", "show", str(i))[0] for i in ids)
+        self.assertEqual((done["attempts"], done["last_error"], done["past_error"]),
+                         (2, "", "remote: 503 Service Unavailable"))
+        self.assertEqual((dead["last_error"], dead["past_error"]),
+                         ("remote: 400 Bad Request", None))
+        text = self.cli("queue", "show", str(ids[0])).stdout
+        self.assertRegex(text, r"(?m)^last_error +-$")
+        self.assertRegex(text, r"(?m)^past_error +remote: 503 Service Unavailable$")
+        table = self.cli("queue", "list", "--state", "all").stdout.splitlines()
+        self.assertTrue(table[1].rstrip().endswith("(past) remote: 503 Service Unavailable"),
+                        table[1])
+        self.assertTrue(table[2].rstrip().endswith("  remote: 400 Bad Request"), table[2])
+
+    def test_queue_alone_prints_usage(self):
+        """Issue 13 §7: `groupsync queue` alone prints the queue commands,
+        not "unknown command"."""
+        r = run_cli(["queue"], self.gs.env)
+        self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
+        self.assertNotIn("unknown command", r.stderr)
+        self.assertIn("usage: groupsync queue", r.stderr)
+        self.assertIn("queue list [--state", r.stderr)
+        self.assertIn("queue show ID", r.stderr)
 
     def test_retry(self):
         self.deliver(USERS)
@@ -219,7 +249,7 @@ class Admin(unittest.TestCase):
         self.set_job(self.rows()[0][0], DEAD, 10, "boom")
         [stats] = self.cli_json("queue", "stats")
         age = stats.pop("oldest_pending_age_ms")
-        self.assertEqual(stats, {"pending": 2, "leased": 0, "done": 0, "dead": 1})
+        self.assertEqual(stats, {"pending": 2, "leased": 0, "done": 0, "dead": 1, "held": 0})
         self.assertTrue(0 <= age < 600000, age)
         text = self.cli("queue", "stats").stdout
         self.assertRegex(text, r"(?m)^dead +1$")

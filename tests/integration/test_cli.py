@@ -85,13 +85,38 @@ class CLI(unittest.TestCase):
                 self.assertEqual(len(lines), 1, r.stderr)
                 self.assertTrue(lines[0].startswith("groupsync: " + want), lines[0])
 
+    def test_check_config_all_problems_at_once(self):
+        """Issue 13 §3: from an empty environment check-config names every
+        missing setting in one run, a line each (it took one run each)."""
+        r = run_cli(["check-config"], {"GROUPSYNC_DATA_DIR": self.tmp.name})
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual([l.split(":")[1].strip() for l in r.stderr.splitlines()],
+                         ["GROUPSYNC_HOOK_SECRET", "GROUPSYNC_OKTA_ORG_URL",
+                          "GROUPSYNC_OKTA_API_TOKEN", "GROUPSYNC_GROUP_IDS"])
+        self.assertTrue(all(l.startswith("groupsync: GROUPSYNC_") for l in r.stderr.splitlines()))
+
     def test_config_file(self):
         path = os.path.join(self.tmp.name, "groupsync.json")
         with open(path, "w") as f:
             f.write('{"GROUPSYNC_WORKERS": 9}')
         r = run_cli(["--config", path, "check-config"], self.env)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("GROUPSYNC_WORKERS=9 (file)", r.stdout)
+        self.assertIn("GROUPSYNC_WORKERS=9 (config)", r.stdout)
+
+    def test_check_config_secret_file_source(self):
+        """Issue 13 §7: a secret read from NAME_FILE shows "(file)" as its
+        source, not the "(env)" of the variable that named the file."""
+        path = os.path.join(self.tmp.name, "hook-secret")
+        with open(path, "w") as f:
+            f.write(SECRET)
+        env = dict(self.env)
+        del env["GROUPSYNC_HOOK_SECRET"]
+        env["GROUPSYNC_HOOK_SECRET_FILE"] = path
+        r = run_cli(["check-config"], env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("GROUPSYNC_HOOK_SECRET=<redacted> (file)\n", r.stdout)
+        self.assertIn("GROUPSYNC_OKTA_API_TOKEN=<redacted> (env)\n", r.stdout)
+        self.assertNotIn(SECRET, r.stdout + r.stderr)
 
     def test_serve_port_in_use(self):
         s = socket.socket()
@@ -104,6 +129,9 @@ class CLI(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("cannot start the server", r.stderr)
         self.assertIn("GROUPSYNC_LISTEN", r.stderr)
+        # issue 13 §7: the error line itself names the cause
+        [line] = [l for l in r.stderr.splitlines() if "cannot start the server" in l]
+        self.assertIn("Address already in use", line)
 
 
 if __name__ == "__main__":

@@ -129,6 +129,28 @@ class IntakeHTTP(unittest.TestCase):
         # ignored: one add and one profile update remain
         self.assertEqual(types, ["group.user_membership.add", "user.account.update_profile"])
 
+    def test_delivery_line_names_every_event(self):
+        """Issue 13 §1: one info line per delivery says what became of each
+        event: the jobs stored and, for the rest, why not."""
+        other = "00g0000000000other01"
+        good = membership_event("00u000000000000good1")
+        elsewhere = membership_event("00u000000000000else1", group_id=other)
+        unpublished = membership_event("00u000000000000nopub")
+        del unpublished["published"]
+        notarget = membership_event("00u000000000000gone1")
+        notarget["target"] = None
+        session = sample("okta-docs-sample-session-start.json")["data"]["events"][0]
+        st, _, _ = self.gs.deliver(delivery([good, elsewhere, unpublished, notarget, session]))
+        self.assertEqual(st, 200)
+        [line] = [l for l in self.gs.log_lines() if l.get("msg") == "delivery accepted"]
+        self.assertEqual(line["level"], "info")
+        self.assertEqual(line["queued"], "group.user_membership.add 00u000000000000good1")
+        self.assertEqual(line["not_synced"], ", ".join([
+            "group.user_membership.add 00u000000000000else1: other group",
+            "group.user_membership.add 00u000000000000nopub: invalid: bad published",
+            "group.user_membership.add: no target",
+            "user.session.start: unhandled type"]))
+
     def test_preview_null_target(self):
         body = sample("delivery-group-add.json")
         body["data"]["events"][0]["target"] = None

@@ -4,6 +4,7 @@ removed) without events, as if Okta had lost the deliveries."""
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -154,6 +155,11 @@ class Reconcile(unittest.TestCase):
         self.assertEqual(int(line["jobs"]), 5)
         for key in ("pages", "ms"):
             self.assertIn(key, line)
+        # issue 13 §5/§6: when it last finished, for /metrics and /status
+        st, _, body = self.gs.request("GET", "/metrics")
+        [stamp] = re.findall(r"(?m)^groupsync_reconcile_last_success_timestamp_seconds (\S+)$",
+                             body.decode())
+        self.assertLess(abs(float(stamp) - time.time()), 60)
         # and again, every interval: a user removed with no event goes too
         self.okta.admin("DELETE", "/groups/%s/members/%s?emit=0" % (GROUP, ids[0]))
         wait_until(lambda: len(self.remote.users()) == 4, timeout=60,

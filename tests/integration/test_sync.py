@@ -1,8 +1,10 @@
 """Sync end to end: the real binary, a real json-server as the remote system
 and the Okta stand-in (tests/standins/okta.js) that sends event hooks like
 Okta does. Walks the Workflows template's own test, then the failure cases."""
+import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -10,7 +12,7 @@ import unittest
 import uuid
 
 from harness import (DONE, GROUP, ROOT, FaultProxy, Groupsync, JsonServer, OktaStandin,
-                     delivery, membership_event, wait_until)
+                     delivery, membership_event, run_cli, wait_until)
 
 OTHER_GROUP = "00g8othr9ZyXwVuTs4x7"
 PROFILE = {"login": "jane.doe@example.com", "email": "jane.doe@example.com",
@@ -112,6 +114,198 @@ class Sync(SyncBase):
         wait_until(self.settled, what="queue settled")
         # never a full profile replace
         self.assertEqual([c for c in self.calls("PUT")], [])
+
+    def test_templates_reload_on_sighup(self):
+        """Issue 13 §7: SIGHUP loads the templates again, checked first: a
+        good set is used from the next sync on, a bad one is refused with
+        the reason in the log and the last good set stays in use."""
+        hooks = os.path.join(self.tmp, "hooks")
+        shutil.copytree(os.path.join(ROOT, "hooks", "rest"), hooks)
+        self.gs.stop()
+        self.gs.env["GROUPSYNC_HOOKS_DIR"] = hooks
+        self.gs.start()
+        create = os.path.join(hooks, "create.json")
+        with open(create, encoding="utf-8") as f:
+            good = f.read()
+
+        def hup_and_wait(msg, count):
+            self.gs.proc.send_signal(signal.SIGHUP)
+            wait_until(lambda: self.gs.log().count(msg) == count, what=msg)
+
+        def add_and_sync():
+            login = "u%s@example.com" % uuid.uuid4().hex[:8]
+            uid = self.new_user(login=login, email=login)
+            self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+            return self.synced(uid)
+
+        with open(create, "w", encoding="utf-8") as f:
+            f.write(good.replace('"oktaId": "{{user.id}}"',
+                                 '"oktaId": "{{user.id}}", "source": "reloaded"'))
+        hup_and_wait('"msg":"templates reloaded"', 1)
+        self.assertEqual(add_and_sync().get("source"), "reloaded")
+
+        with open(create, "w", encoding="utf-8") as f:
+            f.write(good.replace("{{user.id}}", "{{user.nope}}"))
+        hup_and_wait("templates not reloaded", 1)
+        [line] = [l for l in self.gs.log_lines() if l.get("msg", "").startswith(
+            "templates not reloaded")]
+        self.assertEqual(line["level"], "warn")
+        self.assertIn("create.json", line["error"])
+        # the last good set stays: still the "reloaded" one
+        self.assertEqual(add_and_sync().get("source"), "reloaded")
+        self.assertTrue(self.gs.proc.poll() is None)
+
+    def test_sync_on_demand(self):
+        """Issue 13 §2: `groupsync sync USER --dry-run` prints the decision
+        and the requests (auth redacted) and sends nothing; without
+        --dry-run it syncs now, beside the running serve, through the
+        store's lease, and the job it stored shows in the queue."""
+        token = "remote-bearer-token-0123456789"
+        self.gs.stop()
+        self.gs.env.update({"GROUPSYNC_REMOTE_AUTH": "bearer", "GROUPSYNC_REMOTE_TOKEN": token,
+                            "GROUPSYNC_WORKERS": "1"})
+        self.gs.start()
+        uid = self.new_user()
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        self.deliveries_done()
+        wait_until(self.settled, what="the hook's sync done")
+        rec = self.synced(uid)
+
+        r = run_cli(["sync", uid, "--dry-run"], self.gs.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout
+        self.assertRegex(out, r"(?m)^decision +nothing$")
+        # a profile change whose event was lost: update, shown first
+        self.okta.admin("POST", "/users/%s/profile?emit=0" % uid, {"city": "North Haverbrook"})
+        jobs_before = len(self.gs.jobs())
+        r = run_cli(["sync", uid, "--dry-run"], self.gs.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout
+        self.assertNotIn(token, out + r.stderr)
+        self.assertRegex(out, r"(?m)^user +%s$" % uid)
+        self.assertRegex(out, r"(?m)^okta +active, member$")
+        self.assertRegex(out, r"(?m)^decision +update$")
+        self.assertRegex(out, r"(?m)^update\.json +\w+ %s/users/%s$"
+                         % (self.gs.env["REMOTE_BASE_URL"], rec["id"]))
+        self.assertRegex(out, r"(?m)^  header +Authorization: \[redacted\]$")
+        self.assertRegex(out, r'(?m)^  body +\{.*"city": ?"North Haverbrook"')
+        self.assertRegex(out, r"(?m)^outcome +dry run: nothing sent$")
+        self.assertEqual(self.remote_users(city="North Haverbrook"), [])
+        self.assertEqual(len(self.gs.jobs()), jobs_before)
+
+        r = run_cli(["sync", uid], self.gs.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^decision +update$")
+        self.assertRegex(r.stdout, r"(?m)^remote_status +200$")
+        # each answer of the calls it made, the remote's update among them
+        self.assertRegex(r.stdout, r"(?m)^answer +PUT %s/users/%s -> 200$"
+                         % (self.gs.env["REMOTE_BASE_URL"], rec["id"]))
+        self.assertRegex(r.stdout, r'(?m)^  body +\{ "firstName": "Jane",')
+        self.assertNotIn(token, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^outcome +ok$")
+        self.assertEqual(len(self.remote_users(city="North Haverbrook")), 1)
+        mine = [j for j in self.gs.jobs() if j[2] == "groupsync.sync"]
+        self.assertEqual([j[3] for j in mine], [DONE])
+
+        # a user not in Okta: an error naming it, exit 1; bad usage: 2
+        r = run_cli(["sync", "00u0000000000missing"], self.gs.env)
+        self.assertRegex(r.stdout, r"(?m)^okta +not in Okta$")
+        self.assertEqual(run_cli(["sync"], self.gs.env).returncode, 2)
+        self.assertEqual(run_cli(["sync", "a b"], self.gs.env).returncode, 2)
+
+    def test_deprovision_threshold_holds(self):
+        """Issue 13 §4: past GROUPSYNC_DEPROVISION_THRESHOLD deprovisions
+        in an hour the rest are held (a warning, a metric, the queue say
+        so) while creates go on; an operator releases or drops them."""
+        self.gs.stop()
+        self.gs.env["GROUPSYNC_DEPROVISION_THRESHOLD"] = "1"
+        self.gs.start()
+
+        def add_user():
+            login = "u%s@example.com" % uuid.uuid4().hex[:8]
+            uid = self.new_user(login=login, email=login)
+            self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+            return uid
+
+        users = [add_user() for _ in range(3)]
+        for uid in users:
+            self.synced(uid)
+        for uid in users:
+            self.okta.admin("DELETE", "/groups/%s/members/%s" % (GROUP, uid))
+        self.deliveries_done()
+        wait_until(lambda: self.gs.log().count('"msg":"deprovision held"') == 2,
+                   what="two deprovisions held")
+        self.assertEqual(len(self.remote.users()), 2)
+        # creates and updates go on
+        self.synced(add_user())
+        listed = [json.loads(l) for l in run_cli(["queue", "list", "--json"],
+                                                 self.gs.env).stdout.splitlines()]
+        held = [j for j in listed if j["state"] == "held"]
+        self.assertEqual(sorted(j["user_id"] for j in held), sorted(
+            u for u in users if any(r.get("oktaId") == u for r in self.remote.users())))
+        self.assertTrue(all(j["last_error"].startswith("held:") for j in held), held)
+        st, _, body = self.gs.request("GET", "/metrics")
+        self.assertIn("groupsync_deprovisions_held 2\n", body.decode())
+        self.assertIn('groupsync_syncs_total{outcome="held"', body.decode())
+        held_only = [json.loads(l) for l in run_cli(["queue", "list", "--state", "held",
+                                                      "--json"], self.gs.env).stdout.splitlines()]
+        self.assertEqual([j["id"] for j in held_only], [j["id"] for j in held])
+        stats = json.loads(run_cli(["queue", "stats", "--json"], self.gs.env).stdout)
+        self.assertEqual(stats["held"], 2)
+
+        r = run_cli(["queue", "drop", str(held[0]["id"])], self.gs.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run_cli(["queue", "release-held", "--all", "--json"], self.gs.env)
+        self.assertEqual((r.returncode, json.loads(r.stdout)), (0, {"released": 1}), r.stderr)
+        # released: deleted now, though the hour's threshold is still spent
+        wait_until(lambda: len(self.remote.users()) == 2, what="released deprovision done")
+        self.assertEqual([u.get("oktaId") for u in self.remote.users()
+                          if u.get("oktaId") in users], [held[0]["user_id"]])
+        self.assertEqual(run_cli(["queue", "release-held", "--all", "--json"],
+                                 self.gs.env).stdout.strip(), '{"released":0}')
+
+    def test_check_config_online(self):
+        """Issue 13 §3: check-config --online asks Okta and the remote: the
+        groups (name, members), the schema attribute, every template for a
+        real member, the remote's find, the event hook; every check runs
+        and the exit status says whether all passed."""
+        uid = self.new_user()
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        self.synced(uid)
+        env = dict(self.gs.env)
+        env["GROUPSYNC_GROUP_IDS"] = GROUP
+        r = run_cli(["check-config", "--online"], env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = r.stdout
+        self.assertRegex(out, r'(?m)^ok +group +%s "API Provisioning Group", 1 members$' % GROUP)
+        self.assertRegex(out, r"(?m)^ok +schema +customId in the user profile$")
+        for f in ("find.json", "create.json", "update.json", "delete.json"):
+            self.assertRegex(out, r"(?m)^ok +template +%s$" % f)
+        self.assertRegex(out, r"(?m)^ok +remote +find answered 200 \(found\)$")
+        self.assertRegex(out, r"(?m)^ok +event hook +")
+
+        env = dict(self.gs.env)
+        env["GROUPSYNC_GROUP_IDS"] = GROUP + ",00g0000000000nothere"
+        r = run_cli(["check-config", "--online"], env)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^FAIL group +00g0000000000nothere: ")
+        # the checks after the failed one ran too
+        self.assertRegex(r.stdout, r"(?m)^ok +remote +find answered")
+
+    def test_check_config_unknown_variable(self):
+        """Issue 13 §3: a mistyped GROUPSYNC_* variable is an error naming
+        the closest known setting, not silently ignored."""
+        env = dict(self.gs.env)
+        env["GROUPSYNC_WORKRES"] = "3"
+        secret = os.path.join(self.tmp, "hook-secret")
+        with open(secret, "w") as f:
+            f.write(env.pop("GROUPSYNC_HOOK_SECRET"))
+        env["GROUPSYNC_HOOK_SECRET_FILE"] = secret  # a NAME_FILE is known
+        r = run_cli(["check-config"], env)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("groupsync: GROUPSYNC_WORKRES: unknown setting (did you mean "
+                      "GROUPSYNC_WORKERS?)", r.stderr)
+        self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
 
     def test_same_event_three_times(self):
         self.okta.admin("POST", "/hook", {"enabled": False})

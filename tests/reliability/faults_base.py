@@ -153,9 +153,11 @@ class FaultsBase(unittest.TestCase):
         return [j for j in self.gs.jobs() if j[3] == DEAD]
 
     def attempts(self):
-        """user -> the largest attempts column of its jobs since the seed."""
+        """user -> the most failed attempts of its jobs since the seed (a
+        done job's attempts count the one that succeeded too)."""
         with self.gs.db() as db:
-            rows = db.execute("SELECT user_id, attempts FROM jobs ORDER BY id").fetchall()
+            rows = db.execute("SELECT user_id, attempts - (state = ?) FROM jobs"
+                              " ORDER BY id", (DONE,)).fetchall()
         out = {}
         for uid, a in rows[self.seed_jobs:]:
             out[uid] = max(out.get(uid, 0), a)

@@ -1134,6 +1134,59 @@ verification_small_buffer(void **state)
 	assert_int_equal(hook_verification_answer("abc", NULL, 0), -1);
 }
 
+/* A membership add for JANE to group g, with uuid u. */
+#define EV_ADD(u, g) "{\"eventType\":\"group.user_membership.add\",\"uuid\":\"" u "\"," \
+	"\"published\":" Q(PUB) ",\"target\":[" T_USER "," T_GROUP(g) "]}"
+
+/* Issue 13 §1: every event not turned into a job is named with its reason. */
+static void
+describe_names_reasons(void **state)
+{
+	struct hook_delivery d;
+	char err[128], jobs[256], skipped[512];
+	const char *body = "{\"data\":{\"events\":["
+	    EV_ADD("u1", SYNC_GROUP) "," EV_ADD("u2", OTHER_GROUP) ","
+	    "{\"eventType\":\"user.lifecycle.suspend\",\"uuid\":\"u3\","
+	    "\"target\":[" T_USER "]},"
+	    "{\"eventType\":\"user.lifecycle.suspend\",\"uuid\":\"u4\","
+	    "\"published\":" Q(PUB) ",\"target\":null},"
+	    "{\"eventType\":\"user.session.start\",\"uuid\":\"u5\"},"
+	    "{\"eventType\":\"bad type\\n\",\"uuid\":\"u6\"},"
+	    "7]}}";
+
+	(void)state;
+	assert_int_equal(parse(body, &d, err, sizeof(err)), 0);
+	assert_int_equal(d.nskipped, 6);
+	hook_delivery_describe(&d, jobs, sizeof(jobs), skipped, sizeof(skipped));
+	assert_string_equal(jobs, "group.user_membership.add " JANE);
+	assert_string_equal(skipped,
+	    "group.user_membership.add " JANE ": other group, "
+	    "user.lifecycle.suspend " JANE ": invalid: bad published, "
+	    "user.lifecycle.suspend: no target, "
+	    "user.session.start: unhandled type, "
+	    "?: unhandled type, "
+	    "?: invalid: event is not an object");
+	hook_delivery_free(&d);
+}
+
+/* A delivery too long for the buffer is cut with a count of the rest. */
+static void
+describe_bounded(void **state)
+{
+	struct hook_delivery d;
+	char err[128], jobs[80], skipped[8];
+	const char *body = "{\"data\":{\"events\":[1,2,3,"
+	    EV_ADD("u1", SYNC_GROUP) "," EV_ADD("u2", SYNC_GROUP) "]}}";
+
+	(void)state;
+	assert_int_equal(parse(body, &d, err, sizeof(err)), 0);
+	hook_delivery_describe(&d, jobs, sizeof(jobs), skipped, sizeof(skipped));
+	assert_string_equal(jobs, "group.user_membership.add " JANE " ... (1 more)");
+	assert_true(strlen(skipped) < sizeof(skipped));
+	hook_delivery_free(&d);
+}
+
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(sample_group_add),
 	cmocka_unit_test(sample_group_remove),
@@ -1169,6 +1222,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(body_not_terminated),
 	cmocka_unit_test(too_many_events),
 	cmocka_unit_test(error_never_echoes_body),
+	cmocka_unit_test(describe_names_reasons),
+	cmocka_unit_test(describe_bounded),
 	cmocka_unit_test(auth_equal),
 	cmocka_unit_test(auth_different),
 	cmocka_unit_test(auth_near_miss),

@@ -1158,8 +1158,104 @@ counts_and_age(void **state)
 	assert_counts(fx, 1, 1, 1, 1);
 }
 
+/*
+ * Issue 13 §2: `groupsync sync USER` leases the user through the store:
+ * refused (nothing stored) while a worker holds the user, then its job
+ * and the user's pending jobs are leased together, and no worker can
+ * lease that user until it ends.
+ */
+static void
+lease_user_beside_workers(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_lease w, cli, other;
+	struct store_job_in job;
+	struct store *adm;
+	int64_t counts[4];
+	size_t n;
+
+	adm = store_open_at(fx->dir, STORE_OPEN_ADMIN, fx->err, sizeof(fx->err));
+	assert_non_null(adm);
+	assert_int_equal(enqueue1(fx, "", "u-1", "jane", "2024-01-01T00:00:01Z", &n),
+	    STORE_STORED);
+	job_init(&job, "sync-1", "jane", "2024-01-01T00:00:09Z");
+	strcpy(job.event_type, "groupsync.sync");
+
+	/* a worker holds jane: the operator's sync waits, nothing stored */
+	assert_int_equal(store_lease(fx->q, LATER, &w, fx->err, sizeof(fx->err)), 1);
+	assert_int_equal(store_lease_user(adm, &job, LATER, &cli, fx->err,
+	    sizeof(fx->err)), 0);
+	assert_int_equal(store_counts(fx->q, counts), 0);
+	assert_int_equal(counts[STORE_LEASED], 1);
+	assert_int_equal(counts[STORE_PENDING], 0);
+	assert_int_equal(store_complete(fx->q, &w), 0);
+	store_lease_free(&w);
+
+	/* free now: its job and jane's pending one, leased together */
+	assert_int_equal(enqueue1(fx, "", "u-2", "jane", "2024-01-01T00:00:02Z", &n),
+	    STORE_STORED);
+	assert_int_equal(store_lease_user(adm, &job, LATER, &cli, fx->err,
+	    sizeof(fx->err)), 1);
+	assert_string_equal(cli.user_id, "jane");
+	assert_int_equal(cli.njobs, 2);
+	assert_string_equal(cli.jobs[0].uuid, "u-2");
+	assert_string_equal(cli.jobs[1].uuid, "sync-1");
+	assert_string_equal(cli.jobs[1].event_type, "groupsync.sync");
+	/* a worker gets nothing of jane's while the operator's sync runs */
+	assert_int_equal(enqueue1(fx, "", "u-3", "jane", "2024-01-01T00:00:03Z", &n),
+	    STORE_STORED);
+	assert_int_equal(store_lease(fx->q, LATER, &other, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(store_complete(adm, &cli), 0);
+	store_lease_free(&cli);
+	assert_int_equal(store_lease(fx->q, LATER, &other, fx->err, sizeof(fx->err)), 1);
+	assert_string_equal(other.jobs[0].uuid, "u-3");
+	store_lease_free(&other);
+	store_close(adm);
+}
+
+/*
+ * Issue 13 §4: a held deprovision never falls due and holds its user's
+ * later jobs back, is left out of the oldest pending age, is counted, and
+ * once released is due at once and marked as released.
+ */
+static void
+hold_and_release(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_lease l;
+	int64_t n, age;
+	size_t stored;
+
+	assert_int_equal(enqueue1(fx, "", "u-1", "jane", "2024-01-01T00:00:01Z", &stored),
+	    STORE_STORED);
+	assert_int_equal(store_lease(fx->q, LATER, &l, fx->err, sizeof(fx->err)), 1);
+	assert_int_equal(store_hold(fx->q, &l, "held: over 1"), 0);
+	store_lease_free(&l);
+	assert_int_equal(store_count_held(fx->q, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_oldest_pending_ms(fx->q, LATER, &age), 0);
+	assert_int_equal(age, 0);
+	/* jane's next event waits behind the held job */
+	assert_int_equal(enqueue1(fx, "", "u-2", "jane", "2024-01-01T00:00:02Z", &stored),
+	    STORE_STORED);
+	assert_int_equal(store_lease(fx->q, LATER, &l, fx->err, sizeof(fx->err)), 0);
+
+	assert_int_equal(store_admin_release_held(fx->q, 0, &n, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_count_held(fx->q, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_lease(fx->q, LATER, &l, fx->err, sizeof(fx->err)), 1);
+	assert_int_equal(l.njobs, 2);
+	assert_string_equal(l.jobs[0].uuid, "u-1");
+	assert_true(l.jobs[0].not_before_ms == STORE_RELEASED_NOT_BEFORE);
+	assert_string_equal(l.jobs[0].last_error, "held: over 1");
+	store_lease_free(&l);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(open_close_reopen, setup, teardown),
+	cmocka_unit_test_setup_teardown(lease_user_beside_workers, setup, teardown),
+	cmocka_unit_test_setup_teardown(hold_and_release, setup, teardown),
 	cmocka_unit_test_setup_teardown(open_bad_dir, setup, teardown),
 	cmocka_unit_test_setup_teardown(open_newer_schema, setup, teardown),
 	cmocka_unit_test_setup_teardown(open_unknown_scheme, setup, teardown),

@@ -206,6 +206,42 @@ show(void **state)
 	    sizeof(fx->err)), 0);
 }
 
+/*
+ * Issue 13 §7: a job that succeeds after a failed attempt counts both
+ * attempts, and one retried by an operator counts the attempt that
+ * succeeded (before: 1 and 0); the failed attempt's error stays.
+ */
+static void
+attempts_after_success(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_job_info info;
+	struct store_lease l;
+	enum store_state st = STORE_DONE;
+
+	add_job(fx, "uuid-1", "user-a", 1);
+	lease_user(fx, "user-a", &l);
+	assert_int_equal(store_retry(fx->q, &l, T0, "remote: timeout"), 0);
+	store_lease_free(&l);
+	lease_user(fx, "user-a", &l);
+	assert_int_equal(store_complete(fx->q, &l), 0);
+	store_lease_free(&l);
+	must_get(fx, 1, &info);
+	assert_int_equal(info.job.state, STORE_DONE);
+	assert_int_equal(info.job.attempts, 2);
+	assert_string_equal(info.job.last_error, "remote: timeout");
+
+	add_job(fx, "uuid-2", "user-b", 2);
+	kill_user(fx, "user-b", "remote: 400 Bad Request");
+	assert_int_equal(store_admin_retry(fx->adm, 2, util_now_ms(), &st,
+	    fx->err, sizeof(fx->err)), STORE_ADMIN_OK);
+	lease_user(fx, "user-b", &l);
+	assert_int_equal(store_complete(fx->q, &l), 0);
+	store_lease_free(&l);
+	must_get(fx, 2, &info);
+	assert_int_equal(info.job.attempts, 1);
+}
+
 static void
 retry_dead(void **state)
 {
@@ -359,6 +395,7 @@ drop_leased_refused(void **state)
 
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(list_by_state, setup_admin, teardown),
+	cmocka_unit_test_setup_teardown(attempts_after_success, setup_admin, teardown),
 	cmocka_unit_test_setup_teardown(list_by_user, setup_admin, teardown),
 	cmocka_unit_test_setup_teardown(list_limit, setup_admin, teardown),
 	cmocka_unit_test_setup_teardown(show, setup_admin, teardown),

@@ -29,6 +29,7 @@ struct config {
 	char *hook_auth_header;
 	char *hook_secret;
 	char *hook_secret_next;
+	char *status_token; /* GET /status; NULL: off */
 	char *okta_org_url;
 	char *okta_api_token;
 	char *okta_client_id;
@@ -55,6 +56,7 @@ struct config {
 	char *remote_scope;
 	int workers;
 	int max_attempts;
+	int deprovision_threshold; /* deprovisions per hour before holding, 0 off */
 	int retry_base_ms;
 	int retry_max_ms;
 	int http_timeout_ms;
@@ -105,5 +107,13 @@ void config_dump(const struct config *c, FILE *out);
 
 /* Prints the settings table (name, default, meaning) for --help. */
 void config_help(FILE *out);
+
+/*
+ * The environment's GROUPSYNC_* variables that name no setting (nor a
+ * secret's NAME_FILE): fn(message, arg) for each, the message naming the
+ * variable and the closest known name ("GROUPSYNC_WORKRES: unknown
+ * setting (did you mean GROUPSYNC_WORKERS?)"). Returns how many.
+ */
+size_t config_unknown_env(void (*fn)(const char *message, void *arg), void *arg);
 
 #endif

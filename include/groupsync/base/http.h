@@ -26,6 +26,9 @@
 int http_global_init(void);
 void http_global_cleanup(void);
 
+struct http_request;
+struct http_response;
+
 struct http_options {
 	int connect_timeout_ms;
 	int timeout_ms;
@@ -34,6 +37,11 @@ struct http_options {
 	const char *ca_file; /* NULL: system trust store */
 	/* When not NULL and set, calls in flight are aborted (shutdown). */
 	const _Atomic int *abort_flag;
+	/* When not NULL, called after each call with what was sent and what
+	 * came back (`groupsync sync` prints each answer). */
+	void (*observe)(const struct http_request *req, const struct http_response *resp,
+	    void *arg);
+	void *observe_arg;
 };
 
 struct http_client;

@@ -11,6 +11,8 @@
 #ifndef GROUPSYNC_LOG_H
 #define GROUPSYNC_LOG_H
 
+#include <stdio.h>
+
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_format { LOG_FORMAT_JSON = 0, LOG_FORMAT_TEXT };
 
@@ -22,6 +24,10 @@ int log_parse_format(const char *s, enum log_format *out);
 
 /* Registers a secret (borrowed; must outlive logging) to redact. */
 void log_add_secret(const char *secret);
+
+/* Writes s to f with every registered secret replaced by "[redacted]",
+ * as log lines have them (for commands that print requests). */
+void log_fput_redacted(FILE *f, const char *s);
 
 /* 1 when a line at this level would be written. */
 int log_enabled(enum log_level level);

@@ -60,6 +60,7 @@ enum metrics_sync_outcome {
 	METRICS_SYNC_RELEASED,     /* shutdown: lease given back */
 	METRICS_SYNC_SKIPPED,      /* no Okta call was needed */
 	METRICS_SYNC_STORE_FAILED, /* done, but not recorded: runs again */
+	METRICS_SYNC_HELD,         /* a deprovision past the threshold, held */
 	METRICS_SYNC_OUTCOME_N
 };
 
@@ -94,6 +95,7 @@ struct metrics_gauges {
 	int have_queue;
 	int64_t jobs[4];           /* by enum store_state (store_counts) */
 	int64_t oldest_pending_ms; /* store_oldest_pending_ms */
+	int64_t held;              /* store_count_held */
 	int have_okta;
 	struct okta_stats okta;
 	int have_conns;
@@ -114,6 +116,11 @@ void metrics_remote_call(enum metrics_remote_op op, long status);
 
 /* Monotonic clock in microseconds, for durations given to metrics_sync. */
 uint64_t metrics_now_us(void);
+
+/* serve's reconcile loop finished a run at unix ms now_ms; the last such
+ * time (0: none yet) for /metrics and /status. */
+void metrics_reconcile_done(uint64_t now_ms);
+uint64_t metrics_reconcile_last_ms(void);
 
 /*
  * Renders every metric. Returns 0 with *out (NUL-terminated, the caller

@@ -18,10 +18,17 @@
 /* serve: the service itself, until SIGTERM or SIGINT (cli/cmd_serve.c). */
 int cmd_serve(const char *config_path);
 
-/* check-config: the settings checked and printed, secrets redacted; the
- * templates and Okta keys they name loaded (cli/cmd_serve.c, as serve
- * loads them). */
-int cmd_check_config(const char *config_path);
+/* check-config [--online]: the settings checked and printed, secrets
+ * redacted; the templates and Okta keys they name loaded (cli/cmd_serve.c,
+ * as serve loads them); an unknown GROUPSYNC_* variable is an error.
+ * --online also asks Okta and the remote system (cmd_check_online). */
+int cmd_check_config(const char *config_path, int online);
+
+/* check-config --online's checks (cli/cmd_check_online.c), on a context
+ * opened with COMMAND_OKTA: 0 when all passed, else 1. */
+struct command_ctx;
+struct remote;
+int cmd_check_online(struct command_ctx *run, struct remote *remote);
 
 /*
  * queue list|show|retry|drop|stats and replay (cli/cmd_queue.c): the
@@ -34,6 +41,10 @@ void cmd_queue_usage(FILE *out);
 /* reconcile [--dry-run] [--json] (cli/cmd_reconcile.c). */
 int cmd_reconcile(const char *config_path, int argc, char **argv);
 void cmd_reconcile_usage(FILE *out);
+
+/* sync USER_ID [--dry-run] (cli/cmd_sync.c): provision on demand. */
+int cmd_sync(const char *config_path, int argc, char **argv);
+void cmd_sync_usage(FILE *out);
 
 /* okta setup --url URL [--name NAME] [--dry-run] (cli/cmd_okta_setup.c);
  * argv[0] is "okta". */

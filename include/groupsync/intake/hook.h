@@ -34,14 +34,43 @@ enum hook_ignore_reason {
 	HOOK_IGNORED_NREASONS
 };
 
+/*
+ * An event that produced no job, as the log shows it: its type and user
+ * when they are tokens ("" otherwise: outside input is never echoed raw),
+ * the reason, and for HOOK_IGNORED_INVALID what was wrong (a static
+ * string).
+ */
+struct hook_skipped {
+	enum hook_ignore_reason reason;
+	const char *what;
+	char event_type[STORE_TYPE_MAX + 1];
+	char user_id[STORE_ID_MAX + 1];
+};
+
 /* One parsed delivery. Free with hook_delivery_free(). */
 struct hook_delivery {
 	char event_id[STORE_ID_MAX + 1]; /* "" when absent */
 	struct store_job_in *jobs;       /* owned */
 	size_t njobs;
+	struct hook_skipped *skipped;    /* owned, in event order */
+	size_t nskipped;
 	size_t nevents; /* events in data.events[] */
 	size_t ignored[HOOK_IGNORED_NREASONS];
 };
+
+/* The reason as the log and `replay` say it: "other group", "no target",
+ * "unhandled type", "invalid". */
+const char *hook_reason_name(enum hook_ignore_reason r);
+
+/*
+ * One line's worth of what became of a delivery's events: into jobs,
+ * "TYPE USER" per job, comma separated; into skipped, "TYPE USER: REASON"
+ * (REASON "invalid: WHAT" for an invalid event). Each is cut at its
+ * buffer's size with "... (N more)" so that a 1000-event delivery still
+ * logs one bounded line. Both are always NUL-terminated.
+ */
+void hook_delivery_describe(const struct hook_delivery *d, char *jobs,
+    size_t jobslen, char *skipped, size_t skippedlen);
 
 /* Returns 1 when event_type is one groupsync handles. */
 int hook_handles_type(const char *event_type);

@@ -34,6 +34,14 @@ struct remote;
 struct remote *remote_new(const struct config *cfg, char *err, size_t errlen);
 void remote_free(struct remote *r);
 
+/*
+ * Loads GROUPSYNC_HOOKS_DIR again (SIGHUP), checked as remote_new checks
+ * it, and puts the new set in place for the calls that start from now
+ * on; calls in flight finish with the set they began with. On failure
+ * (-1 + err naming the file) the loaded set stays. Thread-safe.
+ */
+int remote_reload(struct remote *r, char *err, size_t errlen);
+
 struct remote_result {
 	enum http_class cls;
 	long status;
@@ -43,6 +51,19 @@ struct remote_result {
 	int64_t retry_at_ms;            /* from Retry-After, 0 otherwise */
 	char error[256];
 };
+
+/*
+ * The request a call would send, for `groupsync sync --dry-run`: file is
+ * "find.json", "create.json", "update.json" or "delete.json". The auth
+ * header is added with its value replaced by "[redacted]" (nothing is
+ * fetched: an OAuth 2.0 token shows as "Bearer [redacted]"); {{env.*}}
+ * secrets in the rest are the caller's to redact (log_fput_redacted).
+ * Returns 1 with *out filled (free with template_request_free), 0 when
+ * the set has no such template, -1 with err.
+ */
+struct template_request;
+int remote_render(struct remote *r, const char *file, json_object *user,
+    const char *remote_id, struct template_request *out, char *err, size_t errlen);
 
 /* 1 when the set has a find template. */
 int remote_has_find(const struct remote *r);

@@ -2,7 +2,8 @@
  * store: the durable state of groupsync behind one interface.
  *
  * Owns jobs (one per handled event: enqueue with de-duplication, lease,
- * complete, retry, dead-letter, release), the de-duplication keys
+ * lease one named user on demand, complete, retry, dead-letter, hold for
+ * an operator, release), the de-duplication keys
  * (delivery eventId, event uuid), the user -> remote ID map and the
  * operator commands on jobs. Nothing outside src/store/ sees how they are
  * kept: the backend is chosen at store_open() (SQLite, one file in WAL
@@ -154,6 +155,17 @@ int store_lease(struct store *s, int64_t now_ms, struct store_lease *out,
 void store_lease_free(struct store_lease *l);
 
 /*
+ * On demand (`groupsync sync USER`): stores job (for job->user_id) and
+ * leases it with every ready pending job of that user, as store_lease
+ * would, in one durable transaction, unless the user has a job leased
+ * (a worker is syncing it): then nothing is stored. Returns 1 with *out
+ * filled, 0 when the user is leased elsewhere, -1 on error (also when
+ * the backend cannot do it).
+ */
+int store_lease_user(struct store *s, const struct store_job_in *job, int64_t now_ms,
+    struct store_lease *out, char *err, size_t errlen);
+
+/*
  * Workers wait for work without polling hard: read store_work_seq()
  * before store_lease(); when nothing was ready, store_wait_work() returns
  * once a later commit stored jobs (the sequence moved), at close, or
@@ -174,7 +186,8 @@ void store_wait_due(struct store *s, uint64_t seen, int max_ms);
 /* Wakes every waiter at once (shutdown). */
 void store_wake(struct store *s);
 
-/* Marks the lease's jobs done. */
+/* Marks the lease's jobs done, attempts+1 (this attempt); the last error
+ * stays, for the record, as the error of an earlier attempt. */
 int store_complete(struct store *s, const struct store_lease *l);
 
 /*
@@ -186,6 +199,30 @@ int store_retry(struct store *s, const struct store_lease *l,
 
 /* Moves the lease's jobs to the dead-letter state with the error. */
 int store_dead(struct store *s, const struct store_lease *l, const char *error);
+
+/*
+ * Deprovisions held for an operator (GROUPSYNC_DEPROVISION_THRESHOLD): a
+ * held job is a pending job with not_before STORE_HELD_NOT_BEFORE, so it
+ * never falls due, and its user's later jobs wait behind it as behind any
+ * job that backs off. An operator releases it (not_before
+ * STORE_RELEASED_NOT_BEFORE: due at once, and marked so that the worker
+ * does not hold it again) or drops it. No new state or column: every
+ * backend keeps them as it keeps pending jobs.
+ */
+#define STORE_HELD_NOT_BEFORE INT64_MAX
+#define STORE_RELEASED_NOT_BEFORE INT64_C(1)
+
+/* Puts the lease's jobs on hold with the reason as their last error;
+ * attempts unchanged (nothing was attempted). */
+int store_hold(struct store *s, const struct store_lease *l, const char *why);
+
+/* Jobs held now. 0, or -1 (also when the backend cannot count them). */
+int store_count_held(struct store *s, int64_t *count);
+
+/* Releases held job id, or every held job when id is 0; *count says how
+ * many. 0 or -1 (err). */
+int store_admin_release_held(struct store *s, int64_t id, int64_t *count, char *err,
+    size_t errlen);
 
 /* Gives the lease back untouched (shutdown): pending, attempts unchanged. */
 int store_release(struct store *s, const struct store_lease *l);

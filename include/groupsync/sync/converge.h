@@ -42,6 +42,7 @@ struct converge {
 	char remote_id[REMOTE_ID_MAX + 1];
 	char hash[65];                  /* of the update last sent */
 	json_object *user;              /* Okta's user, NULL when deleted: caller puts */
+	struct sync_state state;        /* what the decision read */
 	enum sync_action action;
 	int decided;                    /* action holds sync_decide's answer */
 	long remote_status;             /* of the last remote call, 0: none */
@@ -58,5 +59,12 @@ int converge_load_known(struct converge *x);
 /* Reads Okta, decides and carries the decision out. 0 once the user is
  * converged, -1 with the failure's class, retry time and error in x. */
 int converge_run(struct converge *x);
+
+/* converge_run in two halves, for `groupsync sync`, which shows the
+ * decision before (or instead of) carrying it out: converge_decide reads
+ * Okta and sets x->action (0, or -1 as converge_run); converge_apply
+ * carries a decided x out. */
+int converge_decide(struct converge *x);
+int converge_apply(struct converge *x);
 
 #endif

@@ -20,6 +20,8 @@
 
 /* Event type of jobs enqueued by reconcile (not an Okta event). */
 #define SYNC_RECONCILE_EVENT "groupsync.reconcile"
+/* Event type of the job that records an operator's `groupsync sync`. */
+#define SYNC_ONDEMAND_EVENT "groupsync.sync"
 
 enum sync_action { SYNC_NOTHING = 0, SYNC_CREATE, SYNC_UPDATE, SYNC_DELETE };
 
