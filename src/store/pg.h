@@ -177,6 +177,14 @@ void pg_listen(void *be, void (*wake)(void *arg), void *arg);
 
 int pg_enqueue(void *be, struct store_delivery *batch, char *err, size_t errlen);
 int pg_lease(void *be, int64_t now_ms, struct store_lease *out, char *err, size_t errlen);
+int pg_lease_user(void *be, const struct store_job_in *job, int64_t now_ms,
+    struct store_lease *out, char *err, size_t errlen);
+/* The one value of a query that returns one row; 1 found, 0 NULL, -1. */
+int pg_scalar(struct pg_store *p, const char *sql, int n, const char *const *params,
+    int64_t *v);
+int pg_count_held(void *be, int64_t *count);
+int pg_admin_release_held(void *be, int64_t id, int64_t now_ms, int64_t *count, char *err,
+    size_t errlen);
 int pg_finish(void *be, const struct store_lease *l, const struct store_outcome *o);
 int64_t pg_next_due(void *be, int64_t now_ms);
 int pg_counts(void *be, int64_t counts[4]);

@@ -148,3 +148,36 @@ pg_admin_retry_dead(void *be, int64_t now_ms, int64_t *count, char *err, size_t 
 	PQclear(r);
 	return 0;
 }
+
+int
+pg_count_held(void *be, int64_t *count)
+{
+	char held[24];
+	const char *params[] = {pg_i64(held, STORE_HELD_NOT_BEFORE)};
+
+	return pg_scalar(be, "SELECT count(*) FROM jobs WHERE state = 0"
+	    " AND not_before = $1::bigint", 1, params, count) == 1 ? 0 : -1;
+}
+
+/* id 0: every held job. The workers of every replica are woken. */
+int
+pg_admin_release_held(void *be, int64_t id, int64_t now_ms, int64_t *count, char *err,
+    size_t errlen)
+{
+	struct pg_store *p = be;
+	char ids[24], now[24], rel[24], held[24];
+	const char *params[] = {pg_i64(ids, id), pg_i64(now, now_ms),
+	    pg_i64(rel, STORE_RELEASED_NOT_BEFORE), pg_i64(held, STORE_HELD_NOT_BEFORE), p->owner};
+	PGresult *r = pg_query(p, "WITH c AS (UPDATE jobs SET not_before = $3::bigint,"
+	    " updated = $2::bigint WHERE state = 0 AND not_before = $4::bigint"
+	    " AND ($1::bigint = 0 OR id = $1::bigint) RETURNING 1)"
+	    " SELECT (SELECT count(*) FROM c), CASE WHEN EXISTS (SELECT 1 FROM c)"
+	    " THEN pg_notify('groupsync_jobs', $5) END", 5, params, err, errlen,
+	    "release held jobs");
+
+	if (r == NULL)
+		return -1;
+	*count = pg_get_i64(r, 0, 0);
+	PQclear(r);
+	return 0;
+}

@@ -314,6 +314,107 @@ pg_lease_on(struct pg_store *p, PGconn *c, void *arg, char *err, size_t errlen)
 }
 
 /*
+ * store_lease_user (provision on demand): in one transaction, the user's
+ * lease row is made if new and locked (FOR UPDATE: every other lease of
+ * the user, on any replica, waits for this one or skips it); a lease
+ * still in force means a worker holds the user: nothing is stored. Else
+ * the job is stored (a uuid seen before is skipped) and the user's ready
+ * jobs leased as pg_lease does (pg_mark_sql).
+ */
+static const char pg_user_row_sql[] =
+	"INSERT INTO leases(user_id) VALUES ($1) ON CONFLICT DO NOTHING";
+static const char pg_user_lock_sql[] =
+	"SELECT expires >= " PG_NOW_MS " FROM leases WHERE user_id = $1 FOR UPDATE";
+static const char pg_user_job_sql[] =
+	"INSERT INTO jobs(uuid, user_id, event_type, published, group_id, changed,"
+	" changed_known, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7::boolean,"
+	" $8::bigint, $8::bigint) ON CONFLICT (uuid) DO NOTHING";
+
+struct pg_user_arg {
+	const struct store_job_in *job;
+	int64_t now_ms;
+	struct store_lease *out;
+};
+
+/* In the caller's transaction: 1 leased, 0 a worker holds the user, -1. */
+static int
+pg_lease_user_try(struct pg_store *p, PGconn *c, struct pg_user_arg *a, char *err,
+    size_t errlen)
+{
+	const struct store_job_in *jb = a->job;
+	char now[24], upd[24], ms[24];
+	const char *user[] = {jb->user_id};
+	const char *job[] = {jb->uuid, jb->user_id, jb->event_type, jb->published,
+	    jb->group_id, jb->changed, jb->changed_known ? "true" : "false",
+	    pg_i64(upd, util_now_ms())};
+	const char *mark[] = {jb->user_id, pg_i64(now, a->now_ms), p->owner,
+	    pg_i64(ms, p->lease_ms), upd};
+	PGresult *r;
+	int held, rc;
+
+	r = pg_exec_ok(p, c, pg_user_row_sql, 1, user, NULL, err, errlen, "lease user: row");
+	PQclear(r);
+	if (r == NULL)
+		return -1;
+	r = pg_exec_ok(p, c, pg_user_lock_sql, 1, user, NULL, err, errlen, "lease user: lock");
+	if (r == NULL)
+		return -1;
+	held = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	if (held)
+		return 0;
+	r = pg_exec_ok(p, c, pg_user_job_sql, 8, job, NULL, err, errlen, "lease user: store");
+	PQclear(r);
+	if (r == NULL)
+		return -1;
+	(void)util_copy(a->out->user_id, sizeof(a->out->user_id), jb->user_id);
+	r = pg_exec_ok(p, c, pg_mark_sql, 5, mark, NULL, err, errlen, "lease user: mark");
+	if (r == NULL)
+		return -1;
+	rc = PQntuples(r) == 0 ? -1 : pg_lease_read(p, r, a->out, err, errlen) == -1 ? -1 : 1;
+	if (PQntuples(r) == 0) /* the job just stored is ready: as on SQLite, an error */
+		(void)util_format(err, errlen, "lease user %s: no job to lease", jb->user_id);
+	PQclear(r);
+	return rc;
+}
+
+static int
+pg_lease_user_on(struct pg_store *p, PGconn *c, void *arg, char *err, size_t errlen)
+{
+	struct pg_user_arg *a = arg;
+	int rc;
+
+	if (pg_run(p, c, "BEGIN", err, errlen, "lease user: begin") == -1)
+		return -1;
+	rc = pg_lease_user_try(p, c, a, err, errlen);
+	if (rc == 1) {
+		if (pg_held_add(p, a->out->token) == -1) {
+			(void)util_format(err, errlen, "%s: lease user: out of memory", p->label);
+			rc = -1;
+		} else if (pg_run(p, c, "COMMIT", err, errlen, "lease user: commit") == 0) {
+			return 1;
+		} else {
+			pg_held_remove(p, a->out->token);
+			return -1;
+		}
+	}
+	PQclear(PQexec(c, "ROLLBACK"));
+	return rc;
+}
+
+int
+pg_lease_user(void *be, const struct store_job_in *job, int64_t now_ms,
+    struct store_lease *out, char *err, size_t errlen)
+{
+	struct pg_store *p = be;
+	struct pg_user_arg a = {job, now_ms, out};
+	int rc = pg_with_conn(p, pg_lease_user_on, &a, err, errlen);
+
+	pg_write_end(p, rc != -1, err);
+	return rc;
+}
+
+/*
  * Leases the jobs of one user for this process, exclusive across every
  * replica: see pg.h. 1 with *out and out->token set, 0 nothing ready, -1.
  */
@@ -416,7 +517,7 @@ pg_counts(void *be, int64_t counts[4])
 }
 
 /* The one value of a query that returns one row; 1 found, 0 NULL, -1. */
-static int
+int
 pg_scalar(struct pg_store *p, const char *sql, int n, const char *const *params, int64_t *v)
 {
 	char err[STORE_ERROR_MAX + 1];
@@ -437,8 +538,9 @@ pg_scalar(struct pg_store *p, const char *sql, int n, const char *const *params,
 int
 pg_oldest_pending(void *be, int64_t *created_ms)
 {
-	return pg_scalar(be, "SELECT min(created) FROM jobs WHERE state = 0", 0, NULL,
-	    created_ms);
+	/* held deprovisions wait for an operator, not for a worker */
+	return pg_scalar(be, "SELECT min(created) FROM jobs WHERE state = 0"
+	    " AND not_before <> 9223372036854775807", 0, NULL, created_ms);
 }
 
 int64_t

@@ -1174,7 +1174,7 @@ lease_user_beside_workers(void **state)
 	int64_t counts[4];
 	size_t n;
 
-	adm = store_open_at(fx->dir, STORE_OPEN_ADMIN, fx->err, sizeof(fx->err));
+	adm = fx_open(fx, STORE_OPEN_ADMIN);
 	assert_non_null(adm);
 	assert_int_equal(enqueue1(fx, "", "u-1", "jane", "2024-01-01T00:00:01Z", &n),
 	    STORE_STORED);
