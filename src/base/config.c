@@ -114,6 +114,9 @@ static const struct config_option config_options[] = {
 	    check_word, NULL, "Okta profile attribute for the remote ID"},
 	{"GROUPSYNC_HOOKS_DIR", CT_STRING, "hooks/rest", S(hooks_dir), 0, 0, NULL, NULL,
 	    "directory of request templates"},
+	{"GROUPSYNC_DEPROVISION", CT_STRING, "delete", S(deprovision), 0, 0, check_choice,
+	    "delete|disable|none", "what leaving every synced group does remotely: delete the "
+	    "record, disable it (disable.json), or none (only groupsync forgets it)"},
 	{"GROUPSYNC_DATA_DIR", CT_STRING, "/var/lib/groupsync", S(data_dir), 0, 0, check_dir, NULL,
 	    "directory of the queue database"},
 	{"GROUPSYNC_REMOTE_AUTH", CT_STRING, "none", S(remote_auth), 0, 0, check_choice,

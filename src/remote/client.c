@@ -35,13 +35,14 @@
 #include "groupsync/remote/answer.h"
 #include "groupsync/remote/auth.h"
 
-#define REMOTE_NOPS 4
+#define REMOTE_NOPS 6
 #define REMOTE_ATTRS_MAX (REMOTE_NOPS * TEMPLATE_MAX_ATTRS)
 
-enum remote_op { OP_FIND, OP_CREATE, OP_UPDATE, OP_DELETE };
+enum remote_op { OP_FIND, OP_CREATE, OP_UPDATE, OP_DELETE, OP_FIND_FALLBACK, OP_DISABLE };
 
 static const char *const remote_files[REMOTE_NOPS] = {
-	"find.json", "create.json", "update.json", "delete.json",
+	"find.json", "create.json", "update.json", "delete.json", "find_fallback.json",
+	"disable.json",
 };
 
 struct remote {
@@ -51,6 +52,16 @@ struct remote {
 	size_t nattrs;
 	struct remote_auth auth; /* the auth header, the OAuth token cache */
 };
+
+/* 1 for the templates a set may leave out (disable.json: unless
+ * GROUPSYNC_DEPROVISION=disable needs it). */
+static int
+remote_optional(const struct remote *r, enum remote_op op)
+{
+	return op == OP_FIND || op == OP_FIND_FALLBACK ||
+	    (op == OP_DISABLE && (r->cfg->deprovision == NULL ||
+	    strcmp(r->cfg->deprovision, "disable") != 0));
+}
 
 static int
 remote_bad(char *err, size_t errlen, const char *name, const char *why)
@@ -71,18 +82,22 @@ remote_load(struct remote *r, char *err, size_t errlen)
 	for (i = 0; i < REMOTE_NOPS; i++) {
 		if (util_format(path, sizeof(path), "%s/%s", dir, remote_files[i]) < 0)
 			return remote_bad(err, errlen, "GROUPSYNC_HOOKS_DIR", "too long");
-		if (i == OP_FIND && access(path, F_OK) != 0 && errno == ENOENT)
-			continue; /* find is optional */
+		if (remote_optional(r, i) && access(path, F_OK) != 0 && errno == ENOENT)
+			continue;
 		r->t[i] = template_load(path, err, errlen);
 		if (r->t[i] == NULL)
 			return -1;
 		template_profile_attrs(r->t[i], r->attrs, REMOTE_ATTRS_MAX, &r->nattrs);
-		if ((i == OP_FIND || i == OP_CREATE) && template_id_pointer(r->t[i]) == NULL) {
+		if ((i == OP_FIND || i == OP_FIND_FALLBACK || i == OP_CREATE) &&
+		    template_id_pointer(r->t[i]) == NULL) {
 			util_format(err, errlen, "%s: \"id\" is required: the JSON Pointer to "
 			    "the remote ID in the answer", remote_files[i]);
 			return -1;
 		}
 	}
+	if (r->t[OP_FIND_FALLBACK] != NULL && r->t[OP_FIND] == NULL)
+		return remote_bad(err, errlen, "find_fallback.json", "needs find.json: it is "
+		    "tried when find.json finds nothing");
 	return 0;
 }
 
@@ -216,31 +231,71 @@ remote_result_init(struct remote_result *res)
 	res->cls = HTTP_CLASS_OK;
 }
 
-int
-remote_find(struct remote *r, struct http_client *hc, json_object *user,
-    struct remote_result *res)
+/* One lookup (find or find_fallback): 0 with res->found 0/1, or -1. */
+static int
+remote_find_one(struct remote *r, struct http_client *hc, enum remote_op op,
+    json_object *user, struct remote_result *res)
 {
-	const struct template *t = r->t[OP_FIND];
+	const struct template *t = r->t[op];
 	struct http_response resp;
 	int rc, got;
 
-	remote_result_init(res);
-	if (t == NULL) {
-		res->cls = HTTP_CLASS_PERMANENT;
-		util_copy(res->error, sizeof(res->error), "find.json: not in GROUPSYNC_HOOKS_DIR");
-		return -1;
-	}
-	rc = remote_call(r, hc, OP_FIND, user, NULL, &resp, res);
+	rc = remote_call(r, hc, op, user, NULL, &resp, res);
 	if (rc == 0 && !template_is_not_found(t, resp.status)) {
 		if (!template_is_success(t, resp.status))
-			rc = remote_status_error(res, "find.json", &resp);
-		else if ((got = remote_read_id(t, "find.json", &resp, res->remote_id, res)) < 0)
+			rc = remote_status_error(res, remote_files[op], &resp);
+		else if ((got = remote_read_id(t, remote_files[op], &resp, res->remote_id,
+		    res)) < 0)
 			rc = -1;
 		else
 			res->found = got;
 	}
 	http_response_free(&resp);
 	return rc;
+}
+
+/* find.json, then find_fallback.json when the first finds nothing (e.g.
+ * by externalId, then by userName: a record made by hand is linked). */
+int
+remote_find(struct remote *r, struct http_client *hc, json_object *user,
+    struct remote_result *res)
+{
+	int rc;
+
+	remote_result_init(res);
+	if (r->t[OP_FIND] == NULL) {
+		res->cls = HTTP_CLASS_PERMANENT;
+		util_copy(res->error, sizeof(res->error), "find.json: not in GROUPSYNC_HOOKS_DIR");
+		return -1;
+	}
+	rc = remote_find_one(r, hc, OP_FIND, user, res);
+	if (rc < 0 || res->found || r->t[OP_FIND_FALLBACK] == NULL)
+		return rc;
+	return remote_find_one(r, hc, OP_FIND_FALLBACK, user, res);
+}
+
+/*
+ * A 409 Conflict on create (SCIM: scimType "uniqueness") says a record
+ * for this user exists: one made by hand, or by a create whose answer was
+ * lost. Find it and link it, never dead-letter the user; when the finds
+ * cannot see it either, the 409 is the error (permanent: a retry would
+ * meet the same conflict).
+ */
+static int
+remote_create_conflict(struct remote *r, struct http_client *hc, json_object *user,
+    struct remote_result *res)
+{
+	if (remote_find(r, hc, user, res) < 0)
+		return -1;
+	if (!res->found) {
+		res->status = 409;
+		res->cls = HTTP_CLASS_PERMANENT;
+		util_copy(res->error, sizeof(res->error), "create.json: HTTP 409 (conflict), and "
+		    "neither find.json nor find_fallback.json finds the record");
+		return -1;
+	}
+	res->linked = 1;
+	return 0;
 }
 
 int
@@ -253,7 +308,10 @@ remote_create(struct remote *r, struct http_client *hc, json_object *user,
 
 	remote_result_init(res);
 	rc = remote_call(r, hc, OP_CREATE, user, NULL, &resp, res);
-	if (rc == 0 && !template_is_success(t, resp.status)) {
+	if (rc == 0 && resp.status == 409 && r->t[OP_FIND] != NULL) {
+		http_response_free(&resp);
+		return remote_create_conflict(r, hc, user, res);
+	} else if (rc == 0 && !template_is_success(t, resp.status)) {
 		rc = remote_status_error(res, "create.json", &resp);
 	} else if (rc == 0) {
 		got = remote_read_id(t, "create.json", &resp, res->remote_id, res);
@@ -304,6 +362,25 @@ remote_delete(struct remote *r, struct http_client *hc, json_object *user,
     const char *remote_id, struct remote_result *res)
 {
 	return remote_change(r, hc, OP_DELETE, user, remote_id, res);
+}
+
+int
+remote_has_disable(const struct remote *r)
+{
+	return r->t[OP_DISABLE] != NULL;
+}
+
+int
+remote_disable(struct remote *r, struct http_client *hc, json_object *user,
+    const char *remote_id, struct remote_result *res)
+{
+	if (r->t[OP_DISABLE] == NULL) {
+		remote_result_init(res);
+		res->cls = HTTP_CLASS_PERMANENT;
+		util_copy(res->error, sizeof(res->error), "disable.json: not in GROUPSYNC_HOOKS_DIR");
+		return -1;
+	}
+	return remote_change(r, hc, OP_DISABLE, user, remote_id, res);
 }
 
 int

@@ -96,40 +96,17 @@ converge_record(struct converge *x, const char *remote_id)
 	return 0;
 }
 
+static int converge_create(struct converge *x);
+
 /*
- * Create, but first look the user up: a create that may repeat an
- * interrupted one (the process died after the remote answered, before
- * the ID was recorded) must find that record, not make a second one.
+ * Updates the record x->remote_id to the user's state in Okta (which
+ * also re-enables a disabled one), then records it. A 404 means the
+ * remote lost the record: make it again, unless the record was just
+ * found (recreate 0), when a 404 is a race with someone deleting it that
+ * the next attempt sorts out.
  */
 static int
-converge_create(struct converge *x)
-{
-	const struct converge_deps *d = x->d;
-	struct remote_result r;
-	int rc;
-
-	memset(&r, 0, sizeof(r));
-	if (remote_has_find(d->remote)) {
-		rc = remote_find(d->remote, x->hc, x->user, &r);
-		metrics_remote_call(METRICS_REMOTE_FIND, r.status);
-		if (rc < 0)
-			return converge_remote_fail(x, &r, "remote find");
-		x->remote_status = r.status;
-	}
-	if (!r.found) {
-		rc = remote_create(d->remote, x->hc, x->user, &r);
-		metrics_remote_call(METRICS_REMOTE_CREATE, r.status);
-		if (rc < 0)
-			return converge_remote_fail(x, &r, "remote create");
-		x->remote_status = r.status;
-	}
-	if (converge_record(x, r.remote_id) < 0)
-		return -1;
-	return converge_write_back(x, x->remote_id);
-}
-
-static int
-converge_update(struct converge *x)
+converge_update_record(struct converge *x, int recreate)
 {
 	const struct converge_deps *d = x->d;
 	struct remote_result r;
@@ -139,8 +116,10 @@ converge_update(struct converge *x)
 	if (rc < 0)
 		return converge_remote_fail(x, &r, "remote update");
 	x->remote_status = r.status;
+	if (!r.found && !recreate)
+		return converge_fail(x, HTTP_CLASS_RETRY, 0, "remote update",
+		    "the record found is gone");
 	if (!r.found) {
-		/* The remote lost the record (404): make it again. */
 		log_emit(LOG_WARN, "remote record gone, recreating", "user", x->lease->user_id,
 		    "remote_id", x->remote_id, (char *)NULL);
 		x->action = SYNC_CREATE;
@@ -149,6 +128,92 @@ converge_update(struct converge *x)
 	if (converge_record(x, x->remote_id) < 0)
 		return -1;
 	return converge_write_back(x, x->remote_id);
+}
+
+/*
+ * Create, but first look the user up: a create that may repeat an
+ * interrupted one (the process died after the remote answered, before
+ * the ID was recorded) must find that record, not make a second one.
+ * A record found (or linked after a 409) was made by someone else, or
+ * by an earlier create, or disabled or left behind by a deprovision: it
+ * is updated to the user's state, in the same record.
+ */
+static int
+converge_create(struct converge *x)
+{
+	const struct converge_deps *d = x->d;
+	struct remote_result r;
+	int rc, linked = 0;
+
+	memset(&r, 0, sizeof(r));
+	if (remote_has_find(d->remote)) {
+		rc = remote_find(d->remote, x->hc, x->user, &r);
+		metrics_remote_call(METRICS_REMOTE_FIND, r.status);
+		if (rc < 0)
+			return converge_remote_fail(x, &r, "remote find");
+		x->remote_status = r.status;
+		linked = r.found;
+	}
+	if (!linked) {
+		rc = remote_create(d->remote, x->hc, x->user, &r);
+		metrics_remote_call(METRICS_REMOTE_CREATE, r.status);
+		if (rc < 0)
+			return converge_remote_fail(x, &r, "remote create");
+		x->remote_status = r.status;
+		linked = r.linked;
+	}
+	if (linked) {
+		log_emit(LOG_INFO, "remote record found, linking", "user", x->lease->user_id,
+		    "remote_id", r.remote_id, (char *)NULL);
+		util_copy(x->remote_id, sizeof(x->remote_id), r.remote_id);
+		return converge_update_record(x, 0);
+	}
+	if (converge_record(x, r.remote_id) < 0)
+		return -1;
+	return converge_write_back(x, x->remote_id);
+}
+
+static int
+converge_update(struct converge *x)
+{
+	return converge_update_record(x, 1);
+}
+
+/*
+ * GROUPSYNC_DEPROVISION=disable: the record stays, disabled, and keeps
+ * its ID (customId too), so that a user who comes back is re-enabled in
+ * it. Recorded with SYNC_DISABLED_MARK in place of the fingerprint. A
+ * record already gone remotely (404) is recorded as gone.
+ */
+static int
+converge_disable(struct converge *x)
+{
+	const struct converge_deps *d = x->d;
+	struct remote_result r;
+	int rc = remote_disable(d->remote, x->hc, x->user, x->remote_id, &r);
+
+	metrics_remote_call(METRICS_REMOTE_UPDATE, r.status);
+	if (rc < 0)
+		return converge_remote_fail(x, &r, "remote disable");
+	x->remote_status = r.status;
+	if (!r.found) {
+		if (converge_record(x, "") < 0)
+			return -1;
+		return converge_write_back(x, NULL);
+	}
+	if (store_remote_put(d->q, x->lease->user_id, x->remote_id, SYNC_DISABLED_MARK) < 0)
+		return converge_store_fail(x, "record remote ID");
+	return 0;
+}
+
+/* GROUPSYNC_DEPROVISION=none: the record stays as it is; groupsync
+ * forgets it (a user who comes back is found again, by find.json). */
+static int
+converge_forget(struct converge *x)
+{
+	if (converge_record(x, "") < 0)
+		return -1;
+	return converge_write_back(x, NULL);
 }
 
 static int
@@ -179,12 +244,15 @@ converge_read_okta(struct converge *x, struct sync_state *s)
 	if (okta_get_user(d->okta, x->hc, x->lease->user_id, &x->user, &r) < 0)
 		return converge_fail(x, r.cls, r.retry_at_ms, "Okta get user", r.error);
 	s->has_remote = x->known == SYNC_HAS_REMOTE;
+	s->disabled = s->has_remote && strcmp(x->hash, SYNC_DISABLED_MARK) == 0;
+	s->mode = sync_deprovision_mode(d->cfg->deprovision);
 	if (x->user == NULL)
 		return 0;
 	s->exists = 1;
 	status = converge_user_str(x->user, "status");
 	s->active = sync_status_active(status);
 	s->deprovisioned = status != NULL && strcmp(status, "DEPROVISIONED") == 0;
+	s->suspended = status != NULL && strcmp(status, "SUSPENDED") == 0;
 	if (okta_user_in_groups(d->okta, x->hc, x->lease->user_id, &s->member, &r) < 0)
 		return converge_fail(x, r.cls, r.retry_at_ms, "Okta groups", r.error);
 	return 0;
@@ -237,6 +305,10 @@ converge_run(struct converge *x)
 		return converge_update(x);
 	case SYNC_DELETE:
 		return converge_delete(x);
+	case SYNC_DISABLE:
+		return converge_disable(x);
+	case SYNC_FORGET:
+		return converge_forget(x);
 	default:
 		return converge_nothing(x, &s);
 	}

@@ -52,6 +52,7 @@ struct config {
 	char *remote_client_id;
 	char *remote_client_secret;
 	char *remote_scope;
+	char *deprovision; /* "delete", "disable" or "none" */
 	int workers;
 	int max_attempts;
 	int retry_base_ms;

@@ -11,6 +11,8 @@
 #ifndef GROUPSYNC_LOG_H
 #define GROUPSYNC_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_format { LOG_FORMAT_JSON = 0, LOG_FORMAT_TEXT };
 
@@ -22,6 +24,11 @@ int log_parse_format(const char *s, enum log_format *out);
 
 /* Registers a secret (borrowed; must outlive logging) to redact. */
 void log_add_secret(const char *secret);
+
+/* Replaces every registered secret in s (a NUL-terminated string in a
+ * buffer of size bytes, at most 1 KiB of it kept) by the redaction mark:
+ * for text that is stored, not logged, such as a job's error. */
+void log_redact(char *s, size_t size);
 
 /* 1 when a line at this level would be written. */
 int log_enabled(enum log_level level);

@@ -21,7 +21,27 @@
 /* Event type of jobs enqueued by reconcile (not an Okta event). */
 #define SYNC_RECONCILE_EVENT "groupsync.reconcile"
 
-enum sync_action { SYNC_NOTHING = 0, SYNC_CREATE, SYNC_UPDATE, SYNC_DELETE };
+/* DISABLE: the record stays, disabled (disable.json); FORGET: the record
+ * stays as it is, groupsync only clears its own state (the remote ID it
+ * recorded and customId). */
+enum sync_action {
+	SYNC_NOTHING = 0, SYNC_CREATE, SYNC_UPDATE, SYNC_DELETE, SYNC_DISABLE, SYNC_FORGET
+};
+
+/* GROUPSYNC_DEPROVISION: what leaving every synced group does remotely. */
+enum sync_deprovision {
+	SYNC_DEPROVISION_DELETE = 0, SYNC_DEPROVISION_DISABLE, SYNC_DEPROVISION_NONE
+};
+
+/* The mode of a GROUPSYNC_DEPROVISION value (config validates it). */
+enum sync_deprovision sync_deprovision_mode(const char *value);
+
+/*
+ * The "hash" groupsync records for a disabled record, in place of the
+ * update fingerprint: any real fingerprint differs from it, so a user
+ * who comes back is updated (re-enabled) in the same record.
+ */
+#define SYNC_DISABLED_MARK "disabled"
 
 /* What groupsync remembers of a user (store_remote_get). */
 enum sync_known {
@@ -52,6 +72,9 @@ struct sync_state {
 	int member;     /* in one of the configured groups */
 	int has_remote; /* a remote ID is recorded */
 	int changed;    /* the update would differ from the last synced one */
+	int suspended;  /* status SUSPENDED */
+	int disabled;   /* the recorded remote record was disabled by groupsync */
+	enum sync_deprovision mode;
 };
 
 enum sync_action sync_decide(const struct sync_state *s);

@@ -1,0 +1,275 @@
+"""The SCIM 2.0 preset (hooks/scim) end to end: the real binary, the Okta
+stand-in, and a real SCIM server (scimmy + scimmy-routers, strict about
+schemas, filters and PATCH) on loopback. Each GROUPSYNC_DEPROVISION mode,
+records linked instead of duplicated (by userName, after a 409), a crash in
+the middle of a burst, and SCIM errors that end up in the job, visible."""
+import os
+import shutil
+import signal
+import tempfile
+import unittest
+
+from harness import (DEAD, DONE, GROUP, ROOT, SCIMMY, Groupsync, OktaStandin, ScimServer,
+                     needs, run_cli, wait_until)
+
+SCIM_HOOKS = os.path.join(ROOT, "hooks", "scim")
+PROFILE = {"login": "jane.doe@example.com", "email": "jane.doe@example.com",
+           "firstName": "Jane", "lastName": "Doe", "streetAddress": "100 Main St",
+           "city": "Springfield", "state": "IL", "zipCode": "62701", "countryCode": "US",
+           "primaryPhone": "+1 555 0100"}
+
+
+@needs(os.path.isdir(SCIMMY), "scimmy-routers (npm)")
+class ScimBase(unittest.TestCase):
+    mode = "delete"
+    workers = "4"
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="gs-scim-")
+        self.scim = ScimServer(self.tmp)
+        self.gs = Groupsync(env={"GROUPSYNC_HOOKS_DIR": SCIM_HOOKS,
+                                 "GROUPSYNC_DEPROVISION": self.mode,
+                                 "GROUPSYNC_REMOTE_AUTH": "bearer",
+                                 "GROUPSYNC_REMOTE_TOKEN": self.scim.token,
+                                 "GROUPSYNC_RETRY_BASE_MS": "300",
+                                 "GROUPSYNC_RETRY_MAX_MS": "2000",
+                                 "GROUPSYNC_MAX_ATTEMPTS": "4",
+                                 "GROUPSYNC_HTTP_TIMEOUT_MS": "3000",
+                                 "GROUPSYNC_WORKERS": self.workers,
+                                 "REMOTE_BASE_URL": self.scim.base})
+        self.okta = OktaStandin(self.tmp, hook_url="http://127.0.0.1:%d/hooks/okta" % self.gs.port)
+        self.gs.env["GROUPSYNC_OKTA_ORG_URL"] = self.okta.url
+        self.gs.start()
+        self.okta.admin("POST", "/groups", {"id": GROUP, "name": "API Provisioning Group"})
+
+    def tearDown(self):
+        self.gs.stop()
+        self.okta.stop()
+        self.scim.stop()
+        if os.environ.get("GS_KEEP_TMP"):
+            print("kept", self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        self.gs.cleanup()
+
+    def new_user(self, **profile):
+        p = dict(PROFILE)
+        p.update(profile)
+        return self.okta.admin("POST", "/users", {"status": "ACTIVE", "profile": p})["id"]
+
+    def join(self, uid):
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+
+    def leave(self, uid):
+        self.okta.admin("DELETE", "/groups/%s/members/%s" % (GROUP, uid))
+
+    def custom_id(self, uid):
+        return (self.okta.admin("GET", "/users/" + uid).get("profile") or {}).get("customId")
+
+    def records(self, uid):
+        return [u for u in self.scim.users() if u.get("externalId") == uid]
+
+    def record(self, uid, **match):
+        """Waits for the one record of uid whose fields match."""
+        def check():
+            recs = self.records(uid)
+            ok = len(recs) == 1 and all(recs[0].get(k) == v for k, v in match.items())
+            return recs[0] if ok else None
+        return wait_until(check, what="record of %s with %s" % (uid, match))
+
+    def synced(self, uid):
+        """Waits until uid has its record, active, and customId points at it."""
+        rec = self.record(uid, active=True)
+        wait_until(lambda: self.custom_id(uid) == rec["id"], what="customId written back")
+        return rec
+
+    def settled(self):
+        jobs = self.gs.jobs()
+        return jobs and all(j[3] >= DONE for j in jobs)
+
+
+class ScimDelete(ScimBase):
+    def test_add_edit_remove(self):
+        """The preset's resource: userName, externalId, name, e-mail,
+        address, phone, active; an edit is a PUT of it; leaving deletes."""
+        uid = self.new_user()
+        self.join(uid)
+        rec = self.synced(uid)
+        self.assertEqual(rec["userName"], PROFILE["login"])
+        self.assertEqual(rec["name"], {"givenName": "Jane", "familyName": "Doe"})
+        self.assertEqual(rec["displayName"], "Jane Doe")
+        self.assertEqual(rec["emails"][0]["value"], PROFILE["email"])
+        self.assertEqual(rec["addresses"][0]["locality"], "Springfield")
+        self.assertEqual(rec["addresses"][0]["postalCode"], "62701")
+        self.assertEqual(rec["phoneNumbers"][0]["value"], "+1 555 0100")
+
+        self.okta.admin("POST", "/users/%s/profile" % uid, {"city": "Shelbyville"})
+        wait_until(lambda: self.records(uid) and
+                   self.records(uid)[0]["addresses"][0].get("locality") == "Shelbyville",
+                   what="city updated")
+        self.assertEqual(self.records(uid)[0]["id"], rec["id"])
+
+        self.leave(uid)
+        wait_until(lambda: self.scim.users() == [], what="record deleted")
+        wait_until(lambda: not self.custom_id(uid), what="customId cleared")
+
+    def test_user_without_phone_or_address(self):
+        """Attributes Okta leaves out are sent as null, which a strict
+        server accepts as 'no value'."""
+        uid = self.okta.admin("POST", "/users", {"status": "ACTIVE", "profile": {
+            "login": "min@example.com", "email": "min@example.com",
+            "firstName": "Min", "lastName": "Imal"}})["id"]
+        self.join(uid)
+        rec = self.synced(uid)
+        self.assertEqual(rec["userName"], "min@example.com")
+
+    def test_linked_by_username(self):
+        """A record made by hand (no externalId) is found by userName,
+        linked and updated: one record, externalId set."""
+        made = self.scim.admin("POST", "/users", {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": PROFILE["login"], "active": False})
+        uid = self.new_user()
+        self.join(uid)
+        rec = self.synced(uid)
+        self.assertEqual(rec["id"], made["id"])
+        self.assertEqual(len(self.scim.users()), 1)
+
+    def test_linked_after_409(self):
+        """The finds miss the record (a lagging search index), the create
+        meets 409 uniqueness: groupsync finds again and links, no dead job."""
+        self.scim.admin("POST", "/users", {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": PROFILE["login"], "externalId": "someone-else"})
+        self.scim.admin("POST", "/lag", {"count": 2})
+        uid = self.new_user()
+        self.join(uid)
+        rec = self.synced(uid)
+        self.assertEqual(len(self.scim.users()), 1)
+        self.assertEqual(rec["userName"], PROFILE["login"])
+        wait_until(self.settled, what="queue settled")
+        self.assertNotIn(DEAD, [j[3] for j in self.gs.jobs()])
+        self.assertIn("remote record found, linking", self.gs.log())
+
+    def test_4xx_is_dead_and_visible(self):
+        """A SCIM 400 is permanent: the job is dead-lettered with the
+        server's scimType and detail, the bearer token it echoed redacted."""
+        self.scim.admin("POST", "/fail", {"status": 400, "count": 100})
+        uid = self.new_user()
+        self.join(uid)
+        wait_until(lambda: [j for j in self.gs.jobs() if j[3] == DEAD], what="dead job")
+        with self.gs.db() as db:
+            errors = [r[0] for r in db.execute("SELECT last_error FROM jobs WHERE state = ?",
+                                               (DEAD,))]
+        self.assertTrue(errors, errors)
+        self.assertIn("HTTP 400: invalidValue: refused by the test", errors[0])
+        self.assertNotIn(self.scim.token, errors[0])
+        self.assertIn("[redacted]", errors[0])
+        self.assertNotIn(self.scim.token, self.gs.log())
+        self.assertEqual(self.scim.users(), [])
+
+    def test_kill9_mid_burst(self):
+        """kill -9 while a burst of joins is being synced, then a restart:
+        every user has exactly one record (counted by externalId)."""
+        uids = [self.new_user(login="u%02d@example.com" % i, email="u%02d@example.com" % i)
+                for i in range(24)]
+        for uid in uids:
+            self.join(uid)
+        wait_until(lambda: len(self.scim.users()) >= 4, what="burst under way")
+        self.gs.stop(sig=signal.SIGKILL)
+        self.gs.start()
+        for uid in uids:
+            self.record(uid, active=True)
+        wait_until(self.settled, timeout=40, what="queue settled")
+        ext = [u.get("externalId") for u in self.scim.users()]
+        self.assertEqual(sorted(ext), sorted(uids))
+
+
+class ScimDisable(ScimBase):
+    mode = "disable"
+
+    def test_leave_disables_return_reenables(self):
+        """Leaving deactivates the record (same ID, customId kept); coming
+        back re-enables the same record, never a second one."""
+        uid = self.new_user()
+        self.join(uid)
+        rec = self.synced(uid)
+        self.leave(uid)
+        self.record(uid, active=False)
+        self.assertEqual(self.custom_id(uid), rec["id"])
+        self.join(uid)
+        again = self.record(uid, active=True)
+        self.assertEqual(again["id"], rec["id"])
+        self.assertEqual(len(self.scim.users()), 1)
+
+    def test_suspend_disables_unsuspend_reenables(self):
+        uid = self.new_user()
+        self.join(uid)
+        rec = self.synced(uid)
+        self.okta.admin("POST", "/users/%s/lifecycle/suspend" % uid)
+        self.record(uid, active=False)
+        self.okta.admin("POST", "/users/%s/lifecycle/unsuspend" % uid)
+        again = self.record(uid, active=True)
+        self.assertEqual(again["id"], rec["id"])
+
+    def test_deactivate_disables(self):
+        uid = self.new_user()
+        self.join(uid)
+        self.synced(uid)
+        self.okta.admin("POST", "/users/%s/lifecycle/deactivate" % uid)
+        self.record(uid, active=False)
+        self.assertEqual(len(self.scim.users()), 1)
+
+
+class ScimNone(ScimBase):
+    mode = "none"
+
+    def test_leave_keeps_record_return_relinks(self):
+        """Leaving leaves the record as it is and clears customId; coming
+        back finds it by externalId: the same record, one of it."""
+        uid = self.new_user()
+        self.join(uid)
+        rec = self.synced(uid)
+        self.leave(uid)
+        wait_until(lambda: not self.custom_id(uid), what="customId cleared")
+        self.assertEqual(self.records(uid)[0]["active"], True)
+        self.join(uid)
+        again = self.synced(uid)
+        self.assertEqual(again["id"], rec["id"])
+        self.assertEqual(len(self.scim.users()), 1)
+
+
+class ScimCheckConfig(unittest.TestCase):
+    def env(self, hooks, mode):
+        tmp = tempfile.mkdtemp(prefix="gs-scim-cc-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        return {"GROUPSYNC_HOOK_SECRET": "Basic dGVzdDp0ZXN0LXNlY3JldC0xMjM0NQ==",
+                "GROUPSYNC_OKTA_ORG_URL": "http://127.0.0.1:9",
+                "GROUPSYNC_OKTA_API_TOKEN": "00okta-api-token-for-tests",
+                "GROUPSYNC_GROUP_IDS": GROUP, "GROUPSYNC_DATA_DIR": tmp,
+                "GROUPSYNC_HOOKS_DIR": hooks, "GROUPSYNC_DEPROVISION": mode,
+                "REMOTE_BASE_URL": "http://127.0.0.1:9/scim/v2"}
+
+    def test_disable_needs_disable_json(self):
+        tmp = tempfile.mkdtemp(prefix="gs-scim-hooks-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        for f in ("create.json", "update.json", "delete.json", "find.json"):
+            shutil.copy(os.path.join(SCIM_HOOKS, f), tmp)
+        ok = run_cli(["check-config"], self.env(tmp, "delete"))
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        r = run_cli(["check-config"], self.env(tmp, "disable"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("disable.json", r.stderr + r.stdout)
+        for preset in ("scim", "rest"):
+            r = run_cli(["check-config"], self.env(os.path.join(ROOT, "hooks", preset),
+                                                   "disable"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_unknown_mode_refused(self):
+        r = run_cli(["check-config"], self.env(SCIM_HOOKS, "archive"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("GROUPSYNC_DEPROVISION", r.stderr + r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
