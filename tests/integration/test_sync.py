@@ -271,5 +271,39 @@ class SyncRemoteFaults(SyncBase):
         self.assertEqual(len([r for r in self.fault.requests() if r["fault"]]), 1)
 
 
+class SyncDeprovisionDisable(SyncBase):
+    """hooks/rest in GROUPSYNC_DEPROVISION=disable: disable.json's PATCH."""
+    extra_env = {"GROUPSYNC_DEPROVISION": "disable"}
+
+    def test_leave_disables_return_reenables(self):
+        uid = self.new_user()
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        rec = self.synced(uid)
+        self.assertIs(rec["active"], True)
+        self.okta.admin("DELETE", "/groups/%s/members/%s" % (GROUP, uid))
+        wait_until(lambda: self.remote_users(active=False), what="record disabled")
+        self.assertEqual(self.okta_user(uid)["profile"].get("customId"), str(rec["id"]))
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        wait_until(lambda: self.remote_users(active=True), what="record re-enabled")
+        self.assertEqual([u["id"] for u in self.remote.users()], [rec["id"]])
+
+
+class SyncDeprovisionNone(SyncBase):
+    """hooks/rest in GROUPSYNC_DEPROVISION=none: the record stays."""
+    extra_env = {"GROUPSYNC_DEPROVISION": "none"}
+
+    def test_leave_keeps_record_return_relinks(self):
+        uid = self.new_user()
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        rec = self.synced(uid)
+        self.okta.admin("DELETE", "/groups/%s/members/%s" % (GROUP, uid))
+        wait_until(lambda: not self.okta_user(uid)["profile"].get("customId"),
+                   what="customId cleared")
+        self.assertEqual(len(self.remote.users()), 1)
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        self.assertEqual(self.synced(uid)["id"], rec["id"])
+        self.assertEqual(len(self.remote.users()), 1)
+
+
 if __name__ == "__main__":
     unittest.main()
