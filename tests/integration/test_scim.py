@@ -27,7 +27,7 @@ class ScimBase(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="gs-scim-")
         self.scim = ScimServer(self.tmp)
-        self.gs = Groupsync(env={"GROUPSYNC_HOOKS_DIR": SCIM_HOOKS,
+        self.gs = Groupsync(env={"GROUPSYNC_HOOKS_DIR": getattr(self, "hooks", SCIM_HOOKS),
                                  "GROUPSYNC_DEPROVISION": self.mode,
                                  "GROUPSYNC_REMOTE_AUTH": "bearer",
                                  "GROUPSYNC_REMOTE_TOKEN": self.scim.token,
@@ -219,6 +219,35 @@ class ScimDisable(ScimBase):
         self.okta.admin("POST", "/users/%s/lifecycle/deactivate" % uid)
         self.record(uid, active=False)
         self.assertEqual(len(self.scim.users()), 1)
+
+
+class ScimPatchDisable(ScimBase):
+    """hooks/scim with update.patch.json copied over update.json: edits
+    and re-enabling as one PATCH, in disable mode."""
+    mode = "disable"
+
+    def setUp(self):
+        hooks = tempfile.mkdtemp(prefix="gs-scim-patch-")
+        self.addCleanup(shutil.rmtree, hooks, True)
+        for f in os.listdir(SCIM_HOOKS):
+            shutil.copy(os.path.join(SCIM_HOOKS, f), hooks)
+        shutil.copy(os.path.join(SCIM_HOOKS, "update.patch.json"),
+                    os.path.join(hooks, "update.json"))
+        self.hooks = hooks
+        super().setUp()
+
+    def test_edit_leave_return_by_patch(self):
+        uid = self.new_user()
+        self.join(uid)
+        rec = self.synced(uid)
+        self.okta.admin("POST", "/users/%s/profile" % uid, {"lastName": "Roe"})
+        self.record(uid, name={"givenName": "Jane", "familyName": "Roe"})
+        self.leave(uid)
+        self.record(uid, active=False)
+        self.join(uid)
+        again = self.record(uid, active=True)
+        self.assertEqual(again["id"], rec["id"])
+        self.assertEqual(again["displayName"], "Jane Roe")
 
 
 class ScimNone(ScimBase):
