@@ -192,7 +192,7 @@ converge_disable(struct converge *x)
 	struct remote_result r;
 	int rc = remote_disable(d->remote, x->hc, x->user, x->remote_id, &r);
 
-	metrics_remote_call(METRICS_REMOTE_UPDATE, r.status);
+	metrics_remote_call(METRICS_REMOTE_DISABLE, r.status);
 	if (rc < 0)
 		return converge_remote_fail(x, &r, "remote disable");
 	x->remote_status = r.status;

@@ -201,6 +201,10 @@ class ScimDisable(ScimBase):
         again = self.record(uid, active=True)
         self.assertEqual(again["id"], rec["id"])
         self.assertEqual(len(self.scim.users()), 1)
+        metrics = self.gs.request("GET", "/metrics")[2].decode()
+        self.assertIn('groupsync_syncs_total{outcome="ok",action="disable"} 1', metrics)
+        self.assertIn('groupsync_remote_requests_total{operation="disable",class="2xx"} 1',
+                      metrics)
 
     def test_suspend_disables_unsuspend_reenables(self):
         uid = self.new_user()
