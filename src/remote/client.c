@@ -35,14 +35,18 @@
 #include "groupsync/remote/answer.h"
 #include "groupsync/remote/auth.h"
 
-#define REMOTE_NOPS 6
+#define REMOTE_NOPS 11
 #define REMOTE_ATTRS_MAX (REMOTE_NOPS * TEMPLATE_MAX_ATTRS)
 
-enum remote_op { OP_FIND, OP_CREATE, OP_UPDATE, OP_DELETE, OP_FIND_FALLBACK, OP_DISABLE };
+enum remote_op {
+	OP_FIND, OP_CREATE, OP_UPDATE, OP_DELETE, OP_FIND_FALLBACK, OP_DISABLE,
+	OP_GROUP_FIND, OP_GROUP_CREATE, OP_GROUP_UPDATE, OP_GROUP_ADD, OP_GROUP_REMOVE
+};
 
 static const char *const remote_files[REMOTE_NOPS] = {
 	"find.json", "create.json", "update.json", "delete.json", "find_fallback.json",
-	"disable.json",
+	"disable.json", "group_find.json", "group_create.json", "group_update.json",
+	"group_add_member.json", "group_remove_member.json",
 };
 
 struct remote {
@@ -54,10 +58,13 @@ struct remote {
 };
 
 /* 1 for the templates a set may leave out (disable.json: unless
- * GROUPSYNC_DEPROVISION=disable needs it). */
+ * GROUPSYNC_DEPROVISION=disable needs it; the group_* files: unless
+ * GROUPSYNC_PUSH_GROUPS=1 does). */
 static int
 remote_optional(const struct remote *r, enum remote_op op)
 {
+	if (op >= OP_GROUP_FIND)
+		return !r->cfg->push_groups;
 	return op == OP_FIND || op == OP_FIND_FALLBACK ||
 	    (op == OP_DISABLE && (r->cfg->deprovision == NULL ||
 	    strcmp(r->cfg->deprovision, "disable") != 0));
@@ -88,7 +95,8 @@ remote_load(struct remote *r, char *err, size_t errlen)
 		if (r->t[i] == NULL)
 			return -1;
 		template_profile_attrs(r->t[i], r->attrs, REMOTE_ATTRS_MAX, &r->nattrs);
-		if ((i == OP_FIND || i == OP_FIND_FALLBACK || i == OP_CREATE) &&
+		if ((i == OP_FIND || i == OP_FIND_FALLBACK || i == OP_CREATE ||
+		    i == OP_GROUP_FIND || i == OP_GROUP_CREATE) &&
 		    template_id_pointer(r->t[i]) == NULL) {
 			util_format(err, errlen, "%s: \"id\" is required: the JSON Pointer to "
 			    "the remote ID in the answer", remote_files[i]);
@@ -106,7 +114,8 @@ remote_load(struct remote *r, char *err, size_t errlen)
 static int
 remote_dry_run(struct remote *r, char *err, size_t errlen)
 {
-	struct template_vars v = {NULL, "0", r->cfg};
+	static const struct template_group blank = {"00g0", "group", "0"};
+	struct template_vars v = {NULL, "0", r->cfg, &blank};
 	struct template_request tr;
 	char why[160];
 	size_t i;
@@ -181,9 +190,10 @@ remote_has_find(const struct remote *r)
  */
 static int
 remote_call(struct remote *r, struct http_client *hc, enum remote_op op, json_object *user,
-    const char *remote_id, struct http_response *resp, struct remote_result *res)
+    const char *remote_id, const struct template_group *g, struct http_response *resp,
+    struct remote_result *res)
 {
-	struct template_vars v = {user, remote_id, r->cfg};
+	struct template_vars v = {user, remote_id, r->cfg, g};
 	struct template_request tr;
 	struct http_request hr;
 	char *auth = NULL;
@@ -234,13 +244,13 @@ remote_result_init(struct remote_result *res)
 /* One lookup (find or find_fallback): 0 with res->found 0/1, or -1. */
 static int
 remote_find_one(struct remote *r, struct http_client *hc, enum remote_op op,
-    json_object *user, struct remote_result *res)
+    json_object *user, const struct template_group *g, struct remote_result *res)
 {
 	const struct template *t = r->t[op];
 	struct http_response resp;
 	int rc, got;
 
-	rc = remote_call(r, hc, op, user, NULL, &resp, res);
+	rc = remote_call(r, hc, op, user, NULL, g, &resp, res);
 	if (rc == 0 && !template_is_not_found(t, resp.status)) {
 		if (!template_is_success(t, resp.status))
 			rc = remote_status_error(res, remote_files[op], &resp);
@@ -268,10 +278,10 @@ remote_find(struct remote *r, struct http_client *hc, json_object *user,
 		util_copy(res->error, sizeof(res->error), "find.json: not in GROUPSYNC_HOOKS_DIR");
 		return -1;
 	}
-	rc = remote_find_one(r, hc, OP_FIND, user, res);
+	rc = remote_find_one(r, hc, OP_FIND, user, NULL, res);
 	if (rc < 0 || res->found || r->t[OP_FIND_FALLBACK] == NULL)
 		return rc;
-	return remote_find_one(r, hc, OP_FIND_FALLBACK, user, res);
+	return remote_find_one(r, hc, OP_FIND_FALLBACK, user, NULL, res);
 }
 
 /*
@@ -282,47 +292,54 @@ remote_find(struct remote *r, struct http_client *hc, json_object *user,
  * meet the same conflict).
  */
 static int
-remote_create_conflict(struct remote *r, struct http_client *hc, json_object *user,
-    struct remote_result *res)
+remote_create_conflict(struct remote *r, struct http_client *hc, enum remote_op op,
+    json_object *user, const struct template_group *g, struct remote_result *res)
 {
-	if (remote_find(r, hc, user, res) < 0)
+	int rc = op == OP_CREATE ? remote_find(r, hc, user, res) :
+	    remote_find_one(r, hc, OP_GROUP_FIND, NULL, g, res);
+
+	if (rc < 0)
 		return -1;
 	if (!res->found) {
 		res->status = 409;
 		res->cls = HTTP_CLASS_PERMANENT;
-		util_copy(res->error, sizeof(res->error), "create.json: HTTP 409 (conflict), and "
-		    "neither find.json nor find_fallback.json finds the record");
+		util_format(res->error, sizeof(res->error), "%s: HTTP 409 (conflict), and the "
+		    "find templates do not find the record", remote_files[op]);
 		return -1;
 	}
 	res->linked = 1;
 	return 0;
 }
 
-int
-remote_create(struct remote *r, struct http_client *hc, json_object *user,
+/* create and group_create: the new ID, or a 409 linked through the finds
+ * (find is the op's find template, which may be absent). */
+static int
+remote_create_op(struct remote *r, struct http_client *hc, enum remote_op op,
+    enum remote_op find, json_object *user, const struct template_group *g,
     struct remote_result *res)
 {
-	const struct template *t = r->t[OP_CREATE];
+	const struct template *t = r->t[op];
 	struct http_response resp;
 	int rc, got;
 
 	remote_result_init(res);
-	rc = remote_call(r, hc, OP_CREATE, user, NULL, &resp, res);
-	if (rc == 0 && resp.status == 409 && r->t[OP_FIND] != NULL) {
+	rc = remote_call(r, hc, op, user, NULL, g, &resp, res);
+	if (rc == 0 && resp.status == 409 && r->t[find] != NULL) {
 		http_response_free(&resp);
-		return remote_create_conflict(r, hc, user, res);
+		return remote_create_conflict(r, hc, op, user, g, res);
 	} else if (rc == 0 && !template_is_success(t, resp.status)) {
-		rc = remote_status_error(res, "create.json", &resp);
+		rc = remote_status_error(res, remote_files[op], &resp);
 	} else if (rc == 0) {
-		got = remote_read_id(t, "create.json", &resp, res->remote_id, res);
+		got = remote_read_id(t, remote_files[op], &resp, res->remote_id, res);
 		/* The record may exist: only a find before the next create
 		 * keeps a retry from making a second one. */
-		if (got < 0 && r->t[OP_FIND] == NULL)
+		if (got < 0 && r->t[find] == NULL)
 			res->cls = HTTP_CLASS_PERMANENT;
 		if (got == 0) {
 			res->cls = HTTP_CLASS_PERMANENT;
 			util_format(res->error, sizeof(res->error),
-			    "create.json: the answer has no ID at \"%s\"", template_id_pointer(t));
+			    "%s: the answer has no ID at \"%s\"", remote_files[op],
+			    template_id_pointer(t));
 		}
 		res->found = got > 0;
 		rc = got > 0 ? 0 : -1;
@@ -331,17 +348,24 @@ remote_create(struct remote *r, struct http_client *hc, json_object *user,
 	return rc;
 }
 
+int
+remote_create(struct remote *r, struct http_client *hc, json_object *user,
+    struct remote_result *res)
+{
+	return remote_create_op(r, hc, OP_CREATE, OP_FIND, user, NULL, res);
+}
+
 /* update and delete: success, or 404/410 (gone), or a failure. */
 static int
 remote_change(struct remote *r, struct http_client *hc, enum remote_op op, json_object *user,
-    const char *remote_id, struct remote_result *res)
+    const char *remote_id, const struct template_group *g, struct remote_result *res)
 {
 	const struct template *t = r->t[op];
 	struct http_response resp;
 	int rc;
 
 	remote_result_init(res);
-	rc = remote_call(r, hc, op, user, remote_id, &resp, res);
+	rc = remote_call(r, hc, op, user, remote_id, g, &resp, res);
 	if (rc == 0 && template_is_success(t, resp.status))
 		res->found = 1;
 	else if (rc == 0 && resp.status != 404 && resp.status != 410)
@@ -354,14 +378,14 @@ int
 remote_update(struct remote *r, struct http_client *hc, json_object *user,
     const char *remote_id, struct remote_result *res)
 {
-	return remote_change(r, hc, OP_UPDATE, user, remote_id, res);
+	return remote_change(r, hc, OP_UPDATE, user, remote_id, NULL, res);
 }
 
 int
 remote_delete(struct remote *r, struct http_client *hc, json_object *user,
     const char *remote_id, struct remote_result *res)
 {
-	return remote_change(r, hc, OP_DELETE, user, remote_id, res);
+	return remote_change(r, hc, OP_DELETE, user, remote_id, NULL, res);
 }
 
 int
@@ -380,14 +404,50 @@ remote_disable(struct remote *r, struct http_client *hc, json_object *user,
 		util_copy(res->error, sizeof(res->error), "disable.json: not in GROUPSYNC_HOOKS_DIR");
 		return -1;
 	}
-	return remote_change(r, hc, OP_DISABLE, user, remote_id, res);
+	return remote_change(r, hc, OP_DISABLE, user, remote_id, NULL, res);
+}
+
+int
+remote_push_groups(const struct remote *r)
+{
+	return r->t[OP_GROUP_FIND] != NULL;
+}
+
+int
+remote_group_find(struct remote *r, struct http_client *hc, const struct template_group *g,
+    struct remote_result *res)
+{
+	remote_result_init(res);
+	return remote_find_one(r, hc, OP_GROUP_FIND, NULL, g, res);
+}
+
+int
+remote_group_create(struct remote *r, struct http_client *hc, const struct template_group *g,
+    struct remote_result *res)
+{
+	return remote_create_op(r, hc, OP_GROUP_CREATE, OP_GROUP_FIND, NULL, g, res);
+}
+
+int
+remote_group_rename(struct remote *r, struct http_client *hc, const struct template_group *g,
+    struct remote_result *res)
+{
+	return remote_change(r, hc, OP_GROUP_UPDATE, NULL, NULL, g, res);
+}
+
+int
+remote_group_member(struct remote *r, struct http_client *hc, const struct template_group *g,
+    const char *member_remote_id, int add, struct remote_result *res)
+{
+	return remote_change(r, hc, add ? OP_GROUP_ADD : OP_GROUP_REMOVE, NULL, member_remote_id,
+	    g, res);
 }
 
 int
 remote_fingerprint(struct remote *r, json_object *user, const char *remote_id, char out[65])
 {
 	static const char hex[] = "0123456789abcdef";
-	struct template_vars v = {user, remote_id, r->cfg};
+	struct template_vars v = {user, remote_id, r->cfg, NULL};
 	struct template_request tr;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int i, mdlen = 0;

@@ -62,7 +62,10 @@
 #define TEMPLATE_MAX_HEADERS 16 /* leaves room for Content-Type and auth */
 #define TEMPLATE_NAME_MAX 64 /* attribute names, as template_profile_attrs */
 
-enum tpl_kind { TPL_USER_ID, TPL_USER_STATUS, TPL_PROFILE, TPL_REMOTE_ID, TPL_ENV };
+enum tpl_kind {
+	TPL_USER_ID, TPL_USER_STATUS, TPL_PROFILE, TPL_REMOTE_ID, TPL_ENV, TPL_GROUP_ID,
+	TPL_GROUP_NAME, TPL_GROUP_REMOTE_ID
+};
 
 /* One placeholder in a string: where it is and what it names. */
 struct tpl_ph {
@@ -125,6 +128,12 @@ template_classify(struct tpl_ph *ph)
 		ph->kind = TPL_USER_STATUS;
 	} else if (strcmp(s, "remote.id") == 0) {
 		ph->kind = TPL_REMOTE_ID;
+	} else if (strcmp(s, "group.id") == 0) {
+		ph->kind = TPL_GROUP_ID;
+	} else if (strcmp(s, "group.name") == 0) {
+		ph->kind = TPL_GROUP_NAME;
+	} else if (strcmp(s, "group.remote_id") == 0) {
+		ph->kind = TPL_GROUP_REMOTE_ID;
 	} else if (strncmp(s, "user.profile.", 13) == 0) {
 		n = strlen(s + 13);
 		if (n >= TEMPLATE_NAME_MAX || !name_chars(s + 13, n, "-"))
@@ -581,7 +590,12 @@ template_value(const struct template *t, const struct tpl_ph *ph,
 			val->json = NULL;
 		return 0;
 	case TPL_REMOTE_ID:
-		val->str = v->remote_id;
+	case TPL_GROUP_ID:
+	case TPL_GROUP_NAME:
+	case TPL_GROUP_REMOTE_ID:
+		val->str = ph->kind == TPL_REMOTE_ID ? v->remote_id : v->group == NULL ? NULL :
+		    ph->kind == TPL_GROUP_ID ? v->group->id :
+		    ph->kind == TPL_GROUP_NAME ? v->group->name : v->group->remote_id;
 		if (val->str != NULL && val->str[0] != '\0') {
 			val->len = strlen(val->str);
 			return 0;

@@ -232,6 +232,100 @@ converge_delete(struct converge *x)
 	return converge_write_back(x, NULL);
 }
 
+static int
+converge_pushes_groups(const struct converge *x)
+{
+	return x->d->cfg->push_groups && remote_push_groups(x->d->remote);
+}
+
+/*
+ * The remote group of configured group j, made when missing: the store's,
+ * else group_find's (a crash after an earlier create), else a new one. A
+ * group whose Okta name changed is renamed. Fills g (pointing into x and
+ * rid) or fails.
+ */
+static int
+converge_group_ensure(struct converge *x, size_t j, struct template_group *g,
+    char rid[REMOTE_ID_MAX + 1], char name[256])
+{
+	const struct converge_deps *d = x->d;
+	const char *gid = d->cfg->group_ids[j], *want = x->groups.name[j];
+	struct remote_result r;
+	int rc = store_group_get(d->q, gid, rid, REMOTE_ID_MAX + 1, name, 256);
+
+	if (rc < 0)
+		return converge_store_fail(x, "read a group's remote ID");
+	g->id = gid;
+	g->name = want;
+	g->remote_id = rid;
+	if (rc == 1 && strcmp(name, want) == 0)
+		return 0;
+	if (rc == 1) {
+		rc = remote_group_rename(d->remote, x->hc, g, &r);
+		if (rc < 0)
+			return converge_remote_fail(x, &r, "remote group rename");
+	} else {
+		rc = remote_group_find(d->remote, x->hc, g, &r);
+		if (rc == 0 && !r.found)
+			rc = remote_group_create(d->remote, x->hc, g, &r);
+		if (rc < 0)
+			return converge_remote_fail(x, &r, "remote group create");
+		util_copy(rid, REMOTE_ID_MAX + 1, r.remote_id);
+	}
+	util_copy(name, 256, want);
+	if (store_group_put(d->q, gid, rid, want) < 0)
+		return converge_store_fail(x, "record a group's remote ID");
+	return 0;
+}
+
+/*
+ * Group push: the user's remote memberships follow Okta's. A user with a
+ * live record (live 1) is a member of the remote group of each configured
+ * group they are in and of no other; a user being deprovisioned (live 0:
+ * run before the delete, disable or forget, while the remote ID is still
+ * the record's) of none. The store remembers the memberships groupsync
+ * made, so that only a change costs a remote call; without a remote ID
+ * only the store is cleared.
+ */
+static int
+converge_groups(struct converge *x, int live)
+{
+	const struct converge_deps *d = x->d;
+	const char *uid = x->lease->user_id;
+	char rid[REMOTE_ID_MAX + 1], name[256];
+	struct template_group g;
+	struct remote_result r;
+	size_t j;
+	int want, have, rc = 0;
+
+	for (j = 0; j < d->cfg->ngroup_ids; j++) {
+		want = live && x->groups.in[j];
+		have = store_member_get(d->q, d->cfg->group_ids[j], uid);
+		if (have < 0)
+			return converge_store_fail(x, "read a group membership");
+		if (want && converge_group_ensure(x, j, &g, rid, name) < 0)
+			return -1;
+		if (want == have)
+			continue;
+		if (!want) {
+			rc = store_group_get(d->q, d->cfg->group_ids[j], rid, sizeof(rid), name,
+			    sizeof(name));
+			if (rc < 0)
+				return converge_store_fail(x, "read a group's remote ID");
+			g.id = d->cfg->group_ids[j];
+			g.name = name;
+			g.remote_id = rid;
+		}
+		if ((want || (rc == 1 && x->remote_id[0] != '\0')) &&
+		    remote_group_member(d->remote, x->hc, &g, x->remote_id, want, &r) < 0)
+			return converge_remote_fail(x, &r, want ? "remote group add member" :
+			    "remote group remove member");
+		if (store_member_put(d->q, d->cfg->group_ids[j], uid, want) < 0)
+			return converge_store_fail(x, "record a group membership");
+	}
+	return 0;
+}
+
 /* Reads the user and membership (at most two Okta reads per sync). */
 static int
 converge_read_okta(struct converge *x, struct sync_state *s)
@@ -253,6 +347,12 @@ converge_read_okta(struct converge *x, struct sync_state *s)
 	s->active = sync_status_active(status);
 	s->deprovisioned = status != NULL && strcmp(status, "DEPROVISIONED") == 0;
 	s->suspended = status != NULL && strcmp(status, "SUSPENDED") == 0;
+	if (converge_pushes_groups(x)) {
+		if (okta_user_groups(d->okta, x->hc, x->lease->user_id, &x->groups, &r) < 0)
+			return converge_fail(x, r.cls, r.retry_at_ms, "Okta groups", r.error);
+		s->member = x->groups.member;
+		return 0;
+	}
 	if (okta_user_in_groups(d->okta, x->hc, x->lease->user_id, &s->member, &r) < 0)
 		return converge_fail(x, r.cls, r.retry_at_ms, "Okta groups", r.error);
 	return 0;
@@ -289,15 +389,9 @@ converge_nothing(struct converge *x, const struct sync_state *s)
 	return 0;
 }
 
-int
-converge_run(struct converge *x)
+static int
+converge_act(struct converge *x, const struct sync_state *s)
 {
-	struct sync_state s;
-
-	if (converge_read_okta(x, &s) < 0 || converge_changed(x, &s) < 0)
-		return -1;
-	x->action = sync_decide(&s);
-	x->decided = 1;
 	switch (x->action) {
 	case SYNC_CREATE:
 		return converge_create(x);
@@ -310,8 +404,34 @@ converge_run(struct converge *x)
 	case SYNC_FORGET:
 		return converge_forget(x);
 	default:
-		return converge_nothing(x, &s);
+		return converge_nothing(x, s);
 	}
+}
+
+int
+converge_run(struct converge *x)
+{
+	struct sync_state s;
+	int leaving, groups;
+
+	if (converge_read_okta(x, &s) < 0 || converge_changed(x, &s) < 0)
+		return -1;
+	x->action = sync_decide(&s);
+	x->decided = 1;
+	groups = converge_pushes_groups(x);
+	leaving = x->action == SYNC_DELETE || x->action == SYNC_DISABLE ||
+	    x->action == SYNC_FORGET;
+	/* Memberships go before the record does: a server that keeps a
+	 * deleted user's memberships must not list a member it lost. */
+	if (groups && leaving && converge_groups(x, 0) < 0)
+		return -1;
+	if (converge_act(x, &s) < 0)
+		return -1;
+	if (!groups || leaving)
+		return 0;
+	/* Live: a record, not left disabled, of a user still in Okta. */
+	return converge_groups(x, s.exists && x->remote_id[0] != '\0' &&
+	    (!s.disabled || x->action == SYNC_CREATE || x->action == SYNC_UPDATE));
 }
 
 int

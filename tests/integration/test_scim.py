@@ -37,6 +37,7 @@ class ScimBase(unittest.TestCase):
                                  "GROUPSYNC_HTTP_TIMEOUT_MS": "3000",
                                  "GROUPSYNC_WORKERS": self.workers,
                                  "REMOTE_BASE_URL": self.scim.base})
+        self.gs.env.update(getattr(self, "extra", {}))
         self.okta = OktaStandin(self.tmp, hook_url="http://127.0.0.1:%d/hooks/okta" % self.gs.port)
         self.gs.env["GROUPSYNC_OKTA_ORG_URL"] = self.okta.url
         self.gs.start()
@@ -272,6 +273,106 @@ class ScimNone(ScimBase):
         self.assertEqual(len(self.scim.users()), 1)
 
 
+OTHER = "00g8second0000000000"  # the harness's second configured group
+
+
+class GroupsBase(ScimBase):
+    """GROUPSYNC_PUSH_GROUPS=1: each configured group mirrored as a SCIM
+    group whose members are exactly its synced users."""
+    extra = {"GROUPSYNC_PUSH_GROUPS": "1"}
+
+    def setUp(self):
+        super().setUp()
+        self.okta.admin("POST", "/groups", {"id": OTHER, "name": "Second Group"})
+
+    def groups(self, gid):
+        return [g for g in self.scim.state()["groups"] if g.get("externalId") == gid]
+
+    def members(self, gid):
+        """Waits for the one remote group of gid; its member IDs, sorted."""
+        g = wait_until(lambda: (lambda gs: gs[0] if len(gs) == 1 else None)(self.groups(gid)),
+                       what="remote group of %s" % gid)
+        return sorted(m["value"] for m in g.get("members") or [])
+
+    def wait_members(self, gid, want):
+        wait_until(lambda: self.members(gid) == sorted(want),
+                   what="members of %s == %s" % (gid, want))
+
+class ScimGroups(GroupsBase):
+    def test_membership_both_ways(self):
+        a = self.new_user()
+        b = self.new_user(login="b@example.com", email="b@example.com")
+        self.join(a)
+        ra = self.synced(a)["id"]
+        self.wait_members(GROUP, [ra])
+        g = self.groups(GROUP)[0]
+        self.assertEqual(g["displayName"], "API Provisioning Group")
+        self.join(b)
+        rb = self.synced(b)["id"]
+        self.wait_members(GROUP, [ra, rb])
+        self.leave(a)
+        self.wait_members(GROUP, [rb])
+        wait_until(lambda: not self.records(a), what="a deleted")
+        self.assertEqual(len(self.groups(GROUP)), 1)
+        self.assertEqual(self.groups(OTHER), [])  # no synced member: not made
+
+    def test_user_in_two_groups(self):
+        uid = self.new_user()
+        self.join(uid)
+        self.okta.admin("POST", "/groups/%s/members/%s" % (OTHER, uid))
+        rid = self.synced(uid)["id"]
+        self.wait_members(GROUP, [rid])
+        self.wait_members(OTHER, [rid])
+        self.leave(uid)
+        self.wait_members(GROUP, [])
+        self.assertEqual(self.members(OTHER), [rid])
+        self.assertEqual(len(self.records(uid)), 1)
+        self.okta.admin("DELETE", "/groups/%s/members/%s" % (OTHER, uid))
+        wait_until(lambda: not self.records(uid), what="deprovisioned when in none")
+        self.assertEqual(len(self.scim.users()), 0)
+
+    def test_rename(self):
+        uid = self.new_user()
+        self.join(uid)
+        self.synced(uid)
+        self.members(GROUP)
+        self.okta.admin("PUT", "/groups/" + GROUP, {"name": "Renamed Group"})
+        self.okta.admin("POST", "/users/%s/profile" % uid, {"city": "Elsewhere"})
+        wait_until(lambda: self.groups(GROUP)[0]["displayName"] == "Renamed Group",
+                   what="group renamed")
+        self.assertEqual(len(self.groups(GROUP)), 1)
+
+    def test_kill9_mid_burst_no_duplicate_group(self):
+        uids = [self.new_user(login="g%02d@example.com" % i, email="g%02d@example.com" % i)
+                for i in range(16)]
+        for uid in uids:
+            self.join(uid)
+        wait_until(lambda: self.scim.state()["groups"], what="group made")
+        self.gs.stop(sig=signal.SIGKILL)
+        self.gs.start()
+        rids = [self.record(uid, active=True)["id"] for uid in uids]
+        self.wait_members(GROUP, rids)
+        self.assertEqual(len(self.groups(GROUP)), 1)
+
+
+class ScimGroupsDisable(GroupsBase):
+    """Group push in disable mode: a disabled user is no member; back,
+    the same record is a member again."""
+    mode = "disable"
+
+    def test_disable_leaves_groups_return_rejoins(self):
+        uid = self.new_user()
+        self.join(uid)
+        rid = self.synced(uid)["id"]
+        self.wait_members(GROUP, [rid])
+        self.okta.admin("POST", "/users/%s/lifecycle/suspend" % uid)
+        self.record(uid, active=False)
+        self.wait_members(GROUP, [])
+        self.okta.admin("POST", "/users/%s/lifecycle/unsuspend" % uid)
+        self.record(uid, active=True)
+        self.wait_members(GROUP, [rid])
+
+
 class ScimCheckConfig(unittest.TestCase):
     def env(self, hooks, mode):
         tmp = tempfile.mkdtemp(prefix="gs-scim-cc-")
@@ -297,6 +398,18 @@ class ScimCheckConfig(unittest.TestCase):
             r = run_cli(["check-config"], self.env(os.path.join(ROOT, "hooks", preset),
                                                    "disable"))
             self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_push_groups_needs_group_templates(self):
+        rest = os.path.join(ROOT, "hooks", "rest")
+        env = self.env(rest, "delete")
+        env["GROUPSYNC_PUSH_GROUPS"] = "1"
+        r = run_cli(["check-config"], env)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("group_", r.stderr + r.stdout)
+        env = self.env(SCIM_HOOKS, "delete")
+        env["GROUPSYNC_PUSH_GROUPS"] = "1"
+        r = run_cli(["check-config"], env)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_unknown_mode_refused(self):
         r = run_cli(["check-config"], self.env(SCIM_HOOKS, "archive"))

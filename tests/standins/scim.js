@@ -61,6 +61,8 @@ function handlers(kind) {
       unique(kind, rec, id);
       const now = new Date().toISOString();
       const old = map.get(id);
+      if (Array.isArray(rec.members)) // a set, as servers keep it: an add repeated adds nothing
+        rec.members = rec.members.filter((v, i, all) => all.findIndex((w) => w.value === v.value) === i);
       rec.id = id;
       rec.meta = { created: old ? old.meta.created : now, lastModified: now };
       map.set(id, rec);

@@ -53,6 +53,7 @@ struct config {
 	char *remote_client_secret;
 	char *remote_scope;
 	char *deprovision; /* "delete", "disable" or "none" */
+	int push_groups;   /* 1: mirror the configured groups remotely */
 	int workers;
 	int max_attempts;
 	int retry_base_ms;

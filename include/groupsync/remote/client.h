@@ -20,6 +20,7 @@
 
 #include "groupsync/base/config.h"
 #include "groupsync/base/http.h"
+#include "groupsync/remote/template.h"
 
 #define REMOTE_ID_MAX 255
 
@@ -73,6 +74,25 @@ int remote_has_disable(const struct remote *r);
 /* disable: like delete (found 0 on 404 or 410), with disable.json. */
 int remote_disable(struct remote *r, struct http_client *hc, json_object *user,
     const char *remote_id, struct remote_result *res);
+
+/*
+ * Group push (GROUPSYNC_PUSH_GROUPS=1: the group_*.json templates are
+ * required then). g names the group: its Okta ID and name, and (rename,
+ * member) its remote ID. group_find: 0 with found 0/1; group_create: 0
+ * with remote_id (a 409 runs group_find: linked 1); rename and member:
+ * 0 with found 1, or found 0 on 404 or 410 (the group, or for a removal
+ * the membership, is gone). -1 on failure, as for users.
+ */
+int remote_push_groups(const struct remote *r);
+int remote_group_find(struct remote *r, struct http_client *hc, const struct template_group *g,
+    struct remote_result *res);
+int remote_group_create(struct remote *r, struct http_client *hc,
+    const struct template_group *g, struct remote_result *res);
+int remote_group_rename(struct remote *r, struct http_client *hc,
+    const struct template_group *g, struct remote_result *res);
+int remote_group_member(struct remote *r, struct http_client *hc,
+    const struct template_group *g, const char *member_remote_id, int add,
+    struct remote_result *res);
 
 /*
  * A fingerprint (hex SHA-256, 64 chars + NUL) of the update request that

@@ -49,6 +49,8 @@ struct converge {
 	enum http_class cls;
 	int64_t retry_at_ms;            /* 0, or Retry-After / a rate-limit reset */
 	char error[300];
+	/* group push: the user's configured groups, as Okta answered */
+	struct okta_membership groups;
 };
 
 /* Reads what groupsync remembers of the lease's user into x->known,
