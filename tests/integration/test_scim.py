@@ -331,6 +331,34 @@ class ScimGroups(GroupsBase):
         wait_until(lambda: not self.records(uid), what="deprovisioned when in none")
         self.assertEqual(len(self.scim.users()), 0)
 
+    def calls_for(self, action, settle):
+        """The SCIM calls action causes, once settle holds and the queue
+        has settled."""
+        before = self.scim.state()["calls"]
+        action()
+        wait_until(settle, what="settled")
+        wait_until(self.settled, what="queue settled")
+        return self.scim.state()["calls"] - before
+
+    def test_remote_calls_per_change(self):
+        """A new user: find, find by userName, create, add member (plus
+        group find and create for the group's first member); a leaver:
+        remove member, delete; an edit: one update. The profile write-back
+        echo costs nothing."""
+        a = self.new_user()
+        b = self.new_user(login="b@example.com", email="b@example.com")
+        self.assertEqual(self.calls_for(lambda: self.join(a),
+                                        lambda: self.members(GROUP) and self.custom_id(a)), 6)
+        self.assertEqual(self.calls_for(lambda: self.join(b),
+                                        lambda: len(self.members(GROUP)) == 2), 4)
+        rb = self.records(b)[0]["id"]
+        self.assertEqual(self.calls_for(
+            lambda: self.okta.admin("DELETE", "/groups/%s/members/%s" % (GROUP, a)),
+            lambda: self.members(GROUP) == [rb] and not self.records(a)), 2)  # remove, delete
+        self.assertEqual(self.calls_for(
+            lambda: self.okta.admin("POST", "/users/%s/profile" % b, {"city": "X"}),
+            lambda: self.records(b)[0]["addresses"][0].get("locality") == "X"), 1)
+
     def test_rename(self):
         uid = self.new_user()
         self.join(uid)
