@@ -1,8 +1,9 @@
 /*
  * decide: the decision of one sync, with no I/O. From what the leased
  * events say and what groupsync remembers of a user, whether Okta must be
- * read at all; from the user's state in Okta and the remote record
- * groupsync knows, whether to create, update, delete or do nothing.
+ * read at all; from the user's state in Okta, the remote record
+ * groupsync knows and GROUPSYNC_DEPROVISION, whether to create, update,
+ * delete, disable, forget or do nothing.
  *
  * Sync is level-triggered: events only say which user to look at. The
  * steps of a sync (sync/converge.c) read Okta and call the remote
