@@ -114,7 +114,7 @@ remote_load(struct remote *r, char *err, size_t errlen)
 static int
 remote_dry_run(struct remote *r, char *err, size_t errlen)
 {
-	static const struct template_group blank = {"00g0", "group", "0"};
+	struct template_group blank = {"00g0", "group", "0", NULL};
 	struct template_vars v = {NULL, "0", r->cfg, &blank};
 	struct template_request tr;
 	char why[160];
@@ -122,8 +122,12 @@ remote_dry_run(struct remote *r, char *err, size_t errlen)
 	int rc = 0;
 
 	v.user = json_tokener_parse("{\"id\":\"00u0\",\"status\":\"ACTIVE\",\"profile\":{}}");
-	if (v.user == NULL)
+	blank.members = json_object_new_array();
+	if (v.user == NULL || blank.members == NULL) {
+		json_object_put(v.user);
+		json_object_put(blank.members);
 		return remote_bad(err, errlen, "remote", "out of memory");
+	}
 	for (i = 0; i < REMOTE_NOPS && rc == 0; i++) {
 		if (r->t[i] == NULL)
 			continue;
@@ -136,6 +140,7 @@ remote_dry_run(struct remote *r, char *err, size_t errlen)
 		template_request_free(&tr); /* zeroed by a failed render: no-op */
 	}
 	json_object_put(v.user);
+	json_object_put(blank.members);
 	return rc;
 }
 
@@ -411,6 +416,13 @@ int
 remote_push_groups(const struct remote *r)
 {
 	return r->t[OP_GROUP_FIND] != NULL;
+}
+
+int
+remote_group_reads_members(const struct remote *r)
+{
+	return r->t[OP_GROUP_ADD] != NULL && (template_reads_members(r->t[OP_GROUP_ADD]) ||
+	    template_reads_members(r->t[OP_GROUP_REMOVE]));
 }
 
 int

@@ -124,6 +124,11 @@ struct store_ops {
 	    const char *name);
 	int (*member_get)(void *be, const char *group_id, const char *user_id);
 	int (*member_put)(void *be, const char *group_id, const char *user_id, int member);
+	/* Calls fn(user_id, arg) for each member of group_id that groupsync
+	 * made, in user ID order; fn must not call the store. fn's first
+	 * non-zero answer, 0, or -1 when the read fails. */
+	int (*member_each)(void *be, const char *group_id,
+	    int (*fn)(const char *user_id, void *arg), void *arg);
 
 	/*
 	 * Calls row for the jobs that match qry's states and user, newest

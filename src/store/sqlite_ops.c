@@ -26,6 +26,7 @@ const struct store_ops store_sqlite_ops = {
 	.group_put = sq_group_put,
 	.member_get = sq_member_get,
 	.member_put = sq_member_put,
+	.member_each = sq_member_each,
 	.admin_list = sq_admin_list,
 	.admin_get = sq_admin_get,
 	.admin_retry = sq_admin_retry,

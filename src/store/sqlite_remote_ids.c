@@ -206,3 +206,28 @@ sq_member_put(void *be, const char *group_id, const char *user_id, int member)
 	pthread_mutex_unlock(&q->lock);
 	return ret;
 }
+
+int
+sq_member_each(void *be, const char *group_id, int (*fn)(const char *user_id, void *arg),
+    void *arg)
+{
+	struct sq_store *q = be;
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+
+	pthread_mutex_lock(&q->lock);
+	st = sq_group_stmt(q, "SELECT user_id FROM group_members WHERE group_id = ?1"
+	    " ORDER BY user_id", group_id, NULL, NULL);
+	rc = st != NULL ? SQLITE_OK : SQLITE_ERROR;
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ret = fn((const char *)sqlite3_column_text(st, 0), arg);
+		if (ret != 0)
+			break;
+		rc = SQLITE_OK;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = -1;
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}

@@ -286,6 +286,13 @@ store_member_put(struct store *s, const char *group_id, const char *user_id, int
 }
 
 int
+store_member_each(struct store *s, const char *group_id,
+    int (*fn)(const char *user_id, void *arg), void *arg)
+{
+	return s->ops->member_each(s->be, group_id, fn, arg);
+}
+
+int
 store_remote_each(struct store *s, int (*fn)(const char *user_id, void *arg), void *arg,
     char *err, size_t errlen)
 {

@@ -6,6 +6,7 @@
  */
 #include "groupsync/sync/converge.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -239,6 +240,17 @@ converge_pushes_groups(const struct converge *x)
 }
 
 /*
+ * Group writes that read before they write: the find-or-create of a
+ * group (two workers syncing its first members at once would each find
+ * nothing and create one) and whole-list membership writes (each would
+ * send a list without the other's member; the last would win). This lock
+ * makes each one step within the process. Replicas sharing a store can
+ * still race: a server's uniqueness on externalId (a 409, then linked)
+ * and one-member add and remove templates keep them right.
+ */
+static pthread_mutex_t converge_groups_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/*
  * The remote group of configured group j, made when missing: the store's,
  * else group_find's (a crash after an earlier create), else a new one. A
  * group whose Okta name changed is renamed. Fills g (pointing into x and
@@ -251,31 +263,114 @@ converge_group_ensure(struct converge *x, size_t j, struct template_group *g,
 	const struct converge_deps *d = x->d;
 	const char *gid = d->cfg->group_ids[j], *want = x->groups.name[j];
 	struct remote_result r;
-	int rc = store_group_get(d->q, gid, rid, REMOTE_ID_MAX + 1, name, 256);
+	int rc;
 
-	if (rc < 0)
-		return converge_store_fail(x, "read a group's remote ID");
 	g->id = gid;
 	g->name = want;
 	g->remote_id = rid;
-	if (rc == 1 && strcmp(name, want) == 0)
-		return 0;
+	pthread_mutex_lock(&converge_groups_mu);
+	rc = store_group_get(d->q, gid, rid, REMOTE_ID_MAX + 1, name, 256);
+	if (rc < 0) {
+		rc = converge_store_fail(x, "read a group's remote ID");
+		goto out;
+	}
+	if (rc == 1 && strcmp(name, want) == 0) {
+		rc = 0;
+		goto out;
+	}
 	if (rc == 1) {
 		rc = remote_group_rename(d->remote, x->hc, g, &r);
-		if (rc < 0)
-			return converge_remote_fail(x, &r, "remote group rename");
+		if (rc < 0) {
+			rc = converge_remote_fail(x, &r, "remote group rename");
+			goto out;
+		}
 	} else {
 		rc = remote_group_find(d->remote, x->hc, g, &r);
 		if (rc == 0 && !r.found)
 			rc = remote_group_create(d->remote, x->hc, g, &r);
-		if (rc < 0)
-			return converge_remote_fail(x, &r, "remote group create");
+		if (rc < 0) {
+			rc = converge_remote_fail(x, &r, "remote group create");
+			goto out;
+		}
 		util_copy(rid, REMOTE_ID_MAX + 1, r.remote_id);
 	}
 	util_copy(name, 256, want);
-	if (store_group_put(d->q, gid, rid, want) < 0)
-		return converge_store_fail(x, "record a group's remote ID");
-	return 0;
+	rc = store_group_put(d->q, gid, rid, want) < 0 ?
+	    converge_store_fail(x, "record a group's remote ID") : 0;
+out:
+	pthread_mutex_unlock(&converge_groups_mu);
+	return rc;
+}
+
+static int
+converge_collect(const char *user_id, void *arg)
+{
+	json_object *s = json_object_new_string(user_id);
+
+	return s == NULL || json_object_array_add(arg, s) < 0 ? -1 : 0;
+}
+
+/*
+ * For templates that replace a group's whole member list
+ * ({{group.members}}): the remote IDs of the members groupsync made, with
+ * this user added (add 1) or left out. NULL when the store cannot say.
+ */
+static json_object *
+converge_member_list(struct converge *x, const char *gid, int add)
+{
+	json_object *uids = json_object_new_array(), *out = json_object_new_array(), *s;
+	char rid[REMOTE_ID_MAX + 1], hash[65];
+	const char *uid;
+	size_t i;
+	int ok = uids != NULL && out != NULL &&
+	    store_member_each(x->d->q, gid, converge_collect, uids) == 0;
+
+	for (i = 0; ok && i < json_object_array_length(uids); i++) {
+		uid = json_object_get_string(json_object_array_get_idx(uids, i));
+		if (strcmp(uid, x->lease->user_id) == 0)
+			continue;
+		ok = store_remote_get(x->d->q, uid, rid, sizeof(rid), hash, sizeof(hash)) >= 0;
+		if (ok && rid[0] != '\0') {
+			s = json_object_new_string(rid);
+			ok = s != NULL && json_object_array_add(out, s) == 0;
+		}
+	}
+	if (ok && add) {
+		s = json_object_new_string(x->remote_id);
+		ok = s != NULL && json_object_array_add(out, s) == 0;
+	}
+	json_object_put(uids);
+	if (!ok) {
+		json_object_put(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* Adds or removes the user (x->remote_id) in group g, remotely when call
+ * is 1, then records it. */
+static int
+converge_group_member(struct converge *x, struct template_group *g, int add, int call)
+{
+	int whole = remote_group_reads_members(x->d->remote);
+	struct remote_result r;
+	int rc = 0;
+
+	g->members = NULL;
+	if (whole)
+		pthread_mutex_lock(&converge_groups_mu);
+	if (call && whole && (g->members = converge_member_list(x, g->id, add)) == NULL)
+		rc = converge_store_fail(x, "list a group's members");
+	else if (call && remote_group_member(x->d->remote, x->hc, g, x->remote_id, add, &r) < 0)
+		rc = converge_remote_fail(x, &r, add ? "remote group add member" :
+		    "remote group remove member");
+	if (rc == 0 && store_member_put(x->d->q, g->id, x->lease->user_id, add) < 0)
+		rc = converge_store_fail(x, "record a group membership");
+	if (whole)
+		pthread_mutex_unlock(&converge_groups_mu);
+	json_object_put(g->members);
+	g->members = NULL;
+	return rc;
 }
 
 /*
@@ -294,7 +389,6 @@ converge_groups(struct converge *x, int live)
 	const char *uid = x->lease->user_id;
 	char rid[REMOTE_ID_MAX + 1], name[256];
 	struct template_group g;
-	struct remote_result r;
 	size_t j;
 	int want, have, rc = 0;
 
@@ -316,12 +410,9 @@ converge_groups(struct converge *x, int live)
 			g.name = name;
 			g.remote_id = rid;
 		}
-		if ((want || (rc == 1 && x->remote_id[0] != '\0')) &&
-		    remote_group_member(d->remote, x->hc, &g, x->remote_id, want, &r) < 0)
-			return converge_remote_fail(x, &r, want ? "remote group add member" :
-			    "remote group remove member");
-		if (store_member_put(d->q, d->cfg->group_ids[j], uid, want) < 0)
-			return converge_store_fail(x, "record a group membership");
+		if (converge_group_member(x, &g, want,
+		    want || (rc == 1 && x->remote_id[0] != '\0')) < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -331,7 +331,7 @@ class JsonServer(StandIn):
     def __init__(self, tmp):
         self.db = os.path.join(tmp, "remote-db.json")
         with open(self.db, "w") as f:
-            json.dump({"users": []}, f)
+            json.dump({"users": [], "groups": []}, f)
         super().__init__(tmp, "json-server", lambda port: [
             JSON_SERVER, "--host", "127.0.0.1", "--port", str(port), "--quiet", self.db],
             "/users")

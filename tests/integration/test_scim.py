@@ -428,16 +428,22 @@ class ScimCheckConfig(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_push_groups_needs_group_templates(self):
-        rest = os.path.join(ROOT, "hooks", "rest")
-        env = self.env(rest, "delete")
+        tmp = tempfile.mkdtemp(prefix="gs-scim-hooks-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        for f in os.listdir(SCIM_HOOKS):
+            if not f.startswith("group_"):
+                shutil.copy(os.path.join(SCIM_HOOKS, f), tmp)
+        env = self.env(tmp, "delete")
+        self.assertEqual(run_cli(["check-config"], env).returncode, 0)
         env["GROUPSYNC_PUSH_GROUPS"] = "1"
         r = run_cli(["check-config"], env)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("group_", r.stderr + r.stdout)
-        env = self.env(SCIM_HOOKS, "delete")
-        env["GROUPSYNC_PUSH_GROUPS"] = "1"
-        r = run_cli(["check-config"], env)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        for preset in ("scim", "rest"):
+            env = self.env(os.path.join(ROOT, "hooks", preset), "delete")
+            env["GROUPSYNC_PUSH_GROUPS"] = "1"
+            r = run_cli(["check-config"], env)
+            self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_unknown_mode_refused(self):
         r = run_cli(["check-config"], self.env(SCIM_HOOKS, "archive"))

@@ -10,7 +10,7 @@ import unittest
 import uuid
 
 from harness import (DONE, GROUP, ROOT, FaultProxy, Groupsync, JsonServer, OktaStandin,
-                     delivery, membership_event, wait_until)
+                     delivery, http_json, membership_event, wait_until)
 
 OTHER_GROUP = "00g8othr9ZyXwVuTs4x7"
 PROFILE = {"login": "jane.doe@example.com", "email": "jane.doe@example.com",
@@ -303,6 +303,32 @@ class SyncDeprovisionNone(SyncBase):
         self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
         self.assertEqual(self.synced(uid)["id"], rec["id"])
         self.assertEqual(len(self.remote.users()), 1)
+
+
+class SyncPushGroups(SyncBase):
+    """hooks/rest with GROUPSYNC_PUSH_GROUPS=1 against json-server: a
+    /groups record per configured group, its whole members list sent on
+    each change ({{group.members}}), workers racing on one group."""
+    extra_env = {"GROUPSYNC_PUSH_GROUPS": "1", "GROUPSYNC_GROUP_IDS": GROUP}
+
+    def group(self):
+        gs = http_json("GET", self.remote.url + "/groups?externalId=" + GROUP)[1]
+        return gs[0] if len(gs) == 1 else None
+
+    def test_members_follow_okta(self):
+        uids = [self.new_user(login="p%d@example.com" % i, email="p%d@example.com" % i)
+                for i in range(6)]
+        for uid in uids:
+            self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        rids = [str(self.synced(uid)["id"]) for uid in uids]
+        wait_until(lambda: self.group() and sorted(self.group()["members"]) == sorted(rids),
+                   what="every member listed")
+        self.assertEqual(self.group()["displayName"], "API Provisioning Group")
+        self.okta.admin("DELETE", "/groups/%s/members/%s" % (GROUP, uids[0]))
+        wait_until(lambda: sorted(self.group()["members"]) == sorted(rids[1:]),
+                   what="leaver unlisted")
+        groups = http_json("GET", self.remote.url + "/groups")[1]
+        self.assertEqual(len(groups), 1)
 
 
 if __name__ == "__main__":

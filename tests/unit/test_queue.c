@@ -779,6 +779,16 @@ writable_ok(void **state)
 	assert_int_equal(db_int(fx, "SELECT count(*) FROM health"), 1);
 }
 
+static int
+collect_member(const char *user_id, void *arg)
+{
+	char *out = arg;
+
+	strcat(out, user_id);
+	strcat(out, ",");
+	return 0;
+}
+
 /* Group push: group remote IDs and names (upsert, durable across a
  * reopen, never truncated), and the memberships groupsync made. */
 static void
@@ -808,6 +818,16 @@ group_ids(void **state)
 	assert_int_equal(store_member_put(fx->q, "00g1", "user-a", 0), 0);
 	assert_int_equal(store_member_get(fx->q, "00g1", "user-a"), 0);
 	assert_int_equal(store_member_get(fx->q, "00g2", "user-b"), 1);
+	{
+		char seen[128] = "";
+
+		assert_int_equal(store_member_put(fx->q, "00g2", "user-0", 1), 0);
+		assert_int_equal(store_member_each(fx->q, "00g2", collect_member, seen), 0);
+		assert_string_equal(seen, "user-0,user-b,"); /* in user ID order */
+		seen[0] = '\0';
+		assert_int_equal(store_member_each(fx->q, "00g1", collect_member, seen), 0);
+		assert_string_equal(seen, "");
+	}
 }
 
 static void

@@ -84,6 +84,10 @@ int remote_disable(struct remote *r, struct http_client *hc, json_object *user,
  * the membership, is gone). -1 on failure, as for users.
  */
 int remote_push_groups(const struct remote *r);
+/* 1 when group_add_member or group_remove_member reads {{group.members}}
+ * (the whole member list, for APIs that cannot add or remove one): the
+ * caller then fills g->members with the list after the change. */
+int remote_group_reads_members(const struct remote *r);
 int remote_group_find(struct remote *r, struct http_client *hc, const struct template_group *g,
     struct remote_result *res);
 int remote_group_create(struct remote *r, struct http_client *hc,

@@ -13,7 +13,9 @@
  *
  * Placeholders: {{user.id}}, {{user.status}}, {{user.profile.NAME}},
  * {{remote.id}}, {{env.REMOTE_NAME}}, and for group push {{group.id}},
- * {{group.name}}, {{group.remote_id}} (strings, like {{remote.id}}). Every "{{" must open one of these
+ * {{group.name}}, {{group.remote_id}} (strings, like {{remote.id}}) and
+ * {{group.members}} (a JSON array of the members' remote IDs, for APIs
+ * that replace a group's whole member list). Every "{{" must open one of these
  * (no escape), checked at load time.
  *
  * - URL: {{env.*}} values go in unencoded (they are the operator's, e.g.
@@ -68,6 +70,7 @@ struct template_group {
 	const char *id;        /* the Okta group ID */
 	const char *name;      /* its name in Okta */
 	const char *remote_id; /* the remote group's ID */
+	json_object *members;  /* array of member remote IDs; NULL: not built */
 };
 
 /* The values placeholders read. user is borrowed (an Okta user object). */
@@ -98,6 +101,8 @@ void template_request_to_http(const struct template_request *r, struct http_requ
 int template_is_success(const struct template *t, long status);
 /* 1 when status means "not found" (find templates). */
 int template_is_not_found(const struct template *t, long status);
+/* 1 when the template reads {{group.members}}. */
+int template_reads_members(const struct template *t);
 /* The JSON Pointer to the remote ID, or NULL. */
 const char *template_id_pointer(const struct template *t);
 

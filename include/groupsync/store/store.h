@@ -205,6 +205,11 @@ int store_group_put(struct store *s, const char *group_id, const char *remote_id
     const char *name);
 int store_member_get(struct store *s, const char *group_id, const char *user_id);
 int store_member_put(struct store *s, const char *group_id, const char *user_id, int member);
+/* Calls fn(user_id, arg) for each member groupsync made of group_id, in
+ * user ID order; fn must not call the store. fn's first non-zero answer,
+ * 0, or -1 (read failed). */
+int store_member_each(struct store *s, const char *group_id,
+    int (*fn)(const char *user_id, void *arg), void *arg);
 
 /*
  * Operator commands: list, show, retry and drop jobs from another process
