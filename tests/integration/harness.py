@@ -385,6 +385,15 @@ class OktaStandin(StandIn):
         return self.admin("GET", "/calls")["calls"]
 
 
+def drop_tmp(path):
+    """Removes a test's temporary folder, or keeps it and says where
+    (GS_KEEP_TMP=1), to read the logs of a failed run."""
+    if os.environ.get("GS_KEEP_TMP"):
+        print("kept", path)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def wait_until(predicate, timeout=20, interval=0.1, what="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -10,7 +10,7 @@ import tempfile
 import unittest
 
 from harness import (DEAD, DONE, GROUP, ROOT, SCIMMY, Groupsync, OktaStandin, ScimServer,
-                     needs, run_cli, wait_until)
+                     drop_tmp, needs, run_cli, wait_until)
 
 SCIM_HOOKS = os.path.join(ROOT, "hooks", "scim")
 PROFILE = {"login": "jane.doe@example.com", "email": "jane.doe@example.com",
@@ -47,10 +47,7 @@ class ScimBase(unittest.TestCase):
         self.gs.stop()
         self.okta.stop()
         self.scim.stop()
-        if os.environ.get("GS_KEEP_TMP"):
-            print("kept", self.tmp)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+        drop_tmp(self.tmp)
         self.gs.cleanup()
 
     def new_user(self, **profile):
