@@ -20,7 +20,7 @@ if [ ! -f "$demo/cert.pem" ]; then
 fi
 [ -f "$demo/hook-secret" ] || (umask 077; echo "Bearer $(openssl rand -hex 24)" >"$demo/hook-secret")
 [ -f "$demo/okta-token" ] || (umask 077; openssl rand -hex 20 >"$demo/okta-token")
-[ -f "$demo/remote-db.json" ] || echo '{"users": []}' >"$demo/remote-db.json"
+[ -f "$demo/remote-db.json" ] || echo '{"users": [], "groups": []}' >"$demo/remote-db.json"
 
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }

@@ -120,6 +120,12 @@ static const struct config_option config_options[] = {
 	    check_word, NULL, "Okta profile attribute for the remote ID"},
 	{"GROUPSYNC_HOOKS_DIR", CT_STRING, "hooks/rest", S(hooks_dir), 0, 0, NULL, NULL,
 	    "directory of request templates"},
+	{"GROUPSYNC_DEPROVISION", CT_STRING, "delete", S(deprovision), 0, 0, check_choice,
+	    "delete|disable|none", "what leaving every synced group does remotely: delete the "
+	    "record, disable it (disable.json), or none (only groupsync forgets it)"},
+	{"GROUPSYNC_PUSH_GROUPS", CT_BOOL, "0", S(push_groups), 0, 1, NULL, NULL,
+	    "1: mirror each configured group as a remote group with the synced members "
+	    "(group_*.json)"},
 	{"GROUPSYNC_DATA_DIR", CT_STRING, "/var/lib/groupsync", S(data_dir), 0, 0, check_dir, NULL,
 	    "directory of the queue database"},
 	/* a secret: a URI may carry the database password */

@@ -163,6 +163,38 @@ log_put_value(struct log_buf *b, const char *v, int json)
 	}
 }
 
+void
+log_redact(char *s, size_t size)
+{
+	char out[1024];
+	size_t i, n = 0;
+	const char *v = s;
+
+	if (size == 0)
+		return;
+	while (*v != '\0' && n + 1 < sizeof(out)) {
+		size_t hitlen = 0;
+
+		for (i = 0; i < log_nsecrets; i++) {
+			size_t len = strlen(log_secrets[i]);
+			if (strncmp(v, log_secrets[i], len) == 0) {
+				hitlen = len;
+				break;
+			}
+		}
+		if (hitlen == 0) {
+			out[n++] = *v++;
+			continue;
+		}
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s", LOG_REDACTED);
+		if (n >= sizeof(out))
+			n = sizeof(out) - 1;
+		v += hitlen;
+	}
+	out[n] = '\0';
+	util_copy(s, size, out);
+}
+
 static void
 log_timestamp(char *buf, size_t len)
 {

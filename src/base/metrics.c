@@ -41,11 +41,11 @@ static const char *const metrics_outcome_names[METRICS_SYNC_OUTCOME_N] = {
 };
 
 static const char *const metrics_action_names[METRICS_ACTION_N] = {
-	"create", "update", "delete", "nothing", "undecided",
+	"create", "update", "delete", "nothing", "disable", "forget", "undecided",
 };
 
 static const char *const metrics_op_names[METRICS_REMOTE_OP_N] = {
-	"find", "create", "update", "delete",
+	"find", "create", "update", "delete", "disable",
 };
 
 /* HTTP status classes; "none" when no answer came (transport error,

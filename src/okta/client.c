@@ -295,26 +295,77 @@ okta_groups_page(struct okta *o, json_object *items, void *arg, struct okta_resu
 	return 0;
 }
 
-int
-okta_user_in_groups(struct okta *o, struct http_client *hc, const char *user_id, int *member,
+/*
+ * Walks GET /api/v1/users/{id}/groups with page. A 404 (the user is
+ * deleted: a member of nothing) is 0 with res->status 404; the caller
+ * clears what page filled.
+ */
+static int
+okta_walk_user_groups(struct okta *o, struct http_client *hc, const char *user_id,
+    int (*page)(struct okta *, json_object *, void *, struct okta_result *), void *arg,
     struct okta_result *res)
 {
 	char url[OKTA_URL_MAX], what[OKTA_WHAT_MAX];
 
-	*member = 0;
 	okta_result_ok(res);
 	okta_what(what, sizeof(what), "GET groups of user", user_id);
 	if (okta_url(o, url, sizeof(url), "/api/v1/users/", user_id, "/groups", what, res) < 0)
 		return -1;
-	if (okta_walk(o, hc, what, url, OKTA_BUCKET_USER_GROUPS, okta_groups_page, member,
-	    res) == 0)
+	if (okta_walk(o, hc, what, url, OKTA_BUCKET_USER_GROUPS, page, arg, res) == 0)
 		return 0;
 	if (res->status != 404)
 		return -1;
-	/* Deleted: a member of nothing. */
-	*member = 0;
 	okta_result_ok(res);
 	res->status = 404;
+	return 0;
+}
+
+int
+okta_user_in_groups(struct okta *o, struct http_client *hc, const char *user_id, int *member,
+    struct okta_result *res)
+{
+	*member = 0;
+	if (okta_walk_user_groups(o, hc, user_id, okta_groups_page, member, res) < 0)
+		return -1;
+	if (res->status == 404)
+		*member = 0;
+	return 0;
+}
+
+static int
+okta_user_groups_page(struct okta *o, json_object *items, void *arg, struct okta_result *res)
+{
+	struct okta_membership *m = arg;
+	json_object *g, *profile;
+	const char *id, *name;
+	size_t i, j;
+
+	(void)res;
+	for (i = 0; i < json_object_array_length(items); i++) {
+		g = json_object_array_get_idx(items, i);
+		id = okta_jstr(g, "id");
+		name = json_object_object_get_ex(g, "profile", &profile) ?
+		    okta_jstr(profile, "name") : NULL;
+		for (j = 0; id != NULL && j < o->ngroups; j++) {
+			if (strcmp(id, o->groups[j]) == 0) {
+				m->member = 1;
+				m->in[j] = 1;
+				util_copy(m->name[j], sizeof(m->name[j]), name != NULL ? name : id);
+			}
+		}
+	}
+	return 0;
+}
+
+int
+okta_user_groups(struct okta *o, struct http_client *hc, const char *user_id,
+    struct okta_membership *m, struct okta_result *res)
+{
+	memset(m, 0, sizeof(*m));
+	if (okta_walk_user_groups(o, hc, user_id, okta_user_groups_page, m, res) < 0)
+		return -1;
+	if (res->status == 404)
+		memset(m, 0, sizeof(*m));
 	return 0;
 }
 

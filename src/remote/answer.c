@@ -10,32 +10,76 @@
 
 #include <json-c/json.h>
 
+#include "groupsync/base/log.h"
 #include "groupsync/base/util.h"
 
 #define REMOTE_SNIPPET 96
 
+/* Copies up to REMOTE_SNIPPET bytes of s as printable ASCII. */
+static size_t
+remote_snippet(char *snip, const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < REMOTE_SNIPPET && i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		snip[i] = ch < 0x20 || ch >= 0x7f ? ' ' : (char)ch;
+	}
+	snip[i] = '\0';
+	return i;
+}
+
+/*
+ * A SCIM error (RFC 7644 section 3.12): {"schemas": [...Error],
+ * "status": "409", "scimType": "uniqueness", "detail": "..."}. Fills snip
+ * with "scimType: detail" (or the detail alone); 0 when the answer is no
+ * such object, so that the start of the answer is quoted instead.
+ */
+static size_t
+remote_scim_error(char *snip, const struct http_response *resp)
+{
+	json_object *root = json_tokener_parse(resp->body), *detail, *type;
+	char both[2 * REMOTE_SNIPPET + 4];
+	size_t n = 0;
+
+	if (root != NULL && json_object_is_type(root, json_type_object) &&
+	    json_object_object_get_ex(root, "detail", &detail) &&
+	    json_object_is_type(detail, json_type_string)) {
+		if (json_object_object_get_ex(root, "scimType", &type) &&
+		    json_object_is_type(type, json_type_string))
+			snprintf(both, sizeof(both), "%.64s: %s", json_object_get_string(type),
+			    json_object_get_string(detail));
+		else
+			snprintf(both, sizeof(both), "%s", json_object_get_string(detail));
+		n = remote_snippet(snip, both, strlen(both));
+	}
+	json_object_put(root);
+	return n;
+}
+
 /*
  * A status the template does not accept: classify it (a 2xx that is not
- * listed as success is PERMANENT) and quote the start of the answer.
+ * listed as success is PERMANENT) and quote the answer: a SCIM error's
+ * scimType and detail, else its start. The message is kept as the job's
+ * error, so registered secrets are redacted from it: a server may echo
+ * what it was sent.
  */
 int
 remote_status_error(struct remote_result *res, const char *what,
     const struct http_response *resp)
 {
 	char snip[REMOTE_SNIPPET + 1];
-	size_t i;
+	size_t n = remote_scim_error(snip, resp);
 
-	for (i = 0; i < REMOTE_SNIPPET && i < resp->body_len; i++) {
-		unsigned char ch = (unsigned char)resp->body[i];
-		snip[i] = ch < 0x20 || ch >= 0x7f ? ' ' : (char)ch;
-	}
-	snip[i] = '\0';
+	if (n == 0)
+		n = remote_snippet(snip, resp->body, resp->body_len);
 	res->status = resp->status;
 	res->cls = http_classify(resp->status);
 	if (res->cls == HTTP_CLASS_OK)
 		res->cls = HTTP_CLASS_PERMANENT;
 	util_format(res->error, sizeof(res->error), "%s: HTTP %ld%s%s", what, resp->status,
-	    i > 0 ? ": " : "", snip);
+	    n > 0 ? ": " : "", snip);
+	log_redact(res->error, sizeof(res->error));
 	return -1;
 }
 

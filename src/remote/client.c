@@ -42,19 +42,24 @@
 #include "groupsync/remote/answer.h"
 #include "groupsync/remote/auth.h"
 
-#define REMOTE_NOPS 4
+#define REMOTE_NOPS 11
 #define REMOTE_ATTRS_MAX (REMOTE_NOPS * TEMPLATE_MAX_ATTRS)
 
-enum remote_op { OP_FIND, OP_CREATE, OP_UPDATE, OP_DELETE };
+enum remote_op {
+	OP_FIND, OP_CREATE, OP_UPDATE, OP_DELETE, OP_FIND_FALLBACK, OP_DISABLE,
+	OP_GROUP_FIND, OP_GROUP_CREATE, OP_GROUP_UPDATE, OP_GROUP_ADD, OP_GROUP_REMOVE
+};
 
 static const char *const remote_files[REMOTE_NOPS] = {
-	"find.json", "create.json", "update.json", "delete.json",
+	"find.json", "create.json", "update.json", "delete.json", "find_fallback.json",
+	"disable.json", "group_find.json", "group_create.json", "group_update.json",
+	"group_add_member.json", "group_remove_member.json",
 };
 
 /* One loaded set of templates, read-only once loaded; freed with its
  * last reference (the remote's own, and one per call in flight). */
 struct remote_set {
-	struct template *t[REMOTE_NOPS]; /* t[OP_FIND] may be NULL */
+	struct template *t[REMOTE_NOPS]; /* the optional ones may be NULL */
 	char attrs[REMOTE_ATTRS_MAX][64]; /* user.profile.* read by any template */
 	size_t nattrs;
 	atomic_int refs;
@@ -66,6 +71,19 @@ struct remote {
 	struct remote_set *set;
 	struct remote_auth auth; /* the auth header, the OAuth token cache */
 };
+
+/* 1 for the templates a set may leave out (disable.json: unless
+ * GROUPSYNC_DEPROVISION=disable needs it; the group_* files: unless
+ * GROUPSYNC_PUSH_GROUPS=1 does). */
+static int
+remote_optional(const struct config *cfg, enum remote_op op)
+{
+	if (op >= OP_GROUP_FIND)
+		return !cfg->push_groups;
+	return op == OP_FIND || op == OP_FIND_FALLBACK ||
+	    (op == OP_DISABLE && (cfg->deprovision == NULL ||
+	    strcmp(cfg->deprovision, "disable") != 0));
+}
 
 static int
 remote_bad(char *err, size_t errlen, const char *name, const char *why)
@@ -114,18 +132,23 @@ remote_load(const struct config *cfg, struct remote_set *set, char *err, size_t 
 	for (i = 0; i < REMOTE_NOPS; i++) {
 		if (util_format(path, sizeof(path), "%s/%s", dir, remote_files[i]) < 0)
 			return remote_bad(err, errlen, "GROUPSYNC_HOOKS_DIR", "too long");
-		if (i == OP_FIND && access(path, F_OK) != 0 && errno == ENOENT)
-			continue; /* find is optional */
+		if (remote_optional(cfg, i) && access(path, F_OK) != 0 && errno == ENOENT)
+			continue;
 		set->t[i] = template_load(path, err, errlen);
 		if (set->t[i] == NULL)
 			return -1;
 		template_profile_attrs(set->t[i], set->attrs, REMOTE_ATTRS_MAX, &set->nattrs);
-		if ((i == OP_FIND || i == OP_CREATE) && template_id_pointer(set->t[i]) == NULL) {
+		if ((i == OP_FIND || i == OP_FIND_FALLBACK || i == OP_CREATE ||
+		    i == OP_GROUP_FIND || i == OP_GROUP_CREATE) &&
+		    template_id_pointer(set->t[i]) == NULL) {
 			util_format(err, errlen, "%s: \"id\" is required: the JSON Pointer to "
 			    "the remote ID in the answer", remote_files[i]);
 			return -1;
 		}
 	}
+	if (set->t[OP_FIND_FALLBACK] != NULL && set->t[OP_FIND] == NULL)
+		return remote_bad(err, errlen, "find_fallback.json", "needs find.json: it is "
+		    "tried when find.json finds nothing");
 	return 0;
 }
 
@@ -135,15 +158,20 @@ static int
 remote_dry_run(const struct config *cfg, const struct remote_set *set, char *err,
     size_t errlen)
 {
-	struct template_vars v = {NULL, "0", cfg};
+	struct template_group blank = {"00g0", "group", "0", NULL};
+	struct template_vars v = {NULL, "0", cfg, &blank};
 	struct template_request tr;
 	char why[160];
 	size_t i;
 	int rc = 0;
 
 	v.user = json_tokener_parse("{\"id\":\"00u0\",\"status\":\"ACTIVE\",\"profile\":{}}");
-	if (v.user == NULL)
+	blank.members = json_object_new_array();
+	if (v.user == NULL || blank.members == NULL) {
+		json_object_put(v.user);
+		json_object_put(blank.members);
 		return remote_bad(err, errlen, "remote", "out of memory");
+	}
 	for (i = 0; i < REMOTE_NOPS && rc == 0; i++) {
 		if (set->t[i] == NULL)
 			continue;
@@ -156,6 +184,7 @@ remote_dry_run(const struct config *cfg, const struct remote_set *set, char *err
 		template_request_free(&tr); /* zeroed by a failed render: no-op */
 	}
 	json_object_put(v.user);
+	json_object_put(blank.members);
 	return rc;
 }
 
@@ -251,10 +280,10 @@ remote_has_find(const struct remote *r)
  */
 static int
 remote_call(struct remote *r, const struct remote_set *set, struct http_client *hc,
-    enum remote_op op, json_object *user, const char *remote_id, struct http_response *resp,
-    struct remote_result *res)
+    enum remote_op op, json_object *user, const char *remote_id, const struct template_group *g,
+    struct http_response *resp, struct remote_result *res)
 {
-	struct template_vars v = {user, remote_id, r->cfg};
+	struct template_vars v = {user, remote_id, r->cfg, g};
 	struct template_request tr;
 	struct http_request hr;
 	char *auth = NULL;
@@ -314,7 +343,7 @@ int
 remote_render(struct remote *r, const char *file, json_object *user, const char *remote_id,
     struct template_request *out, char *err, size_t errlen)
 {
-	struct template_vars v = {user, remote_id, r->cfg};
+	struct template_vars v = {user, remote_id, r->cfg, NULL};
 	struct remote_set *set;
 	size_t op, i;
 	int rc = 0;
@@ -344,33 +373,123 @@ remote_result_init(struct remote_result *res)
 	res->cls = HTTP_CLASS_OK;
 }
 
-int
-remote_find(struct remote *r, struct http_client *hc, json_object *user,
+/* One lookup (find or find_fallback): 0 with res->found 0/1, or -1. */
+static int
+remote_find_one(struct remote *r, const struct remote_set *set, struct http_client *hc,
+    enum remote_op op, json_object *user, const struct template_group *g,
     struct remote_result *res)
 {
-	struct remote_set *set = remote_set_get(r);
-	const struct template *t = set->t[OP_FIND];
+	const struct template *t = set->t[op];
 	struct http_response resp;
 	int rc, got;
 
-	remote_result_init(res);
-	if (t == NULL) {
-		res->cls = HTTP_CLASS_PERMANENT;
-		util_copy(res->error, sizeof(res->error), "find.json: not in GROUPSYNC_HOOKS_DIR");
-		remote_set_put(set);
-		return -1;
-	}
-	rc = remote_call(r, set, hc, OP_FIND, user, NULL, &resp, res);
+	rc = remote_call(r, set, hc, op, user, NULL, g, &resp, res);
 	if (rc == 0 && !template_is_not_found(t, resp.status)) {
 		if (!template_is_success(t, resp.status))
-			rc = remote_status_error(res, "find.json", &resp);
-		else if ((got = remote_read_id(t, "find.json", &resp, res->remote_id, res)) < 0)
+			rc = remote_status_error(res, remote_files[op], &resp);
+		else if ((got = remote_read_id(t, remote_files[op], &resp, res->remote_id,
+		    res)) < 0)
 			rc = -1;
 		else
 			res->found = got;
 	}
 	http_response_free(&resp);
+	return rc;
+}
+
+/* find.json, then find_fallback.json when the first finds nothing (e.g.
+ * by externalId, then by userName: a record made by hand is linked). */
+static int
+remote_find_in(struct remote *r, const struct remote_set *set, struct http_client *hc,
+    json_object *user, struct remote_result *res)
+{
+	int rc;
+
+	remote_result_init(res);
+	if (set->t[OP_FIND] == NULL) {
+		res->cls = HTTP_CLASS_PERMANENT;
+		util_copy(res->error, sizeof(res->error), "find.json: not in GROUPSYNC_HOOKS_DIR");
+		return -1;
+	}
+	rc = remote_find_one(r, set, hc, OP_FIND, user, NULL, res);
+	if (rc < 0 || res->found || set->t[OP_FIND_FALLBACK] == NULL)
+		return rc;
+	return remote_find_one(r, set, hc, OP_FIND_FALLBACK, user, NULL, res);
+}
+
+int
+remote_find(struct remote *r, struct http_client *hc, json_object *user,
+    struct remote_result *res)
+{
+	struct remote_set *set = remote_set_get(r);
+	int rc = remote_find_in(r, set, hc, user, res);
+
 	remote_set_put(set);
+	return rc;
+}
+
+/*
+ * A 409 Conflict on create (SCIM: scimType "uniqueness") says a record
+ * for this user exists: one made by hand, or by a create whose answer was
+ * lost. Find it and link it, never dead-letter the user; when the finds
+ * cannot see it either, the 409 is the error (permanent: a retry would
+ * meet the same conflict).
+ */
+static int
+remote_create_conflict(struct remote *r, const struct remote_set *set, struct http_client *hc,
+    enum remote_op op, json_object *user, const struct template_group *g,
+    struct remote_result *res)
+{
+	int rc = op == OP_CREATE ? remote_find_in(r, set, hc, user, res) :
+	    remote_find_one(r, set, hc, OP_GROUP_FIND, NULL, g, res);
+
+	if (rc < 0)
+		return -1;
+	if (!res->found) {
+		res->status = 409;
+		res->cls = HTTP_CLASS_PERMANENT;
+		util_format(res->error, sizeof(res->error), "%s: HTTP 409 (conflict), and the "
+		    "find templates do not find the record", remote_files[op]);
+		return -1;
+	}
+	res->linked = 1;
+	return 0;
+}
+
+/* create and group_create: the new ID, or a 409 linked through the finds
+ * (find is the op's find template, which may be absent). */
+static int
+remote_create_op(struct remote *r, const struct remote_set *set, struct http_client *hc,
+    enum remote_op op, enum remote_op find, json_object *user, const struct template_group *g,
+    struct remote_result *res)
+{
+	const struct template *t = set->t[op];
+	struct http_response resp;
+	int rc, got;
+
+	remote_result_init(res);
+	rc = remote_call(r, set, hc, op, user, NULL, g, &resp, res);
+	if (rc == 0 && resp.status == 409 && set->t[find] != NULL) {
+		http_response_free(&resp);
+		return remote_create_conflict(r, set, hc, op, user, g, res);
+	} else if (rc == 0 && !template_is_success(t, resp.status)) {
+		rc = remote_status_error(res, remote_files[op], &resp);
+	} else if (rc == 0) {
+		got = remote_read_id(t, remote_files[op], &resp, res->remote_id, res);
+		/* The record may exist: only a find before the next create
+		 * keeps a retry from making a second one. */
+		if (got < 0 && set->t[find] == NULL)
+			res->cls = HTTP_CLASS_PERMANENT;
+		if (got == 0) {
+			res->cls = HTTP_CLASS_PERMANENT;
+			util_format(res->error, sizeof(res->error),
+			    "%s: the answer has no ID at \"%s\"", remote_files[op],
+			    template_id_pointer(t));
+		}
+		res->found = got > 0;
+		rc = got > 0 ? 0 : -1;
+	}
+	http_response_free(&resp);
 	return rc;
 }
 
@@ -379,29 +498,8 @@ remote_create(struct remote *r, struct http_client *hc, json_object *user,
     struct remote_result *res)
 {
 	struct remote_set *set = remote_set_get(r);
-	const struct template *t = set->t[OP_CREATE];
-	struct http_response resp;
-	int rc, got;
+	int rc = remote_create_op(r, set, hc, OP_CREATE, OP_FIND, user, NULL, res);
 
-	remote_result_init(res);
-	rc = remote_call(r, set, hc, OP_CREATE, user, NULL, &resp, res);
-	if (rc == 0 && !template_is_success(t, resp.status)) {
-		rc = remote_status_error(res, "create.json", &resp);
-	} else if (rc == 0) {
-		got = remote_read_id(t, "create.json", &resp, res->remote_id, res);
-		/* The record may exist: only a find before the next create
-		 * keeps a retry from making a second one. */
-		if (got < 0 && set->t[OP_FIND] == NULL)
-			res->cls = HTTP_CLASS_PERMANENT;
-		if (got == 0) {
-			res->cls = HTTP_CLASS_PERMANENT;
-			util_format(res->error, sizeof(res->error),
-			    "create.json: the answer has no ID at \"%s\"", template_id_pointer(t));
-		}
-		res->found = got > 0;
-		rc = got > 0 ? 0 : -1;
-	}
-	http_response_free(&resp);
 	remote_set_put(set);
 	return rc;
 }
@@ -409,7 +507,7 @@ remote_create(struct remote *r, struct http_client *hc, json_object *user,
 /* update and delete: success, or 404/410 (gone), or a failure. */
 static int
 remote_change(struct remote *r, struct http_client *hc, enum remote_op op, json_object *user,
-    const char *remote_id, struct remote_result *res)
+    const char *remote_id, const struct template_group *g, struct remote_result *res)
 {
 	struct remote_set *set = remote_set_get(r);
 	const struct template *t = set->t[op];
@@ -417,7 +515,14 @@ remote_change(struct remote *r, struct http_client *hc, enum remote_op op, json_
 	int rc;
 
 	remote_result_init(res);
-	rc = remote_call(r, set, hc, op, user, remote_id, &resp, res);
+	if (t == NULL) { /* an optional template gone with a reload */
+		res->cls = HTTP_CLASS_PERMANENT;
+		util_format(res->error, sizeof(res->error), "%s: not in GROUPSYNC_HOOKS_DIR",
+		    remote_files[op]);
+		remote_set_put(set);
+		return -1;
+	}
+	rc = remote_call(r, set, hc, op, user, remote_id, g, &resp, res);
 	if (rc == 0 && template_is_success(t, resp.status))
 		res->found = 1;
 	else if (rc == 0 && resp.status != 404 && resp.status != 410)
@@ -431,21 +536,102 @@ int
 remote_update(struct remote *r, struct http_client *hc, json_object *user,
     const char *remote_id, struct remote_result *res)
 {
-	return remote_change(r, hc, OP_UPDATE, user, remote_id, res);
+	return remote_change(r, hc, OP_UPDATE, user, remote_id, NULL, res);
 }
 
 int
 remote_delete(struct remote *r, struct http_client *hc, json_object *user,
     const char *remote_id, struct remote_result *res)
 {
-	return remote_change(r, hc, OP_DELETE, user, remote_id, res);
+	return remote_change(r, hc, OP_DELETE, user, remote_id, NULL, res);
+}
+
+/* 1 when the loaded set has the op's template. */
+static int
+remote_has(const struct remote *r, enum remote_op op)
+{
+	struct remote_set *set = remote_set_get(r);
+	int has = set->t[op] != NULL;
+
+	remote_set_put(set);
+	return has;
+}
+
+int
+remote_has_disable(const struct remote *r)
+{
+	return remote_has(r, OP_DISABLE);
+}
+
+int
+remote_disable(struct remote *r, struct http_client *hc, json_object *user,
+    const char *remote_id, struct remote_result *res)
+{
+	return remote_change(r, hc, OP_DISABLE, user, remote_id, NULL, res);
+}
+
+int
+remote_push_groups(const struct remote *r)
+{
+	return remote_has(r, OP_GROUP_FIND);
+}
+
+int
+remote_group_reads_members(const struct remote *r)
+{
+	struct remote_set *set = remote_set_get(r);
+	int reads = set->t[OP_GROUP_ADD] != NULL &&
+	    (template_reads_members(set->t[OP_GROUP_ADD]) ||
+	    template_reads_members(set->t[OP_GROUP_REMOVE]));
+
+	remote_set_put(set);
+	return reads;
+}
+
+int
+remote_group_find(struct remote *r, struct http_client *hc, const struct template_group *g,
+    struct remote_result *res)
+{
+	struct remote_set *set = remote_set_get(r);
+	int rc;
+
+	remote_result_init(res);
+	rc = remote_find_one(r, set, hc, OP_GROUP_FIND, NULL, g, res);
+	remote_set_put(set);
+	return rc;
+}
+
+int
+remote_group_create(struct remote *r, struct http_client *hc, const struct template_group *g,
+    struct remote_result *res)
+{
+	struct remote_set *set = remote_set_get(r);
+	int rc = remote_create_op(r, set, hc, OP_GROUP_CREATE, OP_GROUP_FIND, NULL, g, res);
+
+	remote_set_put(set);
+	return rc;
+}
+
+int
+remote_group_rename(struct remote *r, struct http_client *hc, const struct template_group *g,
+    struct remote_result *res)
+{
+	return remote_change(r, hc, OP_GROUP_UPDATE, NULL, NULL, g, res);
+}
+
+int
+remote_group_member(struct remote *r, struct http_client *hc, const struct template_group *g,
+    const char *member_remote_id, int add, struct remote_result *res)
+{
+	return remote_change(r, hc, add ? OP_GROUP_ADD : OP_GROUP_REMOVE, NULL, member_remote_id,
+	    g, res);
 }
 
 int
 remote_fingerprint(struct remote *r, json_object *user, const char *remote_id, char out[65])
 {
 	static const char hex[] = "0123456789abcdef";
-	struct template_vars v = {user, remote_id, r->cfg};
+	struct template_vars v = {user, remote_id, r->cfg, NULL};
 	struct template_request tr;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int i, mdlen = 0;

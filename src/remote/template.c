@@ -62,7 +62,10 @@
 #define TEMPLATE_MAX_HEADERS 16 /* leaves room for Content-Type and auth */
 #define TEMPLATE_NAME_MAX 64 /* attribute names, as template_profile_attrs */
 
-enum tpl_kind { TPL_USER_ID, TPL_USER_STATUS, TPL_PROFILE, TPL_REMOTE_ID, TPL_ENV };
+enum tpl_kind {
+	TPL_USER_ID, TPL_USER_STATUS, TPL_PROFILE, TPL_REMOTE_ID, TPL_ENV, TPL_GROUP_ID,
+	TPL_GROUP_NAME, TPL_GROUP_REMOTE_ID, TPL_GROUP_MEMBERS
+};
 
 /* One placeholder in a string: where it is and what it names. */
 struct tpl_ph {
@@ -90,6 +93,7 @@ struct template {
 	long not_found[TEMPLATE_MAX_STATUSES];
 	size_t nnot_found;
 	char *id;          /* JSON Pointer, NULL when absent */
+	int reads_members; /* reads {{group.members}} */
 	char attrs[TEMPLATE_MAX_ATTRS][TEMPLATE_NAME_MAX];
 	size_t nattrs;
 };
@@ -125,6 +129,14 @@ template_classify(struct tpl_ph *ph)
 		ph->kind = TPL_USER_STATUS;
 	} else if (strcmp(s, "remote.id") == 0) {
 		ph->kind = TPL_REMOTE_ID;
+	} else if (strcmp(s, "group.id") == 0) {
+		ph->kind = TPL_GROUP_ID;
+	} else if (strcmp(s, "group.name") == 0) {
+		ph->kind = TPL_GROUP_NAME;
+	} else if (strcmp(s, "group.remote_id") == 0) {
+		ph->kind = TPL_GROUP_REMOTE_ID;
+	} else if (strcmp(s, "group.members") == 0) {
+		ph->kind = TPL_GROUP_MEMBERS;
 	} else if (strncmp(s, "user.profile.", 13) == 0) {
 		n = strlen(s + 13);
 		if (n >= TEMPLATE_NAME_MAX || !name_chars(s + 13, n, "-"))
@@ -200,6 +212,8 @@ template_scan(struct template *t, const char *where, const char *s, size_t len, 
 
 	while ((r = template_next(t, where, s, len, pos, &ph, err, errlen)) == 1) {
 		pos = ph.end;
+		if (ph.kind == TPL_GROUP_MEMBERS)
+			t->reads_members = 1;
 		if (ph.kind != TPL_PROFILE)
 			continue;
 		for (i = 0; i < t->nattrs && strcmp(t->attrs[i], ph.name) != 0; i++)
@@ -581,11 +595,21 @@ template_value(const struct template *t, const struct tpl_ph *ph,
 			val->json = NULL;
 		return 0;
 	case TPL_REMOTE_ID:
-		val->str = v->remote_id;
+	case TPL_GROUP_ID:
+	case TPL_GROUP_NAME:
+	case TPL_GROUP_REMOTE_ID:
+		val->str = ph->kind == TPL_REMOTE_ID ? v->remote_id : v->group == NULL ? NULL :
+		    ph->kind == TPL_GROUP_ID ? v->group->id :
+		    ph->kind == TPL_GROUP_NAME ? v->group->name : v->group->remote_id;
 		if (val->str != NULL && val->str[0] != '\0') {
 			val->len = strlen(val->str);
 			return 0;
 		}
+		break;
+	case TPL_GROUP_MEMBERS:
+		val->json = v->group != NULL ? v->group->members : NULL;
+		if (val->json != NULL)
+			return 0;
 		break;
 	case TPL_ENV:
 		val->str = v->cfg ? config_remote_value(v->cfg, ph->name) : NULL;
@@ -1017,6 +1041,12 @@ int
 template_is_not_found(const struct template *t, long status)
 {
 	return status_in(t->not_found, t->nnot_found, status);
+}
+
+int
+template_reads_members(const struct template *t)
+{
+	return t->reads_members;
 }
 
 const char *

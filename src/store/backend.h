@@ -134,6 +134,31 @@ struct store_ops {
 	int (*remote_delete)(void *be, const char *user_id);
 	int (*remote_each)(void *be, int (*fn)(const char *user_id, void *arg), void *arg,
 	    char *err, size_t errlen);
+	/*
+	 * Group push (GROUPSYNC_PUSH_GROUPS), as store.h's store_group_* and
+	 * store_member_*. A backend keeps two small maps, durable once the
+	 * call returns, each put an upsert that replaces the row whole:
+	 * Okta group ID -> (remote group ID, the name last sent), and the set
+	 * of (Okta group ID, user ID) pairs groupsync made remote members.
+	 * get: 1 found (strings filled; a value that does not fit is -1, not
+	 * a cut ID), 0 none, -1 error. member_put with member 0 deletes the
+	 * pair (absent already: 0). No ordering or transaction with the jobs
+	 * is needed: the sync that calls them holds the user's lease, and a
+	 * crash between the remote call and the put only repeats the call
+	 * (group_find before group_create; membership changes are
+	 * idempotent remotely).
+	 */
+	int (*group_get)(void *be, const char *group_id, char *remote_id, size_t rlen,
+	    char *name, size_t nlen);
+	int (*group_put)(void *be, const char *group_id, const char *remote_id,
+	    const char *name);
+	int (*member_get)(void *be, const char *group_id, const char *user_id);
+	int (*member_put)(void *be, const char *group_id, const char *user_id, int member);
+	/* Calls fn(user_id, arg) for each member of group_id that groupsync
+	 * made, in user ID order; fn must not call the store. fn's first
+	 * non-zero answer, 0, or -1 when the read fails. */
+	int (*member_each)(void *be, const char *group_id,
+	    int (*fn)(const char *user_id, void *arg), void *arg);
 
 	/*
 	 * Calls row for the jobs that match qry's states and user, newest

@@ -54,6 +54,12 @@ static const char sq_schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS remote_ids(user_id TEXT PRIMARY KEY,"
 	" remote_id TEXT NOT NULL, hash TEXT NOT NULL,"
 	" updated INTEGER NOT NULL) WITHOUT ROWID;"
+	/* group push: the remote group of each Okta group, and which users
+	 * groupsync made members of it */
+	"CREATE TABLE IF NOT EXISTS group_remote_ids(group_id TEXT PRIMARY KEY,"
+	" remote_id TEXT NOT NULL, name TEXT NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS group_members(group_id TEXT NOT NULL,"
+	" user_id TEXT NOT NULL, PRIMARY KEY (group_id, user_id)) WITHOUT ROWID;"
 	/* one row that store_writable() rewrites to prove a commit works */
 	"CREATE TABLE IF NOT EXISTS health(id INTEGER PRIMARY KEY"
 	" CHECK (id = 1), checked INTEGER NOT NULL);";

@@ -102,6 +102,13 @@ int sq_remote_put(void *be, const char *user_id, const char *remote_id, const ch
 int sq_remote_delete(void *be, const char *user_id);
 int sq_remote_each(void *be, int (*fn)(const char *user_id, void *arg), void *arg, char *err,
     size_t errlen);
+int sq_group_get(void *be, const char *group_id, char *remote_id, size_t rlen, char *name,
+    size_t nlen);
+int sq_group_put(void *be, const char *group_id, const char *remote_id, const char *name);
+int sq_member_get(void *be, const char *group_id, const char *user_id);
+int sq_member_put(void *be, const char *group_id, const char *user_id, int member);
+int sq_member_each(void *be, const char *group_id, int (*fn)(const char *user_id, void *arg),
+    void *arg);
 
 int sq_admin_list(void *be, const struct store_list_query *qry, size_t max,
     int (*row)(const struct store_job_info *info, void *arg), void *arg, char *err,

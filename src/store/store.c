@@ -355,6 +355,39 @@ store_remote_delete(struct store *s, const char *user_id)
 }
 
 int
+store_group_get(struct store *s, const char *group_id, char *remote_id, size_t rlen,
+    char *name, size_t nlen)
+{
+	return s->ops->group_get(s->be, group_id, remote_id, rlen, name, nlen);
+}
+
+int
+store_group_put(struct store *s, const char *group_id, const char *remote_id,
+    const char *name)
+{
+	return s->ops->group_put(s->be, group_id, remote_id, name);
+}
+
+int
+store_member_get(struct store *s, const char *group_id, const char *user_id)
+{
+	return s->ops->member_get(s->be, group_id, user_id);
+}
+
+int
+store_member_put(struct store *s, const char *group_id, const char *user_id, int member)
+{
+	return s->ops->member_put(s->be, group_id, user_id, member);
+}
+
+int
+store_member_each(struct store *s, const char *group_id,
+    int (*fn)(const char *user_id, void *arg), void *arg)
+{
+	return s->ops->member_each(s->be, group_id, fn, arg);
+}
+
+int
 store_remote_each(struct store *s, int (*fn)(const char *user_id, void *arg), void *arg,
     char *err, size_t errlen)
 {

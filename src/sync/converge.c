@@ -7,6 +7,7 @@
 #include "groupsync/sync/converge.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -97,40 +98,17 @@ converge_record(struct converge *x, const char *remote_id)
 	return 0;
 }
 
+static int converge_create(struct converge *x);
+
 /*
- * Create, but first look the user up: a create that may repeat an
- * interrupted one (the process died after the remote answered, before
- * the ID was recorded) must find that record, not make a second one.
+ * Updates the record x->remote_id to the user's state in Okta (which
+ * also re-enables a disabled one), then records it. A 404 means the
+ * remote lost the record: make it again, unless the record was just
+ * found (recreate 0), when a 404 is a race with someone deleting it that
+ * the next attempt sorts out.
  */
 static int
-converge_create(struct converge *x)
-{
-	const struct converge_deps *d = x->d;
-	struct remote_result r;
-	int rc;
-
-	memset(&r, 0, sizeof(r));
-	if (remote_has_find(d->remote)) {
-		rc = remote_find(d->remote, x->hc, x->user, &r);
-		metrics_remote_call(METRICS_REMOTE_FIND, r.status);
-		if (rc < 0)
-			return converge_remote_fail(x, &r, "remote find");
-		x->remote_status = r.status;
-	}
-	if (!r.found) {
-		rc = remote_create(d->remote, x->hc, x->user, &r);
-		metrics_remote_call(METRICS_REMOTE_CREATE, r.status);
-		if (rc < 0)
-			return converge_remote_fail(x, &r, "remote create");
-		x->remote_status = r.status;
-	}
-	if (converge_record(x, r.remote_id) < 0)
-		return -1;
-	return converge_write_back(x, x->remote_id);
-}
-
-static int
-converge_update(struct converge *x)
+converge_update_record(struct converge *x, int recreate)
 {
 	const struct converge_deps *d = x->d;
 	struct remote_result r;
@@ -140,8 +118,10 @@ converge_update(struct converge *x)
 	if (rc < 0)
 		return converge_remote_fail(x, &r, "remote update");
 	x->remote_status = r.status;
+	if (!r.found && !recreate)
+		return converge_fail(x, HTTP_CLASS_RETRY, 0, "remote update",
+		    "the record found is gone");
 	if (!r.found) {
-		/* The remote lost the record (404): make it again. */
 		log_emit(LOG_WARN, "remote record gone, recreating", "user", x->lease->user_id,
 		    "remote_id", x->remote_id, (char *)NULL);
 		x->action = SYNC_CREATE;
@@ -150,6 +130,92 @@ converge_update(struct converge *x)
 	if (converge_record(x, x->remote_id) < 0)
 		return -1;
 	return converge_write_back(x, x->remote_id);
+}
+
+/*
+ * Create, but first look the user up: a create that may repeat an
+ * interrupted one (the process died after the remote answered, before
+ * the ID was recorded) must find that record, not make a second one.
+ * A record found (or linked after a 409) was made by someone else, or
+ * by an earlier create, or disabled or left behind by a deprovision: it
+ * is updated to the user's state, in the same record.
+ */
+static int
+converge_create(struct converge *x)
+{
+	const struct converge_deps *d = x->d;
+	struct remote_result r;
+	int rc, linked = 0;
+
+	memset(&r, 0, sizeof(r));
+	if (remote_has_find(d->remote)) {
+		rc = remote_find(d->remote, x->hc, x->user, &r);
+		metrics_remote_call(METRICS_REMOTE_FIND, r.status);
+		if (rc < 0)
+			return converge_remote_fail(x, &r, "remote find");
+		x->remote_status = r.status;
+		linked = r.found;
+	}
+	if (!linked) {
+		rc = remote_create(d->remote, x->hc, x->user, &r);
+		metrics_remote_call(METRICS_REMOTE_CREATE, r.status);
+		if (rc < 0)
+			return converge_remote_fail(x, &r, "remote create");
+		x->remote_status = r.status;
+		linked = r.linked;
+	}
+	if (linked) {
+		log_emit(LOG_INFO, "remote record found, linking", "user", x->lease->user_id,
+		    "remote_id", r.remote_id, (char *)NULL);
+		util_copy(x->remote_id, sizeof(x->remote_id), r.remote_id);
+		return converge_update_record(x, 0);
+	}
+	if (converge_record(x, r.remote_id) < 0)
+		return -1;
+	return converge_write_back(x, x->remote_id);
+}
+
+static int
+converge_update(struct converge *x)
+{
+	return converge_update_record(x, 1);
+}
+
+/*
+ * GROUPSYNC_DEPROVISION=disable: the record stays, disabled, and keeps
+ * its ID (customId too), so that a user who comes back is re-enabled in
+ * it. Recorded with SYNC_DISABLED_MARK in place of the fingerprint. A
+ * record already gone remotely (404) is recorded as gone.
+ */
+static int
+converge_disable(struct converge *x)
+{
+	const struct converge_deps *d = x->d;
+	struct remote_result r;
+	int rc = remote_disable(d->remote, x->hc, x->user, x->remote_id, &r);
+
+	metrics_remote_call(METRICS_REMOTE_DISABLE, r.status);
+	if (rc < 0)
+		return converge_remote_fail(x, &r, "remote disable");
+	x->remote_status = r.status;
+	if (!r.found) {
+		if (converge_record(x, "") < 0)
+			return -1;
+		return converge_write_back(x, NULL);
+	}
+	if (store_remote_put(d->q, x->lease->user_id, x->remote_id, SYNC_DISABLED_MARK) < 0)
+		return converge_store_fail(x, "record remote ID");
+	return 0;
+}
+
+/* GROUPSYNC_DEPROVISION=none: the record stays as it is; groupsync
+ * forgets it (a user who comes back is found again, by find.json). */
+static int
+converge_forget(struct converge *x)
+{
+	if (converge_record(x, "") < 0)
+		return -1;
+	return converge_write_back(x, NULL);
 }
 
 static int
@@ -168,6 +234,190 @@ converge_delete(struct converge *x)
 	return converge_write_back(x, NULL);
 }
 
+static int
+converge_pushes_groups(const struct converge *x)
+{
+	return x->d->cfg->push_groups && remote_push_groups(x->d->remote);
+}
+
+/*
+ * Group writes that read before they write: the find-or-create of a
+ * group (two workers syncing its first members at once would each find
+ * nothing and create one) and whole-list membership writes (each would
+ * send a list without the other's member; the last would win). This lock
+ * makes each one step within the process. Replicas sharing a store can
+ * still race: a server's uniqueness on externalId (a 409, then linked)
+ * and one-member add and remove templates keep them right.
+ */
+static pthread_mutex_t converge_groups_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * The remote group of configured group j, made when missing: the store's,
+ * else group_find's (a crash after an earlier create), else a new one. A
+ * group whose Okta name changed is renamed. Fills g (pointing into x and
+ * rid) or fails.
+ */
+static int
+converge_group_ensure(struct converge *x, size_t j, struct template_group *g,
+    char rid[REMOTE_ID_MAX + 1], char name[256])
+{
+	const struct converge_deps *d = x->d;
+	const char *gid = d->cfg->group_ids[j], *want = x->groups.name[j];
+	struct remote_result r;
+	int rc;
+
+	g->id = gid;
+	g->name = want;
+	g->remote_id = rid;
+	pthread_mutex_lock(&converge_groups_mu);
+	rc = store_group_get(d->q, gid, rid, REMOTE_ID_MAX + 1, name, 256);
+	if (rc < 0) {
+		rc = converge_store_fail(x, "read a group's remote ID");
+		goto out;
+	}
+	if (rc == 1 && strcmp(name, want) == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (rc == 1) {
+		rc = remote_group_rename(d->remote, x->hc, g, &r);
+		if (rc < 0) {
+			rc = converge_remote_fail(x, &r, "remote group rename");
+			goto out;
+		}
+	} else {
+		rc = remote_group_find(d->remote, x->hc, g, &r);
+		if (rc == 0 && !r.found)
+			rc = remote_group_create(d->remote, x->hc, g, &r);
+		if (rc < 0) {
+			rc = converge_remote_fail(x, &r, "remote group create");
+			goto out;
+		}
+		util_copy(rid, REMOTE_ID_MAX + 1, r.remote_id);
+	}
+	util_copy(name, 256, want);
+	rc = store_group_put(d->q, gid, rid, want) < 0 ?
+	    converge_store_fail(x, "record a group's remote ID") : 0;
+out:
+	pthread_mutex_unlock(&converge_groups_mu);
+	return rc;
+}
+
+static int
+converge_collect(const char *user_id, void *arg)
+{
+	json_object *s = json_object_new_string(user_id);
+
+	return s == NULL || json_object_array_add(arg, s) < 0 ? -1 : 0;
+}
+
+/*
+ * For templates that replace a group's whole member list
+ * ({{group.members}}): the remote IDs of the members groupsync made, with
+ * this user added (add 1) or left out. NULL when the store cannot say.
+ */
+static json_object *
+converge_member_list(struct converge *x, const char *gid, int add)
+{
+	json_object *uids = json_object_new_array(), *out = json_object_new_array(), *s;
+	char rid[REMOTE_ID_MAX + 1], hash[65];
+	const char *uid;
+	size_t i;
+	int ok = uids != NULL && out != NULL &&
+	    store_member_each(x->d->q, gid, converge_collect, uids) == 0;
+
+	for (i = 0; ok && i < json_object_array_length(uids); i++) {
+		uid = json_object_get_string(json_object_array_get_idx(uids, i));
+		if (strcmp(uid, x->lease->user_id) == 0)
+			continue;
+		ok = store_remote_get(x->d->q, uid, rid, sizeof(rid), hash, sizeof(hash)) >= 0;
+		if (ok && rid[0] != '\0') {
+			s = json_object_new_string(rid);
+			ok = s != NULL && json_object_array_add(out, s) == 0;
+		}
+	}
+	if (ok && add) {
+		s = json_object_new_string(x->remote_id);
+		ok = s != NULL && json_object_array_add(out, s) == 0;
+	}
+	json_object_put(uids);
+	if (!ok) {
+		json_object_put(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* Adds or removes the user (x->remote_id) in group g, remotely when call
+ * is 1, then records it. */
+static int
+converge_group_member(struct converge *x, struct template_group *g, int add, int call)
+{
+	int whole = remote_group_reads_members(x->d->remote);
+	struct remote_result r;
+	int rc = 0;
+
+	g->members = NULL;
+	if (whole)
+		pthread_mutex_lock(&converge_groups_mu);
+	if (call && whole && (g->members = converge_member_list(x, g->id, add)) == NULL)
+		rc = converge_store_fail(x, "list a group's members");
+	else if (call && remote_group_member(x->d->remote, x->hc, g, x->remote_id, add, &r) < 0)
+		rc = converge_remote_fail(x, &r, add ? "remote group add member" :
+		    "remote group remove member");
+	if (rc == 0 && store_member_put(x->d->q, g->id, x->lease->user_id, add) < 0)
+		rc = converge_store_fail(x, "record a group membership");
+	if (whole)
+		pthread_mutex_unlock(&converge_groups_mu);
+	json_object_put(g->members);
+	g->members = NULL;
+	return rc;
+}
+
+/*
+ * Group push: the user's remote memberships follow Okta's. A user with a
+ * live record (live 1) is a member of the remote group of each configured
+ * group they are in and of no other; a user being deprovisioned (live 0:
+ * run before the delete, disable or forget, while the remote ID is still
+ * the record's) of none. The store remembers the memberships groupsync
+ * made, so that only a change costs a remote call; without a remote ID
+ * only the store is cleared.
+ */
+static int
+converge_groups(struct converge *x, int live)
+{
+	const struct converge_deps *d = x->d;
+	const char *uid = x->lease->user_id;
+	char rid[REMOTE_ID_MAX + 1], name[256];
+	struct template_group g;
+	size_t j;
+	int want, have, rc = 0;
+
+	for (j = 0; j < d->cfg->ngroup_ids; j++) {
+		want = live && x->groups.in[j];
+		have = store_member_get(d->q, d->cfg->group_ids[j], uid);
+		if (have < 0)
+			return converge_store_fail(x, "read a group membership");
+		if (want && converge_group_ensure(x, j, &g, rid, name) < 0)
+			return -1;
+		if (want == have)
+			continue;
+		if (!want) {
+			rc = store_group_get(d->q, d->cfg->group_ids[j], rid, sizeof(rid), name,
+			    sizeof(name));
+			if (rc < 0)
+				return converge_store_fail(x, "read a group's remote ID");
+			g.id = d->cfg->group_ids[j];
+			g.name = name;
+			g.remote_id = rid;
+		}
+		if (converge_group_member(x, &g, want,
+		    want || (rc == 1 && x->remote_id[0] != '\0')) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Reads the user and membership (at most two Okta reads per sync). */
 static int
 converge_read_okta(struct converge *x, struct sync_state *s)
@@ -180,12 +430,21 @@ converge_read_okta(struct converge *x, struct sync_state *s)
 	if (okta_get_user(d->okta, x->hc, x->lease->user_id, &x->user, &r) < 0)
 		return converge_fail(x, r.cls, r.retry_at_ms, "Okta get user", r.error);
 	s->has_remote = x->known == SYNC_HAS_REMOTE;
+	s->disabled = s->has_remote && strcmp(x->hash, SYNC_DISABLED_MARK) == 0;
+	s->mode = sync_deprovision_mode(d->cfg->deprovision);
 	if (x->user == NULL)
 		return 0;
 	s->exists = 1;
 	status = converge_user_str(x->user, "status");
 	s->active = sync_status_active(status);
 	s->deprovisioned = status != NULL && strcmp(status, "DEPROVISIONED") == 0;
+	s->suspended = status != NULL && strcmp(status, "SUSPENDED") == 0;
+	if (converge_pushes_groups(x)) {
+		if (okta_user_groups(d->okta, x->hc, x->lease->user_id, &x->groups, &r) < 0)
+			return converge_fail(x, r.cls, r.retry_at_ms, "Okta groups", r.error);
+		s->member = x->groups.member;
+		return 0;
+	}
 	if (okta_user_in_groups(d->okta, x->hc, x->lease->user_id, &s->member, &r) < 0)
 		return converge_fail(x, r.cls, r.retry_at_ms, "Okta groups", r.error);
 	return 0;
@@ -232,10 +491,9 @@ converge_decide(struct converge *x)
 	return 0;
 }
 
-int
-converge_apply(struct converge *x)
+static int
+converge_act(struct converge *x, const struct sync_state *s)
 {
-	assert(x->decided);
 	switch (x->action) {
 	case SYNC_CREATE:
 		return converge_create(x);
@@ -243,9 +501,36 @@ converge_apply(struct converge *x)
 		return converge_update(x);
 	case SYNC_DELETE:
 		return converge_delete(x);
+	case SYNC_DISABLE:
+		return converge_disable(x);
+	case SYNC_FORGET:
+		return converge_forget(x);
 	default:
-		return converge_nothing(x, &x->state);
+		return converge_nothing(x, s);
 	}
+}
+
+int
+converge_apply(struct converge *x)
+{
+	const struct sync_state *s = &x->state;
+	int leaving, groups;
+
+	assert(x->decided);
+	groups = converge_pushes_groups(x);
+	leaving = x->action == SYNC_DELETE || x->action == SYNC_DISABLE ||
+	    x->action == SYNC_FORGET;
+	/* Memberships go before the record does: a server that keeps a
+	 * deleted user's memberships must not list a member it lost. */
+	if (groups && leaving && converge_groups(x, 0) < 0)
+		return -1;
+	if (converge_act(x, s) < 0)
+		return -1;
+	if (!groups || leaving)
+		return 0;
+	/* Live: a record, not left disabled, of a user still in Okta. */
+	return converge_groups(x, s->exists && x->remote_id[0] != '\0' &&
+	    (!s->disabled || x->action == SYNC_CREATE || x->action == SYNC_UPDATE));
 }
 
 int

@@ -54,22 +54,42 @@ sync_precheck(const struct store_job *jobs, size_t njobs, enum sync_known known,
 
 /*
  * The decision table:
- *   gone from Okta, remote known            → delete
- *   member and active, no remote            → create
- *   member and active, remote, changed      → update
- *   not a member or deactivated, remote     → delete
- *   everything else (suspended, staged, unchanged, unknown) → nothing
+ *   member and active, no remote                 → create
+ *   member and active, remote, changed or disabled → update (re-enables)
+ *   remote known, and leaving (gone from Okta, not a member, deactivated):
+ *     mode delete → delete, disable → disable (once), none → forget
+ *   remote known, suspended member, mode disable → disable (once)
+ *   everything else (suspended in the other modes, staged, unchanged,
+ *   unknown) → nothing
  */
 enum sync_action
 sync_decide(const struct sync_state *s)
 {
-	if (!s->exists)
-		return s->has_remote ? SYNC_DELETE : SYNC_NOTHING;
-	if (s->member && s->active)
-		return !s->has_remote ? SYNC_CREATE : s->changed ? SYNC_UPDATE : SYNC_NOTHING;
-	if (s->has_remote && (!s->member || s->deprovisioned))
-		return SYNC_DELETE;
-	return SYNC_NOTHING;
+	int leaving = !s->exists || !s->member || s->deprovisioned;
+
+	if (s->exists && s->member && s->active)
+		return !s->has_remote ? SYNC_CREATE :
+		    s->changed || s->disabled ? SYNC_UPDATE : SYNC_NOTHING;
+	if (!s->has_remote)
+		return SYNC_NOTHING;
+	switch (s->mode) {
+	case SYNC_DEPROVISION_DISABLE:
+		return (leaving || s->suspended) && !s->disabled ? SYNC_DISABLE : SYNC_NOTHING;
+	case SYNC_DEPROVISION_NONE:
+		return leaving ? SYNC_FORGET : SYNC_NOTHING;
+	default:
+		return leaving ? SYNC_DELETE : SYNC_NOTHING;
+	}
+}
+
+enum sync_deprovision
+sync_deprovision_mode(const char *value)
+{
+	if (value != NULL && strcmp(value, "disable") == 0)
+		return SYNC_DEPROVISION_DISABLE;
+	if (value != NULL && strcmp(value, "none") == 0)
+		return SYNC_DEPROVISION_NONE;
+	return SYNC_DEPROVISION_DELETE;
 }
 
 int
@@ -96,6 +116,10 @@ sync_action_name(enum sync_action a)
 		return "update";
 	case SYNC_DELETE:
 		return "delete";
+	case SYNC_DISABLE:
+		return "disable";
+	case SYNC_FORGET:
+		return "forget";
 	default:
 		return "nothing";
 	}

@@ -244,6 +244,7 @@ worker_count_sync(const struct worker_run *x, uint64_t start_us)
 	static const enum metrics_sync_action actions[] = {
 		[SYNC_NOTHING] = METRICS_ACTION_NOTHING, [SYNC_CREATE] = METRICS_ACTION_CREATE,
 		[SYNC_UPDATE] = METRICS_ACTION_UPDATE, [SYNC_DELETE] = METRICS_ACTION_DELETE,
+		[SYNC_DISABLE] = METRICS_ACTION_DISABLE, [SYNC_FORGET] = METRICS_ACTION_FORGET,
 	};
 	enum metrics_sync_action a = METRICS_ACTION_UNDECIDED;
 

@@ -129,7 +129,7 @@ fuzz_check_request(const struct template_request *r)
 static void
 fuzz_render(const struct template *t, json_object *user, const char *remote_id)
 {
-	struct template_vars v = {user, remote_id, &fuzz_cfg};
+	struct template_vars v = {user, remote_id, &fuzz_cfg, NULL};
 	struct template_request r;
 	char err[256];
 

@@ -276,6 +276,8 @@ def run_cli(args, env, timeout=30):
 
 JSON_SERVER = os.path.join(ROOT, "tests", "node_modules", ".bin", "json-server")
 OKTA_STANDIN = os.path.join(ROOT, "tests", "standins", "okta.js")
+SCIM_STANDIN = os.path.join(ROOT, "tests", "standins", "scim.js")
+SCIMMY = os.path.join(ROOT, "tests", "node_modules", "scimmy-routers")
 OKTA_TOKEN = "00okta-api-token-for-tests"
 
 
@@ -338,13 +340,33 @@ class JsonServer(StandIn):
     def __init__(self, tmp):
         self.db = os.path.join(tmp, "remote-db.json")
         with open(self.db, "w") as f:
-            json.dump({"users": []}, f)
+            json.dump({"users": [], "groups": []}, f)
         super().__init__(tmp, "json-server", lambda port: [
             JSON_SERVER, "--host", "127.0.0.1", "--port", str(port), "--quiet", self.db],
             "/users")
 
     def users(self):
         return http_json("GET", self.url + "/users")[1]
+
+
+class ScimServer(StandIn):
+    """The remote system as a real SCIM 2.0 server: scimmy + scimmy-routers
+    (npm, pinned) over an in-memory store (tests/standins/scim.js)."""
+
+    def __init__(self, tmp, token="scim-test-token-1234"):
+        self.token = token
+        super().__init__(tmp, "scim", lambda port: [
+            "node", SCIM_STANDIN, "--port", str(port), "--token", token], "/__admin/state")
+        self.base = self.url + "/scim/v2"
+
+    def state(self):
+        return http_json("GET", self.url + "/__admin/state")[1]
+
+    def users(self):
+        return self.state()["users"]
+
+    def admin(self, method, path, body=None):
+        return http_json(method, self.url + "/__admin" + path, body)[1]
 
 
 class OktaStandin(StandIn):
@@ -370,6 +392,15 @@ class OktaStandin(StandIn):
 
     def calls(self):
         return self.admin("GET", "/calls")["calls"]
+
+
+def drop_tmp(path):
+    """Removes a test's temporary folder, or keeps it and says where
+    (GS_KEEP_TMP=1), to read the logs of a failed run."""
+    if os.environ.get("GS_KEEP_TMP"):
+        print("kept", path)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def wait_until(predicate, timeout=20, interval=0.1, what="condition"):

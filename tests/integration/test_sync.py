@@ -12,7 +12,7 @@ import unittest
 import uuid
 
 from harness import (DONE, GROUP, ROOT, FaultProxy, Groupsync, JsonServer, OktaStandin,
-                     delivery, membership_event, run_cli, wait_until)
+                     delivery, http_json, membership_event, run_cli, wait_until)
 
 OTHER_GROUP = "00g8othr9ZyXwVuTs4x7"
 PROFILE = {"login": "jane.doe@example.com", "email": "jane.doe@example.com",
@@ -463,6 +463,66 @@ class SyncRemoteFaults(SyncBase):
         wait_until(lambda: any(j[3] == 3 for j in self.gs.jobs()), what="dead letter")
         self.assertEqual(self.remote.users(), [])
         self.assertEqual(len([r for r in self.fault.requests() if r["fault"]]), 1)
+
+
+class SyncDeprovisionDisable(SyncBase):
+    """hooks/rest in GROUPSYNC_DEPROVISION=disable: disable.json's PATCH."""
+    extra_env = {"GROUPSYNC_DEPROVISION": "disable"}
+
+    def test_leave_disables_return_reenables(self):
+        uid = self.new_user()
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        rec = self.synced(uid)
+        self.assertIs(rec["active"], True)
+        self.okta.admin("DELETE", "/groups/%s/members/%s" % (GROUP, uid))
+        wait_until(lambda: self.remote_users(active=False), what="record disabled")
+        self.assertEqual(self.okta_user(uid)["profile"].get("customId"), str(rec["id"]))
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        wait_until(lambda: self.remote_users(active=True), what="record re-enabled")
+        self.assertEqual([u["id"] for u in self.remote.users()], [rec["id"]])
+
+
+class SyncDeprovisionNone(SyncBase):
+    """hooks/rest in GROUPSYNC_DEPROVISION=none: the record stays."""
+    extra_env = {"GROUPSYNC_DEPROVISION": "none"}
+
+    def test_leave_keeps_record_return_relinks(self):
+        uid = self.new_user()
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        rec = self.synced(uid)
+        self.okta.admin("DELETE", "/groups/%s/members/%s" % (GROUP, uid))
+        wait_until(lambda: not self.okta_user(uid)["profile"].get("customId"),
+                   what="customId cleared")
+        self.assertEqual(len(self.remote.users()), 1)
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        self.assertEqual(self.synced(uid)["id"], rec["id"])
+        self.assertEqual(len(self.remote.users()), 1)
+
+
+class SyncPushGroups(SyncBase):
+    """hooks/rest with GROUPSYNC_PUSH_GROUPS=1 against json-server: a
+    /groups record per configured group, its whole members list sent on
+    each change ({{group.members}}), workers racing on one group."""
+    extra_env = {"GROUPSYNC_PUSH_GROUPS": "1", "GROUPSYNC_GROUP_IDS": GROUP}
+
+    def group(self):
+        gs = http_json("GET", self.remote.url + "/groups?externalId=" + GROUP)[1]
+        return gs[0] if len(gs) == 1 else None
+
+    def test_members_follow_okta(self):
+        uids = [self.new_user(login="p%d@example.com" % i, email="p%d@example.com" % i)
+                for i in range(6)]
+        for uid in uids:
+            self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        rids = [str(self.synced(uid)["id"]) for uid in uids]
+        wait_until(lambda: self.group() and sorted(self.group()["members"]) == sorted(rids),
+                   what="every member listed")
+        self.assertEqual(self.group()["displayName"], "API Provisioning Group")
+        self.okta.admin("DELETE", "/groups/%s/members/%s" % (GROUP, uids[0]))
+        wait_until(lambda: sorted(self.group()["members"]) == sorted(rids[1:]),
+                   what="leaver unlisted")
+        groups = http_json("GET", self.remote.url + "/groups")[1]
+        self.assertEqual(len(groups), 1)
 
 
 if __name__ == "__main__":

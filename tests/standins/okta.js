@@ -2055,6 +2055,11 @@ function admin(ctx) {
     if (!g) throw new AdminError(404, `group ${seg[1]} not found`);
     if (seg.length === 2) {
       if (m === 'GET') return ok(Object.assign(groupObj(g, DEFAULT_BASE), { members: sortedMembers(g) }));
+      if (m === 'PUT') { // rename (no event: Okta sends none a group hook subscribes to)
+        if (typeof (j && j.name) !== 'string') throw new AdminError(400, 'name required');
+        g.profile.name = j.name;
+        return ok(groupObj(g, DEFAULT_BASE));
+      }
       if (m === 'DELETE') {
         for (const uid of g.members) { const set = S.userGroups.get(uid); if (set) set.delete(g.id); }
         S.groups.delete(g.id); S.sortedGroupIds = null;

@@ -1087,6 +1087,57 @@ writable_ok(void **state)
 	assert_int_equal(db_int(fx, "SELECT count(*) FROM health"), 1);
 }
 
+static int
+collect_member(const char *user_id, void *arg)
+{
+	char *out = arg;
+
+	strcat(out, user_id);
+	strcat(out, ",");
+	return 0;
+}
+
+/* Group push: group remote IDs and names (upsert, durable across a
+ * reopen, never truncated), and the memberships groupsync made. */
+static void
+group_ids(void **state)
+{
+	struct fixture *fx = *state;
+	char rid[STORE_ID_MAX + 1], name[256], small[3];
+
+	assert_int_equal(store_group_get(fx->q, "00g1", rid, sizeof(rid), name, sizeof(name)),
+	    0);
+	assert_int_equal(store_group_put(fx->q, "00g1", "g-1", "Sales"), 0);
+	assert_int_equal(store_group_put(fx->q, "00g1", "g-1", "Sales EMEA"), 0);
+	assert_int_equal(store_member_get(fx->q, "00g1", "user-a"), 0);
+	assert_int_equal(store_member_put(fx->q, "00g1", "user-a", 1), 0);
+	assert_int_equal(store_member_put(fx->q, "00g1", "user-a", 1), 0);
+	assert_int_equal(store_member_put(fx->q, "00g2", "user-b", 1), 0);
+	reopen(fx, STORE_OPEN_SERVER);
+	assert_int_equal(store_group_get(fx->q, "00g1", rid, sizeof(rid), name, sizeof(name)),
+	    1);
+	assert_string_equal(rid, "g-1");
+	assert_string_equal(name, "Sales EMEA");
+	assert_int_equal(store_group_get(fx->q, "00g1", small, sizeof(small), name,
+	    sizeof(name)), -1);
+	assert_int_equal(store_member_get(fx->q, "00g1", "user-a"), 1);
+	assert_int_equal(store_member_get(fx->q, "00g2", "user-a"), 0);
+	assert_int_equal(store_member_put(fx->q, "00g1", "user-a", 0), 0);
+	assert_int_equal(store_member_put(fx->q, "00g1", "user-a", 0), 0);
+	assert_int_equal(store_member_get(fx->q, "00g1", "user-a"), 0);
+	assert_int_equal(store_member_get(fx->q, "00g2", "user-b"), 1);
+	{
+		char seen[128] = "";
+
+		assert_int_equal(store_member_put(fx->q, "00g2", "user-0", 1), 0);
+		assert_int_equal(store_member_each(fx->q, "00g2", collect_member, seen), 0);
+		assert_string_equal(seen, "user-0,user-b,"); /* in user ID order */
+		seen[0] = '\0';
+		assert_int_equal(store_member_each(fx->q, "00g1", collect_member, seen), 0);
+		assert_string_equal(seen, "");
+	}
+}
+
 static void
 remote_ids(void **state)
 {
@@ -1280,6 +1331,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(concurrent_lease, setup, teardown),
 	cmocka_unit_test_setup_teardown(store_failure_recovers, setup, teardown),
 	cmocka_unit_test_setup_teardown(writable_ok, setup, teardown),
+	cmocka_unit_test_setup_teardown(group_ids, setup, teardown),
 	cmocka_unit_test_setup_teardown(remote_ids, setup, teardown),
 	cmocka_unit_test_setup_teardown(counts_and_age, setup, teardown),
 	cmocka_unit_test_setup_teardown(open_pg_unreachable, setup, teardown),

@@ -7,6 +7,8 @@
 #include "unit.h"
 #include "http_test_server.h"
 
+#include "groupsync/base/log.h"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -32,6 +34,7 @@
 
 #define JSON_SERVER GS_SOURCE_DIR "/tests/node_modules/.bin/json-server"
 #define REST GS_SOURCE_DIR "/hooks/rest"
+#define SCIM GS_SOURCE_DIR "/hooks/scim"
 #define JANE "00u8jane2XyZaBcDe4x7"
 
 static struct config cfg;
@@ -896,6 +899,142 @@ secrets_not_in_errors(void **state)
 	json_object_put(user);
 }
 
+/* --- hooks/scim: two finds, 409 then link, SCIM errors, disable --------- */
+
+#define SCIM_EMPTY "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:ListResponse\"]," \
+	"\"totalResults\":0,\"Resources\":[]}"
+#define SCIM_ONE(id) "{\"totalResults\":1,\"Resources\":[{\"id\":\"" id "\"}]}"
+#define SCIM_409 "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:Error\"]," \
+	"\"status\":\"409\",\"scimType\":\"uniqueness\",\"detail\":\"userName taken\"}"
+
+/* find.json by externalId, then find_fallback.json by userName, each
+ * reading Resources[0]; the fallback is not sent when find finds. */
+static void
+scim_find_then_fallback(void **state)
+{
+	static const struct srv_reply script[] = {
+		{200, NULL, SCIM_EMPTY}, {200, NULL, SCIM_ONE("s-1")}, {200, NULL, SCIM_ONE("s-2")},
+		{200, NULL, SCIM_EMPTY}, {200, NULL, SCIM_EMPTY},
+	};
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = unit_sample_user();
+
+	(void)state;
+	scripted_start(SCIM, script, 5);
+	r = remote_ok();
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_int_equal(res.found, 1);
+	assert_string_equal(res.remote_id, "s-1");
+	assert_non_null(strstr(scripted_part(0, 0), "GET /Users?filter=externalId%20eq%20%22"));
+	assert_non_null(strstr(scripted_part(1, 0),
+	    "GET /Users?filter=userName%20eq%20%22jane.doe%40example.com%22 HTTP/1.1"));
+	assert_string_equal(scripted_header(0, "Accept"), "application/scim+json");
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_string_equal(res.remote_id, "s-2");
+	assert_int_equal(scripted_count(), 3);
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_int_equal(res.found, 0);
+	remote_free(r);
+	json_object_put(user);
+}
+
+/* A 409 on create runs the finds and links what they find; when they
+ * find nothing, the 409 is a permanent failure, not a loop. */
+static void
+scim_conflict_links(void **state)
+{
+	static const struct srv_reply script[] = {
+		{409, NULL, SCIM_409}, {200, NULL, SCIM_EMPTY}, {200, NULL, SCIM_ONE("s-7")},
+		{409, NULL, SCIM_409}, {200, NULL, SCIM_EMPTY}, {200, NULL, SCIM_EMPTY},
+	};
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = unit_sample_user();
+
+	(void)state;
+	scripted_start(SCIM, script, 6);
+	r = remote_ok();
+	assert_int_equal(remote_create(r, hc, user, &res), 0);
+	assert_int_equal(res.linked, 1);
+	assert_string_equal(res.remote_id, "s-7");
+	assert_string_equal(scripted_part(0, 0), "POST /Users HTTP/1.1");
+	assert_string_equal(scripted_header(0, "Content-Type"), "application/scim+json");
+	assert_int_equal(remote_create(r, hc, user, &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
+	assert_int_equal(res.status, 409);
+	assert_int_equal(res.linked, 0);
+	assert_non_null(strstr(res.error, "HTTP 409"));
+	assert_int_equal(scripted_count(), 6);
+	remote_free(r);
+	json_object_put(user);
+}
+
+/* A SCIM error body gives scimType and detail; a secret the server
+ * echoes is redacted from the message (it becomes the job's error). */
+static void
+scim_error_detail_redacted(void **state)
+{
+	static const struct srv_reply script[] = {
+		{400, NULL, "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:Error\"],"
+		    "\"status\":\"400\",\"scimType\":\"invalidValue\","
+		    "\"detail\":\"you sent Bearer TOKEN-SECRET-3\"}"},
+	};
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = unit_sample_user();
+
+	(void)state;
+	scripted_start(SCIM, script, 1);
+	cfg_set(&cfg.remote_auth, "bearer");
+	cfg_set(&cfg.remote_token, "TOKEN-SECRET-3");
+	log_add_secret("TOKEN-SECRET-3");
+	r = remote_ok();
+	assert_int_equal(remote_disable(r, hc, user, "9", &res), -1); /* none loaded */
+	assert_int_equal(remote_create(r, hc, user, &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
+	assert_string_equal(res.error,
+	    "create.json: HTTP 400: invalidValue: you sent Bearer [redacted]");
+	remote_free(r);
+	json_object_put(user);
+}
+
+/* disable.json: required by GROUPSYNC_DEPROVISION=disable, sent as is. */
+static void
+disable_template(void **state)
+{
+	static const struct srv_reply script[] = {{200, NULL, "{}"}, {404, NULL, "{}"}};
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = unit_sample_user();
+	char path[256];
+
+	(void)state;
+	cfg_init(hooks_with(NULL, NULL), 3000);
+	cfg_set(&cfg.deprovision, "disable");
+	assert_null(remote_new(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "disable.json: cannot open"));
+	snprintf(path, sizeof(path), "%s/hooks/find_fallback.json", tmp);
+	copy_file(SCIM "/find_fallback.json", path);
+	cfg_set(&cfg.deprovision, "delete");
+	assert_null(remote_new(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "find_fallback.json: needs find.json"));
+	unlink(path);
+
+	scripted_start(REST, script, 2);
+	cfg_set(&cfg.deprovision, "disable");
+	r = remote_ok();
+	assert_true(remote_has_disable(r));
+	assert_int_equal(remote_disable(r, hc, user, "7", &res), 0);
+	assert_int_equal(res.found, 1);
+	assert_string_equal(scripted_part(0, 0), "PATCH /users/7 HTTP/1.1");
+	assert_string_equal(scripted_part(0, 1), "{\"active\":false}");
+	assert_int_equal(remote_disable(r, hc, user, "7", &res), 0);
+	assert_int_equal(res.found, 0); /* already gone */
+	remote_free(r);
+	json_object_put(user);
+}
+
 /* --- loading, fingerprints, changed attributes --------------------------- */
 
 static void
@@ -1028,6 +1167,10 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(update_delete_statuses, setup, teardown),
 	cmocka_unit_test_setup_teardown(transport_failure, setup, teardown),
 	cmocka_unit_test_setup_teardown(secrets_not_in_errors, setup, teardown),
+	cmocka_unit_test_setup_teardown(scim_find_then_fallback, setup, teardown),
+	cmocka_unit_test_setup_teardown(scim_conflict_links, setup, teardown),
+	cmocka_unit_test_setup_teardown(scim_error_detail_redacted, setup, teardown),
+	cmocka_unit_test_setup_teardown(disable_template, setup, teardown),
 	cmocka_unit_test_setup_teardown(new_errors, setup, teardown),
 	cmocka_unit_test_setup_teardown(find_optional, setup, teardown),
 	cmocka_unit_test_setup_teardown(fingerprint, setup, teardown),

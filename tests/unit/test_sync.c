@@ -8,7 +8,15 @@
 static struct sync_state
 st(int exists, int active, int deprov, int member, int has_remote, int changed)
 {
-	struct sync_state s = {exists, active, deprov, member, has_remote, changed};
+	struct sync_state s;
+
+	memset(&s, 0, sizeof(s));
+	s.exists = exists;
+	s.active = active;
+	s.deprovisioned = deprov;
+	s.member = member;
+	s.has_remote = has_remote;
+	s.changed = changed;
 	return s;
 }
 
@@ -17,8 +25,11 @@ decide_member_active(void **state)
 {
 	(void)state;
 	/* member and active, no remote ID → create */
-	assert_int_equal(sync_decide(&(struct sync_state){1, 1, 0, 1, 0, 0}), SYNC_CREATE);
-	assert_int_equal(sync_decide(&(struct sync_state){1, 1, 0, 1, 0, 1}), SYNC_CREATE);
+	{
+		struct sync_state a = st(1, 1, 0, 1, 0, 0), b = st(1, 1, 0, 1, 0, 1);
+		assert_int_equal(sync_decide(&a), SYNC_CREATE);
+		assert_int_equal(sync_decide(&b), SYNC_CREATE);
+	}
 	/* remote ID known: update only when the synced attributes changed */
 	{
 		struct sync_state a = st(1, 1, 0, 1, 1, 1), b = st(1, 1, 0, 1, 1, 0);
@@ -55,6 +66,66 @@ decide_everything_else(void **state)
 	assert_int_equal(sync_decide(&suspended_member), SYNC_NOTHING);
 	assert_int_equal(sync_decide(&staged_member), SYNC_NOTHING);
 	assert_int_equal(sync_decide(&outsider), SYNC_NOTHING);
+}
+
+/*
+ * GROUPSYNC_DEPROVISION: one row a case, the same states decided in each
+ * mode (delete, disable, none).
+ */
+static void
+decide_deprovision_modes(void **state)
+{
+	static const struct {
+		const char *what;
+		int exists, active, deprov, member, has_remote, changed, suspended, disabled;
+		enum sync_action delete_mode, disable_mode, none_mode;
+	} rows[] = {
+		{"removed from the group", 1, 1, 0, 0, 1, 0, 0, 0,
+		    SYNC_DELETE, SYNC_DISABLE, SYNC_FORGET},
+		{"deactivated", 1, 0, 1, 1, 1, 0, 0, 0, SYNC_DELETE, SYNC_DISABLE, SYNC_FORGET},
+		{"deleted in Okta", 0, 0, 0, 0, 1, 0, 0, 0, SYNC_DELETE, SYNC_DISABLE, SYNC_FORGET},
+		{"suspended member", 1, 0, 0, 1, 1, 0, 1, 0,
+		    SYNC_NOTHING, SYNC_DISABLE, SYNC_NOTHING},
+		{"suspended, already disabled", 1, 0, 0, 1, 1, 0, 1, 1,
+		    SYNC_NOTHING, SYNC_NOTHING, SYNC_NOTHING},
+		{"removed, already disabled", 1, 1, 0, 0, 1, 0, 0, 1,
+		    SYNC_DELETE, SYNC_NOTHING, SYNC_FORGET},
+		/* back in the group or unsuspended: re-enabled, same record */
+		{"back, disabled record", 1, 1, 0, 1, 1, 0, 0, 1,
+		    SYNC_UPDATE, SYNC_UPDATE, SYNC_UPDATE},
+		{"back, forgotten record", 1, 1, 0, 1, 0, 0, 0, 0,
+		    SYNC_CREATE, SYNC_CREATE, SYNC_CREATE},
+		{"removed, never synced", 1, 1, 0, 0, 0, 0, 0, 0,
+		    SYNC_NOTHING, SYNC_NOTHING, SYNC_NOTHING},
+		{"suspended, never synced", 1, 0, 0, 1, 0, 0, 1, 0,
+		    SYNC_NOTHING, SYNC_NOTHING, SYNC_NOTHING},
+		{"member, unchanged", 1, 1, 0, 1, 1, 0, 0, 0,
+		    SYNC_NOTHING, SYNC_NOTHING, SYNC_NOTHING},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct sync_state s = st(rows[i].exists, rows[i].active, rows[i].deprov,
+		    rows[i].member, rows[i].has_remote, rows[i].changed);
+		enum sync_action want[3] = {rows[i].delete_mode, rows[i].disable_mode,
+		    rows[i].none_mode};
+		int m;
+
+		s.suspended = rows[i].suspended;
+		s.disabled = rows[i].disabled;
+		for (m = 0; m < 3; m++) {
+			s.mode = (enum sync_deprovision)m;
+			if (sync_decide(&s) != want[m])
+				fail_msg("%s, mode %d: %s, want %s", rows[i].what, m,
+				    sync_action_name(sync_decide(&s)), sync_action_name(want[m]));
+		}
+	}
+	assert_int_equal(sync_deprovision_mode("delete"), SYNC_DEPROVISION_DELETE);
+	assert_int_equal(sync_deprovision_mode("disable"), SYNC_DEPROVISION_DISABLE);
+	assert_int_equal(sync_deprovision_mode("none"), SYNC_DEPROVISION_NONE);
+	assert_string_equal(sync_action_name(SYNC_DISABLE), "disable");
+	assert_string_equal(sync_action_name(SYNC_FORGET), "forget");
 }
 
 static void
@@ -164,6 +235,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(decide_member_active),
 	cmocka_unit_test(decide_leavers),
 	cmocka_unit_test(decide_everything_else),
+	cmocka_unit_test(decide_deprovision_modes),
 	cmocka_unit_test(status_active),
 	cmocka_unit_test(precheck_unknown_user),
 	cmocka_unit_test(precheck_changed_attributes),

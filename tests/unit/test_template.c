@@ -113,7 +113,7 @@ static int
 render(const struct template *t, json_object *user, const char *rid,
     struct template_request *r)
 {
-	struct template_vars v = {user, rid, &cfg};
+	struct template_vars v = {user, rid, &cfg, NULL};
 
 	return template_render(t, &v, r, err, sizeof(err));
 }
@@ -174,7 +174,10 @@ load_hooks_rest(void **state)
 		if (json_object_object_get_ex(b, key, &v))
 			assert_string_equal(json_object_get_string(v), json_object_get_string(val));
 	}
-	assert_int_equal(json_object_object_length(b), 10);
+	/* the nine profile attributes, oktaId, and active (re-enables a
+	 * record GROUPSYNC_DEPROVISION=disable disabled) */
+	assert_int_equal(json_object_object_length(b), 11);
+	assert_true(json_object_object_get_ex(b, "active", &v) && json_object_get_boolean(v));
 	assert_string_equal(member_str(b, "login"), "jane.doe@example.com");
 	assert_string_equal(member_str(b, "countryCode"), "US");
 	assert_string_equal(member_str(b, "oktaId"), JANE);
@@ -188,7 +191,7 @@ load_hooks_rest(void **state)
 	assert_string_equal(r.method, "PUT");
 	assert_string_equal(r.url, BASE "/users/42");
 	b = body_of(&r);
-	assert_int_equal(json_object_object_length(b), 10);
+	assert_int_equal(json_object_object_length(b), 11);
 	json_object_put(b);
 	template_request_free(&r);
 
@@ -727,7 +730,66 @@ status_and_id_accessors(void **state)
 	template_free(t);
 }
 
+/* Group push placeholders: {{group.id}}, {{group.name}} (a whole body
+ * value keeps its text, JSON-escaped; in a URL percent-encoded),
+ * {{group.remote_id}}; without a group they have no value. */
+static void
+group_placeholders(void **state)
+{
+	struct template *t = load_named("g.json", "{\"method\":\"PATCH\",\"url\":"
+	    "\"https://api.example.com/Groups/{{group.remote_id}}?x={{group.id}}\",\"body\":"
+	    "{\"displayName\":\"{{group.name}}\",\"m\":\"{{remote.id}}\"}}");
+	const struct template_group g = {"00g/1", "Sales \"EMEA\"", "g 7", NULL};
+	struct template_vars v = {NULL, "u-1", &cfg, &g};
+	struct template_request r;
+
+	(void)state;
+	assert_non_null(t);
+	if (template_render(t, &v, &r, err, sizeof(err)) < 0)
+		fail_msg("render failed: %s", err);
+	assert_string_equal(r.url, "https://api.example.com/Groups/g%207?x=00g%2F1");
+	assert_string_equal(r.body, "{\"displayName\":\"Sales \\\"EMEA\\\"\",\"m\":\"u-1\"}");
+	template_request_free(&r);
+	v.group = NULL;
+	assert_int_equal(template_render(t, &v, &r, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "{{group.remote_id}} has no value"));
+	assert_false(template_reads_members(t));
+	template_free(t);
+}
+
+/* {{group.members}}: the whole member list as a JSON array, for APIs that
+ * replace it; only as a whole body value (text cannot hold an array). */
+static void
+group_members_placeholder(void **state)
+{
+	struct template *t = load_named("m.json", "{\"method\":\"PATCH\",\"url\":"
+	    "\"https://api.example.com/groups/{{group.remote_id}}\",\"body\":"
+	    "{\"members\":\"{{group.members}}\"}}");
+	struct template *text = load_named("n.json", "{\"method\":\"PATCH\",\"url\":"
+	    "\"https://api.example.com/groups/1\",\"body\":{\"m\":\"x {{group.members}}\"}}");
+	struct template_group g = {"00g1", "G", "7", NULL};
+	struct template_vars v = {NULL, NULL, &cfg, &g};
+	struct template_request r;
+
+	(void)state;
+	assert_non_null(t);
+	assert_non_null(text);
+	assert_true(template_reads_members(t));
+	assert_int_equal(template_render(t, &v, &r, err, sizeof(err)), -1); /* not built */
+	g.members = json_tokener_parse("[\"1\", \"a/b\"]");
+	if (template_render(t, &v, &r, err, sizeof(err)) < 0)
+		fail_msg("render failed: %s", err);
+	assert_string_equal(r.body, "{\"members\":[\"1\",\"a/b\"]}");
+	template_request_free(&r);
+	assert_int_equal(template_render(text, &v, &r, err, sizeof(err)), -1);
+	json_object_put(g.members);
+	template_free(t);
+	template_free(text);
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(group_placeholders, setup, teardown),
+	cmocka_unit_test_setup_teardown(group_members_placeholder, setup, teardown),
 	cmocka_unit_test_setup_teardown(load_hooks_rest, setup, teardown),
 	cmocka_unit_test_setup_teardown(load_bad_json, setup, teardown),
 	cmocka_unit_test_setup_teardown(load_missing_url, setup, teardown),

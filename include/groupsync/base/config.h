@@ -54,6 +54,8 @@ struct config {
 	char *remote_client_id;
 	char *remote_client_secret;
 	char *remote_scope;
+	char *deprovision; /* "delete", "disable" or "none" */
+	int push_groups;   /* 1: mirror the configured groups remotely */
 	int workers;
 	int max_attempts;
 	int deprovision_threshold; /* deprovisions per hour before holding, 0 off */

@@ -12,6 +12,7 @@
 #define GROUPSYNC_LOG_H
 
 #include <stdio.h>
+#include <stddef.h>
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_format { LOG_FORMAT_JSON = 0, LOG_FORMAT_TEXT };
@@ -28,6 +29,10 @@ void log_add_secret(const char *secret);
 /* Writes s to f with every registered secret replaced by "[redacted]",
  * as log lines have them (for commands that print requests). */
 void log_fput_redacted(FILE *f, const char *s);
+/* Replaces every registered secret in s (a NUL-terminated string in a
+ * buffer of size bytes, at most 1 KiB of it kept) by the redaction mark:
+ * for text that is stored, not logged, such as a job's error. */
+void log_redact(char *s, size_t size);
 
 /* 1 when a line at this level would be written. */
 int log_enabled(enum log_level level);

@@ -54,6 +54,17 @@ int okta_get_user(struct okta *o, struct http_client *hc, const char *user_id,
 int okta_user_in_groups(struct okta *o, struct http_client *hc, const char *user_id,
     int *member, struct okta_result *res);
 
+/* Which configured groups the user is in, with their names (group push). */
+struct okta_membership {
+	int member;                    /* in any configured group */
+	unsigned char in[CONFIG_GROUPS_MAX]; /* per configured group, in config order */
+	char name[CONFIG_GROUPS_MAX][256];   /* profile.name of those in, "" others */
+};
+
+/* As okta_user_in_groups, every page read, into m. 0 / -1 as above. */
+int okta_user_groups(struct okta *o, struct http_client *hc, const char *user_id,
+    struct okta_membership *m, struct okta_result *res);
+
 /*
  * Partial profile update: POST /api/v1/users/{id} with
  * {"profile":{"<attr>": value}}; value NULL sends JSON null (clears it).

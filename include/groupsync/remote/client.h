@@ -1,7 +1,8 @@
 /*
  * remote: the remote system's client, driven by the request templates in
- * GROUPSYNC_HOOKS_DIR (find.json optional; create, update, delete
- * required) and by the remote auth settings (none, basic, bearer, custom
+ * GROUPSYNC_HOOKS_DIR (create, update, delete required; find.json and
+ * find_fallback.json optional, tried in that order; disable.json required
+ * when GROUPSYNC_DEPROVISION=disable) and by the remote auth settings (none, basic, bearer, custom
  * header, or OAuth 2.0 client credentials with a cached token; the
  * client authenticates to the token endpoint with client_secret_basic:
  * HTTP Basic with the form-encoded ID and secret).
@@ -19,6 +20,7 @@
 
 #include "groupsync/base/config.h"
 #include "groupsync/base/http.h"
+#include "groupsync/remote/template.h"
 
 #define REMOTE_ID_MAX 255
 
@@ -47,6 +49,9 @@ struct remote_result {
 	long status;
 	/* find: a record matched; update, delete: 1 done, 0 already gone */
 	int found;
+	/* create: the create met a 409 and the finds linked the existing
+	 * record (remote_id): it may differ from Okta, update it */
+	int linked;
 	char remote_id[REMOTE_ID_MAX + 1]; /* find, create: the ID */
 	int64_t retry_at_ms;            /* from Retry-After, 0 otherwise */
 	char error[256];
@@ -68,10 +73,11 @@ int remote_render(struct remote *r, const char *file, json_object *user,
 /* 1 when the set has a find template. */
 int remote_has_find(const struct remote *r);
 
-/* find: 0 with found 0/1, -1 on failure (res->cls says retry or not). */
+/* find (find.json, then find_fallback.json): 0 with found 0/1, -1 on failure (res->cls says retry or not). */
 int remote_find(struct remote *r, struct http_client *hc, json_object *user,
     struct remote_result *res);
-/* create: 0 with remote_id filled, -1 on failure. */
+/* create: 0 with remote_id filled, -1 on failure. A 409 with a find
+ * template runs the finds: 0 with linked 1 when they find the record. */
 int remote_create(struct remote *r, struct http_client *hc, json_object *user,
     struct remote_result *res);
 /* update: 0 with found 1 on success, or 0 with found 0 when the remote
@@ -83,6 +89,35 @@ int remote_update(struct remote *r, struct http_client *hc, json_object *user,
  * (already gone), -1 on failure. */
 int remote_delete(struct remote *r, struct http_client *hc, json_object *user,
     const char *remote_id, struct remote_result *res);
+
+/* 1 when the set has a disable template. */
+int remote_has_disable(const struct remote *r);
+/* disable: like delete (found 0 on 404 or 410), with disable.json. */
+int remote_disable(struct remote *r, struct http_client *hc, json_object *user,
+    const char *remote_id, struct remote_result *res);
+
+/*
+ * Group push (GROUPSYNC_PUSH_GROUPS=1: the group_*.json templates are
+ * required then). g names the group: its Okta ID and name, and (rename,
+ * member) its remote ID. group_find: 0 with found 0/1; group_create: 0
+ * with remote_id (a 409 runs group_find: linked 1); rename and member:
+ * 0 with found 1, or found 0 on 404 or 410 (the group, or for a removal
+ * the membership, is gone). -1 on failure, as for users.
+ */
+int remote_push_groups(const struct remote *r);
+/* 1 when group_add_member or group_remove_member reads {{group.members}}
+ * (the whole member list, for APIs that cannot add or remove one): the
+ * caller then fills g->members with the list after the change. */
+int remote_group_reads_members(const struct remote *r);
+int remote_group_find(struct remote *r, struct http_client *hc, const struct template_group *g,
+    struct remote_result *res);
+int remote_group_create(struct remote *r, struct http_client *hc,
+    const struct template_group *g, struct remote_result *res);
+int remote_group_rename(struct remote *r, struct http_client *hc,
+    const struct template_group *g, struct remote_result *res);
+int remote_group_member(struct remote *r, struct http_client *hc,
+    const struct template_group *g, const char *member_remote_id, int add,
+    struct remote_result *res);
 
 /*
  * A fingerprint (hex SHA-256, 64 chars + NUL) of the update request that

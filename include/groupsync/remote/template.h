@@ -12,7 +12,10 @@
  *   }
  *
  * Placeholders: {{user.id}}, {{user.status}}, {{user.profile.NAME}},
- * {{remote.id}}, {{env.REMOTE_NAME}}. Every "{{" must open one of these
+ * {{remote.id}}, {{env.REMOTE_NAME}}, and for group push {{group.id}},
+ * {{group.name}}, {{group.remote_id}} (strings, like {{remote.id}}) and
+ * {{group.members}} (a JSON array of the members' remote IDs, for APIs
+ * that replace a group's whole member list). Every "{{" must open one of these
  * (no escape), checked at load time.
  *
  * - URL: {{env.*}} values go in unencoded (they are the operator's, e.g.
@@ -62,11 +65,20 @@ struct template;
 struct template *template_load(const char *path, char *err, size_t errlen);
 void template_free(struct template *t);
 
+/* A group's values ({{group.*}}), borrowed; NULL or "" when unknown. */
+struct template_group {
+	const char *id;        /* the Okta group ID */
+	const char *name;      /* its name in Okta */
+	const char *remote_id; /* the remote group's ID */
+	json_object *members;  /* array of member remote IDs; NULL: not built */
+};
+
 /* The values placeholders read. user is borrowed (an Okta user object). */
 struct template_vars {
 	json_object *user;
 	const char *remote_id;    /* NULL when unknown */
 	const struct config *cfg; /* {{env.REMOTE_*}} via config_remote_value */
+	const struct template_group *group; /* NULL: not a group request */
 };
 
 /* A rendered request: strings owned, free with template_request_free. */
@@ -89,6 +101,8 @@ void template_request_to_http(const struct template_request *r, struct http_requ
 int template_is_success(const struct template *t, long status);
 /* 1 when status means "not found" (find templates). */
 int template_is_not_found(const struct template *t, long status);
+/* 1 when the template reads {{group.members}}. */
+int template_reads_members(const struct template *t);
 /* The JSON Pointer to the remote ID, or NULL. */
 const char *template_id_pointer(const struct template *t);
 

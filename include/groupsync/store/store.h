@@ -266,6 +266,21 @@ int store_remote_delete(struct store *s, const char *user_id);
 int store_remote_each(struct store *s, int (*fn)(const char *user_id, void *arg), void *arg,
     char *err, size_t errlen);
 
+/* Group push: the remote group of an Okta group and the name last sent
+ * to it (1 found, 0 not, -1 error), and whether groupsync made a user a
+ * member of it (1, 0, -1). Puts return 0 or -1. */
+int store_group_get(struct store *s, const char *group_id, char *remote_id, size_t rlen,
+    char *name, size_t nlen);
+int store_group_put(struct store *s, const char *group_id, const char *remote_id,
+    const char *name);
+int store_member_get(struct store *s, const char *group_id, const char *user_id);
+int store_member_put(struct store *s, const char *group_id, const char *user_id, int member);
+/* Calls fn(user_id, arg) for each member groupsync made of group_id, in
+ * user ID order; fn must not call the store. fn's first non-zero answer,
+ * 0, or -1 (read failed). */
+int store_member_each(struct store *s, const char *group_id,
+    int (*fn)(const char *user_id, void *arg), void *arg);
+
 /*
  * Operator commands: list, show, retry and drop jobs from another process
  * than the server's (STORE_OPEN_ADMIN). Each call is one short

@@ -2,7 +2,9 @@
  * converge: one user's sync, the steps between a lease and its outcome:
  * what groupsync remembers of the user, Okta's user and group
  * membership, the decision (sync/decide.c), then the remote create,
- * update or delete, the remote ID recorded and written back to Okta.
+ * update, delete, disable or forget (GROUPSYNC_DEPROVISION), the remote
+ * ID recorded and written back to Okta, and with GROUPSYNC_PUSH_GROUPS
+ * the user's remote group memberships.
  *
  * It neither leases nor settles: the worker pool (sync/worker.c) leases a
  * user's jobs, runs converge_run and records how it ended.
@@ -50,6 +52,8 @@ struct converge {
 	enum http_class cls;
 	int64_t retry_at_ms;            /* 0, or Retry-After / a rate-limit reset */
 	char error[300];
+	/* group push: the user's configured groups, as Okta answered */
+	struct okta_membership groups;
 };
 
 /* Reads what groupsync remembers of the lease's user into x->known,

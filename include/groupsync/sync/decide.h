@@ -1,8 +1,9 @@
 /*
  * decide: the decision of one sync, with no I/O. From what the leased
  * events say and what groupsync remembers of a user, whether Okta must be
- * read at all; from the user's state in Okta and the remote record
- * groupsync knows, whether to create, update, delete or do nothing.
+ * read at all; from the user's state in Okta, the remote record
+ * groupsync knows and GROUPSYNC_DEPROVISION, whether to create, update,
+ * delete, disable, forget or do nothing.
  *
  * Sync is level-triggered: events only say which user to look at. The
  * steps of a sync (sync/converge.c) read Okta and call the remote
@@ -23,7 +24,27 @@
 /* Event type of the job that records an operator's `groupsync sync`. */
 #define SYNC_ONDEMAND_EVENT "groupsync.sync"
 
-enum sync_action { SYNC_NOTHING = 0, SYNC_CREATE, SYNC_UPDATE, SYNC_DELETE };
+/* DISABLE: the record stays, disabled (disable.json); FORGET: the record
+ * stays as it is, groupsync only clears its own state (the remote ID it
+ * recorded and customId). */
+enum sync_action {
+	SYNC_NOTHING = 0, SYNC_CREATE, SYNC_UPDATE, SYNC_DELETE, SYNC_DISABLE, SYNC_FORGET
+};
+
+/* GROUPSYNC_DEPROVISION: what leaving every synced group does remotely. */
+enum sync_deprovision {
+	SYNC_DEPROVISION_DELETE = 0, SYNC_DEPROVISION_DISABLE, SYNC_DEPROVISION_NONE
+};
+
+/* The mode of a GROUPSYNC_DEPROVISION value (config validates it). */
+enum sync_deprovision sync_deprovision_mode(const char *value);
+
+/*
+ * The "hash" groupsync records for a disabled record, in place of the
+ * update fingerprint: any real fingerprint differs from it, so a user
+ * who comes back is updated (re-enabled) in the same record.
+ */
+#define SYNC_DISABLED_MARK "disabled"
 
 /* What groupsync remembers of a user (store_remote_get). */
 enum sync_known {
@@ -54,6 +75,9 @@ struct sync_state {
 	int member;     /* in one of the configured groups */
 	int has_remote; /* a remote ID is recorded */
 	int changed;    /* the update would differ from the last synced one */
+	int suspended;  /* status SUSPENDED */
+	int disabled;   /* the recorded remote record was disabled by groupsync */
+	enum sync_deprovision mode;
 };
 
 enum sync_action sync_decide(const struct sync_state *s);
