@@ -36,7 +36,7 @@
 
 #include "backend.h"
 
-#define PG_SCHEMA_VERSION 1
+#define PG_SCHEMA_VERSION 2
 #define PG_POOL_MAX 4           /* connections: intake's committer, workers, probes */
 #define PG_CONNECT_TIMEOUT "5"  /* seconds, unless the URI says otherwise */
 #define PG_LABEL_MAX 256
@@ -197,6 +197,13 @@ int pg_remote_get(void *be, const char *user_id, char *remote_id, size_t rlen, c
     size_t hlen);
 int pg_remote_put(void *be, const char *user_id, const char *remote_id, const char *hash);
 int pg_remote_delete(void *be, const char *user_id);
+int pg_group_get(void *be, const char *group_id, char *remote_id, size_t rlen, char *name,
+    size_t nlen);
+int pg_group_put(void *be, const char *group_id, const char *remote_id, const char *name);
+int pg_member_get(void *be, const char *group_id, const char *user_id);
+int pg_member_put(void *be, const char *group_id, const char *user_id, int member);
+int pg_member_each(void *be, const char *group_id, int (*fn)(const char *user_id, void *arg),
+    void *arg);
 int pg_remote_each(void *be, int (*fn)(const char *user_id, void *arg), void *arg, char *err,
     size_t errlen);
 

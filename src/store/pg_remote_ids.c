@@ -1,7 +1,8 @@
 /*
  * The PostgreSQL backend's user -> remote ID map: the remote IDs
  * groupsync has written and the fingerprint of what was last sent, shared
- * by every replica.
+ * by every replica; and group push's maps: each Okta group's remote group
+ * (and the name last sent), and the memberships groupsync made.
  */
 #include "pg.h"
 
@@ -73,6 +74,84 @@ pg_remote_each(void *be, int (*fn)(const char *user_id, void *arg), void *arg, c
 {
 	PGresult *r = pg_query(be, "SELECT user_id FROM remote_ids WHERE remote_id <> ''", 0,
 	    NULL, err, errlen, "cannot read the remote IDs");
+	int i, ret = 0;
+
+	if (r == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(r) && ret == 0; i++)
+		ret = fn(PQgetvalue(r, i, 0), arg);
+	PQclear(r);
+	return ret;
+}
+
+int
+pg_group_get(void *be, const char *group_id, char *remote_id, size_t rlen, char *name,
+    size_t nlen)
+{
+	char err[STORE_ERROR_MAX + 1];
+	const char *params[] = {group_id};
+	PGresult *r = pg_query(be, "SELECT remote_id, name FROM group_remote_ids"
+	    " WHERE group_id = $1", 1, params, err, sizeof(err), "read a group's remote ID");
+	int ret = -1;
+
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) == 0)
+		ret = 0;
+	else if (pg_copy(remote_id, rlen, r, 0, 0) == 0 && pg_copy(name, nlen, r, 0, 1) == 0)
+		ret = 1;
+	PQclear(r);
+	return ret;
+}
+
+int
+pg_group_put(void *be, const char *group_id, const char *remote_id, const char *name)
+{
+	char now[24];
+	const char *params[] = {group_id, remote_id, name, pg_i64(now, util_now_ms())};
+
+	return pg_remote_write(be, "INSERT INTO group_remote_ids(group_id, remote_id, name,"
+	    " updated) VALUES($1, $2, $3, $4::bigint) ON CONFLICT (group_id) DO UPDATE"
+	    " SET remote_id = excluded.remote_id, name = excluded.name,"
+	    " updated = excluded.updated", 4, params, "record a group's remote ID");
+}
+
+int
+pg_member_get(void *be, const char *group_id, const char *user_id)
+{
+	char err[STORE_ERROR_MAX + 1];
+	const char *params[] = {group_id, user_id};
+	PGresult *r = pg_query(be, "SELECT 1 FROM group_members WHERE group_id = $1"
+	    " AND user_id = $2", 2, params, err, sizeof(err), "read a group membership");
+	int ret;
+
+	if (r == NULL)
+		return -1;
+	ret = PQntuples(r) > 0;
+	PQclear(r);
+	return ret;
+}
+
+int
+pg_member_put(void *be, const char *group_id, const char *user_id, int member)
+{
+	const char *params[] = {group_id, user_id};
+
+	return pg_remote_write(be, member ?
+	    "INSERT INTO group_members(group_id, user_id) VALUES($1, $2) ON CONFLICT DO NOTHING" :
+	    "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2", 2, params,
+	    "record a group membership");
+}
+
+/* From one read, as pg_remote_each: no connection is held while fn runs. */
+int
+pg_member_each(void *be, const char *group_id, int (*fn)(const char *user_id, void *arg),
+    void *arg)
+{
+	char err[STORE_ERROR_MAX + 1];
+	const char *params[] = {group_id};
+	PGresult *r = pg_query(be, "SELECT user_id FROM group_members WHERE group_id = $1"
+	    " ORDER BY user_id", 1, params, err, sizeof(err), "read a group's members");
 	int i, ret = 0;
 
 	if (r == NULL)

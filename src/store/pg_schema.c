@@ -58,9 +58,19 @@ static const char pg_schema_v1[] =
 	/* one row that store_writable() rewrites to prove a commit works */
 	"CREATE TABLE health(id integer PRIMARY KEY CHECK (id = 1), checked bigint NOT NULL);";
 
+/* Version 2: group push, the remote group of each Okta group and the
+ * users groupsync made members of it (as SQLite's group_remote_ids and
+ * group_members). */
+static const char pg_schema_v2[] =
+	"CREATE TABLE group_remote_ids(group_id text COLLATE \"C\" PRIMARY KEY,"
+	" remote_id text NOT NULL, name text NOT NULL, updated bigint NOT NULL);"
+	"CREATE TABLE group_members(group_id text COLLATE \"C\" NOT NULL,"
+	" user_id text COLLATE \"C\" NOT NULL, PRIMARY KEY (group_id, user_id));";
+
 /* Migrations: pg_migrations[v] takes the schema from version v to v + 1. */
 static const char *const pg_migrations[PG_SCHEMA_VERSION] = {
 	pg_schema_v1,
+	pg_schema_v2,
 };
 
 int
