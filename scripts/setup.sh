@@ -147,9 +147,15 @@ if ! civetweb_ok; then
   civetweb_ok || civetweb_fail "$CIVETWEB_DIR/.groupsync-pin does not match after the fetch"
 fi
 
-# Test stand-ins from npm, versions pinned in tests/package.json.
-if [ ! -x tests/node_modules/.bin/json-server ]; then
-  echo "setup: npm install (tests/)" >&2
-  (cd tests && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+# Test stand-ins from npm, versions pinned in tests/package-lock.json. A
+# stamp of the lock file's hash makes a new or changed pin install here
+# too, not only in a fresh clone.
+lock_sum=$(sha256sum tests/package-lock.json | cut -d' ' -f1)
+if [ -L tests/node_modules ]; then
+  echo "setup: tests/node_modules is a link to another install: leaving it alone" >&2
+elif [ "$(cat tests/node_modules/.groupsync-lock 2>/dev/null)" != "$lock_sum" ]; then
+  echo "setup: npm ci (tests/)" >&2
+  (cd tests && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$lock_sum" > tests/node_modules/.groupsync-lock
 fi
 echo "setup: ok" >&2
