@@ -599,7 +599,7 @@ store_setting(void **state)
 	dump_text(&c, text, sizeof(text));
 	config_free(&c);
 	assert_null(strstr(text, "pg-pass-4321"));
-	assert_non_null(strstr(text, "GROUPSYNC_STORE=<redacted> (env)"));
+	assert_non_null(strstr(text, "GROUPSYNC_STORE=<redacted> (file)"));
 
 	unsetenv("GROUPSYNC_STORE_FILE");
 	setenv("GROUPSYNC_STORE", "mysql://gs:my-pass-4321@db.example/groupsync", 1);
