@@ -110,6 +110,12 @@ class Nginx:
         finally:
             conn.close()
 
+    def passed_on(self):
+        """Requests nginx passed on to the next replica after one failed
+        (refused, reset, timed out), from its error log."""
+        return len(re.findall(r"\[error\][^\n]*while (connecting to|reading response header "
+                              r"from|sending request to) upstream", self.error_log()))
+
     def error_log(self):
         try:
             with open(os.path.join(self.tmp, "error.log"), encoding="utf-8",
@@ -221,11 +227,11 @@ class NginxReplicas(rep.ReplicaSet):
                              self.nginx.error_log()[-3000:])
         settled, synced = self.check_all_synced(members, done_at)
         return ("replicas %d behind nginx, deliveries %d, answered 200 %d, answers not 2xx "
-                "%d (%s), resent by 'Okta' %d, users synced %d of %d, duplicates 0, lost 0, "
-                "all done %.1f s after the event (lease %d ms)"
+                "%d (%s), resent by 'Okta' %d, passed on by nginx %d, users synced %d of %d, "
+                "duplicates 0, lost 0, all done %.1f s after the event (lease %d ms)"
                 % (len(self.replicas), self.sent, self.acked, len(self.not_2xx()),
-                   sorted(set(str(a[0]) for a in self.not_2xx())), self.resent, synced,
-                   len(members), settled, rep.LEASE_MS))
+                   sorted(set(str(a[0]) for a in self.not_2xx())), self.resent,
+                   self.nginx.passed_on(), synced, len(members), settled, rep.LEASE_MS))
 
     def test_kill9_one_of_three(self):
         """One replica dies holding leases and stays dead: nginx sends its
