@@ -8,25 +8,34 @@
 
 #include "groupsync/base/util.h"
 
-int
-pg_remote_get(void *be, const char *user_id, char *remote_id, size_t rlen, char *hash,
-    size_t hlen)
+/* Reads the two text columns of the row sql finds for key into a and b:
+ * 1 found, 0 none, -1 error (a value that does not fit is an error, not a
+ * cut ID). */
+static int
+pg_get_pair(void *be, const char *sql, const char *key, char *a, size_t alen, char *b,
+    size_t blen, const char *what)
 {
 	char err[STORE_ERROR_MAX + 1];
-	const char *params[] = {user_id};
-	PGresult *r = pg_query(be, "SELECT remote_id, hash FROM remote_ids WHERE user_id = $1",
-	    1, params, err, sizeof(err), "read a remote ID");
+	const char *params[] = {key};
+	PGresult *r = pg_query(be, sql, 1, params, err, sizeof(err), what);
 	int ret = -1;
 
 	if (r == NULL)
 		return -1;
 	if (PQntuples(r) == 0)
 		ret = 0;
-	/* a value that does not fit is an error, not a wrong ID */
-	else if (pg_copy(remote_id, rlen, r, 0, 0) == 0 && pg_copy(hash, hlen, r, 0, 1) == 0)
+	else if (pg_copy(a, alen, r, 0, 0) == 0 && pg_copy(b, blen, r, 0, 1) == 0)
 		ret = 1;
 	PQclear(r);
 	return ret;
+}
+
+int
+pg_remote_get(void *be, const char *user_id, char *remote_id, size_t rlen, char *hash,
+    size_t hlen)
+{
+	return pg_get_pair(be, "SELECT remote_id, hash FROM remote_ids WHERE user_id = $1",
+	    user_id, remote_id, rlen, hash, hlen, "read a remote ID");
 }
 
 /* A write of the map: 0 or -1, and the store's write health. */
@@ -88,20 +97,8 @@ int
 pg_group_get(void *be, const char *group_id, char *remote_id, size_t rlen, char *name,
     size_t nlen)
 {
-	char err[STORE_ERROR_MAX + 1];
-	const char *params[] = {group_id};
-	PGresult *r = pg_query(be, "SELECT remote_id, name FROM group_remote_ids"
-	    " WHERE group_id = $1", 1, params, err, sizeof(err), "read a group's remote ID");
-	int ret = -1;
-
-	if (r == NULL)
-		return -1;
-	if (PQntuples(r) == 0)
-		ret = 0;
-	else if (pg_copy(remote_id, rlen, r, 0, 0) == 0 && pg_copy(name, nlen, r, 0, 1) == 0)
-		ret = 1;
-	PQclear(r);
-	return ret;
+	return pg_get_pair(be, "SELECT remote_id, name FROM group_remote_ids WHERE group_id = $1",
+	    group_id, remote_id, rlen, name, nlen, "read a group's remote ID");
 }
 
 int
