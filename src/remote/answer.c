@@ -83,6 +83,35 @@ remote_status_error(struct remote_result *res, const char *what,
 	return -1;
 }
 
+/* See answer.h. */
+int
+remote_pick_pointer(json_object *root, const char *id, const char *prefer, const char *equals,
+    char *out, size_t outlen)
+{
+	long n = template_id_list_len(id);
+	json_object *list = NULL, *v;
+	char head[260];
+	size_t i, len;
+
+	if (util_format(out, outlen, "%s", id) < 0)
+		return -1;
+	if (prefer == NULL || equals == NULL || n < 0 || (size_t)n >= sizeof(head))
+		return 0;
+	memcpy(head, id, (size_t)n);
+	head[n] = '\0';
+	if (json_pointer_get(root, head, &list) < 0 || !json_object_is_type(list, json_type_array))
+		return 0;
+	len = json_object_array_length(list);
+	for (i = 0; i < len; i++) {
+		if (json_pointer_get(json_object_array_get_idx(list, i), prefer, &v) == 0 &&
+		    json_object_is_type(v, json_type_string) &&
+		    strcmp(json_object_get_string(v), equals) == 0)
+			return util_format(out, outlen, "%s/%zu%s", head, i, id + n + 2) < 0 ? -1 :
+			    (int)i;
+	}
+	return 0;
+}
+
 /*
  * Reads the remote ID at the template's pointer: a string, or an integer
  * written in decimal. Returns 1 with id filled, 0 when nothing is there
@@ -96,9 +125,10 @@ remote_status_error(struct remote_result *res, const char *what,
  */
 int
 remote_read_id(const struct template *t, const char *what, const struct http_response *resp,
-    char *id, struct remote_result *res)
+    const char *prefer, char *id, struct remote_result *res)
 {
 	const char *ptr = template_id_pointer(t), *s = NULL;
+	char picked[300];
 	enum json_tokener_error jerr;
 	json_object *root, *v = NULL;
 	int rc = -1;
@@ -110,6 +140,9 @@ remote_read_id(const struct template *t, const char *what, const struct http_res
 		res->cls = HTTP_CLASS_RETRY;
 		return -1;
 	}
+	if (remote_pick_pointer(root, ptr, template_prefer_pointer(t), prefer, picked,
+	    sizeof(picked)) >= 0)
+		ptr = picked;
 	if (json_pointer_get(root, ptr, &v) < 0 || v == NULL ||
 	    (json_object_is_type(v, json_type_array) && json_object_array_length(v) == 0))
 		rc = 0;

@@ -380,20 +380,27 @@ remote_find_one(struct remote *r, const struct remote_set *set, struct http_clie
     struct remote_result *res)
 {
 	const struct template *t = set->t[op];
+	struct template_vars v = {user, NULL, r->cfg, g};
 	struct http_response resp;
+	char *prefer;
 	int rc, got;
 
+	if (template_render_prefer(t, &v, &prefer, res->error, sizeof(res->error)) < 0) {
+		res->cls = HTTP_CLASS_PERMANENT;
+		return -1;
+	}
 	rc = remote_call(r, set, hc, op, user, NULL, g, &resp, res);
 	if (rc == 0 && !template_is_not_found(t, resp.status)) {
 		if (!template_is_success(t, resp.status))
 			rc = remote_status_error(res, remote_files[op], &resp);
-		else if ((got = remote_read_id(t, remote_files[op], &resp, res->remote_id,
-		    res)) < 0)
+		else if ((got = remote_read_id(t, remote_files[op], &resp, prefer,
+		    res->remote_id, res)) < 0)
 			rc = -1;
 		else
 			res->found = got;
 	}
 	http_response_free(&resp);
+	free(prefer);
 	return rc;
 }
 
@@ -475,7 +482,7 @@ remote_create_op(struct remote *r, const struct remote_set *set, struct http_cli
 	} else if (rc == 0 && !template_is_success(t, resp.status)) {
 		rc = remote_status_error(res, remote_files[op], &resp);
 	} else if (rc == 0) {
-		got = remote_read_id(t, remote_files[op], &resp, res->remote_id, res);
+		got = remote_read_id(t, remote_files[op], &resp, NULL, res->remote_id, res);
 		/* The record may exist: only a find before the next create
 		 * keeps a retry from making a second one. */
 		if (got < 0 && set->t[find] == NULL)

@@ -73,6 +73,7 @@ struct tpl_ph {
 	enum tpl_kind kind;
 	char text[160];    /* canonical, e.g. "user.profile.city" */
 	const char *name;  /* into text: the attribute or variable name */
+	int scimfilter;    /* "|scimfilter": a SCIM filter string, escaped */
 };
 
 /*
@@ -94,6 +95,8 @@ struct template {
 	size_t nnot_found;
 	char *id;          /* JSON Pointer, NULL when absent */
 	int reads_members; /* reads {{group.members}} */
+	char *prefer_ptr;  /* "prefer": pointer in each listed record, or NULL */
+	char *prefer_eq;   /* "prefer": the value it must equal (placeholders) */
 	char attrs[TEMPLATE_MAX_ATTRS][TEMPLATE_NAME_MAX];
 	size_t nattrs;
 };
@@ -155,6 +158,19 @@ template_classify(struct tpl_ph *ph)
 	return 0;
 }
 
+/* The length of the list part of an id pointer ("/Resources" of
+ * "/Resources/0/id"): up to its first "/0" segment; -1 when it has none. */
+long
+template_id_list_len(const char *id)
+{
+	const char *p;
+
+	for (p = strstr(id, "/0"); p != NULL; p = strstr(p + 1, "/0"))
+		if (p[2] == '/' || p[2] == '\0')
+			return (long)(p - id);
+	return -1;
+}
+
 static const char *
 find2(const char *s, size_t len, size_t from, char c)
 {
@@ -189,8 +205,18 @@ template_next(const struct template *t, const char *where, const char *s, size_t
 	if ((size_t)(b - a) >= sizeof(ph->text) || memchr(a, '\0', (size_t)(b - a)) != NULL)
 		goto bad;
 	memcpy(ph->text, a, (size_t)(b - a));
+	if ((size_t)(b - a) > 11 && strcmp(ph->text + (b - a) - 11, "|scimfilter") == 0) {
+		ph->text[(b - a) - 11] = '\0';
+		ph->scimfilter = 1;
+	}
 	if (template_classify(ph) < 0)
 		goto bad;
+	if (ph->scimfilter && (strcmp(where, "url") != 0 || ph->kind == TPL_ENV ||
+	    ph->kind == TPL_GROUP_MEMBERS)) {
+		util_format(err, errlen, "%s: {{%s|scimfilter}} in %s: the modifier is for "
+		    "user, remote and group values in the url only", t->file, ph->text, where);
+		return -1;
+	}
 	ph->start = (size_t)(open - s);
 	ph->end = (size_t)(close - s) + 2;
 	return 1;
@@ -404,6 +430,39 @@ template_parse_request(struct template *t, json_object *root, char *err, size_t 
 	return 0;
 }
 
+/*
+ * "prefer": {"pointer": "/externalId", "equals": "{{user.id}}"}: when a
+ * find's answer lists several records (the "id" pointer goes through an
+ * array index 0, e.g. "/Resources/0/id"), the record whose value at
+ * "pointer" equals the rendered "equals" is the one; when none does, the
+ * first. One request can then ask for two things at once (SCIM: externalId
+ * or userName) and still say which answer wins.
+ */
+static int
+template_parse_prefer(struct template *t, json_object *root, char *err, size_t errlen)
+{
+	json_object *p;
+	const char *ptr, *eq;
+
+	if (!json_object_object_get_ex(root, "prefer", &p))
+		return 0;
+	if (!json_object_is_type(p, json_type_object) || json_object_object_length(p) != 2 ||
+	    template_string(t, p, "pointer", 1, &ptr, err, errlen) < 0 ||
+	    template_string(t, p, "equals", 1, &eq, err, errlen) < 0 || ptr[0] != '/' ||
+	    strlen(ptr) > 256 || template_id_list_len(t->id) < 0) {
+		if (err[0] == '\0')
+			util_format(err, errlen, "%s: \"prefer\" must be {\"pointer\": \"/...\", "
+			    "\"equals\": \"...\"}, with an \"id\" through a list (\"/.../0/...\")",
+			    t->file);
+		return -1;
+	}
+	if (template_scan(t, "prefer", eq, strlen(eq), err, errlen) < 0)
+		return -1;
+	t->prefer_ptr = strdup(ptr);
+	t->prefer_eq = strdup(eq);
+	return t->prefer_ptr != NULL && t->prefer_eq != NULL ? 0 : -1;
+}
+
 static int
 template_parse_answer(struct template *t, json_object *root, char *err, size_t errlen)
 {
@@ -434,14 +493,16 @@ template_parse_answer(struct template *t, json_object *root, char *err, size_t e
 		return -1;
 	}
 	t->id = strdup(id);
-	return t->id != NULL ? 0 : -1;
+	if (t->id == NULL)
+		return -1;
+	return template_parse_prefer(t, root, err, errlen);
 }
 
 static int
 template_parse(struct template *t, json_object *root, char *err, size_t errlen)
 {
 	static const char *const keys[] = {"method", "url", "headers", "body", "success",
-	    "not_found", "id", "description"};
+	    "not_found", "id", "prefer", "description"};
 	size_t i;
 
 	json_object_object_foreach(root, key, val) {
@@ -560,6 +621,8 @@ template_free(struct template *t)
 	}
 	free(t->url);
 	free(t->id);
+	free(t->prefer_ptr);
+	free(t->prefer_eq);
 	json_object_put(t->body);
 	free(t);
 }
@@ -695,6 +758,38 @@ template_url_add(const struct template *t, const struct tpl_ph *ph, struct buf *
 }
 
 /*
+ * A URL value: percent-encoded; with "|scimfilter" first escaped as a
+ * SCIM filter's string (RFC 7644 section 3.4.2.2: the JSON string rules,
+ * so '"' becomes '\"' and '\' becomes '\\'), so that a login holding a
+ * quote stays inside the quotes the template wrote around it.
+ */
+static int
+template_url_value(const struct template *t, const struct tpl_ph *ph, struct buf *b,
+    const char *s, size_t len, char *err, size_t errlen)
+{
+	struct buf e = {0};
+	size_t i;
+	int rc;
+
+	if (!ph->scimfilter)
+		return template_url_add(t, ph, b, s, len, err, errlen);
+	for (i = 0; i < len; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			buf_add(&e, "\\", 1);
+		buf_add(&e, s + i, 1);
+	}
+	buf_add(&e, "", 1); /* NUL-ended, as template_url_add reads it */
+	if (e.failed) {
+		free(e.p);
+		b->failed = 1;
+		return 0;
+	}
+	rc = template_url_add(t, ph, b, e.p, e.len - 1, err, errlen);
+	free(e.p);
+	return rc;
+}
+
+/*
  * Appends s[0..len) to b with each placeholder replaced by its text form.
  * trusted NULL: plain text. Else a URL: values other than {{env.*}} are
  * encoded, and *trusted is set to where the first of them starts.
@@ -721,7 +816,7 @@ template_expand(const struct template *t, const char *where, const char *s, size
 		} else {
 			if (*trusted == SIZE_MAX)
 				*trusted = b->len;
-			if (template_url_add(t, &ph, b, txt, tlen, err, errlen) < 0)
+			if (template_url_value(t, &ph, b, txt, tlen, err, errlen) < 0)
 				return -1;
 		}
 		pos = ph.end;
@@ -1066,4 +1161,34 @@ template_profile_attrs(const struct template *t, char names[][64], size_t max, s
 		if (j == *n && *n < max)
 			util_copy(names[(*n)++], 64, t->attrs[i]);
 	}
+}
+
+const char *
+template_prefer_pointer(const struct template *t)
+{
+	return t->prefer_ptr;
+}
+
+int
+template_render_prefer(const struct template *t, const struct template_vars *v, char **out,
+    char *err, size_t errlen)
+{
+	struct buf b = {0};
+
+	*out = NULL;
+	if (t->prefer_eq == NULL)
+		return 0;
+	if (template_expand(t, "prefer", t->prefer_eq, strlen(t->prefer_eq), v, &b, NULL, err,
+	    errlen) < 0) {
+		free(b.p);
+		return -1;
+	}
+	buf_add(&b, "", 1);
+	if (b.failed) {
+		free(b.p);
+		util_format(err, errlen, "%s: out of memory", t->file);
+		return -1;
+	}
+	*out = b.p;
+	return 0;
 }

@@ -22,6 +22,7 @@
 
 #include "groupsync/base/config.h"
 #include "groupsync/base/http.h"
+#include "groupsync/remote/answer.h"
 #include "groupsync/remote/client.h"
 #include "groupsync/base/util.h"
 
@@ -907,8 +908,72 @@ secrets_not_in_errors(void **state)
 #define SCIM_409 "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:Error\"]," \
 	"\"status\":\"409\",\"scimType\":\"uniqueness\",\"detail\":\"userName taken\"}"
 
-/* find.json by externalId, then find_fallback.json by userName, each
- * reading Resources[0]; the fallback is not sent when find finds. */
+#define SCIM_TWO "{\"totalResults\":2,\"Resources\":[" \
+	"{\"id\":\"by-name\",\"userName\":\"jane.doe@example.com\",\"externalId\":\"other\"}," \
+	"{\"id\":\"by-ext\",\"userName\":\"x\",\"externalId\":\"00u8jane2XyZaBcDe4x7\"}]}"
+
+/* hooks/scim's find.json: one request, externalId or userName; of two
+ * records, the one whose externalId is the Okta ID wins ("prefer"), else
+ * the first listed (the userName match). */
+static void
+scim_find_one_request(void **state)
+{
+	static const struct srv_reply script[] = {
+		{200, NULL, SCIM_TWO}, {200, NULL, SCIM_ONE("s-2")}, {200, NULL, SCIM_EMPTY},
+	};
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = unit_sample_user();
+
+	(void)state;
+	scripted_start(SCIM, script, 3);
+	r = remote_ok();
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_int_equal(res.found, 1);
+	assert_string_equal(res.remote_id, "by-ext");
+	assert_string_equal(scripted_part(0, 0), "GET /Users?filter=externalId%20eq%20%22"
+	    "00u8jane2XyZaBcDe4x7%22%20or%20userName%20eq%20%22jane.doe%40example.com%22 HTTP/1.1");
+	assert_string_equal(scripted_header(0, "Accept"), "application/scim+json");
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_string_equal(res.remote_id, "s-2");
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_int_equal(res.found, 0);
+	assert_int_equal(scripted_count(), 3);
+	remote_free(r);
+	json_object_put(user);
+}
+
+/* The selection rule alone (remote_pick_pointer). */
+static void
+pick_rule(void **state)
+{
+	json_object *two = json_tokener_parse(SCIM_TWO), *one = json_tokener_parse(SCIM_ONE("a"));
+	char out[64];
+
+	(void)state;
+	assert_int_equal(remote_pick_pointer(two, "/Resources/0/id", "/externalId",
+	    "00u8jane2XyZaBcDe4x7", out, sizeof(out)), 1);
+	assert_string_equal(out, "/Resources/1/id");
+	/* no externalId match: the first listed */
+	assert_int_equal(remote_pick_pointer(two, "/Resources/0/id", "/externalId", "00uX", out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, "/Resources/0/id");
+	/* a record without the attribute, no list, no prefer: unchanged */
+	assert_int_equal(remote_pick_pointer(one, "/Resources/0/id", "/externalId", "a", out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, "/Resources/0/id");
+	assert_int_equal(remote_pick_pointer(one, "/id", "/externalId", "a", out, sizeof(out)), 0);
+	assert_string_equal(out, "/id");
+	assert_int_equal(remote_pick_pointer(two, "/Resources/0/id", NULL, NULL, out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, "/Resources/0/id");
+	json_object_put(two);
+	json_object_put(one);
+}
+
+/* A server that cannot do "or": find.no-or.json by externalId, then
+ * find_fallback.no-or.json by userName, each reading Resources[0]; the
+ * fallback is not sent when find finds. */
 static void
 scim_find_then_fallback(void **state)
 {
@@ -916,12 +981,26 @@ scim_find_then_fallback(void **state)
 		{200, NULL, SCIM_EMPTY}, {200, NULL, SCIM_ONE("s-1")}, {200, NULL, SCIM_ONE("s-2")},
 		{200, NULL, SCIM_EMPTY}, {200, NULL, SCIM_EMPTY},
 	};
+	static const char *const files[] = {"create.json", "update.json", "delete.json"};
 	struct remote *r;
 	struct remote_result res;
 	json_object *user = unit_sample_user();
+	char dir[160], from[256], to[256];
+	size_t i;
 
 	(void)state;
-	scripted_start(SCIM, script, 5);
+	snprintf(dir, sizeof(dir), "%s/noor", tmp);
+	mkdir(dir, 0700);
+	for (i = 0; i < 3; i++) {
+		snprintf(from, sizeof(from), "%s/%s", SCIM, files[i]);
+		snprintf(to, sizeof(to), "%s/%s", dir, files[i]);
+		copy_file(from, to);
+	}
+	snprintf(to, sizeof(to), "%s/find.json", dir);
+	copy_file(SCIM "/find.no-or.json", to);
+	snprintf(to, sizeof(to), "%s/find_fallback.json", dir);
+	copy_file(SCIM "/find_fallback.no-or.json", to);
+	scripted_start(dir, script, 5);
 	r = remote_ok();
 	assert_int_equal(remote_find(r, hc, user, &res), 0);
 	assert_int_equal(res.found, 1);
@@ -929,7 +1008,6 @@ scim_find_then_fallback(void **state)
 	assert_non_null(strstr(scripted_part(0, 0), "GET /Users?filter=externalId%20eq%20%22"));
 	assert_non_null(strstr(scripted_part(1, 0),
 	    "GET /Users?filter=userName%20eq%20%22jane.doe%40example.com%22 HTTP/1.1"));
-	assert_string_equal(scripted_header(0, "Accept"), "application/scim+json");
 	assert_int_equal(remote_find(r, hc, user, &res), 0);
 	assert_string_equal(res.remote_id, "s-2");
 	assert_int_equal(scripted_count(), 3);
@@ -937,6 +1015,15 @@ scim_find_then_fallback(void **state)
 	assert_int_equal(res.found, 0);
 	remote_free(r);
 	json_object_put(user);
+	for (i = 0; i < 3; i++) {
+		snprintf(to, sizeof(to), "%s/%s", dir, files[i]);
+		unlink(to);
+	}
+	snprintf(to, sizeof(to), "%s/find.json", dir);
+	unlink(to);
+	snprintf(to, sizeof(to), "%s/find_fallback.json", dir);
+	unlink(to);
+	rmdir(dir);
 }
 
 /* A 409 on create runs the finds and links what they find; when they
@@ -945,15 +1032,15 @@ static void
 scim_conflict_links(void **state)
 {
 	static const struct srv_reply script[] = {
-		{409, NULL, SCIM_409}, {200, NULL, SCIM_EMPTY}, {200, NULL, SCIM_ONE("s-7")},
-		{409, NULL, SCIM_409}, {200, NULL, SCIM_EMPTY}, {200, NULL, SCIM_EMPTY},
+		{409, NULL, SCIM_409}, {200, NULL, SCIM_ONE("s-7")}, {409, NULL, SCIM_409},
+		{200, NULL, SCIM_EMPTY},
 	};
 	struct remote *r;
 	struct remote_result res;
 	json_object *user = unit_sample_user();
 
 	(void)state;
-	scripted_start(SCIM, script, 6);
+	scripted_start(SCIM, script, 4);
 	r = remote_ok();
 	assert_int_equal(remote_create(r, hc, user, &res), 0);
 	assert_int_equal(res.linked, 1);
@@ -965,7 +1052,7 @@ scim_conflict_links(void **state)
 	assert_int_equal(res.status, 409);
 	assert_int_equal(res.linked, 0);
 	assert_non_null(strstr(res.error, "HTTP 409"));
-	assert_int_equal(scripted_count(), 6);
+	assert_int_equal(scripted_count(), 4);
 	remote_free(r);
 	json_object_put(user);
 }
@@ -1015,7 +1102,7 @@ disable_template(void **state)
 	assert_null(remote_new(&cfg, err, sizeof(err)));
 	assert_non_null(strstr(err, "disable.json: cannot open"));
 	snprintf(path, sizeof(path), "%s/hooks/find_fallback.json", tmp);
-	copy_file(SCIM "/find_fallback.json", path);
+	copy_file(SCIM "/find_fallback.no-or.json", path);
 	cfg_set(&cfg.deprovision, "delete");
 	assert_null(remote_new(&cfg, err, sizeof(err)));
 	assert_non_null(strstr(err, "find_fallback.json: needs find.json"));
@@ -1167,6 +1254,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(update_delete_statuses, setup, teardown),
 	cmocka_unit_test_setup_teardown(transport_failure, setup, teardown),
 	cmocka_unit_test_setup_teardown(secrets_not_in_errors, setup, teardown),
+	cmocka_unit_test_setup_teardown(scim_find_one_request, setup, teardown),
+	cmocka_unit_test_setup_teardown(pick_rule, setup, teardown),
 	cmocka_unit_test_setup_teardown(scim_find_then_fallback, setup, teardown),
 	cmocka_unit_test_setup_teardown(scim_conflict_links, setup, teardown),
 	cmocka_unit_test_setup_teardown(scim_error_detail_redacted, setup, teardown),

@@ -373,6 +373,32 @@ url_escaping(void **state)
 	template_free(t);
 }
 
+/* "|scimfilter": '"' and '\\' escaped as in a JSON string (RFC 7644
+ * section 3.4.2.2), then percent-encoded; refused outside the URL. */
+static void
+url_scimfilter(void **state)
+{
+	struct template *t = load_ok("{\"method\":\"GET\",\"url\":\"{{env.REMOTE_BASE_URL}}/U?"
+	    "filter=userName%20eq%20%22{{ user.profile.login|scimfilter }}%22&x={{user.profile.login}}\"}");
+	json_object *user = unit_sample_user();
+	struct template_request r;
+
+	(void)state;
+	unit_set_attr(user, "login", json_object_new_string("a\"b\\c"));
+	render_ok(t, user, NULL, &r);
+	assert_string_equal(r.url, BASE "/U?filter=userName%20eq%20%22a%5C%22b%5C%5Cc%22&x="
+	    "a%22b%5Cc");
+	template_request_free(&r);
+	json_object_put(user);
+	template_free(t);
+	load_bad(HEAD "\"body\":\"{{user.id|scimfilter}}\"}", "for user, remote and group values");
+	load_bad("{\"method\":\"GET\",\"url\":\"{{env.REMOTE_BASE_URL}}/"
+	    "{{env.REMOTE_BASE_URL|scimfilter}}\"}", "for user, remote and group values");
+	/* "prefer" needs an id through a list */
+	load_bad("{\"method\":\"GET\",\"url\":\"" BASE "/u\",\"id\":\"/id\",\"prefer\":"
+	    "{\"pointer\":\"/externalId\",\"equals\":\"{{user.id}}\"}}", "\"prefer\" must be");
+}
+
 static void
 url_dot_segments_and_types(void **state)
 {
@@ -801,6 +827,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(load_missing_file, setup, teardown),
 	cmocka_unit_test_setup_teardown(load_other_keys, setup, teardown),
 	cmocka_unit_test_setup_teardown(url_escaping, setup, teardown),
+	cmocka_unit_test_setup_teardown(url_scimfilter, setup, teardown),
 	cmocka_unit_test_setup_teardown(url_dot_segments_and_types, setup, teardown),
 	cmocka_unit_test_setup_teardown(url_host_from_value_refused, setup, teardown),
 	cmocka_unit_test_setup_teardown(header_rendering, setup, teardown),

@@ -25,6 +25,16 @@ int remote_status_error(struct remote_result *res, const char *what,
  * (RETRY: the answer is not JSON; PERMANENT: no usable ID).
  */
 int remote_read_id(const struct template *t, const char *what, const struct http_response *resp,
-    char *id, struct remote_result *res);
+    const char *prefer, char *id, struct remote_result *res);
+
+/*
+ * The selection rule of a find template's "prefer": when the id pointer
+ * goes through a list ("/Resources/0/id") and a listed record's value at
+ * prefer is the string equals, out is the id pointer with that record's
+ * index, and the index is returned; else out is id unchanged (the first
+ * record wins) and 0 is returned. -1: out is too small.
+ */
+int remote_pick_pointer(json_object *root, const char *id, const char *prefer,
+    const char *equals, char *out, size_t outlen);
 
 #endif

@@ -105,6 +105,14 @@ int template_is_not_found(const struct template *t, long status);
 int template_reads_members(const struct template *t);
 /* The JSON Pointer to the remote ID, or NULL. */
 const char *template_id_pointer(const struct template *t);
+/* "prefer" (find): the pointer in each listed record, NULL when none. */
+const char *template_prefer_pointer(const struct template *t);
+/* Renders "prefer"'s "equals" into *out (malloc'd; NULL when none). */
+int template_render_prefer(const struct template *t, const struct template_vars *v,
+    char **out, char *err, size_t errlen);
+/* The length of an id pointer's list part ("/Resources" of
+ * "/Resources/0/id"), -1 when it goes through no "/0" segment. */
+long template_id_list_len(const char *id);
 
 /*
  * Adds the names of the user.profile.* attributes this template reads to
