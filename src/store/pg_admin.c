@@ -114,8 +114,11 @@ pg_admin_retry(void *be, int64_t id, int64_t now_ms, enum store_state *state, ch
 	char ids[24], now[24];
 	const char *params[] = {pg_i64(ids, id), pg_i64(now, now_ms), p->owner};
 
+	/* a held or released deprovision (store.h: STORE_HELD_NOT_BEFORE,
+	 * STORE_RELEASED_NOT_BEFORE) stays marked released: never held again */
 	return pg_admin_change(p, "UPDATE jobs SET state = 0, attempts = 0,"
-	    " not_before = $2::bigint, updated = $2::bigint"
+	    " not_before = CASE WHEN state = 0 AND not_before IN"
+	    " (9223372036854775807, 1) THEN 1 ELSE $2::bigint END, updated = $2::bigint"
 	    " WHERE id = $1::bigint AND state IN (0, 3)"
 	    " RETURNING pg_notify('groupsync_jobs', $3)", 3, params, state, err, errlen);
 }
@@ -181,3 +184,7 @@ pg_admin_release_held(void *be, int64_t id, int64_t now_ms, int64_t *count, char
 	PQclear(r);
 	return 0;
 }
+
+/* the admin retry statement spells these two out */
+_Static_assert(STORE_HELD_NOT_BEFORE == INT64_C(9223372036854775807) &&
+    STORE_RELEASED_NOT_BEFORE == 1, "held and released marks as in the SQL");

@@ -125,8 +125,12 @@ static const char *const sq_sql[SQS_COUNT] = {
 	    " WHERE id = ?1",
 	[SQS_ADMIN_STATE] = "SELECT state FROM jobs WHERE id = ?1",
 	/* never a leased job: a worker is syncing it and will finish it */
+	/* a held or released deprovision (store.h: STORE_HELD_NOT_BEFORE,
+	 * STORE_RELEASED_NOT_BEFORE) stays marked released: never held again */
 	[SQS_ADMIN_RETRY] = "UPDATE jobs SET state = 0, attempts = 0,"
-	    " not_before = ?2, updated = ?2 WHERE id = ?1 AND state IN (0, 3)",
+	    " not_before = CASE WHEN state = 0 AND not_before IN"
+	    " (9223372036854775807, 1) THEN 1 ELSE ?2 END,"
+	    " updated = ?2 WHERE id = ?1 AND state IN (0, 3)",
 	[SQS_ADMIN_RETRY_DEAD] = "UPDATE jobs SET state = 0, attempts = 0,"
 	    " not_before = ?1, updated = ?1 WHERE state = 3",
 	[SQS_ADMIN_DROP] = "DELETE FROM jobs WHERE id = ?1 AND state <> 1",
@@ -459,3 +463,7 @@ sq_scalar(struct sq_store *q, enum sq_stmt_id id, int64_t arg, int64_t *out)
 	pthread_mutex_unlock(&q->lock);
 	return ret;
 }
+
+/* the admin retry statement spells these two out */
+_Static_assert(STORE_HELD_NOT_BEFORE == INT64_C(9223372036854775807) &&
+    STORE_RELEASED_NOT_BEFORE == 1, "held and released marks as in the SQL");

@@ -1304,8 +1304,53 @@ hold_and_release(void **state)
 	store_lease_free(&l);
 }
 
+/*
+ * Issue 13 §4: `queue retry` of a held (or released) deprovision makes it
+ * due at once as a release does, and keeps the released mark: the worker
+ * must not hold it again. A dead job retried gets no such mark.
+ */
+static void
+retry_held_stays_released(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_lease l;
+	enum store_state st;
+	int64_t id, n;
+	size_t stored;
+
+	assert_int_equal(enqueue1(fx, "", "u-1", "jane", "2024-01-01T00:00:01Z", &stored),
+	    STORE_STORED);
+	assert_int_equal(store_lease(fx->q, LATER, &l, fx->err, sizeof(fx->err)), 1);
+	id = l.jobs[0].id;
+	assert_int_equal(store_hold(fx->q, &l, "held: over 1"), 0);
+	store_lease_free(&l);
+	assert_int_equal(store_admin_retry(fx->q, id, LATER, &st, fx->err, sizeof(fx->err)),
+	    STORE_ADMIN_OK);
+	assert_int_equal(store_count_held(fx->q, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_lease(fx->q, LATER, &l, fx->err, sizeof(fx->err)), 1);
+	assert_true(l.jobs[0].id == id);
+	assert_true(l.jobs[0].not_before_ms == STORE_RELEASED_NOT_BEFORE);
+	/* given back (shutdown) and retried again: still released */
+	assert_int_equal(store_release(fx->q, &l), 0);
+	store_lease_free(&l);
+	assert_int_equal(store_admin_retry(fx->q, id, LATER, &st, fx->err, sizeof(fx->err)),
+	    STORE_ADMIN_OK);
+	assert_int_equal(store_lease(fx->q, LATER, &l, fx->err, sizeof(fx->err)), 1);
+	assert_true(l.jobs[0].not_before_ms == STORE_RELEASED_NOT_BEFORE);
+	/* a dead job retried is due now, not marked */
+	assert_int_equal(store_dead(fx->q, &l, "gone"), 0);
+	store_lease_free(&l);
+	assert_int_equal(store_admin_retry(fx->q, id, LATER, &st, fx->err, sizeof(fx->err)),
+	    STORE_ADMIN_OK);
+	assert_int_equal(store_lease(fx->q, LATER, &l, fx->err, sizeof(fx->err)), 1);
+	assert_true(l.jobs[0].not_before_ms == LATER);
+	store_lease_free(&l);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(open_close_reopen, setup, teardown),
+	cmocka_unit_test_setup_teardown(retry_held_stays_released, setup, teardown),
 	cmocka_unit_test_setup_teardown(lease_user_beside_workers, setup, teardown),
 	cmocka_unit_test_setup_teardown(hold_and_release, setup, teardown),
 	cmocka_unit_test_setup_teardown(open_bad_dir, setup, teardown),
