@@ -163,6 +163,33 @@ pg_count_held(void *be, int64_t *count)
 }
 
 /* id 0: every held job. The workers of every replica are woken. */
+/*
+ * One statement on the one window row: replicas taking at once wait for
+ * each other's row lock, and the later one re-reads the row as the
+ * earlier one left it (READ COMMITTED re-checks an updated row), so the
+ * count is never passed by two at once.
+ */
+int
+pg_deprovision_take(void *be, int64_t now_ms, int64_t window_ms, int64_t limit)
+{
+	char now[24], win[24], lim[24], err[STORE_ERROR_MAX + 1];
+	const char *params[] = {pg_i64(now, now_ms), pg_i64(win, window_ms), pg_i64(lim, limit)};
+	PGresult *r = pg_query(be, "INSERT INTO deprovision_window AS w(id, times)"
+	    " SELECT 1, ARRAY[$1::bigint] WHERE $3::bigint > 0"
+	    " ON CONFLICT (id) DO UPDATE SET times = ARRAY(SELECT t FROM unnest(w.times) t"
+	    " WHERE t > $1::bigint - $2::bigint) || $1::bigint"
+	    " WHERE (SELECT count(*) FROM unnest(w.times) t"
+	    " WHERE t > $1::bigint - $2::bigint) < $3::bigint RETURNING 1", 3, params, err,
+	    sizeof(err), "count a deprovision");
+	int ret;
+
+	if (r == NULL)
+		return -1;
+	ret = PQntuples(r) == 1;
+	PQclear(r);
+	return ret;
+}
+
 int
 pg_admin_release_held(void *be, int64_t id, int64_t now_ms, int64_t *count, char *err,
     size_t errlen)

@@ -61,6 +61,9 @@ static const char sq_schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS group_members(group_id TEXT NOT NULL,"
 	" user_id TEXT NOT NULL, PRIMARY KEY (group_id, user_id)) WITHOUT ROWID;"
 	/* one row that store_writable() rewrites to prove a commit works */
+	/* GROUPSYNC_DEPROVISION_THRESHOLD: the deprovisions of the last
+	 * window, by every process on this file */
+	"CREATE TABLE IF NOT EXISTS deprovisions(at INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS health(id INTEGER PRIMARY KEY"
 	" CHECK (id = 1), checked INTEGER NOT NULL);";
 
@@ -84,6 +87,9 @@ static const char *const sq_sql[SQS_COUNT] = {
 	    " ORDER BY j.published, j.id LIMIT 1",
 	[SQS_NEXT_DUE] = "SELECT min(not_before) FROM jobs WHERE state = 0 AND not_before > ?1",
 	[SQS_USER_LEASED] = "SELECT 1 FROM jobs WHERE user_id = ?1 AND state = 1 LIMIT 1",
+	[SQS_DEPROV_PRUNE] = "DELETE FROM deprovisions WHERE at <= ?1",
+	[SQS_DEPROV_TAKE] = "INSERT INTO deprovisions(at) SELECT ?1"
+	    " WHERE (SELECT count(*) FROM deprovisions) < ?2",
 	[SQS_COUNT_HELD] = "SELECT count(*) FROM jobs WHERE state = 0 AND not_before = ?1",
 	[SQS_RELEASE_HELD] = "UPDATE jobs SET not_before = ?3, updated = ?2"
 	    " WHERE state = 0 AND not_before = ?4 AND (?1 = 0 OR id = ?1)",

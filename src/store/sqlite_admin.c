@@ -197,6 +197,36 @@ sq_count_held(void *be, int64_t *count)
 	return sq_scalar(be, SQS_COUNT_HELD, STORE_HELD_NOT_BEFORE, count) == 1 ? 0 : -1;
 }
 
+/* In one write transaction: forget what left the window, then take one
+ * if fewer than limit remain. */
+int
+sq_deprovision_take(void *be, int64_t now_ms, int64_t window_ms, int64_t limit)
+{
+	struct sq_store *q = be;
+	sqlite3_stmt *st;
+	int ret = -1;
+
+	pthread_mutex_lock(&q->lock);
+	if (sq_run(q, SQS_BEGIN) == -1)
+		goto out;
+	st = sq_stmt(q, SQS_DEPROV_PRUNE);
+	sqlite3_bind_int64(st, 1, now_ms - window_ms);
+	if (sq_step_done(st) == -1)
+		goto out;
+	st = sq_stmt(q, SQS_DEPROV_TAKE);
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int64(st, 2, limit);
+	if (sq_step_done(st) == -1)
+		goto out;
+	ret = sqlite3_changes(q->db) > 0;
+	if (sq_run(q, SQS_COMMIT) == -1)
+		ret = -1;
+out:
+	sq_write_end(q, ret != -1, "count a deprovision");
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
 int
 sq_admin_release_held(void *be, int64_t id, int64_t now_ms, int64_t *count, char *err,
     size_t errlen)
