@@ -27,7 +27,8 @@ pg_admin_read_row(const PGresult *r, int row, struct store_job_info *info)
 }
 
 /* Newest first (the front keeps the newest and turns them around). $1 a
- * mask of states (bit 1 << state), $2 at most, $3 the user or NULL. */
+ * mask of states (bit 1 << state), $2 at most, $3 the user or NULL, $4
+ * 1 to leave out pending jobs never attempted. */
 int
 pg_admin_list(void *be, const struct store_list_query *qry, size_t max,
     int (*row)(const struct store_job_info *info, void *arg), void *arg, char *err,
@@ -36,10 +37,11 @@ pg_admin_list(void *be, const struct store_list_query *qry, size_t max,
 	struct store_job_info info;
 	char states[24], limit[24];
 	const char *params[] = {pg_i64(states, qry->states), pg_i64(limit, (int64_t)max),
-	    qry->user_id};
+	    qry->user_id, qry->attempted ? "1" : "0"};
 	PGresult *r = pg_query(be, "SELECT " PG_ADMIN_COLUMNS " FROM jobs"
 	    " WHERE ($1::integer >> state) & 1 = 1 AND ($3::text IS NULL OR user_id = $3)"
-	    " ORDER BY id DESC LIMIT $2::bigint", 3, params, err, errlen, "list jobs");
+	    " AND ($4::integer = 0 OR state <> 0 OR attempts > 0)"
+	    " ORDER BY id DESC LIMIT $2::bigint", 4, params, err, errlen, "list jobs");
 	int i, ret = 0;
 
 	if (r == NULL)

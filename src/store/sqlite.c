@@ -123,9 +123,11 @@ static const char *const sq_sql[SQS_COUNT] = {
 	/* ?1 is a mask of states (bit 1 << state); newest first, so that
 	 * LIMIT keeps the newest jobs; the user form uses jobs_user */
 	[SQS_ADMIN_LIST] = "SELECT " SQ_ADMIN_COLUMNS " FROM jobs"
-	    " WHERE (?1 >> state) & 1 ORDER BY id DESC LIMIT ?2",
+	    " WHERE (?1 >> state) & 1 AND (?4 = 0 OR state <> 0 OR attempts > 0)"
+	    " ORDER BY id DESC LIMIT ?2",
 	[SQS_ADMIN_LIST_USER] = "SELECT " SQ_ADMIN_COLUMNS " FROM jobs"
 	    " WHERE user_id = ?3 AND (?1 >> state) & 1"
+	    " AND (?4 = 0 OR state <> 0 OR attempts > 0)"
 	    " ORDER BY id DESC LIMIT ?2",
 	[SQS_ADMIN_GET] = "SELECT " SQ_ADMIN_COLUMNS " FROM jobs"
 	    " WHERE id = ?1",

@@ -41,6 +41,7 @@ sq_admin_list(void *be, const struct store_list_query *qry, size_t max,
 	st = sq_stmt(q, qry->user_id != NULL ? SQS_ADMIN_LIST_USER : SQS_ADMIN_LIST);
 	sqlite3_bind_int(st, 1, (int)qry->states);
 	sqlite3_bind_int64(st, 2, (int64_t)max);
+	sqlite3_bind_int(st, 4, qry->attempted != 0);
 	if (qry->user_id != NULL)
 		sq_bind_text(st, 3, qry->user_id);
 	for (;;) {

@@ -317,6 +317,8 @@ struct store_list_query {
 	unsigned states;     /* STORE_STATE_BIT()s of the states wanted */
 	const char *user_id; /* NULL: every user */
 	size_t limit;        /* 1..STORE_LIST_MAX */
+	int attempted;       /* 1: of the pending jobs, only those attempted
+	                      * before (backing off after a failure) */
 };
 
 /*
