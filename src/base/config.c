@@ -159,8 +159,8 @@ static const struct config_option config_options[] = {
 	{"GROUPSYNC_MAX_ATTEMPTS", CT_INT, "10", S(max_attempts), 1, 1000, NULL, NULL,
 	    "attempts before a job is dead-lettered"},
 	{"GROUPSYNC_DEPROVISION_THRESHOLD", CT_INT, "100", S(deprovision_threshold), 0, 1000000,
-	    NULL, NULL, "deprovisions per hour past which the rest are held for an operator "
-	    "(queue release-held or drop; 0 off)"},
+	    NULL, NULL, "deprovisions per hour (every replica on the store counted together) "
+	    "past which the rest are held for an operator (queue release-held or drop; 0 off)"},
 	{"GROUPSYNC_RETRY_BASE_MS", CT_INT, "1000", S(retry_base_ms), 1, 3600000, NULL, NULL,
 	    "first retry delay; doubles per attempt, with jitter"},
 	{"GROUPSYNC_RETRY_MAX_MS", CT_INT, "300000", S(retry_max_ms), 1, 86400000, NULL, NULL,

@@ -1,6 +1,7 @@
 /*
  * cmd_check_online: the --online half of `groupsync check-config`: what
  * only the outside parties can say. The Okta credentials work; each
+ * OAuth app was granted the scopes groupsync needs; each
  * configured group exists (name, member count); the remote-ID attribute
  * is in the user profile schema; every template renders for one real
  * member; the remote system answers the find request with the configured
@@ -27,6 +28,7 @@ struct online {
 	struct command_ctx *run;
 	struct remote *remote;
 	int failed;
+	int oauth;             /* an OAuth app: its token carries scopes */
 	json_object *member; /* the first member seen, for the templates */
 	size_t members;
 };
@@ -58,6 +60,33 @@ online_get(struct online *o, const char *path, char *why, size_t whylen)
 		(void)util_format(why, whylen, "GET %s: answer is not JSON", path);
 	http_response_free(&resp);
 	return answer;
+}
+
+/* The credentials work, and an OAuth app was granted every scope needed. */
+static void
+online_auth(struct online *o)
+{
+	char line[768];
+	int rc = okta_check_scopes(o->run->okta, o->run->hc, line, sizeof(line));
+
+	o->oauth = rc != 2;
+	online_line(o, rc == 0 || rc == 2, "okta auth", line);
+}
+
+/*
+ * An OAuth app's token refused (403) a read that only this check makes:
+ * serving does not need the scope, so "skip" naming it, not a failure.
+ * 1 when so.
+ */
+static int
+online_unscoped(struct online *o, const char *what, const char *why, const char *scope)
+{
+	if (!o->oauth || strstr(why, ": 403 ") == NULL)
+		return 0;
+	printf("%-4s %-16s not checked: the token lacks %s (only this check needs it: "
+	    "grant it to the app and add it to GROUPSYNC_OKTA_SCOPES to check)\n", "skip", what,
+	    scope);
+	return 1;
 }
 
 /* obj.a.b... (NULL-ended keys), or NULL. */
@@ -132,6 +161,8 @@ online_schema(struct online *o)
 
 	char line[300];
 
+	if (s == NULL && online_unscoped(o, "schema", why, "okta.schemas.read"))
+		return;
 	(void)util_format(line, sizeof(line), found ? "%s in the user profile" :
 	    "%s missing from the user profile (groupsync okta setup adds it)", attr);
 	online_line(o, s != NULL && found, "schema", s == NULL ? why : line);
@@ -182,7 +213,8 @@ online_hook(struct online *o)
 	    json_object_array_length(hooks) : 0, seen = 0, k = strlen(hook_path);
 
 	if (hooks == NULL) {
-		online_line(o, 0, "event hook", why);
+		if (!online_unscoped(o, "event hook", why, "okta.eventHooks.read"))
+			online_line(o, 0, "event hook", why);
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -210,8 +242,9 @@ online_hook(struct online *o)
 int
 cmd_check_online(struct command_ctx *run, struct remote *remote)
 {
-	struct online o = {run, remote, 0, NULL, 0};
+	struct online o = {run, remote, 0, 0, NULL, 0};
 
+	online_auth(&o);
 	online_groups(&o);
 	online_schema(&o);
 	online_remote(&o);

@@ -220,6 +220,7 @@ admin_list(struct admin_ctx *c)
 	qry.states = c->states;
 	qry.user_id = c->user;
 	qry.limit = (size_t)c->limit;
+	qry.attempted = 0;
 	if (store_admin_list(c->q, &qry, &jobs, &n, &more, err,
 	    sizeof(err)) == -1) {
 		command_error(&c->run, "%s", err);

@@ -441,8 +441,10 @@ endpoint_metrics(struct mg_connection *conn, void *cbdata)
 static void
 endpoint_status_page(struct endpoints *s, struct buf *b)
 {
-	struct store_list_query dq = {STORE_STATE_BIT(STORE_DEAD), NULL, 20};
-	struct store_list_query rq = {STORE_STATE_BIT(STORE_DONE), NULL, 10};
+	struct store_list_query dq = {STORE_STATE_BIT(STORE_DEAD), NULL, 20, 0};
+	/* the last syncs, failed ones too: dead, or backing off to retry */
+	struct store_list_query rq = {STORE_STATE_BIT(STORE_DONE) | STORE_STATE_BIT(STORE_DEAD) |
+	    STORE_STATE_BIT(STORE_PENDING), NULL, 10, 1};
 	struct store_job_info *dead = NULL, *recent = NULL;
 	struct status_view v;
 	struct okta_stats os;

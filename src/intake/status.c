@@ -173,23 +173,48 @@ status_time(struct buf *b, int64_t ms)
 	buf_printf(b, "%s", s);
 }
 
-/* One table of jobs: id, user, event, attempts, updated, and the error. */
+/* How a listed job ended: done, dead, or failed and waiting to retry. */
+static const char *
+status_outcome(const struct store_job_info *info)
+{
+	switch (info->job.state) {
+	case STORE_DONE:
+		return "done";
+	case STORE_DEAD:
+		return "dead";
+	case STORE_PENDING:
+		return info->job.not_before_ms == STORE_HELD_NOT_BEFORE ? "held" : "retry";
+	default:
+		return "syncing";
+	}
+}
+
+/* One table of jobs: id, (with outcome) how it ended, user, event,
+ * attempts, updated, and the error. */
 static void
 status_jobs(struct buf *b, const char *id, const struct store_job_info *jobs, size_t n,
-    const char *none)
+    const char *none, int outcome)
 {
 	size_t i;
+	const char *o;
 
 	if (n == 0) {
 		buf_printf(b, "<p id=\"%s\">%s</p>", id, none);
 		return;
 	}
-	buf_printf(b, "<table id=\"%s\"><tr><th>job</th><th>user</th><th>event</th>"
-	    "<th class=\"n\">attempts</th><th>updated</th><th>error</th></tr>", id);
+	buf_printf(b, "<table id=\"%s\"><tr><th>job</th>%s<th>user</th><th>event</th>"
+	    "<th class=\"n\">attempts</th><th>updated</th><th>error</th></tr>", id,
+	    outcome ? "<th>outcome</th>" : "");
 	for (i = 0; i < n; i++) {
 		const struct store_job *j = &jobs[i].job;
 
-		buf_printf(b, "<tr><td class=\"n\">%lld</td><td><code>", (long long)j->id);
+		buf_printf(b, "<tr><td class=\"n\">%lld</td>", (long long)j->id);
+		if (outcome) {
+			o = status_outcome(&jobs[i]);
+			buf_printf(b, "<td class=\"outcome%s\">%s</td>",
+			    strcmp(o, "done") != 0 ? " bad" : "", o);
+		}
+		buf_printf(b, "<td><code>");
 		status_esc(b, j->user_id);
 		buf_printf(b, "</code></td><td>");
 		status_esc(b, j->event_type);
@@ -246,12 +271,12 @@ status_render(struct buf *b, const struct status_view *v)
 		buf_printf(b, " (every %d s)", v->reconcile_interval_s);
 	}
 	buf_printf(b, "</p><h2>Dead letters</h2>");
-	status_jobs(b, "dead", v->dead, v->ndead, "None.");
+	status_jobs(b, "dead", v->dead, v->ndead, "None.", 0);
 	if (v->held > 0)
 		buf_printf(b, "<p class=\"bad\">%lld deprovisions held: <code>groupsync queue "
 		    "release-held --all</code> or <code>queue drop ID</code>.</p>",
 		    (long long)v->held);
 	buf_printf(b, "<h2>Last syncs</h2>");
-	status_jobs(b, "recent", v->recent, v->nrecent, "None yet.");
+	status_jobs(b, "recent", v->recent, v->nrecent, "None yet.", 1);
 	buf_printf(b, "</body></html>\n");
 }

@@ -30,6 +30,7 @@ struct okta_fresh {
 	char *token;
 	int dpop;
 	int64_t expires_in;
+	char *scope; /* the answer's "scope": what was granted; NULL unstated */
 };
 
 /* "prefix" + value, malloc'd (header lines). */
@@ -141,6 +142,7 @@ okta_auth_free(struct okta_auth *a)
 	free(a->client_id);
 	free(a->kid);
 	free(a->scopes);
+	free(a->granted);
 	EVP_PKEY_free(a->key);
 	EVP_PKEY_free(a->dpop_key);
 	util_secret_free(a->token);
@@ -272,6 +274,9 @@ okta_token_parse(const struct http_response *resp, int sent_dpop, struct okta_fr
 	/* A DPoP-bound token is useless without the proofs it was bound to. */
 	t->dpop = strcasecmp(type, "DPoP") == 0;
 	if ((t->dpop && !sent_dpop) || (!t->dpop && strcasecmp(type, "Bearer") != 0))
+		goto out;
+	if (json_object_object_get_ex(root, "scope", &v) && json_object_get_string(v) &&
+	    (t->scope = strdup(json_object_get_string(v))) == NULL)
 		goto out;
 	t->token = strdup(tok);
 	rc = t->token ? 0 : -1;
@@ -418,12 +423,15 @@ okta_token_refresh(struct okta_auth *a, struct http_client *hc, struct okta_resu
 		util_secret_free(a->token);
 		a->token = t.token;
 		a->token_dpop = t.dpop;
+		free(a->granted);
+		a->granted = t.scope;
 		a->gen++;
 		life = t.expires_in * 1000;
 		a->expires_ms = now + life;
 		a->refresh_ms = now + (life > 2 * OKTA_REFRESH_EARLY_MS ?
 		    life - OKTA_REFRESH_EARLY_MS : life / 2);
 	} else {
+		free(t.scope);
 		a->last_err = *res;
 	}
 	a->last_failed = rc < 0;
@@ -509,4 +517,106 @@ okta_auth_invalidate(struct okta_auth *a, uint64_t gen)
 		a->gen++;
 	}
 	pthread_mutex_unlock(&a->mu);
+}
+
+/* 1 when the space-separated list has word. */
+static int
+okta_scope_in(const char *list, const char *word, size_t wlen)
+{
+	const char *p = list;
+	size_t n;
+
+	while (p != NULL && *p != '\0') {
+		p += strspn(p, " ");
+		n = strcspn(p, " ");
+		if (n == wlen && n > 0 && strncmp(p, word, n) == 0)
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/* Appends to out each word of need that is not in have (NULL: none is);
+ * returns how many. */
+static int
+okta_scope_missing(const char *need, const char *have, char *out, size_t outlen)
+{
+	const char *p = need;
+	size_t n, used;
+	int count = 0;
+
+	while (*p != '\0') {
+		p += strspn(p, " ");
+		n = strcspn(p, " ");
+		if (n > 0 && !okta_scope_in(have, p, n) && !okta_scope_in(out, p, n)) {
+			used = strlen(out);
+			if (used + n + 2 < outlen) {
+				if (used > 0)
+					out[used++] = ' ';
+				memcpy(out + used, p, n);
+				out[used + n] = '\0';
+			}
+			count++;
+		}
+		p += n;
+	}
+	return count;
+}
+
+int
+okta_auth_scopes(struct okta_auth *a, struct http_client *hc, char *out, size_t outlen)
+{
+	struct okta_cred c;
+	struct okta_result res;
+	char missing[512] = "", refused[512] = "", *granted = NULL;
+	const char *list;
+	size_t n;
+	int count;
+
+	if (a->ssws != NULL) {
+		util_copy(out, outlen, "SSWS API token: it has no scopes (the roles of the "
+		    "admin who created it decide what it may do)");
+		return 2;
+	}
+	memset(&res, 0, sizeof(res));
+	if (okta_auth_begin(a, hc, "GET", a->token_url, &c, &res) < 0) {
+		/* Okta refuses the whole request and names the scopes the app
+		 * was not granted: "The following scopes are not allowed: [a, b]." */
+		list = strstr(res.error, "scopes are not allowed: [");
+		if (list == NULL) {
+			util_copy(out, outlen, res.error);
+			return -1;
+		}
+		list += strlen("scopes are not allowed: [");
+		n = strcspn(list, "]");
+		if (n >= sizeof(refused))
+			n = sizeof(refused) - 1;
+		memcpy(refused, list, n);
+		refused[n] = '\0';
+		for (n = 0; refused[n] != '\0'; n++)
+			if (refused[n] == ',')
+				refused[n] = ' ';
+		(void)okta_scope_missing(refused, NULL, missing, sizeof(missing));
+		/* and those groupsync needs but GROUPSYNC_OKTA_SCOPES leaves out */
+		(void)okta_scope_missing(OKTA_DEFAULT_SCOPES, a->scopes, missing, sizeof(missing));
+		util_format(out, outlen, "app %s not granted: %s", a->client_id, missing);
+		return 1;
+	}
+	okta_cred_clear(&c);
+	pthread_mutex_lock(&a->mu);
+	if (a->granted != NULL)
+		granted = strdup(a->granted);
+	pthread_mutex_unlock(&a->mu);
+	if (granted == NULL) {
+		util_format(out, outlen, "app %s: token obtained; the answer names no scopes",
+		    a->client_id);
+		return 0;
+	}
+	count = okta_scope_missing(OKTA_DEFAULT_SCOPES, granted, missing, sizeof(missing));
+	if (count > 0)
+		util_format(out, outlen, "app %s not granted: %s", a->client_id, missing);
+	else
+		util_format(out, outlen, "app %s granted: %s", a->client_id, granted);
+	free(granted);
+	return count > 0 ? 1 : 0;
 }

@@ -491,3 +491,9 @@ okta_get_stats(struct okta *o, struct okta_stats *out)
 	out->deferred = atomic_load(&o->rate.deferred);
 	out->rate_remaining = atomic_load(&o->rate.last_remaining);
 }
+
+int
+okta_check_scopes(struct okta *o, struct http_client *hc, char *out, size_t outlen)
+{
+	return okta_auth_scopes(&o->auth, hc, out, outlen);
+}

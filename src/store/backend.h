@@ -223,6 +223,8 @@ struct store_ops {
 	 * answers -1.
 	 */
 	int (*count_held)(void *be, int64_t *count);
+	/* store_deprovision_take, atomic across processes; NULL: -1. */
+	int (*deprovision_take)(void *be, int64_t now_ms, int64_t window_ms, int64_t limit);
 	int (*admin_release_held)(void *be, int64_t id, int64_t now_ms, int64_t *count,
 	    char *err, size_t errlen);
 };

@@ -36,7 +36,7 @@
 
 #include "backend.h"
 
-#define PG_SCHEMA_VERSION 2
+#define PG_SCHEMA_VERSION 3
 #define PG_POOL_MAX 4           /* connections: intake's committer, workers, probes */
 #define PG_CONNECT_TIMEOUT "5"  /* seconds, unless the URI says otherwise */
 #define PG_LABEL_MAX 256
@@ -183,6 +183,7 @@ int pg_lease_user(void *be, const struct store_job_in *job, int64_t now_ms,
 int pg_scalar(struct pg_store *p, const char *sql, int n, const char *const *params,
     int64_t *v);
 int pg_count_held(void *be, int64_t *count);
+int pg_deprovision_take(void *be, int64_t now_ms, int64_t window_ms, int64_t limit);
 int pg_admin_release_held(void *be, int64_t id, int64_t now_ms, int64_t *count, char *err,
     size_t errlen);
 int pg_finish(void *be, const struct store_lease *l, const struct store_outcome *o);

@@ -27,7 +27,8 @@ pg_admin_read_row(const PGresult *r, int row, struct store_job_info *info)
 }
 
 /* Newest first (the front keeps the newest and turns them around). $1 a
- * mask of states (bit 1 << state), $2 at most, $3 the user or NULL. */
+ * mask of states (bit 1 << state), $2 at most, $3 the user or NULL, $4
+ * 1 to leave out pending jobs never attempted. */
 int
 pg_admin_list(void *be, const struct store_list_query *qry, size_t max,
     int (*row)(const struct store_job_info *info, void *arg), void *arg, char *err,
@@ -36,10 +37,11 @@ pg_admin_list(void *be, const struct store_list_query *qry, size_t max,
 	struct store_job_info info;
 	char states[24], limit[24];
 	const char *params[] = {pg_i64(states, qry->states), pg_i64(limit, (int64_t)max),
-	    qry->user_id};
+	    qry->user_id, qry->attempted ? "1" : "0"};
 	PGresult *r = pg_query(be, "SELECT " PG_ADMIN_COLUMNS " FROM jobs"
 	    " WHERE ($1::integer >> state) & 1 = 1 AND ($3::text IS NULL OR user_id = $3)"
-	    " ORDER BY id DESC LIMIT $2::bigint", 3, params, err, errlen, "list jobs");
+	    " AND ($4::integer = 0 OR state <> 0 OR attempts > 0)"
+	    " ORDER BY id DESC LIMIT $2::bigint", 4, params, err, errlen, "list jobs");
 	int i, ret = 0;
 
 	if (r == NULL)
@@ -114,8 +116,11 @@ pg_admin_retry(void *be, int64_t id, int64_t now_ms, enum store_state *state, ch
 	char ids[24], now[24];
 	const char *params[] = {pg_i64(ids, id), pg_i64(now, now_ms), p->owner};
 
+	/* a held or released deprovision (store.h: STORE_HELD_NOT_BEFORE,
+	 * STORE_RELEASED_NOT_BEFORE) stays marked released: never held again */
 	return pg_admin_change(p, "UPDATE jobs SET state = 0, attempts = 0,"
-	    " not_before = $2::bigint, updated = $2::bigint"
+	    " not_before = CASE WHEN state = 0 AND not_before IN"
+	    " (9223372036854775807, 1) THEN 1 ELSE $2::bigint END, updated = $2::bigint"
 	    " WHERE id = $1::bigint AND state IN (0, 3)"
 	    " RETURNING pg_notify('groupsync_jobs', $3)", 3, params, state, err, errlen);
 }
@@ -160,6 +165,33 @@ pg_count_held(void *be, int64_t *count)
 }
 
 /* id 0: every held job. The workers of every replica are woken. */
+/*
+ * One statement on the one window row: replicas taking at once wait for
+ * each other's row lock, and the later one re-reads the row as the
+ * earlier one left it (READ COMMITTED re-checks an updated row), so the
+ * count is never passed by two at once.
+ */
+int
+pg_deprovision_take(void *be, int64_t now_ms, int64_t window_ms, int64_t limit)
+{
+	char now[24], win[24], lim[24], err[STORE_ERROR_MAX + 1];
+	const char *params[] = {pg_i64(now, now_ms), pg_i64(win, window_ms), pg_i64(lim, limit)};
+	PGresult *r = pg_query(be, "INSERT INTO deprovision_window AS w(id, times)"
+	    " SELECT 1, ARRAY[$1::bigint] WHERE $3::bigint > 0"
+	    " ON CONFLICT (id) DO UPDATE SET times = ARRAY(SELECT t FROM unnest(w.times) t"
+	    " WHERE t > $1::bigint - $2::bigint) || $1::bigint"
+	    " WHERE (SELECT count(*) FROM unnest(w.times) t"
+	    " WHERE t > $1::bigint - $2::bigint) < $3::bigint RETURNING 1", 3, params, err,
+	    sizeof(err), "count a deprovision");
+	int ret;
+
+	if (r == NULL)
+		return -1;
+	ret = PQntuples(r) == 1;
+	PQclear(r);
+	return ret;
+}
+
 int
 pg_admin_release_held(void *be, int64_t id, int64_t now_ms, int64_t *count, char *err,
     size_t errlen)
@@ -181,3 +213,7 @@ pg_admin_release_held(void *be, int64_t id, int64_t now_ms, int64_t *count, char
 	PQclear(r);
 	return 0;
 }
+
+/* the admin retry statement spells these two out */
+_Static_assert(STORE_HELD_NOT_BEFORE == INT64_C(9223372036854775807) &&
+    STORE_RELEASED_NOT_BEFORE == 1, "held and released marks as in the SQL");

@@ -32,6 +32,7 @@ const struct store_ops store_pg_ops = {
 	.admin_retry_dead = pg_admin_retry_dead,
 	.admin_drop = pg_admin_drop,
 	.count_held = pg_count_held,
+	.deprovision_take = pg_deprovision_take,
 	.admin_release_held = pg_admin_release_held,
 	.import_begin = pg_import_begin,
 	.import_row = pg_import_row,

@@ -67,10 +67,17 @@ static const char pg_schema_v2[] =
 	"CREATE TABLE group_members(group_id text COLLATE \"C\" NOT NULL,"
 	" user_id text COLLATE \"C\" NOT NULL, PRIMARY KEY (group_id, user_id));";
 
+/* Version 3: GROUPSYNC_DEPROVISION_THRESHOLD counted for every replica:
+ * one row, the times of the deprovisions of the last window. */
+static const char pg_schema_v3[] =
+	"CREATE TABLE deprovision_window(id integer PRIMARY KEY CHECK (id = 1),"
+	" times bigint[] NOT NULL);";
+
 /* Migrations: pg_migrations[v] takes the schema from version v to v + 1. */
 static const char *const pg_migrations[PG_SCHEMA_VERSION] = {
 	pg_schema_v1,
 	pg_schema_v2,
+	pg_schema_v3,
 };
 
 int

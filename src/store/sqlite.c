@@ -61,6 +61,9 @@ static const char sq_schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS group_members(group_id TEXT NOT NULL,"
 	" user_id TEXT NOT NULL, PRIMARY KEY (group_id, user_id)) WITHOUT ROWID;"
 	/* one row that store_writable() rewrites to prove a commit works */
+	/* GROUPSYNC_DEPROVISION_THRESHOLD: the deprovisions of the last
+	 * window, by every process on this file */
+	"CREATE TABLE IF NOT EXISTS deprovisions(at INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS health(id INTEGER PRIMARY KEY"
 	" CHECK (id = 1), checked INTEGER NOT NULL);";
 
@@ -84,6 +87,9 @@ static const char *const sq_sql[SQS_COUNT] = {
 	    " ORDER BY j.published, j.id LIMIT 1",
 	[SQS_NEXT_DUE] = "SELECT min(not_before) FROM jobs WHERE state = 0 AND not_before > ?1",
 	[SQS_USER_LEASED] = "SELECT 1 FROM jobs WHERE user_id = ?1 AND state = 1 LIMIT 1",
+	[SQS_DEPROV_PRUNE] = "DELETE FROM deprovisions WHERE at <= ?1",
+	[SQS_DEPROV_TAKE] = "INSERT INTO deprovisions(at) SELECT ?1"
+	    " WHERE (SELECT count(*) FROM deprovisions) < ?2",
 	[SQS_COUNT_HELD] = "SELECT count(*) FROM jobs WHERE state = 0 AND not_before = ?1",
 	[SQS_RELEASE_HELD] = "UPDATE jobs SET not_before = ?3, updated = ?2"
 	    " WHERE state = 0 AND not_before = ?4 AND (?1 = 0 OR id = ?1)",
@@ -117,16 +123,22 @@ static const char *const sq_sql[SQS_COUNT] = {
 	/* ?1 is a mask of states (bit 1 << state); newest first, so that
 	 * LIMIT keeps the newest jobs; the user form uses jobs_user */
 	[SQS_ADMIN_LIST] = "SELECT " SQ_ADMIN_COLUMNS " FROM jobs"
-	    " WHERE (?1 >> state) & 1 ORDER BY id DESC LIMIT ?2",
+	    " WHERE (?1 >> state) & 1 AND (?4 = 0 OR state <> 0 OR attempts > 0)"
+	    " ORDER BY id DESC LIMIT ?2",
 	[SQS_ADMIN_LIST_USER] = "SELECT " SQ_ADMIN_COLUMNS " FROM jobs"
 	    " WHERE user_id = ?3 AND (?1 >> state) & 1"
+	    " AND (?4 = 0 OR state <> 0 OR attempts > 0)"
 	    " ORDER BY id DESC LIMIT ?2",
 	[SQS_ADMIN_GET] = "SELECT " SQ_ADMIN_COLUMNS " FROM jobs"
 	    " WHERE id = ?1",
 	[SQS_ADMIN_STATE] = "SELECT state FROM jobs WHERE id = ?1",
 	/* never a leased job: a worker is syncing it and will finish it */
+	/* a held or released deprovision (store.h: STORE_HELD_NOT_BEFORE,
+	 * STORE_RELEASED_NOT_BEFORE) stays marked released: never held again */
 	[SQS_ADMIN_RETRY] = "UPDATE jobs SET state = 0, attempts = 0,"
-	    " not_before = ?2, updated = ?2 WHERE id = ?1 AND state IN (0, 3)",
+	    " not_before = CASE WHEN state = 0 AND not_before IN"
+	    " (9223372036854775807, 1) THEN 1 ELSE ?2 END,"
+	    " updated = ?2 WHERE id = ?1 AND state IN (0, 3)",
 	[SQS_ADMIN_RETRY_DEAD] = "UPDATE jobs SET state = 0, attempts = 0,"
 	    " not_before = ?1, updated = ?1 WHERE state = 3",
 	[SQS_ADMIN_DROP] = "DELETE FROM jobs WHERE id = ?1 AND state <> 1",
@@ -459,3 +471,7 @@ sq_scalar(struct sq_store *q, enum sq_stmt_id id, int64_t arg, int64_t *out)
 	pthread_mutex_unlock(&q->lock);
 	return ret;
 }
+
+/* the admin retry statement spells these two out */
+_Static_assert(STORE_HELD_NOT_BEFORE == INT64_C(9223372036854775807) &&
+    STORE_RELEASED_NOT_BEFORE == 1, "held and released marks as in the SQL");

@@ -31,6 +31,7 @@ enum sq_stmt_id {
 	SQS_DELIVERY_ADD, SQS_JOB_ADD,
 	SQS_LEASE_PICK, SQS_LEASE_JOBS, SQS_LEASE_MARK, SQS_FINISH, SQS_NEXT_DUE,
 	SQS_USER_LEASED, SQS_COUNT_HELD, SQS_RELEASE_HELD,
+	SQS_DEPROV_PRUNE, SQS_DEPROV_TAKE,
 	SQS_COUNTS, SQS_OLDEST, SQS_HEALTH,
 	SQS_REMOTE_GET, SQS_REMOTE_PUT, SQS_REMOTE_DELETE,
 	SQS_PRUNE_JOBS, SQS_PRUNE_DELIVERIES,
@@ -118,6 +119,7 @@ enum store_admin_result sq_admin_retry(void *be, int64_t id, int64_t now_ms,
     enum store_state *state, char *err, size_t errlen);
 int sq_admin_retry_dead(void *be, int64_t now_ms, int64_t *count, char *err, size_t errlen);
 int sq_count_held(void *be, int64_t *count);
+int sq_deprovision_take(void *be, int64_t now_ms, int64_t window_ms, int64_t limit);
 int sq_admin_release_held(void *be, int64_t id, int64_t now_ms, int64_t *count, char *err,
     size_t errlen);
 enum store_admin_result sq_admin_drop(void *be, int64_t id, enum store_state *state,

@@ -41,6 +41,7 @@ sq_admin_list(void *be, const struct store_list_query *qry, size_t max,
 	st = sq_stmt(q, qry->user_id != NULL ? SQS_ADMIN_LIST_USER : SQS_ADMIN_LIST);
 	sqlite3_bind_int(st, 1, (int)qry->states);
 	sqlite3_bind_int64(st, 2, (int64_t)max);
+	sqlite3_bind_int(st, 4, qry->attempted != 0);
 	if (qry->user_id != NULL)
 		sq_bind_text(st, 3, qry->user_id);
 	for (;;) {
@@ -195,6 +196,36 @@ sq_count_held(void *be, int64_t *count)
 {
 	/* count(*) always gives a row */
 	return sq_scalar(be, SQS_COUNT_HELD, STORE_HELD_NOT_BEFORE, count) == 1 ? 0 : -1;
+}
+
+/* In one write transaction: forget what left the window, then take one
+ * if fewer than limit remain. */
+int
+sq_deprovision_take(void *be, int64_t now_ms, int64_t window_ms, int64_t limit)
+{
+	struct sq_store *q = be;
+	sqlite3_stmt *st;
+	int ret = -1;
+
+	pthread_mutex_lock(&q->lock);
+	if (sq_run(q, SQS_BEGIN) == -1)
+		goto out;
+	st = sq_stmt(q, SQS_DEPROV_PRUNE);
+	sqlite3_bind_int64(st, 1, now_ms - window_ms);
+	if (sq_step_done(st) == -1)
+		goto out;
+	st = sq_stmt(q, SQS_DEPROV_TAKE);
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int64(st, 2, limit);
+	if (sq_step_done(st) == -1)
+		goto out;
+	ret = sqlite3_changes(q->db) > 0;
+	if (sq_run(q, SQS_COMMIT) == -1)
+		ret = -1;
+out:
+	sq_write_end(q, ret != -1, "count a deprovision");
+	pthread_mutex_unlock(&q->lock);
+	return ret;
 }
 
 int

@@ -35,5 +35,6 @@ const struct store_ops store_sqlite_ops = {
 	.admin_drop = sq_admin_drop,
 	.export_rows = sq_export,
 	.count_held = sq_count_held,
+	.deprovision_take = sq_deprovision_take,
 	.admin_release_held = sq_admin_release_held,
 };

@@ -277,6 +277,14 @@ store_count_held(struct store *s, int64_t *count)
 }
 
 int
+store_deprovision_take(struct store *s, int64_t now_ms, int64_t window_ms, int64_t limit)
+{
+	if (s->ops->deprovision_take == NULL)
+		return -1;
+	return s->ops->deprovision_take(s->be, now_ms, window_ms, limit);
+}
+
+int
 store_admin_release_held(struct store *s, int64_t id, int64_t *count, char *err,
     size_t errlen)
 {

@@ -42,11 +42,6 @@ struct worker_pool {
 	_Atomic int running;  /* threads not yet finished */
 	_Atomic uint64_t syncs, created, updated, deleted, unchanged, skipped;
 	_Atomic uint64_t retried, dead, released, events;
-	/* deprovisions carried out, per minute of the last hour
-	 * (GROUPSYNC_DEPROVISION_THRESHOLD), under hold_lock */
-	pthread_mutex_t hold_lock;
-	int64_t hold_minute[60];
-	int hold_count[60];
 };
 
 /* One sync as the pool sees it: the steps' state, and how it ended. */
@@ -159,35 +154,25 @@ worker_settle_failure(struct worker_run *x, int attempt)
 
 /*
  * Whether a deprovision may go ahead: fewer than the threshold in the
- * last hour (counted per minute, in this process), and counted when it
- * may. A lease an operator released from hold always may. The count is
- * taken before the delete is sent, so a failing delete still counts:
- * the threshold errs towards holding.
+ * last hour, counted by the store for every process on it (replicas on
+ * one PostgreSQL share one count), and counted when it may. A lease an
+ * operator released from hold always may. The count is taken before the
+ * delete is sent, so a failing delete still counts, and a store that
+ * cannot count holds: the threshold errs towards holding.
  */
+#define WORKER_DEPROVISION_WINDOW_MS INT64_C(3600000)
 static int
 worker_deprovision_allowed(struct worker_pool *p, const struct store_lease *l)
 {
-	int64_t minute = util_now_ms() / 60000;
-	int i, sum = 0, ok;
+	size_t i;
 
-	for (i = 0; (size_t)i < l->njobs; i++)
+	for (i = 0; i < l->njobs; i++)
 		if (l->jobs[i].not_before_ms == STORE_RELEASED_NOT_BEFORE)
 			return 1;
 	if (p->d.cfg->deprovision_threshold <= 0)
 		return 1;
-	pthread_mutex_lock(&p->hold_lock);
-	if (p->hold_minute[minute % 60] != minute) {
-		p->hold_minute[minute % 60] = minute;
-		p->hold_count[minute % 60] = 0;
-	}
-	for (i = 0; i < 60; i++)
-		if (minute - p->hold_minute[i] < 60)
-			sum += p->hold_count[i];
-	ok = sum < p->d.cfg->deprovision_threshold;
-	if (ok)
-		p->hold_count[minute % 60]++;
-	pthread_mutex_unlock(&p->hold_lock);
-	return ok;
+	return store_deprovision_take(p->d.q, util_now_ms(), WORKER_DEPROVISION_WINDOW_MS,
+	    p->d.cfg->deprovision_threshold) == 1;
 }
 
 /* Puts a deprovision past the threshold on hold, for an operator. */
@@ -340,7 +325,6 @@ worker_free(struct worker_pool *p)
 	for (i = 0; i < p->n; i++)
 		http_client_free(p->w[i].hc);
 	free(p->w);
-	pthread_mutex_destroy(&p->hold_lock);
 	free(p);
 }
 
@@ -355,7 +339,6 @@ worker_start(const struct worker_deps *d, char *err, size_t errlen)
 		return NULL;
 	p->d = *d;
 	p->cd = (struct converge_deps){d->cfg, d->q, d->okta, d->remote};
-	(void)pthread_mutex_init(&p->hold_lock, NULL);
 	p->n = d->cfg->workers;
 	p->w = calloc((size_t)p->n, sizeof(*p->w));
 	http_options_from_config(&ho, d->cfg, &p->abort);

@@ -11,7 +11,7 @@ import tempfile
 import unittest
 import urllib.parse
 
-from harness import DEAD, Groupsync, delivery, get_once, membership_event
+from harness import DEAD, DONE, Groupsync, delivery, get_once, membership_event
 
 TOKEN = "status-token-0123456789abcdef"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -50,6 +50,22 @@ class Status(unittest.TestCase):
         with contextlib.closing(self.gs.db()) as db:
             db.execute("UPDATE jobs SET state = ?, attempts = 3, last_error = ?",
                        (DEAD, "remote: 400 <b>Bad</b> Request"))
+            db.commit()
+
+    def add_syncs(self):
+        """Four jobs: synced, dead, failed and backing off, never tried."""
+        users = {"00u0000000000000done": (DONE, 1, ""),
+                 "00u0000000000000dead": (DEAD, 10, "remote: 400 Bad Request"),
+                 "00u000000000000retry": (0, 2, "remote: 503 Service Unavailable"),
+                 "00u0000000000000news": (0, 0, "")}
+        for uid in users:
+            st, _, _ = self.gs.deliver(delivery([membership_event(uid)]))
+            self.assertEqual(st, 200)
+        with contextlib.closing(self.gs.db()) as db:
+            for uid, (state, attempts, error) in users.items():
+                db.execute("UPDATE jobs SET state = ?, attempts = ?, last_error = ?,"
+                           " not_before = ? WHERE user_id = ?",
+                           (state, attempts, error, 4102444800000 if state == 0 else 0, uid))
             db.commit()
 
     def test_refused_without_token(self):
@@ -117,6 +133,33 @@ class Status(unittest.TestCase):
         shot = os.environ.get("GS_STATUS_SCREENSHOT")
         if shot:
             chromium(["--screenshot=" + shot, "--window-size=1000,700", "file://" + login])
+
+
+    @unittest.skipUnless(CHROMIUM, "chromium (Debian package) not installed")
+    def test_last_syncs_in_chromium(self):
+        """The last syncs list shows how each ended: done, and the failed
+        ones (dead, or backing off to retry) too; a job never tried is no
+        sync."""
+        self.add_syncs()
+        url = "http://127.0.0.1:%d/status" % self.gs.port
+        login = os.path.join(self.gs.tmp, "login.html")
+        with open(login, "w", encoding="utf-8") as f:
+            f.write('<form method="post" action="%s"><input name="token" value="%s"></form>'
+                    '<script>document.forms[0].submit()</script>' % (url, TOKEN))
+        r = chromium(["--dump-dom", "file://" + login])
+        dom = r.stdout
+        start = dom.find('<table id="recent">')
+        self.assertGreaterEqual(start, 0, dom[-3000:] + r.stderr[-2000:])
+        recent = dom[start:dom.find("</table>", start)]
+        rows = {}
+        for row in recent.split("<tr>")[2:]:
+            cells = [c.split("<code>", 1)[1].split("<", 1)[0] if "<code>" in c else
+                     c.split(">", 1)[1].split("<", 1)[0] for c in row.split("<td")[1:]]
+            rows[cells[2]] = (cells[1], cells[4], cells[6])
+        self.assertEqual(rows, {
+            "00u0000000000000done": ("done", "1", "-"),
+            "00u0000000000000dead": ("dead", "10", "remote: 400 Bad Request"),
+            "00u000000000000retry": ("retry", "2", "remote: 503 Service Unavailable")})
 
 
 if __name__ == "__main__":

@@ -283,6 +283,8 @@ class Sync(SyncBase):
             self.assertRegex(out, r"(?m)^ok +template +%s$" % f)
         self.assertRegex(out, r"(?m)^ok +remote +find answered 200 \(found\)$")
         self.assertRegex(out, r"(?m)^ok +event hook +")
+        # an SSWS token has no scopes to check: said, not failed
+        self.assertRegex(out, r"(?m)^ok +okta auth +SSWS API token: it has no scopes ")
 
         env = dict(self.gs.env)
         env["GROUPSYNC_GROUP_IDS"] = GROUP + ",00g0000000000nothere"
@@ -391,7 +393,7 @@ class SyncOAuth(SyncBase):
     (RS256), and with a DPoP-bound token after the use_dpop_nonce
     handshake (ES256). No API token is configured."""
 
-    def oauth_env(self, algorithm, dpop):
+    def oauth_env(self, algorithm, dpop, scopes=None):
         key = os.path.join(self.tmp, "app-%s.pem" % algorithm)
         pub = key + ".pub"
         if algorithm == "RS256":
@@ -404,8 +406,10 @@ class SyncOAuth(SyncBase):
                        capture_output=True)
         client = "0oa%s%s" % (algorithm.lower(), "dpop" if dpop else "bearer")
         with open(pub) as f:
-            self.okta.admin("POST", "/clients", {"client_id": client, "public_key_pem": f.read(),
-                                                  "dpop": dpop})
+            app = {"client_id": client, "public_key_pem": f.read(), "dpop": dpop}
+            if scopes is not None:
+                app["scopes"] = scopes
+            self.okta.admin("POST", "/clients", app)
         return {"GROUPSYNC_OKTA_CLIENT_ID": client, "GROUPSYNC_OKTA_PRIVATE_KEY_FILE": key,
                 "GROUPSYNC_OKTA_API_TOKEN": ""}
 
@@ -436,6 +440,39 @@ class SyncOAuth(SyncBase):
         # auto: plain request refused, then use_dpop_nonce, then the token
         self.assertEqual([t["status"] for t in tokens], [400, 400, 200])
         self.assertIn("DPoP", self.gs.log())
+
+
+    def test_check_config_online_scopes(self):
+        """Issue 13 §3: check-config --online names each scope the OAuth
+        service app was not granted: refused by Okta's token endpoint when
+        requested, or left out of GROUPSYNC_OKTA_SCOPES."""
+        env = dict(self.gs.env)
+        env["GROUPSYNC_GROUP_IDS"] = GROUP
+        env.update(self.oauth_env("RS256", dpop=False))
+        r = run_cli(["check-config", "--online"], env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^ok +okta auth +app 0oars256bearer granted: "
+                                   r"okta.users.read okta.users.manage okta.groups.read$")
+        # reads only this check makes, refused for want of a scope sync does not need
+        self.assertRegex(r.stdout, r"(?m)^skip schema +not checked: the token lacks "
+                                   r"okta.schemas.read ")
+        self.assertRegex(r.stdout, r"(?m)^skip event hook +not checked: the token lacks "
+                                   r"okta.eventHooks.read ")
+
+        # an app granted only the read scopes: Okta refuses the token
+        env.update(self.oauth_env("RS256", dpop=False,
+                                  scopes=["okta.users.read", "okta.groups.read"]))
+        r = run_cli(["check-config", "--online"], env)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^FAIL okta auth +app 0oars256bearer not granted: "
+                                   r"okta.users.manage$")
+
+        # the scopes asked for leave one out: granted what was asked, still missing
+        env["GROUPSYNC_OKTA_SCOPES"] = "okta.users.read"
+        r = run_cli(["check-config", "--online"], env)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^FAIL okta auth +app 0oars256bearer not granted: "
+                                   r"okta.users.manage okta.groups.read$")
 
 
 class SyncRemoteFaults(SyncBase):

@@ -120,7 +120,7 @@ open_close_reopen(void **state)
 	reopen(fx, STORE_OPEN_ADMIN);
 	assert_counts(fx, 1, 0, 0, 0);
 	if (fx_is_pg(fx)) {
-		assert_int_equal(db_int(fx, "SELECT version FROM schema_version"), 2); /* 2: group push */
+		assert_int_equal(db_int(fx, "SELECT version FROM schema_version"), 3); /* 3: deprovision window */
 		assert_int_equal(db_int(fx, "SELECT count(*) FROM schema_version"), 1);
 		return;
 	}
@@ -173,7 +173,7 @@ open_newer_schema(void **state)
 	fx->q = NULL;
 	if (fx_is_pg(fx)) {
 		/* a newer groupsync migrated the database */
-		assert_int_equal(db_int(fx, "SELECT version FROM schema_version"), 2);
+		assert_int_equal(db_int(fx, "SELECT version FROM schema_version"), 3);
 		db_exec(fx, "UPDATE schema_version SET version = 99");
 	} else {
 		assert_int_equal(db_int(fx, "PRAGMA user_version"), 1);
@@ -182,7 +182,7 @@ open_newer_schema(void **state)
 	assert_null(fx_open(fx, STORE_OPEN_SERVER));
 	assert_non_null(strstr(fx->err, "schema version 99"));
 	assert_non_null(strstr(fx->err, fx_is_pg(fx) ?
-	    "newer than this groupsync supports (2)" : "newer than this groupsync supports (1)"));
+	    "newer than this groupsync supports (3)" : "newer than this groupsync supports (1)"));
 	assert_non_null(strstr(fx->err, fx_is_pg(fx) ? fx->db : fx->dir));
 	/* an admin command refuses it as well */
 	assert_null(fx_open(fx, STORE_OPEN_ADMIN));
@@ -1304,8 +1304,79 @@ hold_and_release(void **state)
 	store_lease_free(&l);
 }
 
+/*
+ * Issue 13 §4: `queue retry` of a held (or released) deprovision makes it
+ * due at once as a release does, and keeps the released mark: the worker
+ * must not hold it again. A dead job retried gets no such mark.
+ */
+static void
+retry_held_stays_released(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_lease l;
+	enum store_state st;
+	int64_t id, n;
+	size_t stored;
+
+	assert_int_equal(enqueue1(fx, "", "u-1", "jane", "2024-01-01T00:00:01Z", &stored),
+	    STORE_STORED);
+	assert_int_equal(store_lease(fx->q, LATER, &l, fx->err, sizeof(fx->err)), 1);
+	id = l.jobs[0].id;
+	assert_int_equal(store_hold(fx->q, &l, "held: over 1"), 0);
+	store_lease_free(&l);
+	assert_int_equal(store_admin_retry(fx->q, id, LATER, &st, fx->err, sizeof(fx->err)),
+	    STORE_ADMIN_OK);
+	assert_int_equal(store_count_held(fx->q, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_lease(fx->q, LATER, &l, fx->err, sizeof(fx->err)), 1);
+	assert_true(l.jobs[0].id == id);
+	assert_true(l.jobs[0].not_before_ms == STORE_RELEASED_NOT_BEFORE);
+	/* given back (shutdown) and retried again: still released */
+	assert_int_equal(store_release(fx->q, &l), 0);
+	store_lease_free(&l);
+	assert_int_equal(store_admin_retry(fx->q, id, LATER, &st, fx->err, sizeof(fx->err)),
+	    STORE_ADMIN_OK);
+	assert_int_equal(store_lease(fx->q, LATER, &l, fx->err, sizeof(fx->err)), 1);
+	assert_true(l.jobs[0].not_before_ms == STORE_RELEASED_NOT_BEFORE);
+	/* a dead job retried is due now, not marked */
+	assert_int_equal(store_dead(fx->q, &l, "gone"), 0);
+	store_lease_free(&l);
+	assert_int_equal(store_admin_retry(fx->q, id, LATER, &st, fx->err, sizeof(fx->err)),
+	    STORE_ADMIN_OK);
+	assert_int_equal(store_lease(fx->q, LATER, &l, fx->err, sizeof(fx->err)), 1);
+	assert_true(l.jobs[0].not_before_ms == LATER);
+	store_lease_free(&l);
+}
+
+/*
+ * Issue 13 §4: the deprovision threshold is counted by the store, so
+ * every process on it (replicas on one PostgreSQL) shares one count over
+ * a sliding window.
+ */
+static void
+deprovision_count_shared(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *other = fx_open(fx, STORE_OPEN_ADMIN);
+
+	assert_int_equal(store_deprovision_take(fx->q, 10000, 1000, 2), 1);
+	assert_int_equal(store_deprovision_take(other, 10500, 1000, 2), 1);
+	/* the other process took the second: this one is over */
+	assert_int_equal(store_deprovision_take(fx->q, 10900, 1000, 2), 0);
+	assert_int_equal(store_deprovision_take(other, 10900, 1000, 2), 0);
+	/* the first has left the window: one more may go */
+	assert_int_equal(store_deprovision_take(other, 11000, 1000, 2), 1);
+	assert_int_equal(store_deprovision_take(fx->q, 11100, 1000, 2), 0);
+	/* a higher limit counts the same records */
+	assert_int_equal(store_deprovision_take(fx->q, 11100, 1000, 3), 1);
+	assert_int_equal(store_deprovision_take(fx->q, 11100, 1000, 0), 0);
+	store_close(other);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(open_close_reopen, setup, teardown),
+	cmocka_unit_test_setup_teardown(deprovision_count_shared, setup, teardown),
+	cmocka_unit_test_setup_teardown(retry_held_stays_released, setup, teardown),
 	cmocka_unit_test_setup_teardown(lease_user_beside_workers, setup, teardown),
 	cmocka_unit_test_setup_teardown(hold_and_release, setup, teardown),
 	cmocka_unit_test_setup_teardown(open_bad_dir, setup, teardown),

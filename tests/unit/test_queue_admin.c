@@ -69,7 +69,7 @@ static void
 list_ids(struct fixture *fx, unsigned states, const char *user,
     size_t limit, const int64_t *want, size_t nwant, int want_more)
 {
-	struct store_list_query qry = {states, user, limit};
+	struct store_list_query qry = {states, user, limit, 0};
 	struct store_job_info *jobs = NULL;
 	size_t n = 99, i;
 	int more = -1;
@@ -128,6 +128,42 @@ list_by_state(void **state)
 	assert_int_equal(store_states_parse("", &s), -1);
 	assert_string_equal(store_state_name(STORE_LEASED), "leased");
 	assert_string_equal(store_state_name((enum store_state)7), "unknown");
+}
+
+/* Issue 13 §5, the status page's last syncs: with attempted, pending
+ * jobs are listed only once a sync of them failed (backing off), never
+ * when untried; the other states as asked. */
+static void
+list_attempted(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_list_query qry = {STORE_STATES_ALL, NULL, 100, 1};
+	struct store_job_info *jobs = NULL;
+	struct store_lease l;
+	size_t n = 99;
+	int more = -1;
+
+	one_of_each(fx);
+	lease_user(fx, "user-d", &l);
+	assert_int_equal(store_retry(fx->q, &l, LATER, "remote: 503"), 0);
+	store_lease_free(&l);
+	add_job(fx, "uuid-5", "user-e", 5);
+	assert_int_equal(store_admin_list(fx->adm, &qry, &jobs, &n, &more, fx->err,
+	    sizeof(fx->err)), 0);
+	/* 1 done, 2 dead, 3 leased, 4 backing off; not 5, never tried */
+	assert_int_equal(n, 4);
+	assert_int_equal(jobs[0].job.id, 1);
+	assert_int_equal(jobs[1].job.id, 2);
+	assert_int_equal(jobs[2].job.id, 3);
+	assert_int_equal(jobs[3].job.id, 4);
+	assert_int_equal(jobs[3].job.state, STORE_PENDING);
+	free(jobs);
+	/* per user, too */
+	qry.user_id = "user-e";
+	assert_int_equal(store_admin_list(fx->adm, &qry, &jobs, &n, &more, fx->err,
+	    sizeof(fx->err)), 0);
+	assert_int_equal(n, 0);
+	free(jobs);
 }
 
 static void
@@ -396,6 +432,7 @@ drop_leased_refused(void **state)
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(list_by_state, setup_admin, teardown),
 	cmocka_unit_test_setup_teardown(attempts_after_success, setup_admin, teardown),
+	cmocka_unit_test_setup_teardown(list_attempted, setup_admin, teardown),
 	cmocka_unit_test_setup_teardown(list_by_user, setup_admin, teardown),
 	cmocka_unit_test_setup_teardown(list_limit, setup_admin, teardown),
 	cmocka_unit_test_setup_teardown(show, setup_admin, teardown),

@@ -52,6 +52,7 @@ struct okta_auth {
 	struct okta_result last_err;
 	int dpop;               /* proofs are sent (on, or auto switched on) */
 	char *token;            /* NULL: none */
+	char *granted;          /* the scopes its answer says were granted; NULL unstated */
 	int token_dpop;         /* token_type DPoP: proofs on every call */
 	uint64_t gen;           /* bumped whenever token changes */
 	int64_t refresh_ms;     /* unix ms: refresh from here on */
@@ -80,6 +81,14 @@ void okta_auth_free(struct okta_auth *a);
 int okta_auth_begin(struct okta_auth *a, struct http_client *hc, const char *method,
     const char *url, struct okta_cred *c, struct okta_result *res);
 void okta_cred_clear(struct okta_cred *c);
+
+/*
+ * What check-config --online says of the scopes: 2 with an SSWS token (it
+ * has none); else fetches a token and 0 when every scope groupsync needs
+ * was granted, 1 when some were not (out names each), -1 when the token
+ * request failed otherwise (out says why).
+ */
+int okta_auth_scopes(struct okta_auth *a, struct http_client *hc, char *out, size_t outlen);
 
 /* Drops the cached token if it is still generation gen (after a 401). */
 void okta_auth_invalidate(struct okta_auth *a, uint64_t gen);

@@ -92,6 +92,10 @@ int okta_list_group_users(struct okta *o, struct http_client *hc, const char *gr
 int okta_request(struct okta *o, struct http_client *hc, const char *method, const char *path,
     const char *body, struct http_response *resp, struct okta_result *res);
 
+/* The credentials' scopes against what groupsync needs: see
+ * okta_auth_scopes (2 SSWS, 0 all granted, 1 some missing, -1 failed). */
+int okta_check_scopes(struct okta *o, struct http_client *hc, char *out, size_t outlen);
+
 /* Counters since okta_new, for logs, metrics and benchmarks. */
 struct okta_stats {
 	uint64_t reads;          /* GET calls answered */

@@ -216,6 +216,15 @@ int store_dead(struct store *s, const struct store_lease *l, const char *error);
  * attempts unchanged (nothing was attempted). */
 int store_hold(struct store *s, const struct store_lease *l, const char *why);
 
+/*
+ * GROUPSYNC_DEPROVISION_THRESHOLD, shared by every process on the store:
+ * takes one deprovision from the window_ms before now_ms if fewer than
+ * limit were taken in it (by any replica), and records it with its time.
+ * 1 taken, 0 over the limit, -1 error (or a backend without a count).
+ */
+int store_deprovision_take(struct store *s, int64_t now_ms, int64_t window_ms,
+    int64_t limit);
+
 /* Jobs held now. 0, or -1 (also when the backend cannot count them). */
 int store_count_held(struct store *s, int64_t *count);
 
@@ -308,6 +317,8 @@ struct store_list_query {
 	unsigned states;     /* STORE_STATE_BIT()s of the states wanted */
 	const char *user_id; /* NULL: every user */
 	size_t limit;        /* 1..STORE_LIST_MAX */
+	int attempted;       /* 1: of the pending jobs, only those attempted
+	                      * before (backing off after a failure) */
 };
 
 /*
