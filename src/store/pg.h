@@ -122,6 +122,11 @@ int pg_with_conn(struct pg_store *p, pg_op_fn fn, void *arg, char *err, size_t e
 PGresult *pg_query(struct pg_store *p, const char *sql, int n, const char *const *params,
     char *err, size_t errlen, const char *what);
 
+/* A statement with RETURNING 1 that may not take effect: 1 it did, 0 it
+ * did not, -1 error. */
+int pg_query_took(struct pg_store *p, const char *sql, int n, const char *const *params,
+    const char *what);
+
 /* Runs sql with text parameters (NULL: SQL NULL); PQclear() the result. */
 PGresult *pg_exec(PGconn *c, const char *sql, int n, const char *const *params);
 /* The same, but a failure is NULL with err set ("label: what: message")

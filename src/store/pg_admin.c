@@ -174,22 +174,16 @@ pg_count_held(void *be, int64_t *count)
 int
 pg_deprovision_take(void *be, int64_t now_ms, int64_t window_ms, int64_t limit)
 {
-	char now[24], win[24], lim[24], err[STORE_ERROR_MAX + 1];
+	char now[24], win[24], lim[24];
 	const char *params[] = {pg_i64(now, now_ms), pg_i64(win, window_ms), pg_i64(lim, limit)};
-	PGresult *r = pg_query(be, "INSERT INTO deprovision_window AS w(id, times)"
+
+	return pg_query_took(be, "INSERT INTO deprovision_window AS w(id, times)"
 	    " SELECT 1, ARRAY[$1::bigint] WHERE $3::bigint > 0"
 	    " ON CONFLICT (id) DO UPDATE SET times = ARRAY(SELECT t FROM unnest(w.times) t"
 	    " WHERE t > $1::bigint - $2::bigint) || $1::bigint"
 	    " WHERE (SELECT count(*) FROM unnest(w.times) t"
-	    " WHERE t > $1::bigint - $2::bigint) < $3::bigint RETURNING 1", 3, params, err,
-	    sizeof(err), "count a deprovision");
-	int ret;
-
-	if (r == NULL)
-		return -1;
-	ret = PQntuples(r) == 1;
-	PQclear(r);
-	return ret;
+	    " WHERE t > $1::bigint - $2::bigint) < $3::bigint RETURNING 1", 3, params,
+	    "count a deprovision");
 }
 
 int

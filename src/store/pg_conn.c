@@ -416,3 +416,20 @@ pg_query(struct pg_store *p, const char *sql, int n, const char *const *params, 
 		return NULL;
 	return s.r;
 }
+
+/* One statement that writes a row when it takes effect (an upsert whose
+ * WHERE may refuse it, RETURNING 1): 1 it did, 0 it did not, -1 error. */
+int
+pg_query_took(struct pg_store *p, const char *sql, int n, const char *const *params,
+    const char *what)
+{
+	char err[STORE_ERROR_MAX + 1];
+	PGresult *r = pg_query(p, sql, n, params, err, sizeof(err), what);
+	int ret;
+
+	if (r == NULL)
+		return -1;
+	ret = PQntuples(r) == 1;
+	PQclear(r);
+	return ret;
+}

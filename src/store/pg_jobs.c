@@ -582,19 +582,13 @@ pg_writable(void *be)
 int
 pg_claim(void *be, const char *task, int64_t period_ms)
 {
-	char period[24], err[STORE_ERROR_MAX + 1];
+	char period[24];
 	const char *params[] = {task, pg_i64(period, period_ms)};
-	PGresult *r = pg_query(be, "INSERT INTO tasks(name, claimed) VALUES($1, " PG_NOW_MS ")"
-	    " ON CONFLICT (name) DO UPDATE SET claimed = excluded.claimed"
-	    " WHERE tasks.claimed <= excluded.claimed - $2::bigint RETURNING 1", 2, params, err,
-	    sizeof(err), "claim a periodic task");
-	int ret;
 
-	if (r == NULL)
-		return -1;
-	ret = PQntuples(r) == 1;
-	PQclear(r);
-	return ret;
+	return pg_query_took(be, "INSERT INTO tasks(name, claimed) VALUES($1, " PG_NOW_MS ")"
+	    " ON CONFLICT (name) DO UPDATE SET claimed = excluded.claimed"
+	    " WHERE tasks.claimed <= excluded.claimed - $2::bigint RETURNING 1", 2, params,
+	    "claim a periodic task");
 }
 
 /*
