@@ -163,33 +163,34 @@ log_put_value(struct log_buf *b, const char *v, int json)
 	}
 }
 
+/* Appends s[0..len) to out[*n..], as much as fits before the NUL. */
+static void
+log_append(char *out, size_t size, size_t *n, const char *s, size_t len)
+{
+	if (len > size - 1 - *n)
+		len = size - 1 - *n;
+	memcpy(out + *n, s, len);
+	*n += len;
+}
+
 void
 log_redact(char *s, size_t size)
 {
 	char out[1024];
-	size_t i, n = 0;
-	const char *v = s;
+	const char *v = s, *hit;
+	size_t n = 0, len = 0;
 
 	if (size == 0)
 		return;
-	while (*v != '\0' && n + 1 < sizeof(out)) {
-		size_t hitlen = 0;
-
-		for (i = 0; i < log_nsecrets; i++) {
-			size_t len = strlen(log_secrets[i]);
-			if (strncmp(v, log_secrets[i], len) == 0) {
-				hitlen = len;
-				break;
-			}
+	while (*v != '\0') {
+		hit = log_find_secret(v, &len);
+		if (hit == NULL) {
+			log_append(out, sizeof(out), &n, v, strlen(v));
+			break;
 		}
-		if (hitlen == 0) {
-			out[n++] = *v++;
-			continue;
-		}
-		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s", LOG_REDACTED);
-		if (n >= sizeof(out))
-			n = sizeof(out) - 1;
-		v += hitlen;
+		log_append(out, sizeof(out), &n, v, (size_t)(hit - v));
+		log_append(out, sizeof(out), &n, LOG_REDACTED, strlen(LOG_REDACTED));
+		v = hit + len;
 	}
 	out[n] = '\0';
 	util_copy(s, size, out);

@@ -409,6 +409,32 @@ log_json_redacts(void **state)
 	assert_non_null(strstr(out, "\"n\":null}\n"));
 }
 
+/* log_redact: stored text (a job's error) loses every secret, and is cut
+ * at the buffer's size or 1 KiB, whichever is smaller, never mid-secret
+ * with the secret's start kept. */
+static void
+log_redact_stored(void **state)
+{
+	char s[64], big[2048];
+
+	(void)state;
+	log_add_secret("redactme-1234");
+	log_add_secret("other-secret-99");
+	strcpy(s, "a redactme-1234 b other-secret-99redactme-1234 c");
+	log_redact(s, sizeof(s));
+	assert_string_equal(s, "a [redacted] b [redacted][redacted] c");
+	strcpy(s, "no secret here");
+	log_redact(s, sizeof(s));
+	assert_string_equal(s, "no secret here");
+	strcpy(s, "0123456789 redactme-1234");
+	log_redact(s, 14); /* room for 13: the mark is cut, the secret gone */
+	assert_string_equal(s, "0123456789 [r");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	log_redact(big, sizeof(big));
+	assert_int_equal(strlen(big), 1023);
+}
+
 static void
 emit_text(void)
 {
@@ -628,6 +654,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(secret_files),
 	cmocka_unit_test(dump_redacts),
 	cmocka_unit_test(log_json_redacts),
+	cmocka_unit_test(log_redact_stored),
 	cmocka_unit_test(log_text_format),
 	cmocka_unit_test(secret_equal),
 	cmocka_unit_test(store_setting),
