@@ -73,16 +73,17 @@ pg_remote_delete(void *be, const char *user_id)
 }
 
 /*
- * Calls fn for every user that has a remote record (remote_id not ""),
- * from one read of them all (fn may take its time: no connection or lock
- * is held meanwhile). Stops at fn's first non-zero answer and returns it.
+ * Calls fn for the first column of each row sql answers, from one read of
+ * them all (fn may take its time: no connection or lock is held
+ * meanwhile). Stops at fn's first non-zero answer and returns it; -1 with
+ * err set when the read fails.
  */
-int
-pg_remote_each(void *be, int (*fn)(const char *user_id, void *arg), void *arg, char *err,
-    size_t errlen)
+static int
+pg_each_value(struct pg_store *p, const char *sql, int n, const char *const *params,
+    int (*fn)(const char *value, void *arg), void *arg, char *err, size_t errlen,
+    const char *what)
 {
-	PGresult *r = pg_query(be, "SELECT user_id FROM remote_ids WHERE remote_id <> ''", 0,
-	    NULL, err, errlen, "cannot read the remote IDs");
+	PGresult *r = pg_query(p, sql, n, params, err, errlen, what);
 	int i, ret = 0;
 
 	if (r == NULL)
@@ -91,6 +92,15 @@ pg_remote_each(void *be, int (*fn)(const char *user_id, void *arg), void *arg, c
 		ret = fn(PQgetvalue(r, i, 0), arg);
 	PQclear(r);
 	return ret;
+}
+
+/* Every user that has a remote record (remote_id not ""). */
+int
+pg_remote_each(void *be, int (*fn)(const char *user_id, void *arg), void *arg, char *err,
+    size_t errlen)
+{
+	return pg_each_value(be, "SELECT user_id FROM remote_ids WHERE remote_id <> ''", 0,
+	    NULL, fn, arg, err, errlen, "cannot read the remote IDs");
 }
 
 int
@@ -140,21 +150,13 @@ pg_member_put(void *be, const char *group_id, const char *user_id, int member)
 	    "record a group membership");
 }
 
-/* From one read, as pg_remote_each: no connection is held while fn runs. */
 int
 pg_member_each(void *be, const char *group_id, int (*fn)(const char *user_id, void *arg),
     void *arg)
 {
 	char err[STORE_ERROR_MAX + 1];
 	const char *params[] = {group_id};
-	PGresult *r = pg_query(be, "SELECT user_id FROM group_members WHERE group_id = $1"
-	    " ORDER BY user_id", 1, params, err, sizeof(err), "read a group's members");
-	int i, ret = 0;
 
-	if (r == NULL)
-		return -1;
-	for (i = 0; i < PQntuples(r) && ret == 0; i++)
-		ret = fn(PQgetvalue(r, i, 0), arg);
-	PQclear(r);
-	return ret;
+	return pg_each_value(be, "SELECT user_id FROM group_members WHERE group_id = $1"
+	    " ORDER BY user_id", 1, params, fn, arg, err, sizeof(err), "read a group's members");
 }
