@@ -163,6 +163,16 @@ class ReplicaSet(Loop):
                 % (len(self.replicas), self.sent, self.acked, self.failed_attempts, synced,
                    len(members), settled, LEASE_MS))
 
+    def kill_holding_leases(self, r, timeout):
+        """SIGKILL replica r once it holds leases (it stays dead); returns
+        how many it held."""
+        wait_until(lambda: self.leases_of(r) > 0, timeout=timeout, interval=0.02,
+                   what="replica A holding leases")
+        held = self.leases_of(r)
+        r.proc.send_signal(signal.SIGKILL)
+        r.proc.wait(30)
+        return held
+
     def check_all_synced(self, members, done_at):
         """The end of every run: each acknowledged delivery stored once and
         done, no lease left, each member synced exactly once (one remote
@@ -198,11 +208,7 @@ class Replicas(ReplicaSet):
         held = []
 
         def kill_a():
-            wait_until(lambda: self.leases_of(a) > 0, timeout=60, interval=0.02,
-                       what="replica A holding leases")
-            held.append(self.leases_of(a))
-            a.proc.send_signal(signal.SIGKILL)
-            a.proc.wait(30)
+            held.append(self.kill_holding_leases(a, 60))
 
         line = self.under_load(kill_a)
         print("\n%s; leases held by the killed replica %d" % (line, held[0]), flush=True)

@@ -241,11 +241,7 @@ class NginxReplicas(rep.ReplicaSet):
         held = []
 
         def kill_a():
-            wait_until(lambda: self.leases_of(a) > 0, timeout=30, interval=0.02,
-                       what="replica A holding leases")
-            held.append(self.leases_of(a))
-            a.proc.send_signal(signal.SIGKILL)
-            a.proc.wait(30)
+            held.append(self.kill_holding_leases(a, 30))
             time.sleep(rep.LEASE_MS / 1000.0 + 1)  # deliveries go on past the expiry
 
         line = self.steady(kill_a)
