@@ -12,6 +12,7 @@
  */
 #include "groupsync/cli/commands.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -199,7 +200,8 @@ static int
 sync_user(struct command_ctx *run, struct remote *remote, const struct sync_cmd *c,
     struct store_lease *lease)
 {
-	struct converge_deps d = {&run->cfg, run->q, run->okta, remote};
+	pthread_mutex_t groups_lock = PTHREAD_MUTEX_INITIALIZER; /* one sync: no rival */
+	struct converge_deps d = {&run->cfg, run->q, run->okta, remote, &groups_lock};
 	struct converge x;
 	char st[16];
 	int rc = 0;

@@ -249,8 +249,6 @@ converge_pushes_groups(const struct converge *x)
  * still race: a server's uniqueness on externalId (a 409, then linked)
  * and one-member add and remove templates keep them right.
  */
-static pthread_mutex_t converge_groups_mu = PTHREAD_MUTEX_INITIALIZER;
-
 /*
  * The remote group of configured group j, made when missing: the store's,
  * else group_find's (a crash after an earlier create), else a new one. A
@@ -269,7 +267,7 @@ converge_group_ensure(struct converge *x, size_t j, struct template_group *g,
 	g->id = gid;
 	g->name = want;
 	g->remote_id = rid;
-	pthread_mutex_lock(&converge_groups_mu);
+	pthread_mutex_lock(x->d->groups_lock);
 	rc = store_group_get(d->q, gid, rid, REMOTE_ID_MAX + 1, name, 256);
 	if (rc < 0) {
 		rc = converge_store_fail(x, "read a group's remote ID");
@@ -299,7 +297,7 @@ converge_group_ensure(struct converge *x, size_t j, struct template_group *g,
 	rc = store_group_put(d->q, gid, rid, want) < 0 ?
 	    converge_store_fail(x, "record a group's remote ID") : 0;
 out:
-	pthread_mutex_unlock(&converge_groups_mu);
+	pthread_mutex_unlock(x->d->groups_lock);
 	return rc;
 }
 
@@ -359,7 +357,7 @@ converge_group_member(struct converge *x, struct template_group *g, int add, int
 
 	g->members = NULL;
 	if (whole)
-		pthread_mutex_lock(&converge_groups_mu);
+		pthread_mutex_lock(x->d->groups_lock);
 	if (call && whole && (g->members = converge_member_list(x, g->id, add)) == NULL)
 		rc = converge_store_fail(x, "list a group's members");
 	else if (call && remote_group_member(x->d->remote, x->hc, g, x->remote_id, add, &r) < 0)
@@ -368,7 +366,7 @@ converge_group_member(struct converge *x, struct template_group *g, int add, int
 	if (rc == 0 && store_member_put(x->d->q, g->id, x->lease->user_id, add) < 0)
 		rc = converge_store_fail(x, "record a group membership");
 	if (whole)
-		pthread_mutex_unlock(&converge_groups_mu);
+		pthread_mutex_unlock(x->d->groups_lock);
 	json_object_put(g->members);
 	g->members = NULL;
 	return rc;

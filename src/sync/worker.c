@@ -35,6 +35,7 @@ struct worker {
 struct worker_pool {
 	struct worker_deps d;
 	struct converge_deps cd; /* the same, as each sync sees them */
+	pthread_mutex_t groups_lock; /* cd.groups_lock */
 	struct worker *w;
 	int n;
 	_Atomic int stopping; /* take no new lease */
@@ -325,6 +326,7 @@ worker_free(struct worker_pool *p)
 	for (i = 0; i < p->n; i++)
 		http_client_free(p->w[i].hc);
 	free(p->w);
+	pthread_mutex_destroy(&p->groups_lock);
 	free(p);
 }
 
@@ -338,7 +340,11 @@ worker_start(const struct worker_deps *d, char *err, size_t errlen)
 	if (p == NULL)
 		return NULL;
 	p->d = *d;
-	p->cd = (struct converge_deps){d->cfg, d->q, d->okta, d->remote};
+	if (pthread_mutex_init(&p->groups_lock, NULL) != 0) {
+		free(p);
+		return NULL;
+	}
+	p->cd = (struct converge_deps){d->cfg, d->q, d->okta, d->remote, &p->groups_lock};
 	p->n = d->cfg->workers;
 	p->w = calloc((size_t)p->n, sizeof(*p->w));
 	http_options_from_config(&ho, d->cfg, &p->abort);

@@ -15,6 +15,7 @@
 #ifndef GROUPSYNC_SYNC_CONVERGE_H
 #define GROUPSYNC_SYNC_CONVERGE_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
@@ -32,6 +33,9 @@ struct converge_deps {
 	struct store *q;
 	struct okta *okta;
 	struct remote *remote;
+	/* Group writes that read before they write, one at a time in the
+	 * process (see converge_group_ensure): the owner's lock. */
+	pthread_mutex_t *groups_lock;
 };
 
 /* One sync: the inputs, then what it found and did. Zero it first. */
