@@ -55,10 +55,40 @@ def needs(available, what):
     return unittest.skip("%s not installed" % what)
 
 
+# Ports for servers the tests start come from below the kernel's ephemeral
+# range (32768-60999 on Linux): a port the kernel handed out for bind(0) and
+# that was then closed may be taken as the local port of any outgoing
+# connection before the server binds it (seen in CI: "Address already in use").
+# Below that range only another test can take a port, and a lock file per port,
+# held until this process exits, keeps parallel tests (ctest -j, two runs on
+# one machine) apart.
+PORT_RANGE = (20000, 32000)
+PORT_LOCKS = os.path.join(tempfile.gettempdir(), "groupsync-test-ports")
+_held_ports = []
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback TCP port no other test of this machine holds, not ephemeral."""
+    import fcntl
+    import random
+    os.makedirs(PORT_LOCKS, exist_ok=True)
+    for _ in range(500):
+        port = random.randrange(*PORT_RANGE)
+        lock = open(os.path.join(PORT_LOCKS, str(port)), "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            lock.close()
+            continue
+        _held_ports.append(lock)
+        return port
+    raise RuntimeError("no free port in %d-%d" % PORT_RANGE)
 
 
 def sample(name):
