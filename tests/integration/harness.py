@@ -3,6 +3,7 @@
 Standard library only. The binary comes from $GROUPSYNC_BIN (CTest sets
 it); sample deliveries from tests/data/okta/samples.
 """
+import atexit
 import contextlib
 import copy
 import http.client
@@ -64,7 +65,13 @@ def needs(available, what):
 # one machine) apart.
 PORT_RANGE = (20000, 32000)
 PORT_LOCKS = os.path.join(tempfile.gettempdir(), "groupsync-test-ports")
-_held_ports = []
+_held_ports = []  # open lock files: the locks last as long as the process
+
+
+@atexit.register
+def _release_ports():
+    for lock in _held_ports:
+        lock.close()
 
 
 def free_port():
