@@ -416,12 +416,13 @@ class RateLimits(StandinTest):
         self.assertEqual([c["status"] for c in calls], [429, 429, 200])
         self.assertGreaterEqual(calls[-1]["time"], until * 1000)
 
-    def test_limit_per_family(self):
-        okta = self.start("--rate-limit", "3")
+    def test_limit_per_bucket(self):
+        okta = self.start("--rate-limits", "unlimited", "--bucket-limit", "users-id-get=3",
+                          "--bucket-limit", "users-id-write=3")
         u = self.create_user("jane.doe@example.com")
         statuses = [okta.api("GET", "/api/v1/users/" + u["id"])[0] for _ in range(4)]
         self.assertEqual(statuses, [200, 200, 200, 429])
-        # another family has its own bucket
+        # the write-back has its own bucket
         status, resp, _ = okta.api("POST", "/api/v1/users/" + u["id"], {"profile": {"customId": "x"}})
         self.assertEqual(status, 200)
         self.assertEqual(resp.getheader("X-Rate-Limit-Remaining"), "2")
