@@ -1573,6 +1573,8 @@ function api(ctx) {
   }
 }
 
+const MEMBERS_PAGE_DEFAULT = 1000;
+const MEMBERS_PAGE_MAX = 10000;
 const USERS_READ = ['okta.users.read', 'okta.users.manage'];
 const USERS_MANAGE = ['okta.users.manage'];
 const GROUPS_READ = ['okta.groups.read', 'okta.groups.manage'];
@@ -1732,7 +1734,11 @@ function apiGroups(ctx, seg) {
     if (m !== 'GET') return send(ctx, 405, ERR.method());
     if (!requireScope(ctx, p, GROUPS_READ)) return;
     if (!g) return send(ctx, 404, ERR.notFound(gid, 'UserGroup'));
-    return sendPage(ctx, sortedMembers(g), pageParams(ctx, 1000, 10000), (uid, base) => {
+    // Full user objects, as Okta's "List all member users". Okta documents the
+    // default page (1000; 10000 in older docs) and no maximum: 10000 is the
+    // largest page the stand-in gives, a larger limit is capped silently (as
+    // Okta caps /api/v1/users at 200) and the next link carries the cap.
+    return sendPage(ctx, sortedMembers(g), pageParams(ctx, MEMBERS_PAGE_DEFAULT, MEMBERS_PAGE_MAX), (uid, base) => {
       const u = S.users.get(uid);
       return u ? userJson(u, base) : null;
     });
