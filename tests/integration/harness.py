@@ -400,11 +400,27 @@ class ScimServer(StandIn):
 
 
 class OktaStandin(StandIn):
-    """The Okta stand-in (tests/standins/okta.js) on loopback."""
+    """The Okta stand-in (tests/standins/okta.js) on loopback.
 
-    def __init__(self, tmp, hook_url=None, hook_secret=SECRET, extra=None):
+    Rate limits are off unless asked for (rate_limits="unlimited": every
+    bucket 10,000,000 per window, no concurrency limit), because tests and
+    benchmarks make bursts. rate_limits="okta" gives Okta's Enterprise bucket
+    sizes and its concurrency limit of 75; bucket_limits={NAME: N} sizes single
+    buckets, rate_window=S shrinks the minute, max_concurrent=N (0 = off) sets
+    the concurrency limit. Bucket names: tests/standins/README.md."""
+
+    def __init__(self, tmp, hook_url=None, hook_secret=SECRET, extra=None,
+                 rate_limits="unlimited", bucket_limits=None, rate_window=None,
+                 max_concurrent=None):
         def argv(port):
-            args = ["node", OKTA_STANDIN, "--port", str(port), "--api-token", OKTA_TOKEN]
+            args = ["node", OKTA_STANDIN, "--port", str(port), "--api-token", OKTA_TOKEN,
+                    "--rate-limits", rate_limits]
+            for name, n in (bucket_limits or {}).items():
+                args += ["--bucket-limit", "%s=%d" % (name, n)]
+            if rate_window is not None:
+                args += ["--rate-window", str(rate_window)]
+            if max_concurrent is not None:
+                args += ["--max-concurrent", str(max_concurrent)]
             if hook_url:
                 args += ["--hook-url", hook_url, "--hook-secret", hook_secret]
             return args + (extra or [])
@@ -422,6 +438,10 @@ class OktaStandin(StandIn):
 
     def calls(self):
         return self.admin("GET", "/calls")["calls"]
+
+    def ratelimit(self, body=None):
+        """GET (or, with a body, POST) /__admin/ratelimit: buckets and counters."""
+        return self.admin("POST" if body is not None else "GET", "/ratelimit", body)
 
 
 def drop_tmp(path):

@@ -37,9 +37,12 @@ const USAGE = `usage: node okta.js --port N [options]
   --hook-max-sockets N     concurrent connections to a hook (default 64)
   --hook-insecure          do not verify the hook's TLS certificate
   --hook-ca FILE           CA bundle for https hook URLs
-  --rate-limit N           requests per window per endpoint family (default 10000000)
-  --rate-window S          rate-limit window in seconds (default 60)
-  --max-concurrent N       answer 429 above N concurrent API requests (default 0: off)
+  --rate-limits okta|unlimited  bucket sizes: Okta's published Enterprise per-minute
+                           limits (default) or 10,000,000 per window for every bucket
+  --bucket-limit NAME=N    size of one bucket (repeatable; names in README.md)
+  --rate-window S          rate-limit window in seconds (default 60: Okta's minute)
+  --max-concurrent N       answer 429 above N concurrent API requests
+                           (default 75 with --rate-limits okta, 0 = off with unlimited)
   --dpop-max-age S         accepted age of a DPoP proof's iat (default 120)
   --dpop-api-error-status N  status of a rejected DPoP proof on /api/v1 (default 400)
   --bare-schema            start without the custom "customId" attribute
@@ -54,7 +57,7 @@ function parseArgs(argv) {
     port: null, host: '127.0.0.1', publicUrl: null, apiTokens: [], clients: [], tokenTtl: 3600,
     hookUrl: null, hookSecret: null, hookHeader: 'Authorization', hookCustomHeaders: [],
     hookEvents: null, hookBatchMs: 0, hookTimeoutMs: 3000, hookMaxSockets: 64,
-    hookInsecure: false, hookCa: null, rateLimit: 10000000, rateWindow: 60, maxConcurrent: 0,
+    hookInsecure: false, hookCa: null, rateLimits: 'okta', bucketLimits: {}, rateWindow: 60, maxConcurrent: null,
     dpopMaxAge: 120, dpopApiErrorStatus: 400, bareSchema: false, state: null,
     callsMax: 100000, deliveriesMax: 20000, verbose: false,
   };
@@ -86,7 +89,14 @@ function parseArgs(argv) {
       case '--hook-max-sockets': o.hookMaxSockets = num(next(), a); break;
       case '--hook-insecure': o.hookInsecure = true; break;
       case '--hook-ca': o.hookCa = next(); break;
-      case '--rate-limit': o.rateLimit = num(next(), a); break;
+      case '--rate-limits': o.rateLimits = next(); break;
+      case '--bucket-limit': {
+        const v = next();
+        const eq = v.indexOf('=');
+        if (eq < 1) die(`${a} ${v}: expected NAME=N`);
+        o.bucketLimits[v.slice(0, eq)] = num(v.slice(eq + 1), a);
+        break;
+      }
       case '--rate-window': o.rateWindow = num(next(), a); break;
       case '--max-concurrent': o.maxConcurrent = num(next(), a); break;
       case '--dpop-max-age': o.dpopMaxAge = num(next(), a); break;
@@ -101,6 +111,9 @@ function parseArgs(argv) {
     }
   }
   if (o.port === null) die(`--port is required\n${USAGE}`);
+  if (o.rateLimits !== 'okta' && o.rateLimits !== 'unlimited') die(`--rate-limits: okta or unlimited, not ${o.rateLimits}`);
+  if (!(o.rateWindow > 0)) die('--rate-window must be > 0');
+  if (o.maxConcurrent === null) o.maxConcurrent = o.rateLimits === 'okta' ? OKTA_CONCURRENCY : 0;
   return o;
 }
 
@@ -109,7 +122,29 @@ function die(msg) {
   process.exit(2);
 }
 
+// Okta's management rate-limit buckets as this stand-in models them, with the
+// per-minute sizes of the Enterprise column of developer.okta.com/docs/reference/
+// rl-global-mgmt (and rl-global-enduser for the token endpoint). The request to
+// bucket mapping is bucketOf(). Each bucket has its own fixed window aligned to
+// epoch multiples of the window length.
+const OKTA_BUCKETS = {
+  'users-id-get': 1000, // GET /api/v1/users/{idOrLogin}
+  'users-id-write': 600, // POST, PUT, DELETE /api/v1/users/{id}
+  users: 600, // GET or POST /api/v1/users
+  groups: 600, // /api/v1/groups and /api/v1/groups/{id}/...
+  'groups-id': 600, // /api/v1/groups/{id}
+  api: 600, // most other /api/v1 actions
+  'oauth2-token': 600, // /oauth2/v1/token (org authorization server)
+};
+const UNLIMITED = 10000000;
+// Concurrent requests per org for all traffic but agents and Office 365
+// (Enterprise, rl-additional-limits).
+const OKTA_CONCURRENCY = 75;
+
 const OPT = parseArgs(process.argv);
+for (const name of Object.keys(OPT.bucketLimits)) {
+  if (!(name in OKTA_BUCKETS)) die(`--bucket-limit: unknown bucket ${name} (${Object.keys(OKTA_BUCKETS).join(', ')})`);
+}
 
 // ---------------------------------------------------------------- constants
 
@@ -269,10 +304,9 @@ function resetState() {
     calls: [], callSeq: 0, callsDropped: 0,
     deliveries: [], deliverySeq: 0, deliveriesDropped: 0, pendingDeliveries: 0,
     events: [], eventsDropped: 0,
-    rl: { limit: OPT.rateLimit, windowS: OPT.rateWindow, families: new Map(), familyLimits: {},
-      forcedUntil: 0, forcedFamily: null },
+    rl: newRateState(),
     failRules: [], delayMs: 0,
-    inflight: 0, peakInflight: 0,
+    inflight: 0, peakInflight: 0, concurrencyRejected: 0,
     counters: { requests: 0, api: 0, errors429: 0 },
   };
   if (!OPT.bareSchema) {
@@ -1172,30 +1206,102 @@ function requireScope(ctx, principal, anyOf) {
 
 // ---------------------------------------------------------------- rate limiting
 
-function family(method, path) {
-  if (path.startsWith('/api/v1/users')) return method === 'GET' ? 'users-read' : 'users-write';
-  if (path.startsWith('/api/v1/groups')) return 'groups';
-  if (path.startsWith('/oauth2/')) return 'oauth2';
-  return 'other';
+function newBucket(limit) {
+  return { limit, start: -1, used: 0, peak: 0, calls: 0, answered429: 0, byClass: { '2xx': 0, '4xx': 0, '5xx': 0 } };
 }
 
-function rateHeaders(ctx) {
+function newRateState() {
+  const buckets = new Map();
+  for (const [name, size] of Object.entries(OKTA_BUCKETS)) {
+    const limit = OPT.bucketLimits[name] !== undefined ? OPT.bucketLimits[name]
+      : (OPT.rateLimits === 'okta' ? size : UNLIMITED);
+    buckets.set(name, newBucket(limit));
+  }
+  return { windowS: OPT.rateWindow, buckets, forcedUntil: 0, forcedBucket: null };
+}
+
+// The bucket of a request, as Okta's management table words it: the user and
+// group "by ID" buckets are exactly one path segment after /users or /groups,
+// and for users the method splits reads from writes.
+function bucketOf(method, path) {
+  if (path.startsWith('/oauth2/')) return 'oauth2-token'; // the only /oauth2 endpoint served
+  const seg = path.split('/'); // ['', 'api', 'v1', resource, ...]
+  let n = seg.length;
+  if (n > 4 && seg[n - 1] === '') n--; // a trailing slash names the same resource
+  if (seg[3] === 'users') {
+    if (n === 4) return 'users';
+    if (n === 5) return method === 'GET' ? 'users-id-get' : 'users-id-write';
+    return 'api';
+  }
+  if (seg[3] === 'groups') return n === 5 ? 'groups-id' : 'groups';
+  return 'api';
+}
+
+// Moves a bucket to the window that holds `now` (epoch seconds): windows are
+// fixed, [k*W, (k+1)*W), and a new one starts empty.
+function bucketRoll(b, now) {
+  const w = S.rl.windowS;
+  const start = Math.floor(now / w) * w;
+  if (b.start !== start) { b.start = start; b.used = 0; }
+  return Math.ceil(start + w); // X-Rate-Limit-Reset: the window's end
+}
+
+function bucketHeaders(b, remaining, reset) {
+  return { 'X-Rate-Limit-Limit': String(b.limit), 'X-Rate-Limit-Remaining': String(remaining), 'X-Rate-Limit-Reset': String(reset) };
+}
+
+// Spends one request of the request's bucket, unless the bucket is spent (or
+// a forced 429 is on): a rejected request costs nothing, as at Okta.
+function rateTake(ctx) {
   const rl = S.rl;
-  const fam = ctx.family;
-  const limit = rl.familyLimits[fam] !== undefined ? rl.familyLimits[fam] : rl.limit;
-  const ns = Date.now() / 1000;
-  if (rl.forcedUntil > ns && (rl.forcedFamily ? rl.forcedFamily === fam : fam !== 'oauth2')) {
-    return { over: true, h: { 'X-Rate-Limit-Limit': String(limit), 'X-Rate-Limit-Remaining': '0', 'X-Rate-Limit-Reset': String(rl.forcedUntil) } };
+  const b = rl.buckets.get(ctx.bucket);
+  const now = Date.now() / 1000;
+  const reset = bucketRoll(b, now);
+  if (rl.forcedUntil > now && (rl.forcedBucket ? rl.forcedBucket === ctx.bucket : ctx.bucket !== 'oauth2-token')) {
+    return { over: true, h: bucketHeaders(b, 0, rl.forcedUntil) };
   }
-  let w = rl.families.get(fam);
-  if (!w || ns >= w.reset) {
-    w = { reset: Math.floor(ns) + rl.windowS, count: 0 };
-    rl.families.set(fam, w);
+  if (b.used >= b.limit) return { over: true, h: bucketHeaders(b, 0, reset) };
+  b.used++;
+  if (b.used > b.peak) b.peak = b.used;
+  return { over: false, h: bucketHeaders(b, b.limit - b.used, reset) };
+}
+
+// The headers of an answer given before the bucket was consulted (a body too
+// large, a request without a length): the bucket's state, nothing spent.
+function rateLook(ctx) {
+  const b = S.rl.buckets.get(ctx.bucket);
+  const reset = bucketRoll(b, Date.now() / 1000);
+  return bucketHeaders(b, Math.max(0, b.limit - b.used), reset);
+}
+
+// Another integration of the same org spending `n` of a bucket's window.
+function rateSpend(name, n) {
+  const b = S.rl.buckets.get(name);
+  bucketRoll(b, Date.now() / 1000);
+  b.used += n;
+  if (b.used > b.peak) b.peak = b.used;
+}
+
+function rateCount(ctx, status) {
+  const b = S.rl.buckets.get(ctx.bucket);
+  const cls = Math.floor(status / 100) + 'xx';
+  b.byClass[cls] = (b.byClass[cls] || 0) + 1;
+  if (status === 429) b.answered429++;
+}
+
+function rateJson() {
+  const rl = S.rl;
+  const now = Date.now() / 1000;
+  const buckets = {};
+  for (const [name, b] of rl.buckets) {
+    const reset = bucketRoll(b, now);
+    buckets[name] = { limit: b.limit, reset, used: b.used, remaining: Math.max(0, b.limit - b.used), peak: b.peak,
+      calls: b.calls, answered_429: b.answered429, by_class: Object.assign({}, b.byClass) };
   }
-  w.count++;
   return {
-    over: w.count > limit,
-    h: { 'X-Rate-Limit-Limit': String(limit), 'X-Rate-Limit-Remaining': String(Math.max(0, limit - w.count)), 'X-Rate-Limit-Reset': String(w.reset) },
+    window_s: rl.windowS, now,
+    concurrency: { limit: CFG.maxConcurrent, in_flight: S.inflight, max_in_flight: S.peakInflight, rejected: S.concurrencyRejected },
+    buckets, forced_until: rl.forcedUntil, forced_bucket: rl.forcedBucket,
   };
 }
 
@@ -1209,7 +1315,7 @@ function send(ctx, status, body, headers) {
   ctx.sent = true;
   const res = ctx.res;
   const str = body === undefined || body === null ? '' : (typeof body === 'string' ? body : JSON.stringify(body));
-  const h = ctx.rlHeaders ? Object.assign({}, ctx.rlHeaders) : {};
+  const h = ctx.rlHeaders ? Object.assign({}, ctx.rlHeaders) : (ctx.bucket ? rateLook(ctx) : {});
   if (ctx.requestId) h['X-Okta-Request-Id'] = ctx.requestId;
   if (str.length || status !== 204) h['Content-Type'] = 'application/json';
   if (status !== 204) h['Content-Length'] = Buffer.byteLength(str);
@@ -1233,6 +1339,7 @@ function send(ctx, status, body, headers) {
     }
   }
   if (ctx.counted) S.inflight--;
+  if (ctx.bucket) rateCount(ctx, status);
   if (OPT.verbose) log(`${ctx.method} ${ctx.req.url} -> ${status} ${ctx.record ? ctx.record.ms + 'ms' : ''}`);
 }
 
@@ -1311,10 +1418,11 @@ const server = http.createServer({ keepAliveTimeout: 65000, noDelay: true }, (re
   }
   S.counters.api++;
   ctx.requestId = REQ_PREFIX + (++reqSeq).toString(36);
-  ctx.family = family(req.method, path);
+  ctx.bucket = bucketOf(req.method, path);
+  S.rl.buckets.get(ctx.bucket).calls++;
   ctx.record = {
     seq: ++S.callSeq, time: Date.now(), method: req.method, path, query, auth: null, principal: null,
-    dpop: req.headers.dpop !== undefined, family: ctx.family, status: 0, ms: 0,
+    dpop: req.headers.dpop !== undefined, bucket: ctx.bucket, family: ctx.bucket, status: 0, ms: 0,
     user_agent: req.headers['user-agent'] || null, content_type: req.headers['content-type'] || null,
     accept: req.headers.accept || null, if_match: req.headers['if-match'] || null,
   };
@@ -1354,7 +1462,7 @@ function applyRule(ctx, rule, go) {
     return;
   }
   if (!rule.status) return go();
-  ctx.rlHeaders = rateHeaders(ctx).h;
+  ctx.rlHeaders = rateTake(ctx).h; // an injected answer spends the bucket as a real one
   if (rule.status === 429) {
     ctx.rlHeaders['X-Rate-Limit-Remaining'] = '0';
     if (rule.reset_epoch) ctx.rlHeaders['X-Rate-Limit-Reset'] = String(rule.reset_epoch);
@@ -1419,19 +1527,29 @@ function matches(obj, clauses) {
   return true;
 }
 
+// Okta answers a request above the org's concurrency limit with the rate
+// limit's 429 (E0000047), its headers reporting the concurrency limit instead
+// of the bucket's: Limit = the limit, Remaining 0, and a Reset that is only an
+// estimate (rl-best-practices); here the next second. Nothing is spent.
+function concurrencyOver(ctx) {
+  if (!(CFG.maxConcurrent > 0) || S.inflight <= CFG.maxConcurrent) return false;
+  S.concurrencyRejected++;
+  S.counters.errors429++;
+  ctx.rlHeaders = { 'X-Rate-Limit-Limit': String(CFG.maxConcurrent), 'X-Rate-Limit-Remaining': '0',
+    'X-Rate-Limit-Reset': String(Math.floor(Date.now() / 1000) + 1) };
+  send(ctx, 429, ERR.rate());
+  return true;
+}
+
 function api(ctx) {
-  if (CFG.maxConcurrent > 0 && S.inflight > CFG.maxConcurrent) {
-    ctx.rlHeaders = rateHeaders(ctx).h;
-    S.counters.errors429++;
-    return send(ctx, 429, oktaError('E0000047', 'API call exceeded rate limit due to too many requests.'));
-  }
+  if (concurrencyOver(ctx)) return;
+  const rh = rateTake(ctx);
+  ctx.rlHeaders = rh.h;
+  if (rh.over) { S.counters.errors429++; return send(ctx, 429, ERR.rate()); }
   if ((ctx.method === 'POST' || ctx.method === 'PUT') && ctx.req.headers['content-length'] === undefined
     && ctx.req.headers['transfer-encoding'] === undefined) {
     return send(ctx, 411, oktaError('E0000003', 'Length Required: a POST or PUT needs a body or Content-Length: 0.'));
   }
-  const rh = rateHeaders(ctx);
-  ctx.rlHeaders = rh.h;
-  if (rh.over) { S.counters.errors429++; return send(ctx, 429, ERR.rate()); }
   if (ctx.path === '/oauth2/v1/token') return handleToken(ctx);
   if (ctx.path.startsWith('/oauth2/')) return send(ctx, 404, oktaError('E0000007', `Not found: Resource not found: ${ctx.path} (Resource)`));
   const principal = authenticate(ctx);
@@ -1455,6 +1573,8 @@ function api(ctx) {
   }
 }
 
+const MEMBERS_PAGE_DEFAULT = 1000;
+const MEMBERS_PAGE_MAX = 10000;
 const USERS_READ = ['okta.users.read', 'okta.users.manage'];
 const USERS_MANAGE = ['okta.users.manage'];
 const GROUPS_READ = ['okta.groups.read', 'okta.groups.manage'];
@@ -1614,7 +1734,11 @@ function apiGroups(ctx, seg) {
     if (m !== 'GET') return send(ctx, 405, ERR.method());
     if (!requireScope(ctx, p, GROUPS_READ)) return;
     if (!g) return send(ctx, 404, ERR.notFound(gid, 'UserGroup'));
-    return sendPage(ctx, sortedMembers(g), pageParams(ctx, 1000, 10000), (uid, base) => {
+    // Full user objects, as Okta's "List all member users". Okta documents the
+    // default page (1000; 10000 in older docs) and no maximum: 10000 is the
+    // largest page the stand-in gives, a larger limit is capped silently (as
+    // Okta caps /api/v1/users at 200) and the next link carries the cap.
+    return sendPage(ctx, sortedMembers(g), pageParams(ctx, MEMBERS_PAGE_DEFAULT, MEMBERS_PAGE_MAX), (uid, base) => {
       const u = S.users.get(uid);
       return u ? userJson(u, base) : null;
     });
@@ -1952,6 +2076,51 @@ function applySettings(j) {
   if (j.schema_strict !== undefined || j.schemaStrict !== undefined) CFG.schemaStrict = !!(j.schema_strict !== undefined ? j.schema_strict : j.schemaStrict);
 }
 
+// POST /__admin/ratelimit. Checks everything before changing anything.
+function rateAdmin(j) {
+  const rl = S.rl;
+  const known = (name, what) => {
+    if (!rl.buckets.has(name)) throw new AdminError(400, `${what}: unknown bucket ${name}`);
+    return rl.buckets.get(name);
+  };
+  const count = (v, what) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new AdminError(400, `${what}: not a count: ${v}`);
+    return n;
+  };
+  const limits = [];
+  const fam = j.bucket || j.family; // {limit, until_epoch}'s bucket ("family": the older name)
+  if (isObj(j.limits)) for (const [k, v] of Object.entries(j.limits)) limits.push([known(k, 'limits'), count(v, k)]);
+  // Older form: {limit, family?}; family names a bucket, none means every bucket.
+  if (j.limit !== undefined && j.until_epoch === undefined) {
+    const n = count(j.limit, 'limit');
+    if (fam) limits.push([known(fam, 'bucket'), n]);
+    else for (const b of rl.buckets.values()) limits.push([b, n]);
+  }
+  if (j.until_epoch !== undefined && fam) known(fam, 'bucket');
+  if (isObj(j.spend)) known(j.spend.bucket, 'spend');
+  if (j.spend !== undefined && !isObj(j.spend)) throw new AdminError(400, 'spend: expected {bucket, n}');
+  if (j.window_s !== undefined && !(Number(j.window_s) > 0)) throw new AdminError(400, 'window_s must be > 0');
+  if (j.max_concurrent !== undefined) count(j.max_concurrent, 'max_concurrent');
+
+  if (j.reset || j.clear) {
+    for (const b of rl.buckets.values()) Object.assign(b, newBucket(b.limit));
+    rl.forcedUntil = 0;
+    rl.forcedBucket = null;
+    S.peakInflight = S.inflight;
+    S.concurrencyRejected = 0;
+  }
+  if (j.reset_windows) for (const b of rl.buckets.values()) { b.start = -1; b.used = 0; }
+  for (const [b, n] of limits) b.limit = n;
+  if (j.window_s !== undefined) {
+    rl.windowS = Number(j.window_s);
+    for (const b of rl.buckets.values()) { b.start = -1; b.used = 0; }
+  }
+  if (j.max_concurrent !== undefined) CFG.maxConcurrent = Number(j.max_concurrent);
+  if (j.until_epoch !== undefined) { rl.forcedUntil = Number(j.until_epoch); rl.forcedBucket = fam || null; }
+  if (isObj(j.spend)) rateSpend(j.spend.bucket, count(j.spend.n === undefined ? 1 : j.spend.n, 'spend.n'));
+}
+
 function statsJson() {
   return {
     requests: S.counters.requests, api_requests: S.counters.api, answered_429: S.counters.errors429,
@@ -2208,21 +2377,8 @@ function admin(ctx) {
   }
 
   if (r0 === 'ratelimit') {
-    const rl = S.rl;
-    if (m === 'POST') {
-      if (j.clear) { rl.forcedUntil = 0; rl.forcedFamily = null; rl.families.clear(); }
-      if (j.until_epoch !== undefined) { rl.forcedUntil = Number(j.until_epoch); rl.forcedFamily = j.family || null; }
-      if (j.limit !== undefined) {
-        if (j.family && j.until_epoch === undefined) rl.familyLimits[j.family] = Number(j.limit);
-        else rl.limit = Number(j.limit);
-      }
-      if (j.window_s !== undefined) { rl.windowS = Number(j.window_s); rl.families.clear(); }
-      if (j.reset_windows) rl.families.clear();
-    }
-    const fams = {};
-    for (const [k, w] of rl.families) fams[k] = w;
-    return ok({ limit: rl.limit, family_limits: rl.familyLimits, window_s: rl.windowS, forced_until: rl.forcedUntil,
-      forced_family: rl.forcedFamily, windows: fams, now: Date.now() / 1000 });
+    if (m === 'POST') rateAdmin(j);
+    return ok(rateJson());
   }
 
   if (r0 === 'fail') {

@@ -416,12 +416,13 @@ class RateLimits(StandinTest):
         self.assertEqual([c["status"] for c in calls], [429, 429, 200])
         self.assertGreaterEqual(calls[-1]["time"], until * 1000)
 
-    def test_limit_per_family(self):
-        okta = self.start("--rate-limit", "3")
+    def test_limit_per_bucket(self):
+        okta = self.start("--rate-limits", "unlimited", "--bucket-limit", "users-id-get=3",
+                          "--bucket-limit", "users-id-write=3")
         u = self.create_user("jane.doe@example.com")
         statuses = [okta.api("GET", "/api/v1/users/" + u["id"])[0] for _ in range(4)]
         self.assertEqual(statuses, [200, 200, 200, 429])
-        # another family has its own bucket
+        # the write-back has its own bucket
         status, resp, _ = okta.api("POST", "/api/v1/users/" + u["id"], {"profile": {"customId": "x"}})
         self.assertEqual(status, 200)
         self.assertEqual(resp.getheader("X-Rate-Limit-Remaining"), "2")
@@ -461,6 +462,256 @@ class RateLimits(StandinTest):
         for t in threads:
             t.join()
         self.assertEqual(sorted(results), [200, 429])
+
+
+# Okta's management table, Enterprise column (rl-global-mgmt), and the org
+# token endpoint; tests/standins/README.md lists the mapping.
+OKTA_ENTERPRISE = {"users-id-get": 1000, "users-id-write": 600, "users": 600, "groups": 600,
+                   "groups-id": 600, "api": 600, "oauth2-token": 600}
+SAMPLE_429 = os.path.join(HERE, "..", "data", "okta", "samples", "api-error-429.json")
+
+
+class Buckets(StandinTest):
+    """The rate-limit model: buckets, windows, 429s, concurrency, counters."""
+
+    # distinct sizes, so that X-Rate-Limit-Limit names the bucket that answered
+    SIZES = {"users-id-get": 101, "users-id-write": 102, "users": 103, "groups": 104,
+             "groups-id": 105, "api": 106, "oauth2-token": 107}
+
+    def start_sized(self, *args, **sizes):
+        limits = dict(self.SIZES, **sizes)
+        flags = []
+        for name, n in limits.items():
+            flags += ["--bucket-limit", "%s=%d" % (name, n)]
+        return self.start("--rate-limits", "unlimited", *flags, *args)
+
+    def rl(self, body=None):
+        return self.okta.admin("POST" if body is not None else "GET", "ratelimit", body)
+
+    def wait_window_start(self, window, margin=0.4):
+        """Sleeps until the current window has at least `window - margin` seconds left."""
+        while time.time() % window > window - margin - 0.05:
+            time.sleep(0.02)
+
+    def assertSample429(self, body):
+        with open(SAMPLE_429) as f:
+            sample = json.load(f)
+        self.assertEqual(sorted(body), sorted(sample))
+        for k in ("errorCode", "errorSummary", "errorLink", "errorCauses"):
+            self.assertEqual(body[k], sample[k], k)
+        self.assertTrue(body["errorId"].startswith("oae"))
+
+    def test_defaults_are_okta_enterprise(self):
+        okta = self.start()
+        state = okta.admin("GET", "ratelimit")
+        self.assertEqual({k: v["limit"] for k, v in state["buckets"].items()}, OKTA_ENTERPRISE)
+        self.assertEqual(state["window_s"], 60)
+        self.assertEqual(state["concurrency"]["limit"], 75)
+        okta.stop()
+        okta = self.start("--rate-limits", "unlimited")
+        state = okta.admin("GET", "ratelimit")
+        self.assertEqual(set(v["limit"] for v in state["buckets"].values()), {10000000})
+        self.assertEqual(state["concurrency"]["limit"], 0)
+
+    def test_bad_options_refused(self):
+        for args in (("--rate-limits", "fast"), ("--bucket-limit", "nope=3"), ("--bucket-limit", "users"),
+                     ("--rate-window", "0")):
+            r = subprocess.run([NODE, STANDIN, "--port", "0", *args], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn("okta-standin: --", r.stderr, args)
+
+    def test_each_request_counts_in_its_bucket(self):
+        okta = self.start_sized()
+        u = self.create_user("jane.doe@example.com", emit=False)
+        v = self.create_user("john.roe@example.com", emit=False)
+        g = okta.admin("POST", "groups", {"name": "G", "description": "d"})
+        uid, gid = u["id"], g["id"]
+        cases = [
+            ("GET", "/api/v1/users/" + uid, None, "users-id-get"),
+            ("GET", "/api/v1/users/jane.doe@example.com", None, "users-id-get"),
+            ("GET", "/api/v1/users/" + uid + "/", None, "users-id-get"),
+            ("POST", "/api/v1/users/" + uid, {"profile": {"customId": "r-1"}}, "users-id-write"),
+            ("PUT", "/api/v1/users/" + uid, {"profile": dict(u["profile"], customId="r-2")}, "users-id-write"),
+            ("GET", "/api/v1/users?limit=1", None, "users"),
+            ("POST", "/api/v1/users?activate=false", {"profile": jprofile("new.one@example.com")}, "users"),
+            ("GET", "/api/v1/users/" + uid + "/groups", None, "api"),
+            ("POST", "/api/v1/users/" + v["id"] + "/lifecycle/suspend", None, "api"),
+            ("GET", "/api/v1/meta/schemas/user/default", None, "api"),
+            ("GET", "/api/v1/eventHooks", None, "api"),
+            ("GET", "/api/v1/apps", None, "api"),
+            ("GET", "/api/v1/groups", None, "groups"),
+            ("GET", "/api/v1/groups/" + gid + "/users", None, "groups"),
+            ("PUT", "/api/v1/groups/%s/users/%s" % (gid, uid), None, "groups"),
+            ("DELETE", "/api/v1/groups/%s/users/%s" % (gid, uid), None, "groups"),
+            ("GET", "/api/v1/groups/" + gid, None, "groups-id"),
+            ("DELETE", "/api/v1/users/" + v["id"], None, "users-id-write"),
+            ("POST", "/oauth2/v1/token", None, "oauth2-token"),
+        ]
+        for method, path, body, bucket in cases:
+            before = self.rl()["buckets"]
+            if path == "/oauth2/v1/token":
+                status, resp, _ = okta.request(method, path, raw=b"grant_type=client_credentials",
+                                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+            else:
+                status, resp, _ = okta.api(method, path, body)
+            after = self.rl()["buckets"]
+            what = "%s %s -> %d" % (method, path, status)
+            self.assertNotEqual(status, 429, what)
+            self.assertEqual(resp.getheader("X-Rate-Limit-Limit"), str(self.SIZES[bucket]), what)
+            self.assertEqual(resp.getheader("X-Rate-Limit-Remaining"),
+                             str(self.SIZES[bucket] - after[bucket]["used"]), what)
+            self.assertEqual(int(resp.getheader("X-Rate-Limit-Reset")), after[bucket]["reset"], what)
+            for name in self.SIZES:
+                grew = after[name]["calls"] - before[name]["calls"]
+                self.assertEqual(grew, 1 if name == bucket else 0, "%s: %s" % (what, name))
+        calls = okta.admin("GET", "calls")["calls"]
+        self.assertEqual([c["bucket"] for c in calls], [c[3] for c in cases])
+
+    def test_429_when_spent_costs_nothing(self):
+        okta = self.start_sized(**{"users-id-write": 2})
+        u = self.create_user("jane.doe@example.com", emit=False)
+        path = "/api/v1/users/" + u["id"]
+        got = []
+        for i in range(3):
+            status, resp, body = okta.api("POST", path, {"profile": {"customId": "r-%d" % i}})
+            got.append((status, resp.getheader("X-Rate-Limit-Remaining")))
+        self.assertEqual(got, [(200, "1"), (200, "0"), (429, "0")])
+        self.assertSample429(body)
+        state = self.rl()
+        b = state["buckets"]["users-id-write"]
+        reset = int(resp.getheader("X-Rate-Limit-Reset"))
+        self.assertEqual(reset % 60, 0)  # the end of the aligned minute
+        self.assertTrue(state["now"] < reset <= state["now"] + 60, (state["now"], reset))
+        self.assertEqual(reset, b["reset"])
+        self.assertEqual(resp.getheader("X-Rate-Limit-Limit"), "2")
+        self.assertEqual((b["used"], b["peak"], b["calls"], b["answered_429"]), (2, 2, 3, 1))
+        self.assertEqual(b["by_class"], {"2xx": 2, "4xx": 1, "5xx": 0})
+        # the rejected write changed nothing
+        self.assertEqual(okta.api("GET", path)[2]["profile"]["customId"], "r-1")
+        # the other buckets are untouched
+        self.assertEqual(okta.api("GET", path)[0], 200)
+
+    def test_window_rolls_over(self):
+        okta = self.start_sized("--rate-window", "2", **{"users-id-get": 2})
+        u = self.create_user("jane.doe@example.com", emit=False)
+        path = "/api/v1/users/" + u["id"]
+        self.wait_window_start(2)
+        first = [okta.api("GET", path) for _ in range(3)]
+        self.assertEqual([r[0] for r in first], [200, 200, 429])
+        reset = int(first[2][1].getheader("X-Rate-Limit-Reset"))
+        self.assertEqual(reset % 2, 0)
+        self.assertEqual(reset, int(first[0][1].getheader("X-Rate-Limit-Reset")))
+        self.assertTrue(time.time() < reset <= time.time() + 2)
+        while time.time() < reset:
+            time.sleep(0.05)
+        status, resp, _ = okta.api("GET", path)
+        self.assertEqual(status, 200)
+        self.assertEqual(resp.getheader("X-Rate-Limit-Remaining"), "1")
+        self.assertEqual(int(resp.getheader("X-Rate-Limit-Reset")), reset + 2)
+        b = self.rl()["buckets"]["users-id-get"]
+        self.assertEqual((b["used"], b["peak"], b["calls"], b["answered_429"]), (1, 2, 4, 1))
+
+    def test_concurrency_limit(self):
+        okta = self.start_sized("--max-concurrent", "2")
+        u = self.create_user("jane.doe@example.com", emit=False)
+        okta.admin("POST", "fail", {"delay_ms": 500})
+        results = []
+
+        def call():
+            status, resp, body = okta.api("GET", "/api/v1/users/" + u["id"])
+            results.append((status, resp.getheader("X-Rate-Limit-Limit"),
+                            resp.getheader("X-Rate-Limit-Remaining"), resp.getheader("X-Rate-Limit-Reset"), body))
+        threads = [threading.Thread(target=call) for _ in range(3)]
+        for t in threads:
+            t.start()
+            time.sleep(0.1)
+        for t in threads:
+            t.join()
+        results.sort(key=lambda r: r[0])
+        self.assertEqual([r[0] for r in results], [200, 200, 429])
+        _, limit, remaining, reset, body = results[2]
+        self.assertSample429(body)
+        self.assertEqual((limit, remaining), ("2", "0"))  # the concurrency limit's own figures
+        self.assertGreater(int(reset), time.time() - 1)
+        state = self.rl()
+        self.assertEqual(state["concurrency"], {"limit": 2, "in_flight": 0, "max_in_flight": 3, "rejected": 1})
+        b = state["buckets"]["users-id-get"]
+        self.assertEqual((b["used"], b["calls"], b["answered_429"]), (2, 3, 1))  # not spent
+        # raised through the admin API: the same burst passes
+        self.rl({"max_concurrent": 3})
+        results.clear()
+        threads = [threading.Thread(target=call) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual([r[0] for r in results], [200, 200, 200])
+
+    def test_spend_as_another_integration(self):
+        okta = self.start_sized(**{"users-id-write": 5})
+        u = self.create_user("jane.doe@example.com", emit=False)
+        state = self.rl({"spend": {"bucket": "users-id-write", "n": 4}})
+        b = state["buckets"]["users-id-write"]
+        self.assertEqual((b["used"], b["remaining"], b["peak"], b["calls"]), (4, 1, 4, 0))
+        path = "/api/v1/users/" + u["id"]
+        status, resp, _ = okta.api("POST", path, {"profile": {"customId": "a"}})
+        self.assertEqual((status, resp.getheader("X-Rate-Limit-Remaining")), (200, "0"))
+        self.assertEqual(okta.api("POST", path, {"profile": {"customId": "b"}})[0], 429)
+        b = self.rl()["buckets"]["users-id-write"]
+        self.assertEqual((b["used"], b["peak"], b["calls"], b["answered_429"]), (5, 5, 2, 1))
+        status, _, _ = okta.request("POST", "/__admin/ratelimit", {"spend": {"bucket": "nope", "n": 1}})
+        self.assertEqual(status, 400)
+
+    def test_admin_limits_window_and_reset(self):
+        okta = self.start_sized()
+        g = okta.admin("POST", "groups", {"name": "G", "description": "d"})
+        state = self.rl({"limits": {"groups": 1, "groups-id": 1}})
+        self.assertEqual(state["buckets"]["groups"]["limit"], 1)
+        self.assertEqual([okta.api("GET", "/api/v1/groups")[0] for _ in range(2)], [200, 429])
+        self.assertEqual(okta.api("GET", "/api/v1/groups/" + g["id"])[0], 200)
+        state = self.rl({"reset": True})
+        for name, b in state["buckets"].items():
+            self.assertEqual((b["used"], b["peak"], b["calls"], b["answered_429"]), (0, 0, 0, 0), name)
+            self.assertEqual(b["by_class"], {"2xx": 0, "4xx": 0, "5xx": 0}, name)
+        self.assertEqual(state["buckets"]["groups"]["limit"], 1)  # sizes stay
+        self.assertEqual(okta.api("GET", "/api/v1/groups")[0], 200)
+        # the older form: {limit, family} names a bucket
+        self.rl({"limit": 0, "family": "groups-id"})
+        self.assertEqual(okta.api("GET", "/api/v1/groups/" + g["id"])[0], 429)
+        state = self.rl({"window_s": 1, "max_concurrent": 9})
+        self.assertEqual((state["window_s"], state["concurrency"]["limit"]), (1, 9))
+        self.assertTrue(all(b["reset"] % 1 == 0 and b["used"] == 0 for b in state["buckets"].values()))
+        for bad in ({"limits": {"nope": 1}}, {"limits": {"groups": -1}}, {"window_s": 0}):
+            status, _, _ = okta.request("POST", "/__admin/ratelimit", bad)
+            self.assertEqual(status, 400, bad)
+        self.assertEqual(self.rl()["buckets"]["groups"]["limit"], 1)  # a refused change changes nothing
+
+    def test_member_listing_pages_full_users_up_to_the_cap(self):
+        okta = self.start("--rate-limits", "unlimited")
+        g = okta.admin("POST", "groups", {"name": "Big", "description": "d"})
+        for start in range(0, 10001, 2500):  # admin bodies are capped at 1 MB
+            users = [{"profile": jprofile("user%05d@example.com" % i), "groups": [g["id"]]}
+                     for i in range(start, min(start + 2500, 10001))]
+            self.assertEqual(okta.admin("POST", "users?emit=0", users)["created"], len(users))
+        path = "/api/v1/groups/%s/users" % g["id"]
+        status, resp, page = okta.api("GET", path)
+        self.assertEqual((status, len(page)), (200, 1000))  # Okta's default page
+        self.assertEqual(page[0]["profile"], okta.admin("GET", "users/" + page[0]["id"])["profile"])
+        for key in ("id", "status", "created", "lastUpdated", "profile", "credentials", "_links"):
+            self.assertIn(key, page[0])
+        self.assertIn("firstName", page[0]["profile"])
+        status, resp, page = okta.api("GET", path + "?limit=50000")
+        self.assertEqual((status, len(page)), (200, 10000))  # capped, silently
+        nxt = [l for l in resp.headers.get_all("Link") if 'rel="next"' in l]
+        self.assertEqual(len(nxt), 1)
+        url = urllib.parse.urlsplit(nxt[0][nxt[0].index("<") + 1:nxt[0].index(">")])
+        q = urllib.parse.parse_qs(url.query)
+        self.assertEqual(q["limit"], ["10000"])
+        self.assertEqual(q["after"], [page[-1]["id"]])
+        status, resp, rest = okta.api("GET", url.path + "?" + url.query)
+        self.assertEqual((status, len(rest)), (200, 1))
+        self.assertFalse(any('rel="next"' in l for l in resp.headers.get_all("Link")))
+        self.assertNotIn(rest[0]["id"], {u["id"] for u in page})
 
 
 class Hooks(StandinTest):
