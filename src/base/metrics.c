@@ -460,13 +460,17 @@ metrics_render_okta_buckets(struct buf *b, const struct okta_stats *o)
 			    metrics_u64(v, o->buckets[i].calls[c]));
 	metrics_family(b, share, "gauge", "Fraction of groupsync's share of each Okta bucket "
 	    "left in its current window (GROUPSYNC_OKTA_RATE_SHARE); 1 when not known.");
-	for (i = 0; i < OKTA_BUCKETS && o->buckets[i].name != NULL; i++) {
+	for (i = 0; i < OKTA_BUCKETS; i++) {
+		if (o->buckets[i].name == NULL)
+			continue; /* a caller that filled no buckets */
 		snprintf(v, sizeof(v), "%.4f", o->buckets[i].share_remaining);
 		metrics_sample1(b, share, "bucket", o->buckets[i].name, v);
 	}
 	metrics_family(b, wait, "counter",
 	    "Seconds Okta calls waited for a paced slot of their bucket, in total.");
-	for (i = 0; i < OKTA_BUCKETS && o->buckets[i].name != NULL; i++) {
+	for (i = 0; i < OKTA_BUCKETS; i++) {
+		if (o->buckets[i].name == NULL)
+			continue; /* a caller that filled no buckets */
 		snprintf(v, sizeof(v), "%.3f", o->buckets[i].waited_s);
 		metrics_sample1(b, wait, "bucket", o->buckets[i].name, v);
 	}
