@@ -114,6 +114,11 @@ static const struct config_option config_options[] = {
 	    S(okta_scopes), 0, 0, NULL, NULL, "OAuth scopes requested"},
 	{"GROUPSYNC_OKTA_DPOP", CT_STRING, "auto", S(okta_dpop), 0, 0, check_choice,
 	    "auto|on|off", "DPoP-bound tokens (auto: when Okta asks for them)"},
+	{"GROUPSYNC_OKTA_RATE_SHARE", CT_INT, "50", S(okta_rate_share), 1, 100, NULL, NULL,
+	    "percent of each Okta rate-limit bucket groupsync spends per window, paced evenly "
+	    "over it (the rest is left to the org's other clients)"},
+	{"GROUPSYNC_OKTA_CONCURRENCY", CT_INT, "10", S(okta_concurrency), 1, 75, NULL, NULL,
+	    "most Okta calls in flight at once per process (Okta's org limit is 75)"},
 	{"GROUPSYNC_GROUP_IDS", CT_STRING, NULL, S(group_ids_raw), 0, 0, NULL, NULL,
 	    "comma-separated Okta group IDs to sync (required)"},
 	{"GROUPSYNC_REMOTE_ID_ATTRIBUTE", CT_STRING, "customId", S(remote_id_attribute), 0, 0,

@@ -15,6 +15,7 @@
 struct http_client {
 	CURL *curl; /* reused: keeps connections alive between calls */
 	struct http_options opt;
+	int64_t waited_ms; /* http_client_add_wait since the last take */
 };
 
 int
@@ -63,6 +64,28 @@ http_client_free(struct http_client *c)
 		return;
 	curl_easy_cleanup(c->curl);
 	free(c);
+}
+
+int
+http_client_aborting(const struct http_client *c)
+{
+	return c->opt.abort_flag != NULL && atomic_load(c->opt.abort_flag);
+}
+
+void
+http_client_add_wait(struct http_client *c, int64_t ms)
+{
+	if (ms > 0)
+		c->waited_ms += ms;
+}
+
+int64_t
+http_client_take_wait(struct http_client *c)
+{
+	int64_t ms = c->waited_ms;
+
+	c->waited_ms = 0;
+	return ms;
 }
 
 static size_t

@@ -438,6 +438,44 @@ metrics_render_queue(struct buf *b, const struct metrics_gauges *g)
 		metrics_plain(b, "groupsync_deprovisions_held", metrics_i64(v, g->held));
 }
 
+/* Per rate-limit bucket (okta/rate.h): calls by class, share left, waits. */
+static void
+metrics_render_okta_buckets(struct buf *b, const struct okta_stats *o)
+{
+	static const char *const classes[OKTA_CALL_CLASSES] = {
+		[OKTA_CALL_2XX] = "2xx", [OKTA_CALL_4XX] = "4xx", [OKTA_CALL_429] = "429",
+		[OKTA_CALL_5XX] = "5xx", [OKTA_CALL_ERROR] = "error",
+	};
+	const char *calls = "groupsync_okta_calls_total";
+	const char *share = "groupsync_okta_bucket_share_remaining";
+	const char *wait = "groupsync_okta_budget_wait_seconds_total";
+	char v[METRICS_VALUE_MAX];
+	int i, c;
+
+	metrics_family(b, calls, "counter",
+	    "Okta calls by rate-limit bucket and how they ended (error: no answer).");
+	for (i = 0; i < OKTA_BUCKETS; i++)
+		for (c = 0; o->buckets[i].name != NULL && c < OKTA_CALL_CLASSES; c++)
+			metrics_sample2(b, calls, "bucket", o->buckets[i].name, "class", classes[c],
+			    metrics_u64(v, o->buckets[i].calls[c]));
+	metrics_family(b, share, "gauge", "Fraction of groupsync's share of each Okta bucket "
+	    "left in its current window (GROUPSYNC_OKTA_RATE_SHARE); 1 when not known.");
+	for (i = 0; i < OKTA_BUCKETS; i++) {
+		if (o->buckets[i].name == NULL)
+			continue; /* a caller that filled no buckets */
+		snprintf(v, sizeof(v), "%.4f", o->buckets[i].share_remaining);
+		metrics_sample1(b, share, "bucket", o->buckets[i].name, v);
+	}
+	metrics_family(b, wait, "counter",
+	    "Seconds Okta calls waited for a paced slot of their bucket, in total.");
+	for (i = 0; i < OKTA_BUCKETS; i++) {
+		if (o->buckets[i].name == NULL)
+			continue; /* a caller that filled no buckets */
+		snprintf(v, sizeof(v), "%.3f", o->buckets[i].waited_s);
+		metrics_sample1(b, wait, "bucket", o->buckets[i].name, v);
+	}
+}
+
 static void
 metrics_render_okta(struct buf *b, const struct metrics_gauges *g)
 {
@@ -456,13 +494,15 @@ metrics_render_okta(struct buf *b, const struct metrics_gauges *g)
 	metrics_plain(b, "groupsync_okta_rate_limited_total",
 	    metrics_u64(v, g->okta.rate_limited));
 	metrics_family(b, "groupsync_okta_deferred_total", "counter",
-	    "Okta calls not made because the rate limit was near: waiting for its reset.");
+	    "Okta calls not made: their paced slot was too far ahead, or a 429 or low headroom "
+	    "made the bucket wait for its reset (the sync retries then).");
 	metrics_plain(b, "groupsync_okta_deferred_total", metrics_u64(v, g->okta.deferred));
 	metrics_family(b, "groupsync_okta_rate_limit_remaining", "gauge",
 	    "Last X-Rate-Limit-Remaining Okta sent (absent until Okta sent one).");
 	if (g->okta.rate_remaining >= 0)
 		metrics_plain(b, "groupsync_okta_rate_limit_remaining",
 		    metrics_i64(v, g->okta.rate_remaining));
+	metrics_render_okta_buckets(b, &g->okta);
 }
 
 /* The connection guard (conn_guard.h): what slow or idle clients cost. */

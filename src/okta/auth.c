@@ -237,7 +237,7 @@ okta_token_post(struct okta_auth *a, struct http_client *hc, struct http_respons
 	req.headers[2] = line; /* NULL ends the list when there is no proof */
 	req.body = form;
 	req.body_len = strlen(form);
-	rc = okta_send(a->rate, OKTA_BUCKET_TOKEN, hc, &req, resp, res, "token request",
+	rc = okta_send(a->rate, hc, &req, resp, res, "token request",
 	    &a->token_requests);
 	if (rc == 0)
 		okta_auth_note_nonce(a, resp);

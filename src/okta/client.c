@@ -36,7 +36,6 @@ struct okta_req {
 	const char *method;
 	const char *url;
 	const char *body;   /* JSON, or NULL */
-	enum okta_bucket bucket;
 };
 
 /* ---- calls --------------------------------------------------------------- */
@@ -74,7 +73,7 @@ okta_exchange(struct okta *o, struct http_client *hc, const struct okta_req *q,
 		req.body = q->body;
 		req.body_len = strlen(q->body);
 	}
-	if (okta_send(&o->rate, q->bucket, hc, &req, resp, res, q->what, NULL) < 0)
+	if (okta_send(&o->rate, hc, &req, resp, res, q->what, NULL) < 0)
 		return -1;
 	atomic_fetch_add(strcmp(q->method, "GET") == 0 ? &o->reads : &o->writes, 1);
 	okta_auth_note_nonce(&o->auth, resp);
@@ -148,7 +147,7 @@ okta_get_user(struct okta *o, struct http_client *hc, const char *user_id, json_
 	okta_what(what, sizeof(what), "GET user", user_id);
 	if (okta_url(o, url, sizeof(url), "/api/v1/users/", user_id, "", what, res) < 0)
 		return -1;
-	q = (struct okta_req){what, "GET", url, NULL, OKTA_BUCKET_USER};
+	q = (struct okta_req){what, "GET", url, NULL};
 	if (okta_call(o, hc, &q, &resp, res) < 0)
 		return -1;
 	res->status = resp.status;
@@ -213,7 +212,7 @@ okta_set_profile_attr(struct okta *o, struct http_client *hc, const char *user_i
 		body = okta_profile_body(attr, value);
 	if (body == NULL)
 		return okta_result_fail(res, HTTP_CLASS_PERMANENT, what, "cannot build the body");
-	q = (struct okta_req){what, "POST", url, body, OKTA_BUCKET_USER};
+	q = (struct okta_req){what, "POST", url, body};
 	if (okta_call(o, hc, &q, &resp, res) < 0)
 		goto out;
 	res->status = resp.status;
@@ -234,7 +233,7 @@ out:
  */
 static int
 okta_walk(struct okta *o, struct http_client *hc, const char *what, const char *first,
-    enum okta_bucket b, int (*page)(struct okta *, json_object *, void *, struct okta_result *),
+    int (*page)(struct okta *, json_object *, void *, struct okta_result *),
     void *arg, struct okta_result *res)
 {
 	char url[OKTA_URL_MAX], next[OKTA_URL_MAX];
@@ -245,7 +244,7 @@ okta_walk(struct okta *o, struct http_client *hc, const char *what, const char *
 
 	util_copy(url, sizeof(url), first);
 	for (n = 0; n < OKTA_MAX_PAGES; n++) {
-		q = (struct okta_req){what, "GET", url, NULL, b};
+		q = (struct okta_req){what, "GET", url, NULL};
 		if (okta_call(o, hc, &q, &resp, res) < 0)
 			return -1;
 		res->status = resp.status;
@@ -311,7 +310,7 @@ okta_walk_user_groups(struct okta *o, struct http_client *hc, const char *user_i
 	okta_what(what, sizeof(what), "GET groups of user", user_id);
 	if (okta_url(o, url, sizeof(url), "/api/v1/users/", user_id, "/groups", what, res) < 0)
 		return -1;
-	if (okta_walk(o, hc, what, url, OKTA_BUCKET_USER_GROUPS, page, arg, res) == 0)
+	if (okta_walk(o, hc, what, url, page, arg, res) == 0)
 		return 0;
 	if (res->status != 404)
 		return -1;
@@ -406,10 +405,10 @@ okta_list_group_users(struct okta *o, struct http_client *hc, const char *group_
 	if (okta_url(o, url, sizeof(url), "/api/v1/groups/", group_id,
 	    "/users?limit=" OKTA_PAGE_LIMIT, what, res) < 0)
 		return -1;
-	return okta_walk(o, hc, what, url, OKTA_BUCKET_GROUPS, okta_members_page, &m, res);
+	return okta_walk(o, hc, what, url, okta_members_page, &m, res);
 }
 
-/* Counted in the users bucket: setup makes a handful of calls. */
+/* Its bucket is the path's, as for every call (okta_bucket_of). */
 int
 okta_request(struct okta *o, struct http_client *hc, const char *method, const char *path,
     const char *body, struct http_response *resp, struct okta_result *res)
@@ -421,7 +420,7 @@ okta_request(struct okta *o, struct http_client *hc, const char *method, const c
 	util_format(what, sizeof(what), "%s %.120s", method, path);
 	if (path[0] != '/' || util_format(url, sizeof(url), "%s%s", o->auth.org, path) < 0)
 		return okta_result_fail(res, HTTP_CLASS_PERMANENT, what, "bad or too long path");
-	q = (struct okta_req){what, method, url, body, OKTA_BUCKET_USER};
+	q = (struct okta_req){what, method, url, body};
 	if (okta_call(o, hc, &q, resp, res) < 0)
 		return -1;
 	res->status = resp->status;
@@ -445,7 +444,7 @@ okta_new(const struct config *cfg, char *err, size_t errlen)
 	}
 	atomic_init(&o->reads, 0);
 	atomic_init(&o->writes, 0);
-	okta_rate_init(&o->rate);
+	okta_rate_init(&o->rate, cfg->okta_rate_share, cfg->okta_concurrency);
 	if (okta_auth_init(&o->auth, cfg, &o->rate, err, errlen) < 0)
 		goto fail;
 	/* config_load checked it; a caller that built cfg itself may not have */
@@ -490,6 +489,7 @@ okta_get_stats(struct okta *o, struct okta_stats *out)
 	out->rate_limited = atomic_load(&o->rate.rate_limited);
 	out->deferred = atomic_load(&o->rate.deferred);
 	out->rate_remaining = atomic_load(&o->rate.last_remaining);
+	okta_rate_stats(&o->rate, util_now_ms(), out->buckets);
 }
 
 int

@@ -50,6 +50,7 @@ struct worker_run {
 	struct converge c;
 	struct worker_pool *pool;
 	const char *outcome;          /* for the log line */
+	int64_t okta_wait_ms;         /* waited for paced Okta slots (okta/send.h) */
 	enum metrics_sync_outcome mo; /* the same, for metrics */
 };
 
@@ -207,7 +208,7 @@ worker_count_success(struct worker_pool *p, enum sync_action a, size_t njobs)
 static void
 worker_log(const struct worker_run *x, int attempt, int64_t start)
 {
-	char ms[24], att[16], st[16], ev[16];
+	char ms[24], att[16], st[16], ev[16], wait[24];
 	/* Skips are most events of a large org: debug, not info. */
 	enum log_level lvl = strcmp(x->outcome, "dead") == 0 ? LOG_ERROR :
 	    strcmp(x->outcome, "retry") == 0 ? LOG_WARN :
@@ -217,9 +218,10 @@ worker_log(const struct worker_run *x, int attempt, int64_t start)
 	snprintf(att, sizeof(att), "%d", attempt);
 	snprintf(st, sizeof(st), "%ld", x->c.remote_status);
 	snprintf(ev, sizeof(ev), "%zu", x->c.lease->njobs);
+	snprintf(wait, sizeof(wait), "%lld", (long long)x->okta_wait_ms);
 	log_emit(lvl, "sync", "user", x->c.lease->user_id, "action", sync_action_name(x->c.action),
 	    "outcome", x->outcome, "remote_status", x->c.remote_status ? st : NULL, "ms", ms,
-	    "attempt", att, "events", ev, "remote_id", x->c.remote_id[0] ? x->c.remote_id : NULL,
+	    "okta_wait_ms", wait, "attempt", att, "events", ev, "remote_id", x->c.remote_id[0] ? x->c.remote_id : NULL,
 	    "error", x->c.error[0] ? x->c.error : NULL, (char *)NULL);
 }
 
@@ -256,6 +258,7 @@ worker_sync(struct worker *w, const struct store_lease *lease)
 	x.c.lease = lease;
 	x.outcome = "ok";
 	x.mo = METRICS_SYNC_OK;
+	(void)http_client_take_wait(w->hc); /* this sync's waits only */
 	atomic_fetch_add(&p->syncs, 1);
 	if (converge_load_known(&x.c) < 0) {
 		worker_settle_failure(&x, attempt);
@@ -280,6 +283,7 @@ worker_sync(struct worker *w, const struct store_lease *lease)
 	} else {
 		worker_count_success(p, x.c.action, lease->njobs);
 	}
+	x.okta_wait_ms = http_client_take_wait(w->hc);
 	worker_log(&x, attempt, start);
 	worker_count_sync(&x, start_us);
 	json_object_put(x.c.user);

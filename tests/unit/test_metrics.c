@@ -297,6 +297,11 @@ gauges(void)
 	g.okta.rate_limited = 2;
 	g.okta.deferred = 5;
 	g.okta.rate_remaining = 57;
+	g.okta.buckets[0].name = "users-id-get";
+	g.okta.buckets[0].calls[OKTA_CALL_2XX] = 9;
+	g.okta.buckets[0].calls[OKTA_CALL_429] = 1;
+	g.okta.buckets[0].share_remaining = 0.25;
+	g.okta.buckets[0].waited_s = 1.5;
 	return g;
 }
 
@@ -517,6 +522,16 @@ gauges_rendered(void **state)
 	assert_true(p_value(p, "groupsync_okta_rate_limited_total") == 2);
 	assert_true(p_value(p, "groupsync_okta_deferred_total") == 5);
 	assert_true(p_value(p, "groupsync_okta_rate_limit_remaining") == 57);
+	assert_true(p_value(p, "groupsync_okta_calls_total{bucket=\"users-id-get\","
+	    "class=\"2xx\"}") == 9);
+	assert_true(p_value(p, "groupsync_okta_calls_total{bucket=\"users-id-get\","
+	    "class=\"429\"}") == 1);
+	assert_true(p_value(p, "groupsync_okta_calls_total{bucket=\"users-id-get\","
+	    "class=\"error\"}") == 0);
+	assert_true(p_value(p, "groupsync_okta_bucket_share_remaining{bucket=\"users-id-get\"}")
+	    == 0.25);
+	assert_true(p_value(p, "groupsync_okta_budget_wait_seconds_total{bucket="
+	    "\"users-id-get\"}") == 1.5);
 	free(p);
 }
 

@@ -588,27 +588,88 @@ rate_headers(char *buf, size_t len, long limit, long remaining, long long reset)
 	return buf;
 }
 
+/* An injected clock: the start of an aligned 2-second window. */
+#define T0 INT64_C(1700000000000)
+
+/* Teaches r the answer of one call of bucket b at now. */
+static int64_t
+learn(struct okta_rate *r, enum okta_bucket b, long status, long limit, long rem,
+    long long reset_s, int64_t now)
+{
+	struct http_response resp;
+	char h[256];
+
+	fake(&resp, status, rate_headers(h, sizeof(h), limit, rem, reset_s), 0);
+	return okta_rate_update(r, b, &resp, now);
+}
+
+/* A bucket whose first call (at now) learnt limit and a window ending at reset_s. */
+static void
+known(struct okta_rate *r, enum okta_bucket b, long limit, long long reset_s, int64_t now)
+{
+	int64_t at;
+
+	assert_int_equal(okta_rate_reserve(r, b, now, &at), OKTA_RATE_GO);
+	assert_int_equal(at, now);
+	learn(r, b, 200, limit, limit - 1, reset_s, now);
+}
+
+static void
+bucket_map(void **state)
+{
+	static const struct { const char *method, *url, *bucket; } v[] = {
+		{"GET", ORIGIN "/api/v1/users/00u1", "users-id-get"},
+		{"GET", "/api/v1/users/jane%40example.com", "users-id-get"},
+		{"POST", ORIGIN "/api/v1/users/00u1", "users-id-write"},
+		{"PUT", "/api/v1/users/00u1", "users-id-write"},
+		{"DELETE", "/api/v1/users/00u1?sendEmail=false", "users-id-write"},
+		{"GET", ORIGIN "/api/v1/users?limit=200", "users"},
+		{"POST", "/api/v1/users", "users"},
+		{"GET", ORIGIN "/api/v1/users/00u1/groups", "api"},
+		{"POST", "/api/v1/users/00u1/lifecycle/activate", "api"},
+		{"GET", "/api/v1/groups", "groups"},
+		{"GET", "/api/v1/groups?q=sync", "groups"},
+		{"GET", ORIGIN "/api/v1/groups/00g1/users?limit=200", "groups"},
+		{"PUT", "/api/v1/groups/00g1/users/00u1", "groups"},
+		{"GET", ORIGIN "/api/v1/groups/00g1", "groups-id"},
+		{"GET", "/api/v1/groups/00g1/", "groups-id"},
+		{"GET", "/api/v1/meta/schemas/user/default", "api"},
+		{"POST", "/api/v1/eventHooks", "api"},
+		{"GET", "/api/v1/usersX/1", "api"},
+		{"POST", ORIGIN "/oauth2/v1/token", "oauth2-token"},
+		{"GET", ORIGIN "/oauth2/v1/keys", "api"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		if (strcmp(okta_bucket_name(okta_bucket_of(v[i].method, v[i].url)), v[i].bucket) != 0)
+			fail_msg("%s %s: %s, want %s", v[i].method, v[i].url,
+			    okta_bucket_name(okta_bucket_of(v[i].method, v[i].url)), v[i].bucket);
+}
+
 static void
 rate_headers_parsed(void **state)
 {
 	struct okta_rate r;
 	struct http_response resp;
 	char h[256];
-	int64_t now = util_now_ms(), until = 0;
+	int64_t now = T0, at = 0;
 
 	(void)state;
-	okta_rate_init(&r);
+	okta_rate_init(&r, 50, 10);
 	fake(&resp, 200, rate_headers(h, sizeof(h), 600, 599, now / 1000 + 60), 0);
-	assert_int_equal(okta_rate_update(&r, OKTA_BUCKET_USER, &resp, now), 0);
-	assert_int_equal(r.b[OKTA_BUCKET_USER].limit, 600);
-	assert_int_equal(r.b[OKTA_BUCKET_USER].remaining, 599);
+	assert_int_equal(okta_rate_update(&r, OKTA_BUCKET_USERS_ID_GET, &resp, now), 0);
+	assert_int_equal(r.b[OKTA_BUCKET_USERS_ID_GET].limit, 600);
+	assert_int_equal(r.b[OKTA_BUCKET_USERS_ID_GET].remaining, 599);
+	assert_int_equal(r.b[OKTA_BUCKET_USERS_ID_GET].reset_ms, now + 60000);
 	assert_int_equal(atomic_load(&r.last_remaining), 599);
-	assert_int_equal(okta_rate_admit(&r, OKTA_BUCKET_USER, now, &until), 0);
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_GET, now, &at), OKTA_RATE_GO);
 	/* garbage headers are ignored, not zero */
 	fake(&resp, 200, "X-Rate-Limit-Remaining: lots\r\nX-Rate-Limit-Limit: -5\r\n", 0);
-	assert_int_equal(okta_rate_update(&r, OKTA_BUCKET_USER, &resp, now), 0);
-	assert_int_equal(r.b[OKTA_BUCKET_USER].remaining, 599);
-	assert_int_equal(r.b[OKTA_BUCKET_USER].limit, 600);
+	assert_int_equal(okta_rate_update(&r, OKTA_BUCKET_USERS_ID_GET, &resp, now), 0);
+	assert_int_equal(r.b[OKTA_BUCKET_USERS_ID_GET].remaining, 599);
+	assert_int_equal(r.b[OKTA_BUCKET_USERS_ID_GET].limit, 600);
 	assert_int_equal(atomic_load(&r.deferred), 0);
 	okta_rate_destroy(&r);
 }
@@ -622,33 +683,33 @@ rate_headroom(void **state)
 		{1000, 101, 0}, {1000, 100, 1}, {0, 2, 1}, {0, 3, 0},
 	};
 	struct okta_rate r;
-	struct http_response resp;
-	char h[256];
-	int64_t now = util_now_ms(), reset = now / 1000 + 30, until, got;
+	int64_t now = T0, reset = now / 1000 + 30, at, got;
+	enum okta_rate_verdict verdict;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		okta_rate_init(&r);
-		fake(&resp, 200, rate_headers(h, sizeof(h), v[i].limit, v[i].rem, reset), 0);
-		got = okta_rate_update(&r, OKTA_BUCKET_GROUPS, &resp, now);
-		until = 0;
-		if (v[i].blocks != (okta_rate_admit(&r, OKTA_BUCKET_GROUPS, now, &until) < 0))
+		okta_rate_init(&r, 50, 10);
+		got = learn(&r, OKTA_BUCKET_GROUPS, 200, v[i].limit, v[i].rem, reset, now);
+		at = 0;
+		verdict = okta_rate_reserve(&r, OKTA_BUCKET_GROUPS, now, &at);
+		if (v[i].blocks != (verdict == OKTA_RATE_BLOCKED))
 			fail_msg("limit %ld remaining %ld: blocks should be %d", v[i].limit,
 			    v[i].rem, v[i].blocks);
 		if (v[i].blocks) {
-			assert_int_equal(got, until);
-			assert_true(until >= reset * 1000 && until < reset * 1000 + 1000);
-			assert_int_equal(okta_rate_admit(&r, OKTA_BUCKET_GROUPS, until, &got), 0);
-			/* other endpoint families go on */
-			assert_int_equal(okta_rate_admit(&r, OKTA_BUCKET_USER, now, &got), 0);
+			assert_int_equal(got, at);
+			assert_int_equal(at, reset * 1000);
+			assert_int_not_equal(okta_rate_reserve(&r, OKTA_BUCKET_GROUPS, at, &got),
+			    OKTA_RATE_BLOCKED);
+			/* other buckets go on */
+			assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_GET, now, &got),
+			    OKTA_RATE_GO);
 		}
 		okta_rate_destroy(&r);
 	}
 	/* a reset already past cannot be waited for */
-	okta_rate_init(&r);
-	fake(&resp, 200, rate_headers(h, sizeof(h), 100, 0, now / 1000 - 5), 0);
-	assert_int_equal(okta_rate_update(&r, OKTA_BUCKET_USER, &resp, now), 0);
+	okta_rate_init(&r, 50, 10);
+	assert_int_equal(learn(&r, OKTA_BUCKET_USERS_ID_GET, 200, 100, 0, now / 1000 - 5, now), 0);
 	okta_rate_destroy(&r);
 }
 
@@ -658,57 +719,309 @@ rate_429(void **state)
 	struct okta_rate r;
 	struct http_response resp;
 	char h[256];
-	int64_t now = util_now_ms(), reset = now / 1000 + 30, until;
+	int64_t now = T0, reset = now / 1000 + 30, until, at;
 
 	(void)state;
-	okta_rate_init(&r);
-	fake(&resp, 429, rate_headers(h, sizeof(h), 600, 0, reset), 0);
-	until = okta_rate_update(&r, OKTA_BUCKET_USER, &resp, now);
-	assert_true(until >= reset * 1000 && until < reset * 1000 + 1000);
+	okta_rate_init(&r, 50, 10);
+	until = learn(&r, OKTA_BUCKET_USERS_ID_GET, 429, 600, 0, reset, now);
+	assert_int_equal(until, reset * 1000);
 	assert_int_equal(atomic_load(&r.rate_limited), 1);
-	assert_int_equal(okta_rate_admit(&r, OKTA_BUCKET_USER, now + 1000, &until), -1);
-	assert_int_equal(atomic_load(&r.deferred), 1);
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_GET, now + 1000, &at),
+	    OKTA_RATE_BLOCKED);
+	assert_int_equal(at, reset * 1000);
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_GET, reset * 1000 - 1, &at),
+	    OKTA_RATE_BLOCKED);
+	/* obeyed to its reset, then one call learns the new window */
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_GET, reset * 1000, &at),
+	    OKTA_RATE_GO);
+	/* the write-back's bucket was never blocked */
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_WRITE, now, &at), OKTA_RATE_GO);
 	okta_rate_destroy(&r);
 	/* Retry-After later than the reset wins */
-	okta_rate_init(&r);
+	okta_rate_init(&r, 50, 10);
 	fake(&resp, 429, rate_headers(h, sizeof(h), 600, 0, reset), now + 45000);
-	assert_int_equal(okta_rate_update(&r, OKTA_BUCKET_USER, &resp, now), now + 45000);
+	assert_int_equal(okta_rate_update(&r, OKTA_BUCKET_USERS_ID_GET, &resp, now), now + 45000);
 	okta_rate_destroy(&r);
 	/* neither: a backoff, never "now" */
-	okta_rate_init(&r);
+	okta_rate_init(&r, 50, 10);
 	fake(&resp, 429, "HTTP/1.1 429 Too Many Requests\r\n", 0);
-	assert_int_equal(okta_rate_update(&r, OKTA_BUCKET_USER, &resp, now),
+	assert_int_equal(okta_rate_update(&r, OKTA_BUCKET_USERS_ID_GET, &resp, now),
 	    now + OKTA_RATE_BACKOFF_MS);
 	okta_rate_destroy(&r);
 	/* an absurd reset is capped */
-	okta_rate_init(&r);
+	okta_rate_init(&r, 50, 10);
 	fake(&resp, 429, rate_headers(h, sizeof(h), 600, 0, 99999999999LL), 0);
-	assert_int_equal(okta_rate_update(&r, OKTA_BUCKET_USER, &resp, now),
+	assert_int_equal(okta_rate_update(&r, OKTA_BUCKET_USERS_ID_GET, &resp, now),
 	    now + OKTA_RATE_MAX_WAIT_MS);
 	okta_rate_destroy(&r);
+}
+
+/* A 429 whose Date header reads the server's clock at okta_s, reset at reset_s. */
+static int64_t
+learn_dated(struct okta_rate *r, time_t okta_s, long long reset_s, int64_t now)
+{
+	struct http_response resp;
+	char h[512], date[64];
+	struct tm tm;
+
+	gmtime_r(&okta_s, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	snprintf(h, sizeof(h), "HTTP/1.1 429 Too Many Requests\r\nDate: %s\r\n"
+	    "X-Rate-Limit-Limit: 600\r\nX-Rate-Limit-Remaining: 0\r\n"
+	    "X-Rate-Limit-Reset: %lld\r\n\r\n", date, reset_s);
+	fake(&resp, 429, h, 0);
+	return okta_rate_update(r, OKTA_BUCKET_USERS_ID_GET, &resp, now);
 }
 
 static void
 rate_date_skew(void **state)
 {
 	struct okta_rate r;
-	struct http_response resp;
-	char h[512], date[64];
-	int64_t now = util_now_ms(), until;
+	int64_t now = T0 + 300, until;
 	time_t okta_now = (time_t)(now / 1000) - 100; /* Okta's clock 100 s behind */
-	struct tm tm;
 
 	(void)state;
-	gmtime_r(&okta_now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	snprintf(h, sizeof(h), "HTTP/1.1 429 Too Many Requests\r\nDate: %s\r\n"
-	    "X-Rate-Limit-Limit: 600\r\nX-Rate-Limit-Remaining: 0\r\n"
-	    "X-Rate-Limit-Reset: %lld\r\n\r\n", date, (long long)okta_now + 30);
-	okta_rate_init(&r);
-	fake(&resp, 429, h, 0);
-	until = okta_rate_update(&r, OKTA_BUCKET_USER, &resp, now);
+	okta_rate_init(&r, 50, 10);
+	until = learn_dated(&r, okta_now, (long long)okta_now + 30, now);
 	/* 30 s from now on our clock, not 70 s in the past */
 	assert_true(until >= now + 29000 && until <= now + 31000);
+	okta_rate_destroy(&r);
+	/* within 2 s Date is not used: its 1-s resolution would cost more than
+	 * the skew; Reset is read on our clock, to the millisecond */
+	okta_rate_init(&r, 50, 10);
+	until = learn_dated(&r, (time_t)(now / 1000) + 1, now / 1000 + 2, now);
+	assert_int_equal(until, (now / 1000 + 2) * 1000);
+	okta_rate_destroy(&r);
+	okta_rate_init(&r, 50, 10);
+	until = learn_dated(&r, (time_t)(now / 1000) - 2, now / 1000 + 2, now);
+	assert_int_equal(until, (now / 1000 + 2) * 1000);
+	okta_rate_destroy(&r);
+	/* Okta 10 s ahead: its reset is 10 s later on its clock than on ours */
+	okta_rate_init(&r, 50, 10);
+	until = learn_dated(&r, (time_t)(now / 1000) + 10, now / 1000 + 12, now);
+	assert_true(until >= now + 1000 && until <= now + 2500);
+	okta_rate_destroy(&r);
+}
+
+/* A burst of callers gets slots an even step apart, within the share. */
+static void
+pacing_even_spacing(void **state)
+{
+	struct okta_rate r;
+	int64_t at, prev = T0, reset_ms = T0 + 2000;
+	int i;
+
+	(void)state;
+	okta_rate_init(&r, 50, 10);
+	known(&r, OKTA_BUCKET_USERS_ID_WRITE, 20, reset_ms / 1000, T0);
+	/* budget 10: the learning call and 9 more, 200 ms apart, the last a
+	 * step before the next window's first call */
+	for (i = 0; i < 9; i++) {
+		assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_WRITE, T0 + 10, &at),
+		    OKTA_RATE_GO);
+		assert_int_equal(at - prev, 200);
+		prev = at;
+	}
+	assert_int_equal(prev, reset_ms - 200);
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_WRITE, T0 + 10, &at),
+	    OKTA_RATE_LATER);
+	assert_int_equal(at, reset_ms);
+	/* a caller that comes late is not crammed behind: its slot is now */
+	okta_rate_destroy(&r);
+	okta_rate_init(&r, 50, 10);
+	known(&r, OKTA_BUCKET_USERS_ID_WRITE, 20, reset_ms / 1000, T0);
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_WRITE, T0 + 1000, &at),
+	    OKTA_RATE_GO);
+	assert_int_equal(at, T0 + 1000);
+	/* the 8 left share the second left with the next window's first */
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_WRITE, T0 + 1000, &at),
+	    OKTA_RATE_GO);
+	assert_int_equal(at, T0 + 1000 + 1000 / 9);
+	okta_rate_destroy(&r);
+}
+
+/* Budget spent: nothing more in this window; the next one is learnt. */
+static void
+pacing_budget_spent(void **state)
+{
+	struct okta_rate r;
+	int64_t at, reset_ms = T0 + 2000;
+	int i;
+
+	(void)state;
+	okta_rate_init(&r, 50, 10);
+	known(&r, OKTA_BUCKET_USERS_ID_WRITE, 20, reset_ms / 1000, T0);
+	for (i = 0; i < 9; i++)
+		assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_WRITE, T0, &at),
+		    OKTA_RATE_GO);
+	assert_int_equal(r.b[OKTA_BUCKET_USERS_ID_WRITE].used, 10);
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_WRITE, T0 + 1900, &at),
+	    OKTA_RATE_LATER);
+	assert_int_equal(at, reset_ms);
+	assert_int_equal(r.b[OKTA_BUCKET_USERS_ID_WRITE].used, 10);
+	/* the window ended: one call learns the next; the others wait for it */
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_WRITE, reset_ms, &at),
+	    OKTA_RATE_GO);
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_WRITE, reset_ms + 1, &at),
+	    OKTA_RATE_LATER);
+	assert_int_equal(at, reset_ms + 1 + OKTA_RATE_POLL_MS);
+	learn(&r, OKTA_BUCKET_USERS_ID_WRITE, 200, 20, 19, reset_ms / 1000 + 2, reset_ms + 5);
+	/* that call is the first of the new window */
+	assert_int_equal(r.b[OKTA_BUCKET_USERS_ID_WRITE].used, 1);
+	assert_int_equal(r.b[OKTA_BUCKET_USERS_ID_WRITE].reset_ms, reset_ms + 2000);
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_WRITE, reset_ms + 5, &at),
+	    OKTA_RATE_GO);
+	assert_int_equal(at, reset_ms + 2000 / 10);
+	/* a late answer of the old window changes nothing */
+	learn(&r, OKTA_BUCKET_USERS_ID_WRITE, 200, 20, 10, reset_ms / 1000, reset_ms + 6);
+	assert_int_equal(r.b[OKTA_BUCKET_USERS_ID_WRITE].reset_ms, reset_ms + 2000);
+	assert_int_equal(r.b[OKTA_BUCKET_USERS_ID_WRITE].used, 2);
+	okta_rate_destroy(&r);
+}
+
+/* Share 100 spends the whole bucket, twice as densely as 50; at least 1. */
+static void
+pacing_share(void **state)
+{
+	static const struct { int share; long limit; int budget; } v[] = {
+		{50, 20, 10}, {100, 20, 20}, {1, 600, 6}, {50, 1, 1}, {100, 1, 1},
+	};
+	struct okta_rate r;
+	int64_t at, reset_ms = T0 + 2000;
+	size_t i;
+	int n;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		okta_rate_init(&r, v[i].share, 10);
+		r.horizon_ms = 10000;
+		assert_int_equal(okta_rate_budget(&r, v[i].limit), v[i].budget);
+		known(&r, OKTA_BUCKET_USERS_ID_WRITE, v[i].limit, reset_ms / 1000, T0);
+		for (n = 1; okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_WRITE, T0, &at) ==
+		    OKTA_RATE_GO; n++)
+			;
+		assert_int_equal(n, v[i].budget);
+		if (v[i].budget == 20)
+			assert_true(r.b[OKTA_BUCKET_USERS_ID_WRITE].last_slot_ms >= T0 + 1800);
+		okta_rate_destroy(&r);
+	}
+	/* out of range: the default, 50 */
+	okta_rate_init(&r, 0, 0);
+	assert_int_equal(okta_rate_budget(&r, 600), 300);
+	assert_int_equal(r.max_in_flight, 10);
+	okta_rate_destroy(&r);
+}
+
+/* Until an answer tells the limit, one call at a time. */
+static void
+pacing_unknown_one_at_a_time(void **state)
+{
+	struct okta_rate r;
+	struct http_response resp;
+	int64_t at;
+
+	(void)state;
+	okta_rate_init(&r, 50, 10);
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_GROUPS, T0, &at), OKTA_RATE_GO);
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_GROUPS, T0, &at), OKTA_RATE_LATER);
+	assert_int_equal(at, T0 + OKTA_RATE_POLL_MS);
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_GROUPS, T0 + 500, &at), OKTA_RATE_LATER);
+	/* each bucket learns its own */
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_GET, T0, &at), OKTA_RATE_GO);
+	/* no answer (timeout): the next call tries */
+	okta_rate_update(&r, OKTA_BUCKET_GROUPS, NULL, T0 + 600);
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_GROUPS, T0 + 600, &at), OKTA_RATE_GO);
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_GROUPS, T0 + 600, &at), OKTA_RATE_LATER);
+	/* a 500 without headers tells nothing either */
+	fake(&resp, 500, "HTTP/1.1 500 Internal Server Error\r\n", 0);
+	okta_rate_update(&r, OKTA_BUCKET_GROUPS, &resp, T0 + 700);
+	assert_int_equal(r.b[OKTA_BUCKET_GROUPS].unlimited, 1);
+	/* ... so a bucket Okta never limits is not held to one at a time */
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_GROUPS, T0 + 700, &at), OKTA_RATE_GO);
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_GROUPS, T0 + 700, &at), OKTA_RATE_GO);
+	/* a caller that stops frees the learning call's turn */
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_API, T0, &at), OKTA_RATE_GO);
+	okta_rate_cancel(&r, OKTA_BUCKET_API);
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_API, T0, &at), OKTA_RATE_GO);
+	okta_rate_destroy(&r);
+}
+
+/* A slot beyond the horizon is not reserved: the caller retries then. */
+static void
+pacing_horizon(void **state)
+{
+	struct okta_rate r;
+	int64_t at, reset_ms = T0 + 60000;
+
+	(void)state;
+	okta_rate_init(&r, 50, 10);
+	known(&r, OKTA_BUCKET_USERS_ID_WRITE, 20, reset_ms / 1000, T0);
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_WRITE, T0, &at),
+	    OKTA_RATE_LATER);
+	assert_int_equal(at, T0 + 60000 / 10);
+	assert_int_equal(r.b[OKTA_BUCKET_USERS_ID_WRITE].used, 1);
+	assert_int_equal(okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_WRITE, at - OKTA_RATE_HORIZON_MS,
+	    &at), OKTA_RATE_GO);
+	assert_int_equal(at, T0 + 60000 / 10);
+	assert_int_equal(r.b[OKTA_BUCKET_USERS_ID_WRITE].used, 2);
+	okta_rate_destroy(&r);
+}
+
+static void
+concurrency_bound(void **state)
+{
+	struct okta_rate r;
+
+	(void)state;
+	okta_rate_init(&r, 50, 2);
+	assert_int_equal(okta_rate_enter(&r, 0), 0);
+	assert_int_equal(okta_rate_enter(&r, 0), 0);
+	assert_int_equal(okta_rate_enter(&r, 20), -1);
+	okta_rate_leave(&r);
+	assert_int_equal(okta_rate_enter(&r, 0), 0);
+	assert_int_equal(r.in_flight, 2);
+	okta_rate_leave(&r);
+	okta_rate_leave(&r);
+	okta_rate_destroy(&r);
+}
+
+static void
+rate_stats(void **state)
+{
+	struct okta_rate r;
+	struct okta_bucket_stats st[OKTA_BUCKETS];
+	struct http_response resp;
+	int64_t at;
+	int i;
+
+	(void)state;
+	okta_rate_init(&r, 50, 10);
+	known(&r, OKTA_BUCKET_USERS_ID_WRITE, 20, (T0 + 2000) / 1000, T0);
+	for (i = 0; i < 4; i++)
+		okta_rate_reserve(&r, OKTA_BUCKET_USERS_ID_WRITE, T0, &at);
+	learn(&r, OKTA_BUCKET_USERS_ID_WRITE, 429, 20, 0, (T0 + 2000) / 1000, T0);
+	fake(&resp, 503, "HTTP/1.1 503 Service Unavailable\r\n", 0);
+	okta_rate_update(&r, OKTA_BUCKET_USERS_ID_WRITE, &resp, T0);
+	fake(&resp, 404, "HTTP/1.1 404 Not Found\r\n", 0);
+	okta_rate_update(&r, OKTA_BUCKET_USERS_ID_WRITE, &resp, T0);
+	okta_rate_update(&r, OKTA_BUCKET_USERS_ID_WRITE, NULL, T0);
+	okta_rate_note_wait(&r, OKTA_BUCKET_USERS_ID_WRITE, 1500);
+	okta_rate_stats(&r, T0 + 10, st);
+	assert_string_equal(st[OKTA_BUCKET_USERS_ID_WRITE].name, "users-id-write");
+	assert_int_equal(st[OKTA_BUCKET_USERS_ID_WRITE].calls[OKTA_CALL_2XX], 1);
+	assert_int_equal(st[OKTA_BUCKET_USERS_ID_WRITE].calls[OKTA_CALL_429], 1);
+	assert_int_equal(st[OKTA_BUCKET_USERS_ID_WRITE].calls[OKTA_CALL_5XX], 1);
+	assert_int_equal(st[OKTA_BUCKET_USERS_ID_WRITE].calls[OKTA_CALL_4XX], 1);
+	assert_int_equal(st[OKTA_BUCKET_USERS_ID_WRITE].calls[OKTA_CALL_ERROR], 1);
+	/* 5 of 10 used */
+	assert_true(st[OKTA_BUCKET_USERS_ID_WRITE].share_remaining > 0.49 &&
+	    st[OKTA_BUCKET_USERS_ID_WRITE].share_remaining < 0.51);
+	assert_true(st[OKTA_BUCKET_USERS_ID_WRITE].waited_s > 1.49 &&
+	    st[OKTA_BUCKET_USERS_ID_WRITE].waited_s < 1.51);
+	assert_true(st[OKTA_BUCKET_GROUPS].share_remaining == 1.0);
+	/* past the window's end: not known, 1 */
+	okta_rate_stats(&r, T0 + 2000, st);
+	assert_true(st[OKTA_BUCKET_USERS_ID_WRITE].share_remaining == 1.0);
 	okta_rate_destroy(&r);
 }
 
@@ -1397,20 +1710,21 @@ deferral_after_429(void **state)
 	assert_non_null(strstr(res.error, "GET user 00u1: 429 E0000047"));
 	assert_true(res.retry_at_ms >= reset * 1000 - 1000 && res.retry_at_ms <= reset * 1000 + 2000);
 	first = res.retry_at_ms;
-	/* Before the reset nothing reaches Okta on that endpoint family. */
+	/* Before the reset nothing reaches Okta in that bucket. */
 	assert_int_equal(okta_get_user(e.okta, e.hc, "00u1", &u, &res), -1);
 	assert_int_equal(res.cls, HTTP_CLASS_RETRY);
 	assert_int_equal(res.status, 0);
 	assert_int_equal(res.retry_at_ms, first);
 	assert_non_null(strstr(res.error, "GET user 00u1: not sent"));
-	assert_int_equal(okta_set_profile_attr(e.okta, e.hc, "00u1", "customId", "r1", &res), -1);
-	assert_int_equal(res.cls, HTTP_CLASS_RETRY);
-	assert_int_equal(res.retry_at_ms, first);
 	assert_int_equal(srv_count(e.srv, NULL), 1);
-	/* Another family has its own bucket at Okta. */
-	assert_int_equal(okta_list_group_users(e.okta, e.hc, "00gsync", collect_user, &c, &res), 0);
+	/* The write-back (users-id-write) and the member list (groups) are
+	 * other buckets at Okta: they go. */
+	assert_int_equal(okta_set_profile_attr(e.okta, e.hc, "00u1", "customId", "r1", &res), -1);
+	assert_int_equal(res.status, 429);
 	assert_int_equal(srv_count(e.srv, NULL), 2);
-	check_stats(e.okta, 2, 0, 0, 1, 2);
+	assert_int_equal(okta_list_group_users(e.okta, e.hc, "00gsync", collect_user, &c, &res), 0);
+	assert_int_equal(srv_count(e.srv, NULL), 3);
+	check_stats(e.okta, 2, 1, 0, 2, 1);
 	env_stop(&e);
 }
 
@@ -2009,10 +2323,18 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(link_several_headers),
 	cmocka_unit_test(link_none),
 	cmocka_unit_test(link_refused),
+	cmocka_unit_test(bucket_map),
 	cmocka_unit_test(rate_headers_parsed),
 	cmocka_unit_test(rate_headroom),
 	cmocka_unit_test(rate_429),
 	cmocka_unit_test(rate_date_skew),
+	cmocka_unit_test(pacing_even_spacing),
+	cmocka_unit_test(pacing_budget_spent),
+	cmocka_unit_test(pacing_share),
+	cmocka_unit_test(pacing_unknown_one_at_a_time),
+	cmocka_unit_test(pacing_horizon),
+	cmocka_unit_test(concurrency_bound),
+	cmocka_unit_test(rate_stats),
 	cmocka_unit_test(error_body_samples),
 	cmocka_unit_test(json_parse_bounded),
 	cmocka_unit_test(error_body_shapes),

@@ -70,6 +70,8 @@ struct config {
 	int reconcile_interval_s; /* serve: seconds between reconciles, 0 off */
 	int allow_insecure_http;
 	int store_lease_ms; /* GROUPSYNC_STORE_LEASE_MS */
+	int okta_rate_share;  /* percent of each Okta bucket per window, 1-100 */
+	int okta_concurrency; /* Okta calls in flight per process, 1-75 */
 
 	/* Derived by validation. */
 	const char *group_ids[CONFIG_GROUPS_MAX]; /* point into group_ids_split */

@@ -55,6 +55,19 @@ void http_options_from_config(struct http_options *o, const struct config *cfg,
 struct http_client *http_client_new(const struct http_options *o);
 void http_client_free(struct http_client *c);
 
+/* 1 once the client's abort_flag is set: a caller about to wait before a
+ * call (a rate gate) gives up instead, as a call in flight would. */
+int http_client_aborting(const struct http_client *c);
+
+/*
+ * Time the client's owner waited before its calls (a rate gate), kept on
+ * the client because it is the owner's alone (one thread): add, then take
+ * (returns the sum since the last take, and starts again at 0). A worker
+ * reports it per sync.
+ */
+void http_client_add_wait(struct http_client *c, int64_t ms);
+int64_t http_client_take_wait(struct http_client *c);
+
 struct http_request {
 	const char *method; /* "GET", "POST", "PUT", "DELETE", ... */
 	const char *url;

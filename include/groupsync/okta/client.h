@@ -23,6 +23,7 @@
 
 #include "groupsync/base/config.h"
 #include "groupsync/base/http.h"
+#include "groupsync/okta/rate.h"
 
 struct okta;
 
@@ -102,8 +103,9 @@ struct okta_stats {
 	uint64_t writes;         /* POST/PUT calls answered (token calls excluded) */
 	uint64_t token_requests; /* calls to the token endpoint */
 	uint64_t rate_limited;   /* 429 answers */
-	uint64_t deferred;       /* calls not made: waiting for a rate-limit reset */
+	uint64_t deferred;       /* calls not made: their slot was beyond the horizon */
 	int64_t rate_remaining;  /* last X-Rate-Limit-Remaining, -1 unknown */
+	struct okta_bucket_stats buckets[OKTA_BUCKETS]; /* per rate-limit bucket */
 };
 void okta_get_stats(struct okta *o, struct okta_stats *out);
 
