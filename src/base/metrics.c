@@ -37,7 +37,7 @@ static const char *const metrics_type_names[] = {
 #define METRICS_TYPE_N (sizeof(metrics_type_names) / sizeof(metrics_type_names[0]))
 
 static const char *const metrics_outcome_names[METRICS_SYNC_OUTCOME_N] = {
-	"ok", "retry", "dead", "released", "skipped", "store_failed", "held",
+	"ok", "retry", "dead", "released", "skipped", "store_failed", "held", "deferred",
 };
 
 static const char *const metrics_action_names[METRICS_ACTION_N] = {

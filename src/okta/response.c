@@ -300,6 +300,7 @@ okta_result_fail(struct okta_result *res, enum http_class cls, const char *what,
     const char *why)
 {
 	res->cls = cls;
+	res->deferred = 0;
 	util_format(res->error, sizeof(res->error), "%s: %s", what, why);
 	return -1;
 }

@@ -58,6 +58,7 @@ okta_send_slot(struct okta_rate *r, enum okta_bucket b, struct http_client *hc,
 			util_format(why, sizeof(why), "not sent: Okta rate limit, next call in %lld s",
 			    (long long)((at - now + 999) / 1000));
 			rc = okta_result_fail(res, HTTP_CLASS_RETRY, what, why);
+			res->deferred = 1;
 			break;
 		}
 		if (okta_send_sleep_until(hc, at) < 0) {
@@ -98,6 +99,7 @@ okta_send(struct okta_rate *r, struct http_client *hc, const struct http_request
 	memset(resp, 0, sizeof(*resp));
 	res->status = 0;
 	res->retry_at_ms = 0;
+	res->deferred = 0;
 	if (okta_send_slot(r, b, hc, res, what) < 0)
 		return -1;
 	if (okta_send_enter(r, hc) < 0) {

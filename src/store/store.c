@@ -253,6 +253,14 @@ store_retry(struct store *s, const struct store_lease *l, int64_t retry_at_ms,
 }
 
 int
+store_defer(struct store *s, const struct store_lease *l, int64_t not_before_ms)
+{
+	const struct store_outcome o = {STORE_PENDING, 0, &not_before_ms, NULL};
+
+	return s->ops->finish(s->be, l, &o);
+}
+
+int
 store_dead(struct store *s, const struct store_lease *l, const char *error)
 {
 	const struct store_outcome o = {STORE_DEAD, 1, NULL, error != NULL ? error : ""};

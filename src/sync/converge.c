@@ -45,7 +45,16 @@ converge_fail(struct converge *x, enum http_class cls, int64_t retry_at, const c
 {
 	x->cls = cls;
 	x->retry_at_ms = retry_at;
+	x->deferred = 0;
 	util_format(x->error, sizeof(x->error), "%s: %s", what, error);
+	return -1;
+}
+
+static int
+converge_okta_fail(struct converge *x, const struct okta_result *r, const char *what)
+{
+	converge_fail(x, r->cls, r->retry_at_ms, what, r->error);
+	x->deferred = r->deferred;
 	return -1;
 }
 
@@ -78,7 +87,7 @@ converge_write_back(struct converge *x, const char *value)
 	    (value != NULL && current != NULL && strcmp(value, current) == 0))
 		return 0;
 	if (okta_set_profile_attr(d->okta, x->hc, x->lease->user_id, attr, value, &r) < 0)
-		return converge_fail(x, r.cls, r.retry_at_ms, "Okta write-back", r.error);
+		return converge_okta_fail(x, &r, "Okta write-back");
 	return 0;
 }
 
@@ -426,7 +435,7 @@ converge_read_okta(struct converge *x, struct sync_state *s)
 
 	memset(s, 0, sizeof(*s));
 	if (okta_get_user(d->okta, x->hc, x->lease->user_id, &x->user, &r) < 0)
-		return converge_fail(x, r.cls, r.retry_at_ms, "Okta get user", r.error);
+		return converge_okta_fail(x, &r, "Okta get user");
 	s->has_remote = x->known == SYNC_HAS_REMOTE;
 	s->disabled = s->has_remote && strcmp(x->hash, SYNC_DISABLED_MARK) == 0;
 	s->mode = sync_deprovision_mode(d->cfg->deprovision);
@@ -439,12 +448,12 @@ converge_read_okta(struct converge *x, struct sync_state *s)
 	s->suspended = status != NULL && strcmp(status, "SUSPENDED") == 0;
 	if (converge_pushes_groups(x)) {
 		if (okta_user_groups(d->okta, x->hc, x->lease->user_id, &x->groups, &r) < 0)
-			return converge_fail(x, r.cls, r.retry_at_ms, "Okta groups", r.error);
+			return converge_okta_fail(x, &r, "Okta groups");
 		s->member = x->groups.member;
 		return 0;
 	}
 	if (okta_user_in_groups(d->okta, x->hc, x->lease->user_id, &s->member, &r) < 0)
-		return converge_fail(x, r.cls, r.retry_at_ms, "Okta groups", r.error);
+		return converge_okta_fail(x, &r, "Okta groups");
 	return 0;
 }
 

@@ -54,7 +54,13 @@ struct worker_run {
 	enum metrics_sync_outcome mo; /* the same, for metrics */
 };
 
-enum worker_end { WORKER_END_DONE, WORKER_END_RETRY, WORKER_END_DEAD, WORKER_END_RELEASE };
+enum worker_end {
+	WORKER_END_DONE,
+	WORKER_END_RETRY,
+	WORKER_END_DEFER,
+	WORKER_END_DEAD,
+	WORKER_END_RELEASE
+};
 
 /* Sleeps ms in short slices; returns -1 at once when shutdown begins. */
 static int
@@ -90,6 +96,8 @@ worker_end_lease(struct worker_pool *p, const struct store_lease *l, enum worker
 			rc = store_complete(p->d.q, l);
 		else if (how == WORKER_END_RETRY)
 			rc = store_retry(p->d.q, l, retry_at_ms, error);
+		else if (how == WORKER_END_DEFER)
+			rc = store_defer(p->d.q, l, retry_at_ms);
 		else if (how == WORKER_END_DEAD)
 			rc = store_dead(p->d.q, l, error);
 		else
@@ -134,6 +142,14 @@ worker_settle_failure(struct worker_run *x, int attempt)
 		x->outcome = "released";
 		x->mo = METRICS_SYNC_RELEASED;
 		atomic_fetch_add(&p->released, 1);
+		return;
+	}
+	if (x->c.deferred) {
+		/* nothing failed: Okta's budget put the call off, so no
+		 * attempt counts and no backoff adds to the slot's time */
+		(void)worker_end_lease(p, x->c.lease, WORKER_END_DEFER, x->c.retry_at_ms, NULL);
+		x->outcome = "deferred";
+		x->mo = METRICS_SYNC_DEFERRED;
 		return;
 	}
 	if (x->c.cls == HTTP_CLASS_PERMANENT || attempt >= cfg->max_attempts) {

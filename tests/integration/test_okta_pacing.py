@@ -22,6 +22,9 @@ BUCKETS = ("users-id-get", "users-id-write", "api")  # read, write-back, groups 
 
 
 class PacingBase(unittest.TestCase):
+    bucket_limits = {b: LIMIT for b in BUCKETS}
+    extra_env = {}
+
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="gs-pace-")
         self.remote = JsonServer(self.tmp)
@@ -31,10 +34,11 @@ class PacingBase(unittest.TestCase):
                                  "GROUPSYNC_HTTP_TIMEOUT_MS": "3000",
                                  "GROUPSYNC_WORKERS": "8",
                                  "GROUPSYNC_OKTA_RATE_SHARE": str(SHARE),
-                                 "GROUPSYNC_OKTA_CONCURRENCY": str(CONCURRENCY)})
+                                 "GROUPSYNC_OKTA_CONCURRENCY": str(CONCURRENCY),
+                                 **self.extra_env})
         self.okta = OktaStandin(self.tmp, hook_url="http://127.0.0.1:%d/hooks/okta" % self.gs.port,
                                 rate_limits="okta", rate_window=WINDOW_S,
-                                bucket_limits={b: LIMIT for b in BUCKETS})
+                                bucket_limits=self.bucket_limits)
         self.gs.env["GROUPSYNC_OKTA_ORG_URL"] = self.okta.url
         self.gs.env["REMOTE_BASE_URL"] = self.remote.url
         self.gs.start()
@@ -128,6 +132,29 @@ class Pacing(PacingBase):
         self.assertEqual(m.total("groupsync_okta_calls_total", bucket="users-id-write",
                                  **{"class": "429"}),
                          rl["buckets"]["users-id-write"]["answered_429"])
+
+
+class PacingDeferral(PacingBase):
+    """A tiny read bucket (2 calls per 2-s window for groupsync) and 12
+    users: most reads get a slot further than a worker waits, so their jobs
+    are put back until the slot. A call that was never sent is not an
+    attempt: with GROUPSYNC_MAX_ATTEMPTS=2 nobody is dead-lettered."""
+    bucket_limits = {"users-id-get": 4}
+    extra_env = {"GROUPSYNC_MAX_ATTEMPTS": "2"}
+
+    def test_deferral_is_not_an_attempt(self):
+        ids = self.new_users(12)
+        self.okta.ratelimit({"reset": True})
+        self.add_all(ids)
+        self.all_synced(ids)
+        outcomes = [l.get("outcome") for l in self.sync_lines()]
+        self.assertNotIn("dead", outcomes)
+        self.assertIn("deferred", outcomes)  # the slots were put off, or this proves nothing
+        m = scrape(self.gs)
+        self.assertGreater(m.total("groupsync_syncs_total", outcome="deferred"), 0)
+        rl = self.okta.ratelimit()
+        self.assertEqual(rl["buckets"]["users-id-get"]["answered_429"], 0, rl["buckets"])
+        self.assertLessEqual(rl["buckets"]["users-id-get"]["peak"], 2, rl["buckets"])
 
 
 class PacingSettings(unittest.TestCase):

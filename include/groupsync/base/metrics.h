@@ -61,6 +61,7 @@ enum metrics_sync_outcome {
 	METRICS_SYNC_SKIPPED,      /* no Okta call was needed */
 	METRICS_SYNC_STORE_FAILED, /* done, but not recorded: runs again */
 	METRICS_SYNC_HELD,         /* a deprovision past the threshold, held */
+	METRICS_SYNC_DEFERRED,     /* put off for Okta's rate budget: no attempt */
 	METRICS_SYNC_OUTCOME_N
 };
 

@@ -37,6 +37,9 @@ struct okta_result {
 	enum http_class cls;  /* OK, RETRY or PERMANENT */
 	long status;          /* last HTTP status, 0 when none */
 	int64_t retry_at_ms;  /* earliest sensible retry (unix ms), 0: backoff */
+	int deferred;         /* 1: not sent, for the rate budget (a 429 or
+	                       * low Remaining, or our slot is too far off):
+	                       * nothing was tried, so it is not an attempt */
 	char error[256];      /* errorCode/errorSummary or transport error */
 };
 

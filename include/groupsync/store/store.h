@@ -197,6 +197,13 @@ int store_complete(struct store *s, const struct store_lease *l);
 int store_retry(struct store *s, const struct store_lease *l,
     int64_t retry_at_ms, const char *error);
 
+/*
+ * Puts the lease's jobs back as pending, not before not_before_ms, with
+ * attempts and the last error unchanged: the sync was put off before
+ * anything was tried (Okta's rate budget), so it is not an attempt.
+ */
+int store_defer(struct store *s, const struct store_lease *l, int64_t not_before_ms);
+
 /* Moves the lease's jobs to the dead-letter state with the error. */
 int store_dead(struct store *s, const struct store_lease *l, const char *error);
 

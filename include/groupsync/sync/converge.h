@@ -55,6 +55,8 @@ struct converge {
 	/* the failure, when a step fails */
 	enum http_class cls;
 	int64_t retry_at_ms;            /* 0, or Retry-After / a rate-limit reset */
+	int deferred;                   /* an Okta call was not sent (rate
+	                                 * budget): not an attempt */
 	char error[300];
 	/* group push: the user's configured groups, as Okta answered */
 	struct okta_membership groups;
