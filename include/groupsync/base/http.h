@@ -93,7 +93,8 @@ struct http_response {
 	long status;        /* 0 when no answer came */
 	char *body;         /* NUL-terminated, owned; "" when empty */
 	size_t body_len;
-	struct http_field *headers; /* the final response's, in order received, owned */
+	struct http_field *headers; /* the final response's, in order received, owned:
+				     * one block with the names and values */
 	size_t nheaders;
 	enum http_class cls;
 	int64_t retry_after_ms; /* from Retry-After (absolute, unix ms), else 0 */
