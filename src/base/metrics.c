@@ -24,7 +24,7 @@ static const char *const metrics_delivery_names[METRICS_DELIVERY_N] = {
 
 static const char *const metrics_event_names[METRICS_EVENT_N] = {
 	"queued", "duplicate", "ignored_type", "ignored_no_target", "ignored_group",
-	"ignored_invalid",
+	"ignored_invalid", "ignored_unchanged",
 };
 
 /* The event types hook.c handles; anything else is "other" (the last). */

@@ -406,7 +406,7 @@ admin_replay_json(const struct hook_delivery *d, size_t stored, int dup,
     int dry_run)
 {
 	static const char *const why[HOOK_IGNORED_NREASONS] = {"ignored_type",
-	    "ignored_no_target", "ignored_other_group", "ignored_invalid"};
+	    "ignored_no_target", "ignored_other_group", "ignored_invalid", "ignored_unchanged"};
 	json_object *o = json_object_new_object();
 	int i;
 
@@ -429,7 +429,7 @@ admin_replay_json(const struct hook_delivery *d, size_t stored, int dup,
 static int
 admin_replay(struct admin_ctx *c)
 {
-	struct hook_filter filter = {c->cfg->group_ids, c->cfg->ngroup_ids};
+	struct hook_filter filter = {c->cfg->group_ids, c->cfg->ngroup_ids, NULL, NULL};
 	struct hook_delivery d;
 	enum store_enqueue_result res = STORE_STORED;
 	char *body, err[STORE_ERROR_MAX + 1];

@@ -203,6 +203,7 @@ service_start(struct service *s, const struct config *cfg)
 	sd.cfg = cfg;
 	sd.q = s->q;
 	sd.okta = s->okta;
+	sd.remote = s->remote;
 	s->srv = server_start(&sd, err, sizeof(err));
 	if (s->srv == NULL) {
 		log_emit(LOG_ERROR, "cannot start the server", "error", err, (char *)NULL);

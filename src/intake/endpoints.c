@@ -22,6 +22,7 @@
 #include "groupsync/intake/hook.h"
 #include "groupsync/intake/server.h"
 #include "groupsync/intake/status.h"
+#include "groupsync/remote/client.h"
 
 #define SERVER_BODY_CHUNK (16 * 1024)
 #define SERVER_DRAIN_MAX (4 * SERVER_MAX_BODY)
@@ -237,6 +238,7 @@ endpoint_count_delivery(const struct hook_delivery *d, enum store_enqueue_result
 		[HOOK_IGNORED_NO_TARGET] = METRICS_EVENT_IGNORED_NO_TARGET,
 		[HOOK_IGNORED_GROUP] = METRICS_EVENT_IGNORED_GROUP,
 		[HOOK_IGNORED_INVALID] = METRICS_EVENT_IGNORED_INVALID,
+		[HOOK_IGNORED_UNCHANGED] = METRICS_EVENT_IGNORED_UNCHANGED,
 	};
 	size_t i;
 
@@ -558,6 +560,12 @@ endpoints_starting(struct mg_connection *conn)
 	    "Retry-After", "1");
 }
 
+static int
+endpoint_relevant(const char *changed, void *arg)
+{
+	return remote_uses_any(arg, changed);
+}
+
 struct endpoints *
 endpoints_new(const struct endpoints_deps *d)
 {
@@ -572,6 +580,10 @@ endpoints_new(const struct endpoints_deps *d)
 	s->start_ms = util_now_ms();
 	s->filter.group_ids = d->cfg->group_ids;
 	s->filter.ngroup_ids = d->cfg->ngroup_ids;
+	if (d->remote != NULL) {
+		s->filter.relevant = endpoint_relevant;
+		s->filter.relevant_arg = (void *)d->remote;
+	}
 	return s;
 }
 

@@ -291,7 +291,8 @@ server_start(const struct server_deps *d, char *err, size_t errlen)
 		free(s);
 		return NULL;
 	}
-	s->ep = endpoints_new(&(struct endpoints_deps){d->cfg, d->q, d->okta, s->guard});
+	s->ep = endpoints_new(&(struct endpoints_deps){d->cfg, d->q, d->okta, s->guard,
+	    d->remote});
 	if (s->ep == NULL || server_start_civetweb(s, err, errlen) < 0) {
 		if (s->ep == NULL)
 			util_copy(err, errlen, "out of memory");

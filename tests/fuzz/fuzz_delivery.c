@@ -70,7 +70,7 @@ fuzz_check_answer(const char *challenge, const char *buf, int n)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct hook_filter filter = { fuzz_groups, 2 };
+	static const struct hook_filter filter = { fuzz_groups, 2, NULL, NULL };
 	struct hook_delivery d;
 	char err[128], answer[HOOK_CHALLENGE_MAX * 6 + 32];
 	char *copy;

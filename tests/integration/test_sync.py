@@ -332,7 +332,10 @@ class Sync(SyncBase):
         self.synced(uid)
         # the echo is an update_profile delivery with changedAttributes=customId
         self.deliveries_done()
-        self.assertTrue(any(j[2] == "user.account.update_profile" for j in self.gs.jobs()))
+        # ... and is not even stored: the delivery's line says why
+        self.assertFalse(any(j[2] == "user.account.update_profile" for j in self.gs.jobs()))
+        self.assertTrue(any("user.account.update_profile %s: no synced attribute changed" % uid
+                            in l.get("not_synced", "") for l in self.gs.log_lines()))
         wait_until(self.settled, what="queue settled")
         writes = [c for c in self.calls("POST") if c["path"] == "/api/v1/users/" + uid]
         self.assertEqual(len(writes), 1, writes)

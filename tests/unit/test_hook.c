@@ -27,7 +27,7 @@
 #define T_GROUP(g) "{\"type\":\"UserGroup\",\"id\":\"" g "\"}"
 
 static const char *const groups[] = { SYNC_GROUP, "00g1another00000000x7" };
-static const struct hook_filter filter = { groups, 2 };
+static const struct hook_filter filter = { groups, 2, NULL, NULL };
 
 /* Reads okta/samples/NAME; the caller frees. */
 static char *
@@ -347,7 +347,7 @@ static void
 group_filter(void **state)
 {
 	struct hook_delivery d;
-	struct hook_filter none = { NULL, 0 };
+	struct hook_filter none = { NULL, 0, NULL, NULL };
 	char err[64];
 	char *body;
 
@@ -494,6 +494,68 @@ changed_attributes(void **state)
 	    -1, &d);
 	assert_int_equal(d.jobs[0].changed_known, 0);
 	assert_string_equal(d.jobs[0].changed, "");
+	hook_delivery_free(&d);
+}
+
+/* The templates of this test read city and email, nothing else. */
+static int
+only_city_email(const char *changed, void *arg)
+{
+	(void)arg;
+	return changed == NULL || strstr(changed, "city") != NULL ||
+	    strstr(changed, "email") != NULL;
+}
+
+#define PROFILE_DELIVERY(changed) \
+	"{\"eventType\":\"com.okta.event_hook\",\"data\":{\"events\":[{" \
+	"\"uuid\":\"" UUID1 "\",\"published\":\"" PUB "\"," \
+	"\"eventType\":\"user.account.update_profile\",\"target\":[" T_USER "]" \
+	changed "}]}}"
+
+/*
+ * A profile update whose changedAttributes name nothing the templates read
+ * (groupsync's own customId write-back coming back) is no job: the worker
+ * could only skip it. Unknown attributes, a relevant one among others, or
+ * no templates to ask (replay) keep the job.
+ */
+static void
+unchanged_profile_not_stored(void **state)
+{
+	struct hook_filter f = { groups, 2, only_city_email, NULL };
+	static const struct {
+		const char *body;
+		int job;
+	} cases[] = {
+		{ PROFILE_DELIVERY("," CHANGED("\"customId\"")), 0 },
+		{ PROFILE_DELIVERY("," CHANGED("\"customId,nickName\"")), 0 },
+		{ PROFILE_DELIVERY("," CHANGED("\"customId,city\"")), 1 },
+		{ PROFILE_DELIVERY(""), 1 },
+		{ PROFILE_DELIVERY("," CHANGED("null")), 1 },
+	};
+	struct hook_delivery d;
+	char err[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(hook_parse_delivery(cases[i].body, strlen(cases[i].body), &f,
+		    &d, err, sizeof(err)), 0);
+		assert_int_equal(d.nevents, 1);
+		assert_int_equal(d.njobs, (size_t)cases[i].job);
+		assert_int_equal(d.ignored[HOOK_IGNORED_UNCHANGED], (size_t)!cases[i].job);
+		if (!cases[i].job) {
+			assert_int_equal(d.skipped[0].reason, HOOK_IGNORED_UNCHANGED);
+			assert_string_equal(d.skipped[0].user_id, JANE);
+			assert_string_equal(hook_reason_name(d.skipped[0].reason),
+			    "no synced attribute changed");
+		}
+		hook_delivery_free(&d);
+	}
+	/* without templates to ask, every update is kept */
+	f.relevant = NULL;
+	assert_int_equal(hook_parse_delivery(cases[0].body, strlen(cases[0].body), &f, &d,
+	    err, sizeof(err)), 0);
+	assert_int_equal(d.njobs, 1);
 	hook_delivery_free(&d);
 }
 
@@ -1201,6 +1263,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(ambiguous_targets),
 	cmocka_unit_test(all_handled_types),
 	cmocka_unit_test(changed_attributes),
+	cmocka_unit_test(unchanged_profile_not_stored),
 	cmocka_unit_test(oversized_ids_invalid),
 	cmocka_unit_test(bad_id_characters),
 	cmocka_unit_test(numbers_for_strings),

@@ -28,6 +28,7 @@ struct endpoints_deps {
 	struct store *q;
 	struct okta *okta;        /* read by /metrics; NULL leaves Okta out */
 	struct conn_guard *guard; /* told when a handler runs; read by /metrics */
+	const struct remote *remote; /* as in struct server_deps */
 };
 
 /* NULL when out of memory. Free with endpoints_free (NULL is fine). */

@@ -22,6 +22,10 @@
 struct hook_filter {
 	const char *const *group_ids;
 	size_t ngroup_ids;
+	/* 1 when a profile update that changed these attributes (comma
+	 * separated) can change the remote record; NULL keeps every update */
+	int (*relevant)(const char *changed, void *arg);
+	void *relevant_arg;
 };
 
 /* Why an event produced no job. */
@@ -31,6 +35,9 @@ enum hook_ignore_reason {
 	HOOK_IGNORED_GROUP,     /* group event for a group not configured */
 	HOOK_IGNORED_INVALID,   /* non-object event, missing eventType, bad or
 				   oversized uuid/id/published, conflicting targets */
+	HOOK_IGNORED_UNCHANGED, /* a profile update whose changedAttributes name
+				   nothing the templates read (e.g. groupsync's
+				   own write-back coming back) */
 	HOOK_IGNORED_NREASONS
 };
 
@@ -59,7 +66,7 @@ struct hook_delivery {
 };
 
 /* The reason as the log and `replay` say it: "other group", "no target",
- * "unhandled type", "invalid". */
+ * "unhandled type", "invalid", "no synced attribute changed". */
 const char *hook_reason_name(enum hook_ignore_reason r);
 
 /*

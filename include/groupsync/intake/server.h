@@ -18,6 +18,7 @@
 
 #include "groupsync/base/config.h"
 #include "groupsync/okta/client.h"
+#include "groupsync/remote/client.h"
 #include "groupsync/store/store.h"
 
 #define SERVER_MAX_BODY (1024 * 1024) /* an Okta delivery is a few KiB */
@@ -29,6 +30,9 @@ struct server_deps {
 	const struct config *cfg;
 	struct store *q;
 	struct okta *okta; /* read by /metrics; NULL leaves the Okta metrics out */
+	/* the templates: a profile update that changed nothing they read is
+	 * not stored; NULL stores every one */
+	const struct remote *remote;
 };
 
 /* Starts listening. Returns NULL with the reason in err. */
