@@ -46,8 +46,14 @@ struct recon_ctx {
 	struct http_client *hc;
 	struct store *q;
 	struct recon_ids members, known; /* known: a non-empty remote ID */
+	/* user ID -> {"user": the listed object, "groups": [{"id","name"}]}:
+	 * the snapshot bodies (store.h) */
+	json_object *seen;
+	size_t group;                    /* the configured group being listed */
+	char names[CONFIG_GROUPS_MAX][256]; /* the configured groups' names */
+	int64_t taken_ms;                /* when the listing began */
 	uint64_t pages;
-	size_t without_remote, gone, stored;
+	size_t without_remote, gone, stored, snapshots;
 	char published[STORE_TIME_MAX + 1];
 	char err[512];
 };
@@ -129,6 +135,78 @@ recon_progress(const struct recon_ctx *c, int last)
 		c->o->progress(c->members.n, c->pages, last, c->o->arg);
 }
 
+/* Records that user (as listed) is a member of group c->group. */
+static int
+recon_seen_add(struct recon_ctx *c, const char *id, json_object *user)
+{
+	json_object *entry, *groups, *g;
+
+	if (!json_object_object_get_ex(c->seen, id, &entry)) {
+		entry = json_object_new_object();
+		groups = json_object_new_array();
+		if (entry == NULL || groups == NULL ||
+		    json_object_object_add(entry, "user", json_object_get(user)) != 0 ||
+		    json_object_object_add(entry, "groups", groups) != 0 ||
+		    json_object_object_add(c->seen, id, entry) != 0) {
+			json_object_put(entry);
+			return -1;
+		}
+	}
+	if (!json_object_object_get_ex(entry, "groups", &groups) ||
+	    (g = json_object_new_object()) == NULL)
+		return -1;
+	if (json_object_array_add(groups, g) != 0) {
+		json_object_put(g);
+		return -1;
+	}
+	json_object_object_add(g, "id", json_object_new_string(c->cfg->group_ids[c->group]));
+	json_object_object_add(g, "name", json_object_new_string(c->names[c->group]));
+	return 0;
+}
+
+/*
+ * The configured groups' names, which group push sends: one GET
+ * /api/v1/groups/{id} a group and run, and only with group push (a
+ * snapshot without it names each group by its ID, as okta_user_groups
+ * does when Okta gives no name).
+ */
+static int
+recon_group_names(struct recon_ctx *c)
+{
+	struct http_response resp;
+	struct okta_result res;
+	json_object *g, *profile, *name;
+	char path[160];
+	size_t i;
+
+	for (i = 0; i < c->cfg->ngroup_ids; i++) {
+		util_copy(c->names[i], sizeof(c->names[i]), c->cfg->group_ids[i]);
+		if (!c->cfg->push_groups)
+			continue;
+		if (util_format(path, sizeof(path), "/api/v1/groups/%s", c->cfg->group_ids[i]) < 0) {
+			util_copy(c->err, sizeof(c->err), "group ID too long");
+			return -1;
+		}
+		if (okta_request(c->okta, c->hc, "GET", path, NULL, &resp, &res) < 0) {
+			util_copy(c->err, sizeof(c->err), res.error);
+			return -1;
+		}
+		if (res.status < 200 || res.status >= 300) {
+			http_response_free(&resp);
+			util_copy(c->err, sizeof(c->err), res.error);
+			return -1;
+		}
+		g = json_tokener_parse(resp.body != NULL ? resp.body : "");
+		http_response_free(&resp);
+		if (json_object_object_get_ex(g, "profile", &profile) &&
+		    json_object_object_get_ex(profile, "name", &name) &&
+		    json_object_is_type(name, json_type_string))
+			util_copy(c->names[i], sizeof(c->names[i]), json_object_get_string(name));
+		json_object_put(g);
+	}
+	return 0;
+}
+
 /* okta_list_group_users callback: one member. */
 static int
 recon_member(json_object *user, void *arg)
@@ -147,7 +225,7 @@ recon_member(json_object *user, void *arg)
 		util_copy(c->err, sizeof(c->err), "stopped");
 		return -1;
 	}
-	if (recon_ids_add(&c->members, id) < 0) {
+	if (recon_seen_add(c, id, user) < 0 || recon_ids_add(&c->members, id) < 0) {
 		util_copy(c->err, sizeof(c->err), "out of memory");
 		return -1;
 	}
@@ -163,9 +241,13 @@ recon_list_members(struct recon_ctx *c)
 	struct okta_stats before, after;
 	size_t i;
 
+	/* before the first page: an event stored from now on may be news
+	 * that the listing did not see (store_snapshot_take) */
+	c->taken_ms = util_now_ms();
 	okta_get_stats(c->okta, &before);
 	for (i = 0; i < c->cfg->ngroup_ids; i++) {
 		memset(&res, 0, sizeof(res));
+		c->group = i;
 		if (okta_list_group_users(c->okta, c->hc, c->cfg->group_ids[i], recon_member, c,
 		    &res) < 0) {
 			recon_progress(c, -1);
@@ -310,11 +392,59 @@ out:
 	return rc;
 }
 
+/*
+ * The members' snapshots, committed before their jobs are stored so that
+ * each job finds its snapshot, in transactions of RECON_SNAP_BATCH.
+ */
+#define RECON_SNAP_BATCH 500
+static int
+recon_put_snapshots(struct recon_ctx *c)
+{
+	struct store_snapshot v[RECON_SNAP_BATCH];
+	char err[STORE_ERROR_MAX + 1] = "";
+	json_object *entry;
+	size_t i, n = 0;
+	int rc = 0;
+
+	if (c->o->dry_run)
+		return 0;
+	for (i = 0; rc == 0 && i < c->members.n; i++) {
+		if (!json_object_object_get_ex(c->seen, c->members.v[i], &entry))
+			continue;
+		v[n].user_id = c->members.v[i];
+		v[n].taken_ms = c->taken_ms;
+		/* json-c keeps the string until entry is freed or changed */
+		v[n].body = json_object_to_json_string_ext(entry, JSON_C_TO_STRING_PLAIN);
+		if (++n == RECON_SNAP_BATCH) {
+			rc = store_snapshots_put(c->q, v, n, err, sizeof(err));
+			c->snapshots += rc == 0 ? n : 0;
+			n = 0;
+		}
+	}
+	if (rc == 0 && n > 0) {
+		rc = store_snapshots_put(c->q, v, n, err, sizeof(err));
+		c->snapshots += rc == 0 ? n : 0;
+	}
+	if (rc < 0)
+		util_format(c->err, sizeof(c->err), "snapshots not stored: %s", err);
+	return rc;
+}
+
 /* The work of one run; 0, or -1 with the reason in c->err. */
 static int
 recon_exec(struct recon_ctx *c)
 {
-	if (recon_list_members(c) < 0 || recon_load_known(c) < 0 || recon_enqueue(c) < 0)
+	c->seen = json_object_new_object();
+	if (c->seen == NULL) {
+		util_copy(c->err, sizeof(c->err), "out of memory");
+		return -1;
+	}
+	if (recon_group_names(c) < 0 || recon_list_members(c) < 0 ||
+	    recon_put_snapshots(c) < 0)
+		return -1;
+	if (c->o->snapshots_only)
+		return 0;
+	if (recon_load_known(c) < 0 || recon_enqueue(c) < 0)
 		return -1;
 	return 0;
 }
@@ -338,6 +468,9 @@ reconcile_run(const struct config *cfg, struct okta *okta, struct http_client *h
 	out->jobs = c.members.n + c.gone;
 	out->stored = c.stored;
 	out->pages = c.pages;
+	out->snapshots = c.snapshots;
+	out->taken_ms = c.taken_ms;
+	json_object_put(c.seen);
 	recon_ids_free(&c.members);
 	recon_ids_free(&c.known);
 	return rc;
