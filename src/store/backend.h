@@ -174,7 +174,7 @@ struct store_ops {
 	    int64_t *taken_ms, char **body);
 	long long (*snapshots_prune)(void *be, int64_t before_ms);
 	int (*backlog_users)(void *be, int64_t now_ms, int64_t since_ms, const char *own_type,
-	    int64_t *count);
+	    const char *known_type, int64_t *count);
 
 	/*
 	 * Calls row for the jobs that match qry's states and user, newest

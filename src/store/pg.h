@@ -230,7 +230,7 @@ int pg_snapshot_take(void *be, const char *user_id, const char *own_type, int64_
     char **body);
 long long pg_snapshots_prune(void *be, int64_t before_ms);
 int pg_backlog_users(void *be, int64_t now_ms, int64_t since_ms, const char *own_type,
-    int64_t *count);
+    const char *known_type, int64_t *count);
 int pg_import_begin(void *be, char *err, size_t errlen);
 int pg_import_row(void *be, const struct store_record *r, char *err, size_t errlen);
 int pg_import_end(void *be, int commit, char *err, size_t errlen);

@@ -120,13 +120,15 @@ pg_snapshots_prune(void *be, int64_t before_ms)
 
 int
 pg_backlog_users(void *be, int64_t now_ms, int64_t since_ms, const char *own_type,
-    int64_t *count)
+    const char *known_type, int64_t *count)
 {
 	char now[24], since[24];
-	const char *params[] = {pg_i64(now, now_ms), pg_i64(since, since_ms), own_type};
+	const char *params[] = {pg_i64(now, now_ms), pg_i64(since, since_ms), own_type,
+	    known_type};
 
 	return pg_scalar(be, "SELECT count(DISTINCT j.user_id) FROM jobs j WHERE j.state = 0"
 	    " AND j.not_before <= $1::bigint AND j.created >= $2::bigint"
-	    " AND j.event_type <> $3 AND NOT EXISTS (SELECT 1 FROM user_snapshots s"
-	    " WHERE s.user_id = j.user_id)", 3, params, count) == 1 ? 0 : -1;
+	    " AND j.event_type <> $3 AND NOT (j.event_type = $4 AND j.changed_known)"
+	    " AND NOT EXISTS (SELECT 1 FROM user_snapshots s WHERE s.user_id = j.user_id)",
+	    4, params, count) == 1 ? 0 : -1;
 }

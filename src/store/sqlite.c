@@ -160,6 +160,7 @@ static const char *const sq_sql[SQS_COUNT] = {
 	    " FROM user_snapshots WHERE taken < ?1 LIMIT 1000)",
 	[SQS_BACKLOG] = "SELECT count(DISTINCT j.user_id) FROM jobs j WHERE j.state = 0"
 	    " AND j.not_before <= ?1 AND j.created >= ?2 AND j.event_type <> ?3"
+	    " AND NOT (j.event_type = ?4 AND j.changed_known <> 0)"
 	    " AND NOT EXISTS (SELECT 1 FROM user_snapshots s WHERE s.user_id = j.user_id)",
 };
 

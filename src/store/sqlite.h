@@ -133,7 +133,7 @@ int sq_snapshot_take(void *be, const char *user_id, const char *own_type, int64_
     char **body);
 long long sq_snapshots_prune(void *be, int64_t before_ms);
 int sq_backlog_users(void *be, int64_t now_ms, int64_t since_ms, const char *own_type,
-    int64_t *count);
+    const char *known_type, int64_t *count);
 int sq_export(void *be, int (*row)(const struct store_record *r, void *arg), void *arg,
     char *err, size_t errlen);
 

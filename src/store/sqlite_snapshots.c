@@ -121,7 +121,7 @@ sq_snapshots_prune(void *be, int64_t before_ms)
 
 int
 sq_backlog_users(void *be, int64_t now_ms, int64_t since_ms, const char *own_type,
-    int64_t *count)
+    const char *known_type, int64_t *count)
 {
 	struct sq_store *q = be;
 	sqlite3_stmt *st;
@@ -132,6 +132,7 @@ sq_backlog_users(void *be, int64_t now_ms, int64_t since_ms, const char *own_typ
 	sqlite3_bind_int64(st, 1, now_ms);
 	sqlite3_bind_int64(st, 2, since_ms);
 	sq_bind_text(st, 3, own_type);
+	sq_bind_text(st, 4, known_type);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*count = sqlite3_column_int64(st, 0);

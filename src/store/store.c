@@ -353,11 +353,11 @@ store_snapshot_take(struct store *s, const char *user_id, const char *own_type,
 
 int
 store_backlog_users(struct store *s, int64_t now_ms, int64_t since_ms, const char *own_type,
-    int64_t *count)
+    const char *known_type, int64_t *count)
 {
 	*count = 0;
 	return s->ops->backlog_users(s->be, now_ms, since_ms, own_type != NULL ? own_type : "",
-	    count);
+	    known_type != NULL ? known_type : "", count);
 }
 
 int

@@ -477,6 +477,10 @@ converge_from_snapshot(struct converge *x)
 	return used;
 }
 
+/* How long a sync waits for a backlog listing: pages of 1000 members
+ * at the pace Okta allows take seconds, not minutes. */
+#define CONVERGE_GATE_MAX_MS 60000
+
 /* Reads the user and membership: from a fresh snapshot, else from Okta
  * (at most two Okta reads per sync). */
 static int
@@ -489,6 +493,10 @@ converge_read_okta(struct converge *x, struct sync_state *s)
 
 	memset(s, 0, sizeof(*s));
 	snap = converge_from_snapshot(x);
+	/* a backlog listing under way brings this user's snapshot, if a
+	 * member: cheaper than two reads */
+	if (!snap && reconcile_gate_wait(d->gate, CONVERGE_GATE_MAX_MS))
+		snap = converge_from_snapshot(x);
 	if (!snap && okta_get_user(d->okta, x->hc, x->lease->user_id, &x->user, &r) < 0)
 		return converge_fail(x, r.cls, r.retry_at_ms, "Okta get user", r.error);
 	s->has_remote = x->known == SYNC_HAS_REMOTE;

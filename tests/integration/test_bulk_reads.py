@@ -154,6 +154,43 @@ class BulkReads(unittest.TestCase):
         self.assertLessEqual(user_reads + group_reads, 2)
         self.assertEqual(self.remote_okta_ids(), {uid})
 
+    def test_burst_of_adds_is_read_through_one_listing(self):
+        """300 users added at once (one delivery, as Okta batches events):
+        serve's backlog check lists the group once and the workers take
+        the snapshots, instead of 600 reads."""
+        n = 300
+        ids = self.seed(n, groups=())
+        self.okta.admin("POST", "/groups/%s/members?emit=0" % GROUP, ids)
+        self.gs.start()
+        self.gs.deliver(delivery([membership_event(u) for u in ids]))
+        wait_until(lambda: self.custom_ids(ids), timeout=180, what="customId of every user")
+        wait_until(self.settled, timeout=60, what="queue settled")
+        self.assertEqual(self.remote_okta_ids(), set(ids))
+        user_reads, group_reads = self.reads()
+        pages = [c for c in self.okta.calls()
+                 if c["path"] == "/api/v1/groups/%s/users" % GROUP]
+        self.assertGreaterEqual(len(pages), 1)
+        print("burst: %d users, %d user reads, %d group reads, %d member pages"
+              % (n, user_reads, group_reads, len(pages)))
+        self.assertLessEqual(user_reads + group_reads, 0.1 * n)
+        self.assertTrue([x for x in self.gs.log_lines() if x.get("msg") == "backlog listing"])
+
+    def test_few_events_keep_reading(self):
+        """Below the backlog bound no listing is made: each user is read."""
+        ids = self.seed(5, groups=())
+        self.okta.admin("POST", "/groups/%s/members?emit=0" % GROUP, ids)
+        self.gs.start()
+        self.gs.deliver(delivery([membership_event(u) for u in ids]))
+        wait_until(lambda: self.custom_ids(ids), timeout=60, what="customId of every user")
+        wait_until(self.settled, timeout=60, what="queue settled")
+        pages = [c for c in self.okta.calls()
+                 if c["path"] == "/api/v1/groups/%s/users" % GROUP]
+        self.assertEqual(pages, [])
+        for u in ids:
+            user_reads, group_reads = self.reads(u)
+            self.assertEqual(user_reads, 1, u)
+            self.assertLessEqual(user_reads + group_reads, 2, u)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1520,7 +1520,7 @@ backlog_users_count(void **state)
 	int64_t n = -1, t0 = util_now_ms();
 	size_t stored = 0;
 
-	assert_int_equal(store_backlog_users(fx->q, LATER, 0, OWN_TYPE, &n), 0);
+	assert_int_equal(store_backlog_users(fx->q, LATER, 0, OWN_TYPE, NULL, &n), 0);
 	assert_int_equal(n, 0);
 	must_enqueue(fx, "", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
 	must_enqueue(fx, "", "uuid-2", "user-a", "2024-01-01T00:00:02.000Z");
@@ -1530,22 +1530,37 @@ backlog_users_count(void **state)
 	strcpy(j.event_type, OWN_TYPE);
 	assert_int_equal(store_enqueue(fx->q, "", &j, 1, &stored, fx->err, sizeof(fx->err)),
 	    STORE_STORED);
-	assert_int_equal(store_backlog_users(fx->q, LATER, 0, OWN_TYPE, &n), 0);
+	assert_int_equal(store_backlog_users(fx->q, LATER, 0, OWN_TYPE, NULL, &n), 0);
 	assert_int_equal(n, 3);
-	assert_int_equal(store_backlog_users(fx->q, LATER, 0, NULL, &n), 0);
+	assert_int_equal(store_backlog_users(fx->q, LATER, 0, NULL, NULL, &n), 0);
 	assert_int_equal(n, 4);
+	/* user-c's job is a profile update with its attributes known */
+	assert_int_equal(store_backlog_users(fx->q, LATER, 0, OWN_TYPE, "group.user_membership.add",
+	    &n), 0);
+	assert_int_equal(n, 3); /* must_enqueue's jobs say nothing of attributes */
+	job_init(&j, "uuid-6", "user-e", "2024-01-01T00:00:06.000Z");
+	strcpy(j.changed, "customId");
+	j.changed_known = 1;
+	assert_int_equal(store_enqueue(fx->q, "", &j, 1, &stored, fx->err, sizeof(fx->err)),
+	    STORE_STORED);
+	assert_int_equal(store_backlog_users(fx->q, LATER, 0, OWN_TYPE, NULL, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(store_backlog_users(fx->q, LATER, 0, OWN_TYPE,
+	    "user.account.update_profile", &n), 0);
+	assert_int_equal(n, 3);
+	db_exec(fx, "DELETE FROM jobs WHERE uuid = 'uuid-6'");
 	/* one has a snapshot now */
 	snap_put1(fx, "user-b", t0, "{}");
-	assert_int_equal(store_backlog_users(fx->q, LATER, 0, OWN_TYPE, &n), 0);
+	assert_int_equal(store_backlog_users(fx->q, LATER, 0, OWN_TYPE, NULL, &n), 0);
 	assert_int_equal(n, 2);
 	/* jobs stored before since are covered by a listing that began then */
-	assert_int_equal(store_backlog_users(fx->q, LATER, util_now_ms() + 1000, OWN_TYPE, &n),
-	    0);
+	assert_int_equal(store_backlog_users(fx->q, LATER, util_now_ms() + 1000, OWN_TYPE, NULL,
+	    &n), 0);
 	assert_int_equal(n, 0);
 	/* a leased user's jobs are not pending */
 	assert_int_equal(store_lease(fx->q, LATER, &l, fx->err, sizeof(fx->err)), 1);
 	assert_string_equal(l.user_id, "user-a");
-	assert_int_equal(store_backlog_users(fx->q, LATER, 0, OWN_TYPE, &n), 0);
+	assert_int_equal(store_backlog_users(fx->q, LATER, 0, OWN_TYPE, NULL, &n), 0);
 	assert_int_equal(n, 1);
 	store_lease_free(&l);
 }

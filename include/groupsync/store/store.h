@@ -330,11 +330,14 @@ int store_snapshot_take(struct store *s, const char *user_id, const char *own_ty
 
 /*
  * Backlogs: how many distinct users have a ready pending job (not_before
- * <= now_ms) created at or after since_ms, of another type than
- * own_type, and no snapshot. 0 with *count, or -1.
+ * <= now_ms) created at or after since_ms and no snapshot, leaving out
+ * jobs of type own_type, and jobs of type known_type whose changed
+ * attributes are known (the worker may drop those without a read:
+ * groupsync's own write-backs come back so). NULL types: none left out.
+ * 0 with *count, or -1.
  */
 int store_backlog_users(struct store *s, int64_t now_ms, int64_t since_ms,
-    const char *own_type, int64_t *count);
+    const char *own_type, const char *known_type, int64_t *count);
 
 /*
  * Operator commands: list, show, retry and drop jobs from another process

@@ -73,19 +73,37 @@ int reconcile_run(const struct config *cfg, struct okta *okta, struct http_clien
     char *err, size_t errlen);
 
 /*
- * Starts the periodic reconcile of `serve`: a thread that runs
- * reconcile_run every cfg->reconcile_interval_s seconds, the first one
- * interval after start, with its own HTTP client, and logs one line per
- * run. Returns its handle, or NULL when the thread cannot start. cfg,
- * okta and q must outlive it.
+ * Workers wait at the gate while serve's backlog listing runs, instead
+ * of reading users the listing is about to bring. Made and freed by
+ * serve, around both the loop and the workers.
+ */
+struct reconcile_gate;
+struct reconcile_gate *reconcile_gate_new(void);
+void reconcile_gate_free(struct reconcile_gate *g);
+/* Waits while a backlog listing runs, at most max_ms; 1 when it waited
+ * (a listing ran: look for a snapshot again), 0 when none ran. g NULL:
+ * 0 at once. Any thread. */
+int reconcile_gate_wait(struct reconcile_gate *g, int max_ms);
+
+/*
+ * Starts serve's reconcile thread, with its own HTTP client, which logs
+ * one line per run:
+ * - with cfg->reconcile_interval_s, reconcile_run every interval, the
+ *   first one interval after start;
+ * - always, the backlog check: whenever jobs are stored (and every
+ *   second), when at least 100 users have ready jobs stored since the
+ *   last backlog listing, without a snapshot, a listing that stores the
+ *   members' snapshots (no job), with the gate closed meanwhile.
+ * Returns its handle, or NULL when the thread cannot start. cfg, okta, q
+ * and gate must outlive it.
  */
 struct reconcile_loop *reconcile_start(const struct config *cfg, struct okta *okta,
-    struct store *q);
+    struct store *q, struct reconcile_gate *gate);
 
 /*
  * Stops it: wakes the wait at once, makes a run in progress abort its Okta
- * call in flight and stop listing, joins the thread and frees the loop.
- * NULL is fine.
+ * call in flight and stop listing, opens the gate for good, joins the
+ * thread and frees the loop. NULL is fine.
  */
 void reconcile_stop(struct reconcile_loop *l);
 
