@@ -79,6 +79,7 @@ recon_summary(const struct recon_cmd *c, const struct reconcile_summary *s)
 	    json_object_new_int64((int64_t)s->without_remote));
 	json_object_object_add(o, "no_longer_members", json_object_new_int64((int64_t)s->gone));
 	json_object_object_add(o, "jobs", json_object_new_int64((int64_t)s->jobs));
+	json_object_object_add(o, "snapshots", json_object_new_int64((int64_t)s->snapshots));
 	json_object_object_add(o, "stored", c->dry_run ? NULL :
 	    json_object_new_int64((int64_t)s->stored));
 	json_object_object_add(o, "dry_run", json_object_new_boolean(c->dry_run));

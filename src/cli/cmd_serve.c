@@ -183,7 +183,8 @@ struct service {
 	struct remote *remote;
 	struct server *srv;
 	struct worker_pool *workers;
-	struct reconcile_loop *reconcile; /* NULL: GROUPSYNC_RECONCILE_INTERVAL 0 */
+	struct reconcile_gate *gate;
+	struct reconcile_loop *reconcile; /* the periodic run and the backlog check */
 };
 
 static int
@@ -209,21 +210,24 @@ service_start(struct service *s, const struct config *cfg)
 		log_emit(LOG_ERROR, "cannot start the server", "error", err, (char *)NULL);
 		return EXIT_RUNTIME;
 	}
+	/* before the workers, which wait at its gate during a backlog
+	 * listing; it runs even without a periodic reconcile */
+	s->gate = reconcile_gate_new();
+	if (s->gate != NULL)
+		s->reconcile = reconcile_start(cfg, s->okta, s->q, s->gate);
+	if (s->reconcile == NULL) {
+		log_emit(LOG_ERROR, "cannot start the reconcile thread", (char *)NULL);
+		return EXIT_RUNTIME;
+	}
 	d.cfg = cfg;
 	d.q = s->q;
 	d.okta = s->okta;
 	d.remote = s->remote;
+	d.gate = s->gate;
 	s->workers = worker_start(&d, err, sizeof(err));
 	if (s->workers == NULL) {
 		log_emit(LOG_ERROR, "cannot start the workers", "error", err, (char *)NULL);
 		return EXIT_RUNTIME;
-	}
-	if (cfg->reconcile_interval_s > 0) {
-		s->reconcile = reconcile_start(cfg, s->okta, s->q);
-		if (s->reconcile == NULL) {
-			log_emit(LOG_ERROR, "cannot start the reconcile thread", (char *)NULL);
-			return EXIT_RUNTIME;
-		}
 	}
 	return 0;
 }
@@ -233,8 +237,9 @@ static void
 service_stop(struct service *s, const struct config *cfg)
 {
 	server_stop(s->srv);
-	reconcile_stop(s->reconcile);
+	reconcile_stop(s->reconcile); /* opens the gate: no worker waits at it */
 	worker_stop(s->workers, cfg->shutdown_grace_ms);
+	reconcile_gate_free(s->gate);
 	okta_free(s->okta);
 	remote_free(s->remote);
 	store_close(s->q);

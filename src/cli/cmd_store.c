@@ -24,7 +24,8 @@ cmd_store_usage(FILE *out)
 {
 	fprintf(out, "  store migrate --from DIR [--to URI] [--json]\n"
 	    "                 copy a stopped SQLite store (DIR or sqlite:DIR) into an\n"
-	    "                 empty PostgreSQL one (--to, else GROUPSYNC_STORE)\n");
+	    "                 empty PostgreSQL one (--to, else GROUPSYNC_STORE);\n"
+	    "                 member-listing snapshots are not copied (a cache)\n");
 }
 
 static int

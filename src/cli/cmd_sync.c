@@ -201,7 +201,7 @@ sync_user(struct command_ctx *run, struct remote *remote, const struct sync_cmd 
     struct store_lease *lease)
 {
 	pthread_mutex_t groups_lock = PTHREAD_MUTEX_INITIALIZER; /* one sync: no rival */
-	struct converge_deps d = {&run->cfg, run->q, run->okta, remote, &groups_lock};
+	struct converge_deps d = {&run->cfg, run->q, run->okta, remote, &groups_lock, NULL};
 	struct converge x;
 	char st[16];
 	int rc = 0;

@@ -161,6 +161,22 @@ struct store_ops {
 	    int (*fn)(const char *user_id, void *arg), void *arg);
 
 	/*
+	 * Snapshots (store.h: store_snapshots_put, store_snapshot_take,
+	 * store_backlog_users). snapshots_put: one transaction, an upsert
+	 * that keeps the row whose taken_ms is newer. snapshot_take: reads
+	 * and deletes the row and checks freshness in ONE transaction, so
+	 * that two takers cannot both get it. snapshots_prune: deletes those
+	 * taken before before_ms; the rows deleted, or -1.
+	 */
+	int (*snapshots_put)(void *be, const struct store_snapshot *v, size_t n, char *err,
+	    size_t errlen);
+	int (*snapshot_take)(void *be, const char *user_id, const char *own_type,
+	    int64_t *taken_ms, char **body);
+	long long (*snapshots_prune)(void *be, int64_t before_ms);
+	int (*backlog_users)(void *be, int64_t now_ms, int64_t since_ms, const char *own_type,
+	    const char *known_type, int64_t *count);
+
+	/*
 	 * Calls row for the jobs that match qry's states and user, newest
 	 * (highest id) first, at most max rows; row's non-zero answer stops
 	 * with -1 (err is then the caller's). 0, or -1 with err set.

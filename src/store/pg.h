@@ -8,6 +8,7 @@
  *   pg_jobs.c     jobs: enqueue, lease, finish, counts, prune, writable
  *   pg_admin.c    the operator queries
  *   pg_remote_ids.c  the user -> remote ID map
+ *   pg_snapshots.c   what member listings said of users, the backlog count
  *   pg_import.c   store migrate's target: a whole store in one transaction
  *   pg_keeper.c   a thread per server: renews this process's leases,
  *                 returns expired ones, hears other replicas' NOTIFY
@@ -36,7 +37,7 @@
 
 #include "backend.h"
 
-#define PG_SCHEMA_VERSION 3
+#define PG_SCHEMA_VERSION 4
 #define PG_POOL_MAX 4           /* connections: intake's committer, workers, probes */
 #define PG_CONNECT_TIMEOUT "5"  /* seconds, unless the URI says otherwise */
 #define PG_LABEL_MAX 256
@@ -223,6 +224,13 @@ int pg_admin_retry_dead(void *be, int64_t now_ms, int64_t *count, char *err, siz
 enum store_admin_result pg_admin_drop(void *be, int64_t id, enum store_state *state,
     char *err, size_t errlen);
 
+int pg_snapshots_put(void *be, const struct store_snapshot *v, size_t n, char *err,
+    size_t errlen);
+int pg_snapshot_take(void *be, const char *user_id, const char *own_type, int64_t *taken_ms,
+    char **body);
+long long pg_snapshots_prune(void *be, int64_t before_ms);
+int pg_backlog_users(void *be, int64_t now_ms, int64_t since_ms, const char *own_type,
+    const char *known_type, int64_t *count);
 int pg_import_begin(void *be, char *err, size_t errlen);
 int pg_import_row(void *be, const struct store_record *r, char *err, size_t errlen);
 int pg_import_end(void *be, int commit, char *err, size_t errlen);

@@ -38,4 +38,8 @@ const struct store_ops store_pg_ops = {
 	.import_row = pg_import_row,
 	.import_end = pg_import_end,
 	.listen = pg_listen,
+	.snapshots_put = pg_snapshots_put,
+	.snapshot_take = pg_snapshot_take,
+	.snapshots_prune = pg_snapshots_prune,
+	.backlog_users = pg_backlog_users,
 };

@@ -73,11 +73,19 @@ static const char pg_schema_v3[] =
 	"CREATE TABLE deprovision_window(id integer PRIMARY KEY CHECK (id = 1),"
 	" times bigint[] NOT NULL);";
 
+/* Version 4: what a member listing said of each user (store.h:
+ * snapshots), as SQLite's user_snapshots. */
+static const char pg_schema_v4[] =
+	"CREATE TABLE user_snapshots(user_id text COLLATE \"C\" PRIMARY KEY,"
+	" taken bigint NOT NULL, body text NOT NULL);"
+	"CREATE INDEX user_snapshots_taken ON user_snapshots(taken);";
+
 /* Migrations: pg_migrations[v] takes the schema from version v to v + 1. */
 static const char *const pg_migrations[PG_SCHEMA_VERSION] = {
 	pg_schema_v1,
 	pg_schema_v2,
 	pg_schema_v3,
+	pg_schema_v4,
 };
 
 int

@@ -64,6 +64,11 @@ static const char sq_schema_sql[] =
 	/* GROUPSYNC_DEPROVISION_THRESHOLD: the deprovisions of the last
 	 * window, by every process on this file */
 	"CREATE TABLE IF NOT EXISTS deprovisions(at INTEGER NOT NULL);"
+	/* what a member listing said of each user (store.h: snapshots); a
+	 * rowid table, as the bodies are a few kB each */
+	"CREATE TABLE IF NOT EXISTS user_snapshots(user_id TEXT PRIMARY KEY,"
+	" taken INTEGER NOT NULL, body TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS user_snapshots_taken ON user_snapshots(taken);"
 	"CREATE TABLE IF NOT EXISTS health(id INTEGER PRIMARY KEY"
 	" CHECK (id = 1), checked INTEGER NOT NULL);";
 
@@ -142,6 +147,21 @@ static const char *const sq_sql[SQS_COUNT] = {
 	[SQS_ADMIN_RETRY_DEAD] = "UPDATE jobs SET state = 0, attempts = 0,"
 	    " not_before = ?1, updated = ?1 WHERE state = 3",
 	[SQS_ADMIN_DROP] = "DELETE FROM jobs WHERE id = ?1 AND state <> 1",
+	/* an older listing never replaces a newer one */
+	[SQS_SNAP_PUT] = "INSERT INTO user_snapshots(user_id, taken, body) VALUES(?1, ?2, ?3)"
+	    " ON CONFLICT(user_id) DO UPDATE SET taken = excluded.taken,"
+	    " body = excluded.body WHERE excluded.taken >= user_snapshots.taken",
+	[SQS_SNAP_GET] = "SELECT taken, body FROM user_snapshots WHERE user_id = ?1",
+	[SQS_SNAP_DELETE] = "DELETE FROM user_snapshots WHERE user_id = ?1",
+	/* a job stored since the listing began: the listing may be old news */
+	[SQS_SNAP_STALE] = "SELECT 1 FROM jobs WHERE user_id = ?1 AND created >= ?2"
+	    " AND event_type <> ?3 LIMIT 1",
+	[SQS_SNAP_PRUNE] = "DELETE FROM user_snapshots WHERE rowid IN (SELECT rowid"
+	    " FROM user_snapshots WHERE taken < ?1 LIMIT 1000)",
+	[SQS_BACKLOG] = "SELECT count(DISTINCT j.user_id) FROM jobs j WHERE j.state = 0"
+	    " AND j.not_before <= ?1 AND j.created >= ?2 AND j.event_type <> ?3"
+	    " AND NOT (j.event_type = ?4 AND j.changed_known <> 0)"
+	    " AND NOT EXISTS (SELECT 1 FROM user_snapshots s WHERE s.user_id = j.user_id)",
 };
 
 /*

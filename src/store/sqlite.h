@@ -2,6 +2,7 @@
  * The SQLite backend of the store, internal to it: the connection, its
  * statements and helpers (sqlite.c), shared with the backend's operations
  * on jobs (sqlite_jobs.c), the remote-ID map (sqlite_remote_ids.c), the
+ * snapshots of member listings (sqlite_snapshots.c), the
  * operator queries (sqlite_admin.c) and the checkpoint thread
  * (sqlite_ckpt.c). The ops table, store_sqlite_ops, is sqlite_ops.c's.
  */
@@ -37,6 +38,8 @@ enum sq_stmt_id {
 	SQS_PRUNE_JOBS, SQS_PRUNE_DELIVERIES,
 	SQS_ADMIN_LIST, SQS_ADMIN_LIST_USER, SQS_ADMIN_GET, SQS_ADMIN_STATE,
 	SQS_ADMIN_RETRY, SQS_ADMIN_RETRY_DEAD, SQS_ADMIN_DROP,
+	SQS_SNAP_PUT, SQS_SNAP_GET, SQS_SNAP_DELETE, SQS_SNAP_STALE, SQS_SNAP_PRUNE,
+	SQS_BACKLOG,
 	SQS_COUNT
 };
 
@@ -124,6 +127,13 @@ int sq_admin_release_held(void *be, int64_t id, int64_t now_ms, int64_t *count, 
     size_t errlen);
 enum store_admin_result sq_admin_drop(void *be, int64_t id, enum store_state *state,
     char *err, size_t errlen);
+int sq_snapshots_put(void *be, const struct store_snapshot *v, size_t n, char *err,
+    size_t errlen);
+int sq_snapshot_take(void *be, const char *user_id, const char *own_type, int64_t *taken_ms,
+    char **body);
+long long sq_snapshots_prune(void *be, int64_t before_ms);
+int sq_backlog_users(void *be, int64_t now_ms, int64_t since_ms, const char *own_type,
+    const char *known_type, int64_t *count);
 int sq_export(void *be, int (*row)(const struct store_record *r, void *arg), void *arg,
     char *err, size_t errlen);
 

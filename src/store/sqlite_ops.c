@@ -37,4 +37,8 @@ const struct store_ops store_sqlite_ops = {
 	.count_held = sq_count_held,
 	.deprovision_take = sq_deprovision_take,
 	.admin_release_held = sq_admin_release_held,
+	.snapshots_put = sq_snapshots_put,
+	.snapshot_take = sq_snapshot_take,
+	.snapshots_prune = sq_snapshots_prune,
+	.backlog_users = sq_backlog_users,
 };

@@ -333,7 +333,39 @@ store_oldest_pending_ms(struct store *s, int64_t now_ms, int64_t *age_ms)
 long long
 store_prune(struct store *s, int64_t older_than_ms)
 {
-	return s->ops->prune(s->be, older_than_ms);
+	long long n = s->ops->prune(s->be, older_than_ms), m;
+
+	if (n < 0)
+		return -1;
+	m = s->ops->snapshots_prune(s->be, util_now_ms() - STORE_SNAPSHOT_KEEP_MS);
+	return m < 0 ? -1 : n + m;
+}
+
+int
+store_snapshots_put(struct store *s, const struct store_snapshot *v, size_t n, char *err,
+    size_t errlen)
+{
+	if (n == 0)
+		return 0;
+	return s->ops->snapshots_put(s->be, v, n, err, errlen);
+}
+
+int
+store_snapshot_take(struct store *s, const char *user_id, const char *own_type,
+    int64_t *taken_ms, char **body)
+{
+	*body = NULL;
+	return s->ops->snapshot_take(s->be, user_id, own_type != NULL ? own_type : "",
+	    taken_ms, body);
+}
+
+int
+store_backlog_users(struct store *s, int64_t now_ms, int64_t since_ms, const char *own_type,
+    const char *known_type, int64_t *count)
+{
+	*count = 0;
+	return s->ops->backlog_users(s->be, now_ms, since_ms, own_type != NULL ? own_type : "",
+	    known_type != NULL ? known_type : "", count);
 }
 
 int

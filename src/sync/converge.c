@@ -1,6 +1,7 @@
 /*
  * converge: the steps of one user's sync (see groupsync/sync/converge.h):
- * read the user and its group membership from Okta, decide
+ * read the user and its group membership (from a fresh snapshot of a
+ * member listing, else from Okta), decide
  * (sync/decide.c), then create, update or delete the remote record,
  * record the remote ID and write it back to Okta.
  */
@@ -9,6 +10,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "groupsync/base/log.h"
@@ -425,16 +427,86 @@ converge_groups(struct converge *x, int live)
 	return 0;
 }
 
-/* Reads the user and membership (at most two Okta reads per sync). */
+/*
+ * The membership a snapshot lists ({"groups": [{"id", "name"}...]}) into
+ * x->groups, as okta_user_groups fills it.
+ */
+static void
+converge_snapshot_groups(struct converge *x, json_object *groups)
+{
+	const struct config *cfg = x->d->cfg;
+	json_object *g;
+	const char *id, *name;
+	size_t i, j;
+
+	memset(&x->groups, 0, sizeof(x->groups));
+	for (i = 0; i < json_object_array_length(groups); i++) {
+		g = json_object_array_get_idx(groups, i);
+		id = converge_user_str(g, "id");
+		name = converge_user_str(g, "name");
+		for (j = 0; id != NULL && j < cfg->ngroup_ids; j++) {
+			if (strcmp(id, cfg->group_ids[j]) != 0)
+				continue;
+			x->groups.member = 1;
+			x->groups.in[j] = 1;
+			util_copy(x->groups.name[j], sizeof(x->groups.name[j]),
+			    name != NULL ? name : id);
+		}
+	}
+}
+
+/*
+ * The user and its membership from a fresh snapshot of a member listing
+ * (store.h), instead of two Okta reads: 1 when x->user and x->groups come
+ * from it, 0 when there is none fit to use (absent, stale, unreadable,
+ * or the store failed: Okta is read as for any event).
+ */
+static int
+converge_from_snapshot(struct converge *x)
+{
+	json_object *body, *user, *groups;
+	int64_t taken_ms;
+	char *text = NULL;
+	int used = 0;
+
+	if (store_snapshot_take(x->d->q, x->lease->user_id, SYNC_RECONCILE_EVENT, &taken_ms,
+	    &text) != 1)
+		return 0;
+	body = json_tokener_parse(text);
+	free(text);
+	if (json_object_object_get_ex(body, "user", &user) &&
+	    json_object_is_type(user, json_type_object) &&
+	    json_object_object_get_ex(body, "groups", &groups) &&
+	    json_object_is_type(groups, json_type_array)) {
+		x->user = json_object_get(user);
+		converge_snapshot_groups(x, groups);
+		used = 1;
+	}
+	json_object_put(body);
+	return used;
+}
+
+/* How long a sync waits for a backlog listing: pages of 1000 members
+ * at the pace Okta allows take seconds, not minutes. */
+#define CONVERGE_GATE_MAX_MS 60000
+
+/* Reads the user and membership: from a fresh snapshot, else from Okta
+ * (at most two Okta reads per sync). */
 static int
 converge_read_okta(struct converge *x, struct sync_state *s)
 {
 	const struct converge_deps *d = x->d;
 	struct okta_result r;
 	const char *status;
+	int snap;
 
 	memset(s, 0, sizeof(*s));
-	if (okta_get_user(d->okta, x->hc, x->lease->user_id, &x->user, &r) < 0)
+	snap = converge_from_snapshot(x);
+	/* a backlog listing under way brings this user's snapshot, if a
+	 * member: cheaper than two reads */
+	if (!snap && reconcile_gate_wait(d->gate, CONVERGE_GATE_MAX_MS))
+		snap = converge_from_snapshot(x);
+	if (!snap && okta_get_user(d->okta, x->hc, x->lease->user_id, &x->user, &r) < 0)
 		return converge_okta_fail(x, &r, "Okta get user");
 	s->has_remote = x->known == SYNC_HAS_REMOTE;
 	s->disabled = s->has_remote && strcmp(x->hash, SYNC_DISABLED_MARK) == 0;
@@ -446,6 +518,10 @@ converge_read_okta(struct converge *x, struct sync_state *s)
 	s->active = sync_status_active(status);
 	s->deprovisioned = status != NULL && strcmp(status, "DEPROVISIONED") == 0;
 	s->suspended = status != NULL && strcmp(status, "SUSPENDED") == 0;
+	if (snap) {
+		s->member = x->groups.member;
+		return 0;
+	}
 	if (converge_pushes_groups(x)) {
 		if (okta_user_groups(d->okta, x->hc, x->lease->user_id, &x->groups, &r) < 0)
 			return converge_okta_fail(x, &r, "Okta groups");

@@ -46,22 +46,50 @@ struct recon_ctx {
 	struct http_client *hc;
 	struct store *q;
 	struct recon_ids members, known; /* known: a non-empty remote ID */
+	/* user ID -> {"user": the listed object, "groups": [{"id","name"}]}:
+	 * the snapshot bodies (store.h) */
+	json_object *seen;
+	size_t group;                    /* the configured group being listed */
+	char names[CONFIG_GROUPS_MAX][256]; /* the configured groups' names */
+	int64_t taken_ms;                /* when the listing began */
 	uint64_t pages;
-	size_t without_remote, gone, stored;
+	size_t without_remote, gone, stored, snapshots;
 	char published[STORE_TIME_MAX + 1];
 	char err[512];
 };
 
+/*
+ * Backlogs: when at least RECON_BACKLOG_MIN users have ready jobs that
+ * would each cost two Okta reads, one listing of the configured groups
+ * (one request per 1000 members) is cheaper. Checked whenever jobs are
+ * stored, and every RECON_BACKLOG_CHECK_MS; a failed listing is not tried
+ * again for RECON_BACKLOG_RETRY_MS.
+ */
+#define RECON_BACKLOG_MIN 100
+#define RECON_BACKLOG_CHECK_MS 1000
+#define RECON_BACKLOG_RETRY_MS 30000
+
 /* The serve loop (reconcile_start): owned by serve. */
 struct reconcile_loop {
 	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv; /* signalled at stop; waits on CLOCK_MONOTONIC */
 	_Atomic int stop;  /* also the HTTP client's abort flag */
 	const struct config *cfg;
 	struct okta *okta;
 	struct store *q;
 	struct http_client *hc;
+	struct reconcile_gate *gate;
+	/* jobs stored before it are covered by the last backlog listing
+	 * (its members have a snapshot; the others are no members) */
+	int64_t backlog_since;
+	int64_t backlog_retry_mono; /* no backlog listing before it */
+};
+
+/* Workers wait at it while a backlog listing runs: owned by serve. */
+struct reconcile_gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* CLOCK_MONOTONIC */
+	int listing;       /* a backlog listing runs */
+	int open;          /* stopping: nobody waits any more */
 };
 
 static int
@@ -129,6 +157,78 @@ recon_progress(const struct recon_ctx *c, int last)
 		c->o->progress(c->members.n, c->pages, last, c->o->arg);
 }
 
+/* Records that user (as listed) is a member of group c->group. */
+static int
+recon_seen_add(struct recon_ctx *c, const char *id, json_object *user)
+{
+	json_object *entry, *groups, *g;
+
+	if (!json_object_object_get_ex(c->seen, id, &entry)) {
+		entry = json_object_new_object();
+		groups = json_object_new_array();
+		if (entry == NULL || groups == NULL ||
+		    json_object_object_add(entry, "user", json_object_get(user)) != 0 ||
+		    json_object_object_add(entry, "groups", groups) != 0 ||
+		    json_object_object_add(c->seen, id, entry) != 0) {
+			json_object_put(entry);
+			return -1;
+		}
+	}
+	if (!json_object_object_get_ex(entry, "groups", &groups) ||
+	    (g = json_object_new_object()) == NULL)
+		return -1;
+	if (json_object_array_add(groups, g) != 0) {
+		json_object_put(g);
+		return -1;
+	}
+	json_object_object_add(g, "id", json_object_new_string(c->cfg->group_ids[c->group]));
+	json_object_object_add(g, "name", json_object_new_string(c->names[c->group]));
+	return 0;
+}
+
+/*
+ * The configured groups' names, which group push sends: one GET
+ * /api/v1/groups/{id} a group and run, and only with group push (a
+ * snapshot without it names each group by its ID, as okta_user_groups
+ * does when Okta gives no name).
+ */
+static int
+recon_group_names(struct recon_ctx *c)
+{
+	struct http_response resp;
+	struct okta_result res;
+	json_object *g, *profile, *name;
+	char path[160];
+	size_t i;
+
+	for (i = 0; i < c->cfg->ngroup_ids; i++) {
+		util_copy(c->names[i], sizeof(c->names[i]), c->cfg->group_ids[i]);
+		if (!c->cfg->push_groups)
+			continue;
+		if (util_format(path, sizeof(path), "/api/v1/groups/%s", c->cfg->group_ids[i]) < 0) {
+			util_copy(c->err, sizeof(c->err), "group ID too long");
+			return -1;
+		}
+		if (okta_request(c->okta, c->hc, "GET", path, NULL, &resp, &res) < 0) {
+			util_copy(c->err, sizeof(c->err), res.error);
+			return -1;
+		}
+		if (res.status < 200 || res.status >= 300) {
+			http_response_free(&resp);
+			util_copy(c->err, sizeof(c->err), res.error);
+			return -1;
+		}
+		g = json_tokener_parse(resp.body != NULL ? resp.body : "");
+		http_response_free(&resp);
+		if (json_object_object_get_ex(g, "profile", &profile) &&
+		    json_object_object_get_ex(profile, "name", &name) &&
+		    json_object_is_type(name, json_type_string))
+			util_copy(c->names[i], sizeof(c->names[i]), json_object_get_string(name));
+		json_object_put(g);
+	}
+	return 0;
+}
+
 /* okta_list_group_users callback: one member. */
 static int
 recon_member(json_object *user, void *arg)
@@ -147,7 +247,7 @@ recon_member(json_object *user, void *arg)
 		util_copy(c->err, sizeof(c->err), "stopped");
 		return -1;
 	}
-	if (recon_ids_add(&c->members, id) < 0) {
+	if (recon_seen_add(c, id, user) < 0 || recon_ids_add(&c->members, id) < 0) {
 		util_copy(c->err, sizeof(c->err), "out of memory");
 		return -1;
 	}
@@ -163,9 +263,13 @@ recon_list_members(struct recon_ctx *c)
 	struct okta_stats before, after;
 	size_t i;
 
+	/* before the first page: an event stored from now on may be news
+	 * that the listing did not see (store_snapshot_take) */
+	c->taken_ms = util_now_ms();
 	okta_get_stats(c->okta, &before);
 	for (i = 0; i < c->cfg->ngroup_ids; i++) {
 		memset(&res, 0, sizeof(res));
+		c->group = i;
 		if (okta_list_group_users(c->okta, c->hc, c->cfg->group_ids[i], recon_member, c,
 		    &res) < 0) {
 			recon_progress(c, -1);
@@ -310,11 +414,59 @@ out:
 	return rc;
 }
 
+/*
+ * The members' snapshots, committed before their jobs are stored so that
+ * each job finds its snapshot, in transactions of RECON_SNAP_BATCH.
+ */
+#define RECON_SNAP_BATCH 500
+static int
+recon_put_snapshots(struct recon_ctx *c)
+{
+	struct store_snapshot v[RECON_SNAP_BATCH];
+	char err[STORE_ERROR_MAX + 1] = "";
+	json_object *entry;
+	size_t i, n = 0;
+	int rc = 0;
+
+	if (c->o->dry_run)
+		return 0;
+	for (i = 0; rc == 0 && i < c->members.n; i++) {
+		if (!json_object_object_get_ex(c->seen, c->members.v[i], &entry))
+			continue;
+		v[n].user_id = c->members.v[i];
+		v[n].taken_ms = c->taken_ms;
+		/* json-c keeps the string until entry is freed or changed */
+		v[n].body = json_object_to_json_string_ext(entry, JSON_C_TO_STRING_PLAIN);
+		if (++n == RECON_SNAP_BATCH) {
+			rc = store_snapshots_put(c->q, v, n, err, sizeof(err));
+			c->snapshots += rc == 0 ? n : 0;
+			n = 0;
+		}
+	}
+	if (rc == 0 && n > 0) {
+		rc = store_snapshots_put(c->q, v, n, err, sizeof(err));
+		c->snapshots += rc == 0 ? n : 0;
+	}
+	if (rc < 0)
+		util_format(c->err, sizeof(c->err), "snapshots not stored: %s", err);
+	return rc;
+}
+
 /* The work of one run; 0, or -1 with the reason in c->err. */
 static int
 recon_exec(struct recon_ctx *c)
 {
-	if (recon_list_members(c) < 0 || recon_load_known(c) < 0 || recon_enqueue(c) < 0)
+	c->seen = json_object_new_object();
+	if (c->seen == NULL) {
+		util_copy(c->err, sizeof(c->err), "out of memory");
+		return -1;
+	}
+	if (recon_group_names(c) < 0 || recon_list_members(c) < 0 ||
+	    recon_put_snapshots(c) < 0)
+		return -1;
+	if (c->o->snapshots_only)
+		return 0;
+	if (recon_load_known(c) < 0 || recon_enqueue(c) < 0)
 		return -1;
 	return 0;
 }
@@ -338,57 +490,179 @@ reconcile_run(const struct config *cfg, struct okta *okta, struct http_client *h
 	out->jobs = c.members.n + c.gone;
 	out->stored = c.stored;
 	out->pages = c.pages;
+	out->snapshots = c.snapshots;
+	out->taken_ms = c.taken_ms;
+	json_object_put(c.seen);
 	recon_ids_free(&c.members);
 	recon_ids_free(&c.known);
 	return rc;
 }
 
-/* Waits one interval; 0 when it passed, -1 when stopped. */
-static int
-recon_loop_wait(struct reconcile_loop *l)
+struct reconcile_gate *
+reconcile_gate_new(void)
 {
-	struct timespec at;
-	int rc = 0, stop;
+	struct reconcile_gate *g = calloc(1, sizeof(*g));
+	pthread_condattr_t ca;
+	int rc;
 
-	util_deadline(&at, CLOCK_MONOTONIC, (int64_t)l->cfg->reconcile_interval_s * 1000);
-	pthread_mutex_lock(&l->mu);
-	while (!l->stop && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&l->cv, &l->mu, &at);
-	stop = l->stop;
-	pthread_mutex_unlock(&l->mu);
-	return stop ? -1 : 0;
+	if (g == NULL)
+		return NULL;
+	if (pthread_mutex_init(&g->mu, NULL) != 0) {
+		free(g);
+		return NULL;
+	}
+	rc = pthread_condattr_init(&ca);
+	if (rc == 0) {
+		rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		if (rc == 0)
+			rc = pthread_cond_init(&g->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	if (rc != 0) {
+		pthread_mutex_destroy(&g->mu);
+		free(g);
+		return NULL;
+	}
+	return g;
 }
 
-/* Every interval, one run and its log line (none when stopped in a run). */
+void
+reconcile_gate_free(struct reconcile_gate *g)
+{
+	if (g == NULL)
+		return;
+	pthread_cond_destroy(&g->cv);
+	pthread_mutex_destroy(&g->mu);
+	free(g);
+}
+
+static void
+recon_gate_set(struct reconcile_gate *g, int listing, int open)
+{
+	pthread_mutex_lock(&g->mu);
+	g->listing = listing;
+	g->open |= open;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+int
+reconcile_gate_wait(struct reconcile_gate *g, int max_ms)
+{
+	struct timespec at;
+	int waited = 0, rc = 0;
+
+	if (g == NULL)
+		return 0;
+	util_deadline(&at, CLOCK_MONOTONIC, max_ms);
+	pthread_mutex_lock(&g->mu);
+	while (g->listing && !g->open && rc != ETIMEDOUT) {
+		waited = 1;
+		rc = pthread_cond_timedwait(&g->cv, &g->mu, &at);
+	}
+	pthread_mutex_unlock(&g->mu);
+	return waited;
+}
+
+static void
+recon_log_run(const char *what, const struct reconcile_summary *s, int64_t t0)
+{
+	char members[24], pages[24], jobs[24], snaps[24], ms[24];
+
+	snprintf(members, sizeof(members), "%zu", s->members);
+	snprintf(pages, sizeof(pages), "%llu", (unsigned long long)s->pages);
+	snprintf(jobs, sizeof(jobs), "%zu", s->stored);
+	snprintf(snaps, sizeof(snaps), "%zu", s->snapshots);
+	snprintf(ms, sizeof(ms), "%lld", (long long)(util_now_ms() - t0));
+	log_emit(LOG_INFO, what, "members", members, "pages", pages, "jobs", jobs,
+	    "snapshots", snaps, "ms", ms, (char *)NULL);
+}
+
+/* One periodic run and its log line (none when stopped in a run). */
+static void
+recon_periodic(struct reconcile_loop *l)
+{
+	struct reconcile_opts o = {.abort_flag = &l->stop};
+	struct reconcile_summary s;
+	char err[512];
+	int64_t t0;
+
+	/* replicas on one store: one of them reconciles for all, not each
+	 * (every run costs a listing); a tenth of the interval spares the
+	 * timers' jitter */
+	if (store_claim(l->q, "reconcile", (int64_t)l->cfg->reconcile_interval_s * 900) != 1)
+		return;
+	t0 = util_now_ms();
+	if (reconcile_run(l->cfg, l->okta, l->hc, l->q, &o, &s, err, sizeof(err)) < 0) {
+		if (!l->stop)
+			log_emit(LOG_WARN, "reconcile failed", "error", err, (char *)NULL);
+		return;
+	}
+	metrics_reconcile_done((uint64_t)util_now_ms());
+	recon_log_run("reconcile", &s, t0);
+}
+
+/*
+ * A backlog of users whose jobs would each read Okta: one listing that
+ * stores the members' snapshots, no job (the jobs are there). Jobs stored
+ * before the listing began are all covered by it (taken_ms), so they are
+ * not counted again; workers wait at the gate meanwhile instead of
+ * reading the users the listing is about to bring.
+ */
+static void
+recon_backlog(struct reconcile_loop *l)
+{
+	struct reconcile_opts o = {.abort_flag = &l->stop, .snapshots_only = 1};
+	struct reconcile_summary s;
+	int64_t n = 0, t0 = util_now_ms();
+	char err[512], users[24];
+
+	if (util_mono_ms() < l->backlog_retry_mono ||
+	    store_backlog_users(l->q, t0, l->backlog_since, SYNC_RECONCILE_EVENT,
+	    "user.account.update_profile", &n) < 0 ||
+	    n < RECON_BACKLOG_MIN || store_claim(l->q, "backlog", RECON_BACKLOG_CHECK_MS / 2) != 1)
+		return;
+	recon_gate_set(l->gate, 1, 0);
+	if (reconcile_run(l->cfg, l->okta, l->hc, l->q, &o, &s, err, sizeof(err)) < 0) {
+		recon_gate_set(l->gate, 0, 0);
+		l->backlog_retry_mono = util_mono_ms() + RECON_BACKLOG_RETRY_MS;
+		if (!l->stop)
+			log_emit(LOG_WARN, "backlog listing failed", "error", err, (char *)NULL);
+		return;
+	}
+	recon_gate_set(l->gate, 0, 0);
+	l->backlog_since = s.taken_ms;
+	snprintf(users, sizeof(users), "%lld", (long long)n);
+	log_emit(LOG_INFO, "backlog listing", "users_waiting", users, (char *)NULL);
+	recon_log_run("backlog listing done", &s, t0);
+}
+
+/*
+ * Until stopped: the backlog check whenever jobs are stored (and every
+ * RECON_BACKLOG_CHECK_MS), and with GROUPSYNC_RECONCILE_INTERVAL a run
+ * every interval, the first one interval after start.
+ */
 static void *
 recon_loop_main(void *arg)
 {
 	struct reconcile_loop *l = arg;
-	struct reconcile_opts o = {.abort_flag = &l->stop};
-	struct reconcile_summary s;
-	char err[512], members[24], pages[24], jobs[24], ms[24];
-	int64_t t0;
+	int64_t interval = (int64_t)l->cfg->reconcile_interval_s * 1000;
+	int64_t next = interval > 0 ? util_mono_ms() + interval : INT64_MAX, wait;
+	uint64_t seen;
 
-	while (recon_loop_wait(l) == 0) {
-		/* replicas on one store: one of them reconciles for all, not
-		 * each (every run costs two Okta reads per member); a tenth of
-		 * the interval spares the timers' jitter */
-		if (store_claim(l->q, "reconcile",
-		    (int64_t)l->cfg->reconcile_interval_s * 900) != 1)
-			continue;
-		t0 = util_now_ms();
-		if (reconcile_run(l->cfg, l->okta, l->hc, l->q, &o, &s, err, sizeof(err)) < 0) {
-			if (!l->stop)
-				log_emit(LOG_WARN, "reconcile failed", "error", err, (char *)NULL);
+	while (!l->stop) {
+		seen = store_work_seq(l->q);
+		if (util_mono_ms() >= next) {
+			recon_periodic(l);
+			next = util_mono_ms() + interval;
 			continue;
 		}
-		snprintf(members, sizeof(members), "%zu", s.members);
-		snprintf(pages, sizeof(pages), "%llu", (unsigned long long)s.pages);
-		snprintf(jobs, sizeof(jobs), "%zu", s.stored);
-		snprintf(ms, sizeof(ms), "%lld", (long long)(util_now_ms() - t0));
-		metrics_reconcile_done((uint64_t)util_now_ms());
-		log_emit(LOG_INFO, "reconcile", "members", members, "pages", pages, "jobs",
-		    jobs, "ms", ms, (char *)NULL);
+		recon_backlog(l);
+		wait = next - util_mono_ms();
+		if (wait > RECON_BACKLOG_CHECK_MS)
+			wait = RECON_BACKLOG_CHECK_MS;
+		if (!l->stop && wait > 0)
+			store_wait_work(l->q, seen, (int)wait);
 	}
 	return NULL;
 }
@@ -397,40 +671,22 @@ static void
 recon_loop_free(struct reconcile_loop *l)
 {
 	http_client_free(l->hc);
-	pthread_cond_destroy(&l->cv);
-	pthread_mutex_destroy(&l->mu);
 	free(l);
 }
 
 struct reconcile_loop *
-reconcile_start(const struct config *cfg, struct okta *okta, struct store *q)
+reconcile_start(const struct config *cfg, struct okta *okta, struct store *q,
+    struct reconcile_gate *gate)
 {
 	struct reconcile_loop *l = calloc(1, sizeof(*l));
 	struct http_options ho;
-	pthread_condattr_t ca;
-	int rc;
 
 	if (l == NULL)
 		return NULL;
-	if (pthread_mutex_init(&l->mu, NULL) != 0) {
-		free(l);
-		return NULL;
-	}
-	rc = pthread_condattr_init(&ca);
-	if (rc == 0) {
-		rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		if (rc == 0)
-			rc = pthread_cond_init(&l->cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
-	if (rc != 0) {
-		pthread_mutex_destroy(&l->mu);
-		free(l);
-		return NULL;
-	}
 	l->cfg = cfg;
 	l->okta = okta;
 	l->q = q;
+	l->gate = gate;
 	http_options_from_config(&ho, cfg, &l->stop);
 	l->hc = http_client_new(&ho);
 	if (l->hc == NULL || pthread_create(&l->thread, NULL, recon_loop_main, l) != 0) {
@@ -445,10 +701,11 @@ reconcile_stop(struct reconcile_loop *l)
 {
 	if (l == NULL)
 		return;
-	pthread_mutex_lock(&l->mu);
 	l->stop = 1;
-	pthread_cond_signal(&l->cv);
-	pthread_mutex_unlock(&l->mu);
+	/* the loop waits for work in the store: wake it (and the workers,
+	 * which look again and wait again) */
+	store_wake(l->q);
+	recon_gate_set(l->gate, 0, 1);
 	pthread_join(l->thread, NULL);
 	recon_loop_free(l);
 }

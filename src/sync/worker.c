@@ -364,7 +364,8 @@ worker_start(const struct worker_deps *d, char *err, size_t errlen)
 		free(p);
 		return NULL;
 	}
-	p->cd = (struct converge_deps){d->cfg, d->q, d->okta, d->remote, &p->groups_lock};
+	p->cd = (struct converge_deps){d->cfg, d->q, d->okta, d->remote, &p->groups_lock,
+	    d->gate};
 	p->n = d->cfg->workers;
 	p->w = calloc((size_t)p->n, sizeof(*p->w));
 	http_options_from_config(&ho, d->cfg, &p->abort);

@@ -1553,14 +1553,14 @@ answer_pages(struct srv *s, const struct srv_req *r, int i, char *out, size_t le
 		reply(out, len, 200, NULL, "[{\"id\":\"00gx\"},{\"id\":\"00gsync\"}]");
 	} else if (strcmp(t, "/api/v1/users/00u2/groups") == 0) {
 		reply(out, len, 200, NULL, "[{\"id\":\"00gother\"},{\"profile\":{}}]");
-	} else if (strcmp(t, "/api/v1/groups/00gsync/users?limit=200") == 0) {
-		snprintf(h, sizeof(h), "Link: <%s/api/v1/groups/00gsync/users?limit=200>; "
-		    "rel=\"self\", <%s/api/v1/groups/00gsync/users?after=00u2&limit=200>; "
+	} else if (strcmp(t, "/api/v1/groups/00gsync/users?limit=1000") == 0) {
+		snprintf(h, sizeof(h), "Link: <%s/api/v1/groups/00gsync/users?limit=1000>; "
+		    "rel=\"self\", <%s/api/v1/groups/00gsync/users?after=00u2&limit=1000>; "
 		    "rel=\"next\"\r\n", s->url, s->url);
 		reply(out, len, 200, h, "[{\"id\":\"00u1\"},{\"id\":\"00u2\"}]");
-	} else if (strcmp(t, "/api/v1/groups/00gsync/users?after=00u2&limit=200") == 0) {
+	} else if (strcmp(t, "/api/v1/groups/00gsync/users?after=00u2&limit=1000") == 0) {
 		reply(out, len, 200, NULL, "[{\"id\":\"00u3\"}]");
-	} else if (strcmp(t, "/api/v1/groups/00gevil/users?limit=200") == 0) {
+	} else if (strcmp(t, "/api/v1/groups/00gevil/users?limit=1000") == 0) {
 		reply(out, len, 200, "Link: <https://evil.example.com/api/v1/groups/00gevil/users"
 		    "?after=00u9>; rel=\"next\"\r\n", "[{\"id\":\"00u9\"}]");
 	} else {
@@ -1635,9 +1635,9 @@ list_group_users_paged(void **state)
 	assert_string_equal(c.ids, "00u1,00u2,00u3");
 	assert_int_equal(srv_count(e.srv, NULL), 2);
 	srv_get(e.srv, 0, &r);
-	assert_string_equal(r.target, "/api/v1/groups/00gsync/users?limit=200");
+	assert_string_equal(r.target, "/api/v1/groups/00gsync/users?limit=1000");
 	srv_get(e.srv, 1, &r);
-	assert_string_equal(r.target, "/api/v1/groups/00gsync/users?after=00u2&limit=200");
+	assert_string_equal(r.target, "/api/v1/groups/00gsync/users?after=00u2&limit=1000");
 	env_stop(&e);
 }
 

@@ -120,7 +120,7 @@ open_close_reopen(void **state)
 	reopen(fx, STORE_OPEN_ADMIN);
 	assert_counts(fx, 1, 0, 0, 0);
 	if (fx_is_pg(fx)) {
-		assert_int_equal(db_int(fx, "SELECT version FROM schema_version"), 3); /* 3: deprovision window */
+		assert_int_equal(db_int(fx, "SELECT version FROM schema_version"), 4); /* 4: snapshots */
 		assert_int_equal(db_int(fx, "SELECT count(*) FROM schema_version"), 1);
 		return;
 	}
@@ -173,7 +173,7 @@ open_newer_schema(void **state)
 	fx->q = NULL;
 	if (fx_is_pg(fx)) {
 		/* a newer groupsync migrated the database */
-		assert_int_equal(db_int(fx, "SELECT version FROM schema_version"), 3);
+		assert_int_equal(db_int(fx, "SELECT version FROM schema_version"), 4);
 		db_exec(fx, "UPDATE schema_version SET version = 99");
 	} else {
 		assert_int_equal(db_int(fx, "PRAGMA user_version"), 1);
@@ -182,7 +182,7 @@ open_newer_schema(void **state)
 	assert_null(fx_open(fx, STORE_OPEN_SERVER));
 	assert_non_null(strstr(fx->err, "schema version 99"));
 	assert_non_null(strstr(fx->err, fx_is_pg(fx) ?
-	    "newer than this groupsync supports (3)" : "newer than this groupsync supports (1)"));
+	    "newer than this groupsync supports (4)" : "newer than this groupsync supports (1)"));
 	assert_non_null(strstr(fx->err, fx_is_pg(fx) ? fx->db : fx->dir));
 	/* an admin command refuses it as well */
 	assert_null(fx_open(fx, STORE_OPEN_ADMIN));
@@ -1373,6 +1373,216 @@ deprovision_count_shared(void **state)
 	store_close(other);
 }
 
+/* ---- snapshots (store.h) ------------------------------------------------ */
+
+#define OWN_TYPE "groupsync.reconcile"
+
+static void
+snap_put1(struct fixture *fx, const char *user, int64_t taken, const char *body)
+{
+	struct store_snapshot v = {user, taken, body};
+
+	assert_int_equal(store_snapshots_put(fx->q, &v, 1, fx->err, sizeof(fx->err)), 0);
+}
+
+/* 1 with the body checked against want, or take's answer. */
+static int
+snap_take(struct fixture *fx, const char *user, const char *own, int64_t *taken,
+    const char *want)
+{
+	char *body = (char *)"unset";
+	int rc = store_snapshot_take(fx->q, user, own, taken, &body);
+
+	if (rc == 1) {
+		assert_non_null(body);
+		if (want != NULL)
+			assert_string_equal(body, want);
+		free(body);
+	} else {
+		assert_null(body);
+	}
+	return rc;
+}
+
+/* A fresh snapshot is taken once: the take deletes it. */
+static void
+snapshot_put_take(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t taken = 0, t = util_now_ms();
+
+	snap_put1(fx, "user-a", t, "{\"user\":{\"id\":\"user-a\"},\"groups\":[]}");
+	assert_int_equal(snap_take(fx, "user-b", NULL, &taken, NULL), 0);
+	assert_int_equal(snap_take(fx, "user-a", NULL, &taken,
+	    "{\"user\":{\"id\":\"user-a\"},\"groups\":[]}"), 1);
+	assert_true(taken == t);
+	assert_int_equal(snap_take(fx, "user-a", NULL, &taken, NULL), 0);
+}
+
+/* A job stored at or after the listing began makes the snapshot stale
+ * (and it goes all the same); one stored before does not; a job of the
+ * caller's own type never does. */
+static void
+snapshot_stale(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_job_in j;
+	int64_t taken = 0, before = util_now_ms() - 1000, t;
+	size_t stored = 0;
+
+	must_enqueue(fx, "", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
+	snap_put1(fx, "user-a", before, "{}");
+	assert_int_equal(snap_take(fx, "user-a", NULL, &taken, NULL), 0);
+	assert_int_equal(snap_take(fx, "user-a", NULL, &taken, NULL), 0); /* deleted */
+
+	/* the job came first, the listing after it: fresh */
+	t = util_now_ms() + 1;
+	snap_put1(fx, "user-a", t, "{\"fresh\":1}");
+	assert_int_equal(snap_take(fx, "user-a", NULL, &taken, "{\"fresh\":1}"), 1);
+
+	/* the reconcile's own job, stored after its listing began */
+	job_init(&j, "uuid-2", "user-c", "2024-01-01T00:00:02.000Z");
+	strcpy(j.event_type, OWN_TYPE);
+	snap_put1(fx, "user-c", before, "{\"c\":1}");
+	assert_int_equal(store_enqueue(fx->q, "", &j, 1, &stored, fx->err, sizeof(fx->err)),
+	    STORE_STORED);
+	assert_int_equal(snap_take(fx, "user-c", OWN_TYPE, &taken, "{\"c\":1}"), 1);
+	snap_put1(fx, "user-c", before, "{\"c\":1}");
+	assert_int_equal(snap_take(fx, "user-c", NULL, &taken, NULL), 0);
+	/* the own type excuses only its own jobs */
+	snap_put1(fx, "user-a", before, "{}");
+	assert_int_equal(snap_take(fx, "user-a", OWN_TYPE, &taken, NULL), 0);
+}
+
+/* An older listing never replaces a newer one; a newer one does. */
+static void
+snapshot_older_never_replaces(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_snapshot v[2];
+	int64_t taken = 0, t = util_now_ms() + 60000;
+
+	snap_put1(fx, "user-a", t, "{\"n\":2}");
+	snap_put1(fx, "user-a", t - 1000, "{\"n\":1}");
+	assert_int_equal(snap_take(fx, "user-a", NULL, &taken, "{\"n\":2}"), 1);
+	assert_true(taken == t);
+
+	snap_put1(fx, "user-a", t - 1000, "{\"n\":1}");
+	snap_put1(fx, "user-a", t, "{\"n\":2}");
+	assert_int_equal(snap_take(fx, "user-a", NULL, &taken, "{\"n\":2}"), 1);
+
+	/* the same user twice in one batch: the newer wins */
+	v[0] = (struct store_snapshot){"user-b", t, "{\"n\":2}"};
+	v[1] = (struct store_snapshot){"user-b", t - 5, "{\"n\":1}"};
+	assert_int_equal(store_snapshots_put(fx->q, v, 2, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(snap_take(fx, "user-b", NULL, &taken, "{\"n\":2}"), 1);
+}
+
+/* A batch is one call whatever its size; the prune drops snapshots older
+ * than STORE_SNAPSHOT_KEEP_MS and keeps the others. */
+static void
+snapshot_batch_and_prune(void **state)
+{
+	struct fixture *fx = *state;
+	enum { N = 1200 };
+	struct store_snapshot *v = calloc(N, sizeof(*v));
+	char (*ids)[16] = calloc(N, sizeof(*ids));
+	int64_t now = util_now_ms(), taken = 0;
+	size_t i;
+
+	assert_non_null(v);
+	assert_non_null(ids);
+	for (i = 0; i < N; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "user-%04zu", i);
+		v[i].user_id = ids[i];
+		/* the first half an hour and more old */
+		v[i].taken_ms = i < N / 2 ? now - STORE_SNAPSHOT_KEEP_MS - 1000 : now;
+		v[i].body = "{\"user\":{},\"groups\":[]}";
+	}
+	assert_int_equal(store_snapshots_put(fx->q, v, N, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM user_snapshots"), N);
+	assert_true(store_prune(fx->q, 0) >= N / 2);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM user_snapshots"), N / 2);
+	assert_int_equal(snap_take(fx, "user-0000", NULL, &taken, NULL), 0);
+	assert_int_equal(snap_take(fx, "user-1199", NULL, &taken, NULL), 1);
+	free(v);
+	free(ids);
+}
+
+/* The backlog: distinct users with a ready pending job stored since a
+ * time, not of the own type, without a snapshot. */
+static void
+backlog_users_count(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_job_in j;
+	struct store_lease l;
+	int64_t n = -1, t0 = util_now_ms();
+	size_t stored = 0;
+
+	assert_int_equal(store_backlog_users(fx->q, LATER, 0, OWN_TYPE, NULL, &n), 0);
+	assert_int_equal(n, 0);
+	must_enqueue(fx, "", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
+	must_enqueue(fx, "", "uuid-2", "user-a", "2024-01-01T00:00:02.000Z");
+	must_enqueue(fx, "", "uuid-3", "user-b", "2024-01-01T00:00:03.000Z");
+	must_enqueue(fx, "", "uuid-4", "user-c", "2024-01-01T00:00:04.000Z");
+	job_init(&j, "uuid-5", "user-d", "2024-01-01T00:00:05.000Z");
+	strcpy(j.event_type, OWN_TYPE);
+	assert_int_equal(store_enqueue(fx->q, "", &j, 1, &stored, fx->err, sizeof(fx->err)),
+	    STORE_STORED);
+	assert_int_equal(store_backlog_users(fx->q, LATER, 0, OWN_TYPE, NULL, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(store_backlog_users(fx->q, LATER, 0, NULL, NULL, &n), 0);
+	assert_int_equal(n, 4);
+	/* user-c's job is a profile update with its attributes known */
+	assert_int_equal(store_backlog_users(fx->q, LATER, 0, OWN_TYPE, "group.user_membership.add",
+	    &n), 0);
+	assert_int_equal(n, 3); /* must_enqueue's jobs say nothing of attributes */
+	job_init(&j, "uuid-6", "user-e", "2024-01-01T00:00:06.000Z");
+	strcpy(j.changed, "customId");
+	j.changed_known = 1;
+	assert_int_equal(store_enqueue(fx->q, "", &j, 1, &stored, fx->err, sizeof(fx->err)),
+	    STORE_STORED);
+	assert_int_equal(store_backlog_users(fx->q, LATER, 0, OWN_TYPE, NULL, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(store_backlog_users(fx->q, LATER, 0, OWN_TYPE,
+	    "user.account.update_profile", &n), 0);
+	assert_int_equal(n, 3);
+	db_exec(fx, "DELETE FROM jobs WHERE uuid = 'uuid-6'");
+	/* one has a snapshot now */
+	snap_put1(fx, "user-b", t0, "{}");
+	assert_int_equal(store_backlog_users(fx->q, LATER, 0, OWN_TYPE, NULL, &n), 0);
+	assert_int_equal(n, 2);
+	/* jobs stored before since are covered by a listing that began then */
+	assert_int_equal(store_backlog_users(fx->q, LATER, util_now_ms() + 1000, OWN_TYPE, NULL,
+	    &n), 0);
+	assert_int_equal(n, 0);
+	/* a leased user's jobs are not pending */
+	assert_int_equal(store_lease(fx->q, LATER, &l, fx->err, sizeof(fx->err)), 1);
+	assert_string_equal(l.user_id, "user-a");
+	assert_int_equal(store_backlog_users(fx->q, LATER, 0, OWN_TYPE, NULL, &n), 0);
+	assert_int_equal(n, 1);
+	store_lease_free(&l);
+}
+
+/* A database of schema version 3 (before snapshots) is migrated to 4 at
+ * open, its jobs kept. */
+static void
+pg_migrate_v3_snapshots(void **state)
+{
+	struct fixture *fx = *state;
+
+	FX_ONLY_PG(fx, "schema versions");
+	must_enqueue(fx, "evt-1", "uuid-1", "user-a", "2024-01-01T00:00:01.000Z");
+	db_exec(fx, "DROP TABLE user_snapshots; UPDATE schema_version SET version = 3");
+	reopen(fx, STORE_OPEN_SERVER);
+	assert_int_equal(db_int(fx, "SELECT version FROM schema_version"), 4);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM user_snapshots"), 0);
+	assert_counts(fx, 1, 0, 0, 0);
+	snap_put1(fx, "user-b", util_now_ms(), "{}");
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM user_snapshots"), 1);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(open_close_reopen, setup, teardown),
 	cmocka_unit_test_setup_teardown(deprovision_count_shared, setup, teardown),
@@ -1413,6 +1623,12 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(notify_wakes_replica, setup, teardown),
 	cmocka_unit_test_setup_teardown(copy_sqlite_store, setup, teardown),
 	cmocka_unit_test_setup_teardown(claim_once_among_replicas, setup, teardown),
+	cmocka_unit_test_setup_teardown(snapshot_put_take, setup, teardown),
+	cmocka_unit_test_setup_teardown(snapshot_stale, setup, teardown),
+	cmocka_unit_test_setup_teardown(snapshot_older_never_replaces, setup, teardown),
+	cmocka_unit_test_setup_teardown(snapshot_batch_and_prune, setup, teardown),
+	cmocka_unit_test_setup_teardown(backlog_users_count, setup, teardown),
+	cmocka_unit_test_setup_teardown(pg_migrate_v3_snapshots, setup, teardown),
 };
 
 GS_UNIT_MAIN(tests)

@@ -251,7 +251,8 @@ int store_oldest_pending_ms(struct store *s, int64_t now_ms, int64_t *age_ms);
 
 /*
  * Forgets what is no longer needed: done jobs and delivery eventIds older
- * than older_than_ms (unix ms). Dead jobs stay until an operator acts.
+ * than older_than_ms (unix ms), and snapshots older than
+ * STORE_SNAPSHOT_KEEP_MS. Dead jobs stay until an operator acts.
  * Works in short slices; returns the rows deleted, or -1.
  */
 long long store_prune(struct store *s, int64_t older_than_ms);
@@ -296,6 +297,54 @@ int store_member_put(struct store *s, const char *group_id, const char *user_id,
  * 0, or -1 (read failed). */
 int store_member_each(struct store *s, const char *group_id,
     int (*fn)(const char *user_id, void *arg), void *arg);
+
+/*
+ * Snapshots: what a member listing of the configured groups (reconcile)
+ * said of a user, so that the worker syncing the user's jobs need not
+ * read Okta again. One row a user: the time the listing began (taken_ms,
+ * on the lister's clock, as jobs' created is on the enqueuer's) and the
+ * body, JSON {"user": <the user object as listed>, "groups": [{"id",
+ * "name"}...]} (the store does not read it).
+ *
+ * A snapshot is fresh while no job of its user was created at or after
+ * taken_ms: an event stored since the listing began may say something the
+ * listing did not see, and then the worker reads Okta (sync stays
+ * level-triggered). Jobs of type own_type (the reconcile's own jobs,
+ * which carry no news from Okta) do not count. Snapshots are no part of
+ * store migrate (store_copy), and store_prune drops those older than
+ * STORE_SNAPSHOT_KEEP_MS.
+ */
+#define STORE_SNAPSHOT_KEEP_MS (3600 * 1000) /* a listing an hour old is no news */
+struct store_snapshot {
+	const char *user_id;
+	int64_t taken_ms;
+	const char *body;
+};
+
+/* Stores v[0..n) in ONE transaction; for a user with a snapshot already,
+ * an older taken_ms never replaces a newer one. 0, or -1 with err. */
+int store_snapshots_put(struct store *s, const struct store_snapshot *v, size_t n,
+    char *err, size_t errlen);
+
+/*
+ * Takes the user's snapshot: deletes it and, when it is still fresh (see
+ * above; own_type NULL: every job counts), returns 1 with *taken_ms and
+ * *body (malloc'ed: the caller frees it). 0 when there is none or it is
+ * stale (deleted all the same), -1 on error.
+ */
+int store_snapshot_take(struct store *s, const char *user_id, const char *own_type,
+    int64_t *taken_ms, char **body);
+
+/*
+ * Backlogs: how many distinct users have a ready pending job (not_before
+ * <= now_ms) created at or after since_ms and no snapshot, leaving out
+ * jobs of type own_type, and jobs of type known_type whose changed
+ * attributes are known (the worker may drop those without a read:
+ * groupsync's own write-backs come back so). NULL types: none left out.
+ * 0 with *count, or -1.
+ */
+int store_backlog_users(struct store *s, int64_t now_ms, int64_t since_ms,
+    const char *own_type, const char *known_type, int64_t *count);
 
 /*
  * Operator commands: list, show, retry and drop jobs from another process
@@ -369,7 +418,9 @@ enum store_admin_result store_admin_drop(struct store *s, int64_t id,
 
 /*
  * store migrate: copies every job (a leased one as pending: nobody holds
- * it in the new store), delivery eventId and remote ID of from into to,
+ * it in the new store), delivery eventId and remote ID of from into to
+ * (not the snapshots: a cache of Okta's answers, which the workers read
+ * again when it is missing),
  * in one transaction of to, which must be empty (nothing is written
  * otherwise). Then checks that to counts what was copied. Open from with
  * STORE_OPEN_ADMIN while no server uses it (deliveries it took after the

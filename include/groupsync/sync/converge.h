@@ -26,6 +26,7 @@
 #include "groupsync/remote/client.h"
 #include "groupsync/store/store.h"
 #include "groupsync/sync/decide.h"
+#include "groupsync/sync/reconcile.h"
 
 /* What a sync uses. Borrowed: each outlives every sync. */
 struct converge_deps {
@@ -36,6 +37,9 @@ struct converge_deps {
 	/* Group writes that read before they write, one at a time in the
 	 * process (see converge_group_ensure): the owner's lock. */
 	pthread_mutex_t *groups_lock;
+	/* serve's backlog listing (NULL: none): a sync without a snapshot
+	 * waits for one in progress before it reads Okta */
+	struct reconcile_gate *gate;
 };
 
 /* One sync: the inputs, then what it found and did. Zero it first. */

@@ -5,11 +5,16 @@
  * per user, so that the workers read each one and converge.
  *
  * What is enqueued: every member (with or without a remote ID) and every
- * user with a remote ID who is no longer a member. A member whose record
- * is unchanged costs the worker two Okta reads and no remote call (the
- * update fingerprint makes it a no-op); deciding "unchanged" here would
- * need the templates and the user's full profile, so it is left to the
- * worker, which is the one place that decides.
+ * user with a remote ID who is no longer a member. Before the jobs, each
+ * member's snapshot is stored (store.h): the user object as listed and
+ * the configured groups it was listed in, taken when the listing began,
+ * so that the worker reads nothing from Okta unless an event of the user
+ * was stored since (then the snapshot is stale, and it reads as for any
+ * event: sync stays level-triggered). A member whose record is unchanged
+ * costs no remote call either (the update fingerprint makes it a no-op);
+ * deciding "unchanged" here would need the templates, so it is left to
+ * the worker, which is the one place that decides. A user no longer a
+ * member has no snapshot: the worker reads it.
  *
  * Runs as the `reconcile` command (cli/cmd_reconcile.c), or inside
  * `serve` every GROUPSYNC_RECONCILE_INTERVAL seconds (reconcile_start).
@@ -41,11 +46,15 @@ struct reconcile_summary {
 	size_t jobs;           /* members + gone */
 	size_t stored;         /* jobs committed (0 in a dry run) */
 	uint64_t pages;        /* Okta reads while listing (others' reads count too) */
+	size_t snapshots;      /* members' snapshots stored */
+	int64_t taken_ms;      /* when the listing began */
 };
 
 /* How a run goes; zero it for a plain run. The callbacks may be NULL. */
 struct reconcile_opts {
 	int dry_run;                   /* enqueue nothing: tell would_enqueue */
+	int snapshots_only;            /* store the members' snapshots, no job
+	                                * (serve's backlog listing) */
 	const _Atomic int *abort_flag; /* set: the run ends early, as a failure */
 	/* every 100 members listed (last 0), once at the end of the listing
 	 * (last 1), or when the listing failed (last -1) */
@@ -64,19 +73,37 @@ int reconcile_run(const struct config *cfg, struct okta *okta, struct http_clien
     char *err, size_t errlen);
 
 /*
- * Starts the periodic reconcile of `serve`: a thread that runs
- * reconcile_run every cfg->reconcile_interval_s seconds, the first one
- * interval after start, with its own HTTP client, and logs one line per
- * run. Returns its handle, or NULL when the thread cannot start. cfg,
- * okta and q must outlive it.
+ * Workers wait at the gate while serve's backlog listing runs, instead
+ * of reading users the listing is about to bring. Made and freed by
+ * serve, around both the loop and the workers.
+ */
+struct reconcile_gate;
+struct reconcile_gate *reconcile_gate_new(void);
+void reconcile_gate_free(struct reconcile_gate *g);
+/* Waits while a backlog listing runs, at most max_ms; 1 when it waited
+ * (a listing ran: look for a snapshot again), 0 when none ran. g NULL:
+ * 0 at once. Any thread. */
+int reconcile_gate_wait(struct reconcile_gate *g, int max_ms);
+
+/*
+ * Starts serve's reconcile thread, with its own HTTP client, which logs
+ * one line per run:
+ * - with cfg->reconcile_interval_s, reconcile_run every interval, the
+ *   first one interval after start;
+ * - always, the backlog check: whenever jobs are stored (and every
+ *   second), when at least 100 users have ready jobs stored since the
+ *   last backlog listing, without a snapshot, a listing that stores the
+ *   members' snapshots (no job), with the gate closed meanwhile.
+ * Returns its handle, or NULL when the thread cannot start. cfg, okta, q
+ * and gate must outlive it.
  */
 struct reconcile_loop *reconcile_start(const struct config *cfg, struct okta *okta,
-    struct store *q);
+    struct store *q, struct reconcile_gate *gate);
 
 /*
  * Stops it: wakes the wait at once, makes a run in progress abort its Okta
- * call in flight and stop listing, joins the thread and frees the loop.
- * NULL is fine.
+ * call in flight and stop listing, opens the gate for good, joins the
+ * thread and frees the loop. NULL is fine.
  */
 void reconcile_stop(struct reconcile_loop *l);
 

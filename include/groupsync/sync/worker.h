@@ -30,6 +30,7 @@ struct worker_deps {
 	struct store *q;
 	struct okta *okta;
 	struct remote *remote;
+	struct reconcile_gate *gate; /* serve's backlog listing; NULL: none */
 };
 
 struct worker_pool *worker_start(const struct worker_deps *d, char *err, size_t errlen);
