@@ -73,7 +73,12 @@ int remote_render(struct remote *r, const char *file, json_object *user,
 /* 1 when the set has a find template. */
 int remote_has_find(const struct remote *r);
 
-/* find (find.json, then find_fallback.json): 0 with found 0/1, -1 on failure (res->cls says retry or not). */
+/*
+ * find (find.json, then find_fallback.json): 0 with found 0/1, -1 on
+ * failure (res->cls says retry or not). An answer that lists several
+ * records is an ambiguity (-1, PERMANENT, the error names them) unless
+ * "prefer" singles one out; a paged SCIM list is read to its end then.
+ */
 int remote_find(struct remote *r, struct http_client *hc, json_object *user,
     struct remote_result *res);
 /* create: 0 with remote_id filled, -1 on failure. A 409 with a find
@@ -118,6 +123,17 @@ int remote_group_rename(struct remote *r, struct http_client *hc,
 int remote_group_member(struct remote *r, struct http_client *hc,
     const struct template_group *g, const char *member_remote_id, int add,
     struct remote_result *res);
+
+/*
+ * Reconcile's drift repair: group_get.json (optional) reads the remote
+ * group's members in one request (every page of a SCIM list answer when
+ * "members" is "/Resources"). 0 with found 1 and *members a new array of
+ * the member IDs as strings (put it), or found 0 on 404 or 410 (the
+ * group is gone; *members NULL); -1 on failure.
+ */
+int remote_has_group_get(const struct remote *r);
+int remote_group_get(struct remote *r, struct http_client *hc, const struct template_group *g,
+    json_object **members, struct remote_result *res);
 
 /*
  * A fingerprint (hex SHA-256, 64 chars + NUL) of the update request that
