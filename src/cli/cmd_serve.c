@@ -218,7 +218,7 @@ service_start(struct service *s, const struct config *cfg)
 		return EXIT_RUNTIME;
 	}
 	if (cfg->reconcile_interval_s > 0) {
-		s->reconcile = reconcile_start(cfg, s->okta, s->q);
+		s->reconcile = reconcile_start(cfg, s->okta, s->q, s->remote);
 		if (s->reconcile == NULL) {
 			log_emit(LOG_ERROR, "cannot start the reconcile thread", (char *)NULL);
 			return EXIT_RUNTIME;

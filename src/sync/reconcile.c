@@ -48,6 +48,7 @@ struct recon_ctx {
 	struct recon_ids members, known; /* known: a non-empty remote ID */
 	uint64_t pages;
 	size_t without_remote, gone, stored;
+	struct group_drift_summary drift;
 	char published[STORE_TIME_MAX + 1];
 	char err[512];
 };
@@ -61,6 +62,7 @@ struct reconcile_loop {
 	const struct config *cfg;
 	struct okta *okta;
 	struct store *q;
+	struct remote *remote;
 	struct http_client *hc;
 };
 
@@ -316,7 +318,10 @@ recon_exec(struct recon_ctx *c)
 {
 	if (recon_list_members(c) < 0 || recon_load_known(c) < 0 || recon_enqueue(c) < 0)
 		return -1;
-	return 0;
+	if (c->o->remote == NULL)
+		return 0;
+	return group_drift_run(c->cfg, c->o->remote, c->hc, c->q, c->o->dry_run, &c->drift,
+	    c->err, sizeof(c->err));
 }
 
 int
@@ -338,6 +343,7 @@ reconcile_run(const struct config *cfg, struct okta *okta, struct http_client *h
 	out->jobs = c.members.n + c.gone;
 	out->stored = c.stored;
 	out->pages = c.pages;
+	out->drift = c.drift;
 	recon_ids_free(&c.members);
 	recon_ids_free(&c.known);
 	return rc;
@@ -364,7 +370,7 @@ static void *
 recon_loop_main(void *arg)
 {
 	struct reconcile_loop *l = arg;
-	struct reconcile_opts o = {.abort_flag = &l->stop};
+	struct reconcile_opts o = {.abort_flag = &l->stop, .remote = l->remote};
 	struct reconcile_summary s;
 	char err[512], members[24], pages[24], jobs[24], ms[24];
 	int64_t t0;
@@ -403,7 +409,8 @@ recon_loop_free(struct reconcile_loop *l)
 }
 
 struct reconcile_loop *
-reconcile_start(const struct config *cfg, struct okta *okta, struct store *q)
+reconcile_start(const struct config *cfg, struct okta *okta, struct store *q,
+    struct remote *remote)
 {
 	struct reconcile_loop *l = calloc(1, sizeof(*l));
 	struct http_options ho;
@@ -431,6 +438,7 @@ reconcile_start(const struct config *cfg, struct okta *okta, struct store *q)
 	l->cfg = cfg;
 	l->okta = okta;
 	l->q = q;
+	l->remote = remote;
 	http_options_from_config(&ho, cfg, &l->stop);
 	l->hc = http_client_new(&ho);
 	if (l->hc == NULL || pthread_create(&l->thread, NULL, recon_loop_main, l) != 0) {

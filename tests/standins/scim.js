@@ -4,7 +4,7 @@
 // store. Only the store is ours: userName and externalId are unique (409
 // scimType "uniqueness", as RFC 7644 section 3.3 says), everything else is
 // scimmy's, so a template that a strict server refuses fails here too.
-// usage: node scim.js --port N [--host 127.0.0.1] [--token T]
+// usage: node scim.js --port N [--host 127.0.0.1] [--token T] [--page-size N]
 //   /scim/v2/...  the SCIM API (Authorization: Bearer T when --token is set)
 //   GET  /__admin/state         {"users": [...], "groups": [...], "calls": n}
 //   POST /__admin/users         a record made by hand (not through SCIM)
@@ -14,6 +14,11 @@
 //                               received, as careless servers do)
 //   POST /__admin/lag           {"count": 2}: the next filtered lists match
 //                               nothing, as a lagging search index answers
+//   POST /__admin/page          {"size": 1}: list answers hold at most that
+//                               many Resources (0: scimmy's default, 20),
+//                               whatever count the client asks
+//   POST /__admin/groups/:id    {"members": [...]}: a group's members set by
+//                               hand, behind the client's back
 'use strict';
 const express = require('express');
 // scimmy-routers' own SCIMMY instance: resources declared there are served
@@ -33,6 +38,7 @@ let nextId = 1;
 let calls = 0;
 let fail = { status: 0, count: 0 };
 let lag = 0;
+let pageSize = Number(opt('--page-size', '0'));
 
 function unique(kind, rec, id) {
   const keys = kind === 'User' ? ['userName', 'externalId'] : ['displayName', 'externalId'];
@@ -110,7 +116,23 @@ app.post('/__admin/lag', (req, res) => {
   lag = req.body.count || 1;
   res.json({ lag });
 });
-app.use('/scim/v2', (req, res, next) => { calls++; next(); });
+app.post('/__admin/page', (req, res) => {
+  pageSize = req.body.size || 0;
+  res.json({ size: pageSize });
+});
+app.post('/__admin/groups/:id', (req, res) => {
+  const g = store.Group.get(req.params.id);
+  if (!g) return res.status(404).json({});
+  g.members = req.body.members;
+  res.json(g);
+});
+app.use('/scim/v2', (req, res, next) => {
+  calls++;
+  // a server's page size: scimmy-routers reads count from the query
+  if (pageSize > 0 && req.method === 'GET' && !(Number(req.query.count) <= pageSize))
+    req.query.count = String(pageSize);
+  next();
+});
 app.use('/scim/v2', new SCIMMYRouters({
   type: 'bearer',
   handler: (req) => {

@@ -25,9 +25,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "groupsync/sync/group_drift.h"
+
 struct config;
 struct http_client;
 struct okta;
+struct remote;
 struct store;
 struct reconcile_loop;
 
@@ -41,6 +44,7 @@ struct reconcile_summary {
 	size_t jobs;           /* members + gone */
 	size_t stored;         /* jobs committed (0 in a dry run) */
 	uint64_t pages;        /* Okta reads while listing (others' reads count too) */
+	struct group_drift_summary drift; /* group push: remote membership repaired */
 };
 
 /* How a run goes; zero it for a plain run. The callbacks may be NULL. */
@@ -53,6 +57,9 @@ struct reconcile_opts {
 	/* in a dry run, each job that would be enqueued, and why */
 	void (*would_enqueue)(const char *user_id, const char *reason, void *arg);
 	void *arg;
+	/* group push: repair the remote groups' membership drift after the
+	 * jobs are enqueued (sync/group_drift.c); NULL: no repair */
+	struct remote *remote;
 };
 
 /*
@@ -67,11 +74,12 @@ int reconcile_run(const struct config *cfg, struct okta *okta, struct http_clien
  * Starts the periodic reconcile of `serve`: a thread that runs
  * reconcile_run every cfg->reconcile_interval_s seconds, the first one
  * interval after start, with its own HTTP client, and logs one line per
- * run. Returns its handle, or NULL when the thread cannot start. cfg,
- * okta and q must outlive it.
+ * run. remote: as reconcile_opts' (NULL: no drift repair). Returns its
+ * handle, or NULL when the thread cannot start. cfg, okta, q and remote
+ * must outlive it.
  */
 struct reconcile_loop *reconcile_start(const struct config *cfg, struct okta *okta,
-    struct store *q);
+    struct store *q, struct remote *remote);
 
 /*
  * Stops it: wakes the wait at once, makes a run in progress abort its Okta
