@@ -22,7 +22,6 @@
 #include "groupsync/store/store.h"
 
 struct drift {
-	const struct config *cfg;
 	struct remote *remote;
 	struct http_client *hc;
 	struct store *q;
@@ -258,7 +257,7 @@ int
 group_drift_run(const struct config *cfg, struct remote *remote, struct http_client *hc,
     struct store *q, int dry_run, struct group_drift_summary *out, char *err, size_t errlen)
 {
-	struct drift d = {cfg, remote, hc, q, dry_run, NULL, out, err, errlen, 0};
+	struct drift d = {remote, hc, q, dry_run, NULL, out, err, errlen, 0};
 	size_t j;
 
 	memset(out, 0, sizeof(*out));

@@ -2,8 +2,9 @@
  * remote: the remote system's client, driven by the request templates in
  * GROUPSYNC_HOOKS_DIR (create, update, delete required; find.json and
  * find_fallback.json optional, tried in that order; disable.json required
- * when GROUPSYNC_DEPROVISION=disable) and by the remote auth settings (none, basic, bearer, custom
- * header, or OAuth 2.0 client credentials with a cached token; the
+ * when GROUPSYNC_DEPROVISION=disable; the group_*.json files with
+ * GROUPSYNC_PUSH_GROUPS=1, group_get.json optional) and by the remote
+ * auth settings (none, basic, bearer, custom header, or OAuth 2.0 client credentials with a cached token; the
  * client authenticates to the token endpoint with client_secret_basic:
  * HTTP Basic with the form-encoded ID and secret).
  *

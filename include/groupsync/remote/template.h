@@ -43,6 +43,8 @@
  * find), and for find, "not_found" may list statuses that mean "no such
  * user" (e.g. [404]); an empty array or a missing pointer target also
  * means not found.
+ * group_get has "members", a pointer to the member list in the answer,
+ * and "member_id", a pointer to the ID in each member.
  *
  * Threads: a loaded template is read-only; render from any thread.
  */

@@ -11,6 +11,10 @@
  * need the templates and the user's full profile, so it is left to the
  * worker, which is the one place that decides.
  *
+ * With group push and a remote (reconcile_opts.remote), the remote
+ * groups' membership drift is repaired after the jobs are enqueued
+ * (sync/group_drift.c).
+ *
  * Runs as the `reconcile` command (cli/cmd_reconcile.c), or inside
  * `serve` every GROUPSYNC_RECONCILE_INTERVAL seconds (reconcile_start).
  *
