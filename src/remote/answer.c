@@ -194,6 +194,27 @@ remote_read_id(const struct template *t, const char *what, const struct http_res
 }
 
 /* See answer.h. */
+void
+remote_read_etag(json_object *root, const char *id_ptr, const struct http_response *resp,
+    char *etag, size_t len)
+{
+	const char *slash = strrchr(id_ptr, '/'), *v = NULL;
+	json_object *ver = NULL;
+	char ptr[300];
+
+	etag[0] = '\0';
+	if (slash == NULL || util_format(ptr, sizeof(ptr), "%.*s/meta/version",
+	    (int)(slash - id_ptr), id_ptr) < 0)
+		return;
+	if (json_pointer_get(root, ptr, &ver) == 0 && json_object_is_type(ver, json_type_string))
+		v = json_object_get_string(ver);
+	else if (resp != NULL && slash == id_ptr)
+		v = http_header_get(resp, "ETag", 0);
+	if (v != NULL && v[0] != '\0' && strlen(v) < len && !util_has_ctl(v))
+		(void)util_copy(etag, len, v);
+}
+
+/* See answer.h. */
 json_object *
 remote_list_at(json_object *root, const char *list_ptr, struct remote_page *pg)
 {

@@ -282,6 +282,12 @@ remote_has_find(const struct remote *r)
 	return has;
 }
 
+/* What a call adds to its rendered request. */
+struct remote_extra {
+	int64_t start;        /* > 0: the list page that starts there */
+	const char *if_match; /* the record's ETag (If-Match), or NULL */
+};
+
 /*
  * url with "startIndex=start" in its query (RFC 7644 section 3.4.2.4),
  * in place of any startIndex it had; NULL when out of memory.
@@ -314,7 +320,8 @@ remote_url_page(const char *url, int64_t start)
 
 /*
  * Renders the op's template for the user and sends it with the auth
- * header (start > 0: asking for the list page that starts there). Returns 0 when an answer came (status in res; resp is the
+ * header, and what ex adds (NULL: nothing): the list page that starts at
+ * ex->start, an If-Match header. Returns 0 when an answer came (status in res; resp is the
  * caller's to free either way), -1 otherwise (res says why). With OAuth
  * 2.0, a 401 drops the cached token and the call goes once more with a
  * new one: the token may have been revoked or expired early.
@@ -322,12 +329,12 @@ remote_url_page(const char *url, int64_t start)
 static int
 remote_call(struct remote *r, const struct remote_set *set, struct http_client *hc,
     enum remote_op op, json_object *user, const char *remote_id, const struct template_group *g,
-    int64_t start, struct http_response *resp, struct remote_result *res)
+    const struct remote_extra *ex, struct http_response *resp, struct remote_result *res)
 {
 	struct template_vars v = {user, remote_id, r->cfg, g};
 	struct template_request tr;
 	struct http_request hr;
-	char *auth = NULL, *paged;
+	char *auth = NULL, *paged, if_match[REMOTE_ETAG_MAX + 16] = "";
 	size_t i;
 	int attempt, rc;
 
@@ -336,8 +343,10 @@ remote_call(struct remote *r, const struct remote_set *set, struct http_client *
 		res->cls = HTTP_CLASS_PERMANENT;
 		return -1;
 	}
-	if (start > 0) {
-		paged = remote_url_page(tr.url, start);
+	if (ex != NULL && ex->if_match != NULL)
+		util_format(if_match, sizeof(if_match), "If-Match: %s", ex->if_match);
+	if (ex != NULL && ex->start > 0) {
+		paged = remote_url_page(tr.url, ex->start);
 		if (paged == NULL) {
 			template_request_free(&tr);
 			res->cls = HTTP_CLASS_RETRY;
@@ -355,7 +364,10 @@ remote_call(struct remote *r, const struct remote_set *set, struct http_client *
 		template_request_to_http(&tr, &hr);
 		for (i = 0; hr.headers[i] != NULL; i++)
 			;
-		hr.headers[i] = auth; /* templates leave room: at most 17 headers */
+		/* templates leave room: at most 17 headers, then these two */
+		if (if_match[0] != '\0')
+			hr.headers[i++] = if_match;
+		hr.headers[i] = auth;
 		http_response_free(resp);
 		rc = http_do(hc, &hr, resp);
 		res->retry_at_ms = resp->retry_after_ms;
@@ -441,18 +453,19 @@ remote_more_pages(struct remote *r, const struct remote_set *set, struct http_cl
 	const char *what = remote_files[op];
 	struct http_response resp;
 	json_object *root, *more;
-	int64_t start;
+	struct remote_extra ex = {0, NULL};
 	size_t i, pages = 1;
 	int rc = 0;
 
-	while (rc == 0 && (start = remote_next_start(&pg, json_object_array_length(list))) > 0) {
+	while (rc == 0 &&
+	    (ex.start = remote_next_start(&pg, json_object_array_length(list))) > 0) {
 		if (++pages > REMOTE_MAX_PAGES) {
 			res->cls = HTTP_CLASS_PERMANENT;
 			util_format(res->error, sizeof(res->error), "%s: the list has more than %d "
 			    "pages", what, REMOTE_MAX_PAGES);
 			return -1;
 		}
-		rc = remote_call(r, set, hc, op, user, NULL, g, start, &resp, res);
+		rc = remote_call(r, set, hc, op, user, NULL, g, &ex, &resp, res);
 		if (rc == 0 && !template_is_success(set->t[op], resp.status))
 			rc = remote_status_error(res, what, &resp);
 		root = rc == 0 ? remote_parse_answer(what, &resp, res) : NULL;
@@ -460,10 +473,10 @@ remote_more_pages(struct remote *r, const struct remote_set *set, struct http_cl
 		if (root == NULL)
 			return -1;
 		more = remote_list_at(root, head, &pg);
-		if (more == NULL || pg.start != start) {
+		if (more == NULL || pg.start != ex.start) {
 			res->cls = HTTP_CLASS_PERMANENT;
 			util_format(res->error, sizeof(res->error), "%s: the page at startIndex "
-			    "%lld is not that page of the list", what, (long long)start);
+			    "%lld is not that page of the list", what, (long long)ex.start);
 			rc = -1;
 		}
 		for (i = 0; rc == 0 && i < pg.len; i++) {
@@ -511,6 +524,8 @@ remote_find_read(struct remote *r, const struct remote_set *set, struct http_cli
 	}
 	if (list == NULL) {
 		rc = remote_id_at(root, id, what, res->remote_id, res);
+		if (rc == 1)
+			remote_read_etag(root, id, resp, res->etag, sizeof(res->etag));
 		json_object_put(root);
 		return rc;
 	}
@@ -524,6 +539,8 @@ remote_find_read(struct remote *r, const struct remote_set *set, struct http_cli
 		rc = -1;
 	if (rc == 0)
 		rc = remote_id_at(root, at, what, res->remote_id, res);
+	if (rc == 1)
+		remote_read_etag(root, at, NULL, res->etag, sizeof(res->etag));
 	json_object_put(root);
 	return rc;
 }
@@ -544,7 +561,7 @@ remote_find_one(struct remote *r, const struct remote_set *set, struct http_clie
 		res->cls = HTTP_CLASS_PERMANENT;
 		return -1;
 	}
-	rc = remote_call(r, set, hc, op, user, NULL, g, 0, &resp, res);
+	rc = remote_call(r, set, hc, op, user, NULL, g, NULL, &resp, res);
 	if (rc == 0 && !template_is_not_found(t, resp.status)) {
 		if (!template_is_success(t, resp.status))
 			rc = remote_status_error(res, remote_files[op], &resp);
@@ -630,7 +647,7 @@ remote_create_op(struct remote *r, const struct remote_set *set, struct http_cli
 	int rc, got;
 
 	remote_result_init(res);
-	rc = remote_call(r, set, hc, op, user, NULL, g, 0, &resp, res);
+	rc = remote_call(r, set, hc, op, user, NULL, g, NULL, &resp, res);
 	if (rc == 0 && resp.status == 409 && set->t[find] != NULL) {
 		http_response_free(&resp);
 		return remote_create_conflict(r, set, hc, op, user, g, res);
@@ -669,7 +686,8 @@ remote_create(struct remote *r, struct http_client *hc, json_object *user,
 /* update and delete: success, or 404/410 (gone), or a failure. */
 static int
 remote_change(struct remote *r, struct http_client *hc, enum remote_op op, json_object *user,
-    const char *remote_id, const struct template_group *g, struct remote_result *res)
+    const char *remote_id, const struct template_group *g, const struct remote_extra *ex,
+    struct remote_result *res)
 {
 	struct remote_set *set = remote_set_get(r);
 	const struct template *t = set->t[op];
@@ -684,7 +702,7 @@ remote_change(struct remote *r, struct http_client *hc, enum remote_op op, json_
 		remote_set_put(set);
 		return -1;
 	}
-	rc = remote_call(r, set, hc, op, user, remote_id, g, 0, &resp, res);
+	rc = remote_call(r, set, hc, op, user, remote_id, g, ex, &resp, res);
 	if (rc == 0 && template_is_success(t, resp.status))
 		res->found = 1;
 	else if (rc == 0 && resp.status != 404 && resp.status != 410)
@@ -694,18 +712,46 @@ remote_change(struct remote *r, struct http_client *hc, enum remote_op op, json_
 	return rc;
 }
 
+/*
+ * update, with If-Match when the record's ETag is known (etag, from a
+ * find of this sync). 412 Precondition Failed means the record changed
+ * since that read, or the server wants an If-Match it was not sent: with
+ * a find template, the record is found again and the update sent once
+ * more, with the ETag just read. A find that now names another record,
+ * or none, leaves the 412 as the error.
+ */
+int
+remote_update_if(struct remote *r, struct http_client *hc, json_object *user,
+    const char *remote_id, const char *etag, struct remote_result *res)
+{
+	struct remote_extra ex = {0, etag != NULL && etag[0] != '\0' ? etag : NULL};
+	struct remote_result again;
+	int rc = remote_change(r, hc, OP_UPDATE, user, remote_id, NULL, &ex, res);
+
+	if (rc == 0 || res->status != 412 || !remote_has_find(r))
+		return rc;
+	if (remote_find(r, hc, user, &again) < 0) {
+		*res = again;
+		return -1;
+	}
+	if (!again.found || strcmp(again.remote_id, remote_id) != 0)
+		return rc;
+	ex.if_match = again.etag[0] != '\0' ? again.etag : NULL;
+	return remote_change(r, hc, OP_UPDATE, user, remote_id, NULL, &ex, res);
+}
+
 int
 remote_update(struct remote *r, struct http_client *hc, json_object *user,
     const char *remote_id, struct remote_result *res)
 {
-	return remote_change(r, hc, OP_UPDATE, user, remote_id, NULL, res);
+	return remote_update_if(r, hc, user, remote_id, NULL, res);
 }
 
 int
 remote_delete(struct remote *r, struct http_client *hc, json_object *user,
     const char *remote_id, struct remote_result *res)
 {
-	return remote_change(r, hc, OP_DELETE, user, remote_id, NULL, res);
+	return remote_change(r, hc, OP_DELETE, user, remote_id, NULL, NULL, res);
 }
 
 /* 1 when the loaded set has the op's template. */
@@ -729,7 +775,7 @@ int
 remote_disable(struct remote *r, struct http_client *hc, json_object *user,
     const char *remote_id, struct remote_result *res)
 {
-	return remote_change(r, hc, OP_DISABLE, user, remote_id, NULL, res);
+	return remote_change(r, hc, OP_DISABLE, user, remote_id, NULL, NULL, res);
 }
 
 int
@@ -778,7 +824,7 @@ int
 remote_group_rename(struct remote *r, struct http_client *hc, const struct template_group *g,
     struct remote_result *res)
 {
-	return remote_change(r, hc, OP_GROUP_UPDATE, NULL, NULL, g, res);
+	return remote_change(r, hc, OP_GROUP_UPDATE, NULL, NULL, g, NULL, res);
 }
 
 int
@@ -786,7 +832,7 @@ remote_group_member(struct remote *r, struct http_client *hc, const struct templ
     const char *member_remote_id, int add, struct remote_result *res)
 {
 	return remote_change(r, hc, add ? OP_GROUP_ADD : OP_GROUP_REMOVE, NULL, member_remote_id,
-	    g, res);
+	    g, NULL, res);
 }
 
 int
@@ -854,7 +900,7 @@ remote_group_get(struct remote *r, struct http_client *hc, const struct template
 		remote_set_put(set);
 		return -1;
 	}
-	rc = remote_call(r, set, hc, OP_GROUP_GET, NULL, NULL, g, 0, &resp, res);
+	rc = remote_call(r, set, hc, OP_GROUP_GET, NULL, NULL, g, NULL, &resp, res);
 	if (rc == 0 && (resp.status == 404 || resp.status == 410)) {
 		rc = 0; /* the group is gone: found 0 */
 	} else if (rc == 0 && !template_is_success(set->t[OP_GROUP_GET], resp.status)) {

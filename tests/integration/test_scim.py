@@ -260,6 +260,59 @@ class ScimPaging(ScimBase):
         self.assertEqual(len(self.scim.users()), 2)
 
 
+class ScimEtag(ScimBase):
+    """A server that requires ETags (RFC 7644 section 3.14): a PUT without
+    If-Match, or with a version that is no longer the record's, is refused
+    with 412. groupsync sends If-Match when a find of the same sync read
+    the record's version, and on a 412 finds the record again and retries
+    once with the version just read."""
+
+    def setUp(self):
+        super().setUp()
+        self.scim.admin("POST", "/etag", {"require": True})
+
+    def hand_made(self):
+        return self.scim.admin("POST", "/users", {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": PROFILE["login"], "active": False})
+
+    def calls_until_synced(self, uid):
+        before = self.scim.state()["calls"]
+        self.join(uid)
+        rec = self.synced(uid)
+        wait_until(self.settled, what="queue settled")
+        return rec, self.scim.state()["calls"] - before
+
+    def test_linked_record_updated_with_if_match(self):
+        made = self.hand_made()
+        uid = self.new_user()
+        rec, calls = self.calls_until_synced(uid)
+        self.assertEqual(rec["id"], made["id"])
+        self.assertEqual(calls, 2)  # find, PUT with the version it read
+        self.assertEqual(self.scim.state()["if_match"], 1)
+
+    def test_changed_since_read_finds_again(self):
+        made = self.hand_made()
+        self.scim.admin("POST", "/etag", {"require": True, "stale": 1})
+        uid = self.new_user()
+        rec, calls = self.calls_until_synced(uid)
+        self.assertEqual(rec["id"], made["id"])
+        self.assertEqual(calls, 4)  # find, PUT (412), find, PUT
+        self.assertEqual(len(self.scim.users()), 1)
+
+    def test_edit_without_known_etag(self):
+        """An edit of a synced user has no ETag of this sync: the PUT goes
+        without If-Match, the 412 finds the record, the PUT goes again."""
+        uid = self.new_user()
+        self.calls_until_synced(uid)
+        before = self.scim.state()["calls"]
+        self.okta.admin("POST", "/users/%s/profile" % uid, {"city": "Shelbyville"})
+        wait_until(lambda: self.records(uid)[0]["addresses"][0].get("locality") ==
+                   "Shelbyville", what="city updated")
+        wait_until(self.settled, what="queue settled")
+        self.assertEqual(self.scim.state()["calls"] - before, 3)
+
+
 class ScimDisable(ScimBase):
     mode = "disable"
 

@@ -1334,6 +1334,87 @@ group_get_members(void **state)
 	assert_non_null(strstr(err, "group_get.json: \"members\" and \"member_id\" are required"));
 }
 
+/* --- ETags (RFC 7644 section 3.14) --------------------------------------- */
+
+#define SCIM_VER(id, ver) "{\"totalResults\":1,\"Resources\":[{\"id\":\"" id "\"," \
+	"\"externalId\":\"" JANE "\",\"meta\":{\"version\":\"" ver "\"}}]}"
+
+/*
+ * A find reads the record's ETag (meta.version); an update given it sends
+ * If-Match; a 412 finds the record again and sends the update once more
+ * with the new ETag, and a second 412 is the error. An update without an
+ * ETag sends no If-Match (and a 412 then also finds and retries).
+ */
+static void
+etag_if_match(void **state)
+{
+	static const struct srv_reply script[] = {
+		{200, NULL, SCIM_VER("s-1", "W/\\\"3\\\"")},
+		{412, NULL, "{\"status\":\"412\",\"detail\":\"changed\"}"},
+		{200, NULL, SCIM_VER("s-1", "W/\\\"4\\\"")},
+		{200, NULL, "{}"},
+		{200, NULL, "{}"},
+		{412, NULL, "{}"},
+		{200, NULL, SCIM_VER("s-1", "W/\\\"5\\\"")},
+		{412, NULL, "{\"status\":\"412\",\"detail\":\"changed again\"}"},
+		{200, NULL, SCIM_VER("s-1", "bad\\r\\nX-Evil: 1")},
+	};
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = unit_sample_user();
+	char etag[REMOTE_ETAG_MAX + 1];
+
+	(void)state;
+	scripted_start(SCIM, script, sizeof(script) / sizeof(script[0]));
+	r = remote_ok();
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_string_equal(res.etag, "W/\"3\"");
+	strcpy(etag, res.etag);
+	assert_int_equal(remote_update_if(r, hc, user, "s-1", etag, &res), 0);
+	assert_int_equal(res.found, 1);
+	assert_string_equal(scripted_part(1, 0), "PUT /Users/s-1 HTTP/1.1");
+	assert_string_equal(scripted_header(1, "If-Match"), "W/\"3\"");
+	assert_non_null(strstr(scripted_part(2, 0), "GET /Users?filter=externalId"));
+	assert_string_equal(scripted_header(3, "If-Match"), "W/\"4\"");
+	/* no ETag known: no If-Match */
+	assert_int_equal(remote_update(r, hc, user, "s-1", &res), 0);
+	assert_string_equal(scripted_header(4, "If-Match"), "");
+	/* a 412, found again, a 412 again: retried once, then the error */
+	assert_int_equal(remote_update(r, hc, user, "s-1", &res), -1);
+	assert_int_equal(res.status, 412);
+	assert_string_equal(res.error, "update.json: HTTP 412: changed again");
+	assert_string_equal(scripted_header(7, "If-Match"), "W/\"5\"");
+	assert_int_equal(scripted_count(), 8);
+	/* an ETag that could not go in a header is not used */
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_string_equal(res.etag, "");
+	remote_free(r);
+	json_object_put(user);
+}
+
+/* A find whose answer is the record itself: the ETag header. */
+static void
+etag_header(void **state)
+{
+	static const struct srv_reply script[] = {
+		{200, "ETag: \"v9\"\r\n", "{\"id\":\"5\"}"},
+	};
+	const char *dir = hooks_with("{\"method\":\"GET\",\"url\":\"{{env.REMOTE_BASE_URL}}/by/"
+	    "{{user.id}}\",\"not_found\":[404],\"id\":\"/id\"}", NULL);
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = unit_sample_user();
+
+	(void)state;
+	scripted_start(dir, script, 1);
+	r = remote_ok();
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_string_equal(res.remote_id, "5");
+	assert_string_equal(res.etag, "\"v9\"");
+	remote_free(r);
+	json_object_put(user);
+}
+
 /* --- loading, fingerprints, changed attributes --------------------------- */
 
 static void
@@ -1475,6 +1556,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(scim_find_pages, setup, teardown),
 	cmocka_unit_test_setup_teardown(scim_find_ambiguous, setup, teardown),
 	cmocka_unit_test_setup_teardown(group_get_members, setup, teardown),
+	cmocka_unit_test_setup_teardown(etag_if_match, setup, teardown),
+	cmocka_unit_test_setup_teardown(etag_header, setup, teardown),
 	cmocka_unit_test_setup_teardown(new_errors, setup, teardown),
 	cmocka_unit_test_setup_teardown(find_optional, setup, teardown),
 	cmocka_unit_test_setup_teardown(fingerprint, setup, teardown),

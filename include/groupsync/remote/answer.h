@@ -40,6 +40,15 @@ int remote_id_at(json_object *root, const char *ptr, const char *what, char *id,
     struct remote_result *res);
 
 /*
+ * The ETag of the record whose ID is at id_ptr in root (RFC 7644 section
+ * 3.14): the record's meta.version, else, when the record is the whole
+ * answer and resp is given, the answer's ETag header. etag "" when none,
+ * or one that could not go in a header (control characters, too long).
+ */
+void remote_read_etag(json_object *root, const char *id_ptr, const struct http_response *resp,
+    char *etag, size_t len);
+
+/*
  * A page of a list answer. For the SCIM list of "/Resources" (RFC 7644
  * section 3.4.2), totalResults, startIndex and itemsPerPage as answered
  * (total -1 when absent: the list is whole); len: the records listed.

@@ -24,6 +24,7 @@
 #include "groupsync/remote/template.h"
 
 #define REMOTE_ID_MAX 255
+#define REMOTE_ETAG_MAX 127 /* a longer ETag is not used */
 
 struct remote;
 
@@ -54,6 +55,9 @@ struct remote_result {
 	 * record (remote_id): it may differ from Okta, update it */
 	int linked;
 	char remote_id[REMOTE_ID_MAX + 1]; /* find, create: the ID */
+	/* find: the record's ETag (its meta.version, or the answer's ETag
+	 * header), "" when the server gave none */
+	char etag[REMOTE_ETAG_MAX + 1];
 	int64_t retry_at_ms;            /* from Retry-After, 0 otherwise */
 	char error[256];
 };
@@ -91,6 +95,11 @@ int remote_create(struct remote *r, struct http_client *hc, json_object *user,
  * failure. */
 int remote_update(struct remote *r, struct http_client *hc, json_object *user,
     const char *remote_id, struct remote_result *res);
+/* update with "If-Match: etag" when etag is not NULL or "" (the ETag a
+ * find of this sync read); a 412 runs the find again and retries once
+ * with the new ETag (remote_update does too, without an ETag first). */
+int remote_update_if(struct remote *r, struct http_client *hc, json_object *user,
+    const char *remote_id, const char *etag, struct remote_result *res);
 /* delete: 0 with found 1 when deleted, 0 with found 0 on 404 or 410
  * (already gone), -1 on failure. */
 int remote_delete(struct remote *r, struct http_client *hc, json_object *user,
