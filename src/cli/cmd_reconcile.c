@@ -13,10 +13,12 @@
 #include <json-c/json.h>
 
 #include "groupsync/cli/command.h"
+#include "groupsync/remote/client.h"
 #include "groupsync/sync/reconcile.h"
 
 struct recon_cmd {
 	int dry_run, json, tty;
+	int drift; /* group push with group_get.json: drift repaired */
 	const char *config;
 };
 
@@ -80,6 +82,16 @@ recon_summary(const struct recon_cmd *c, const struct reconcile_summary *s)
 	json_object_object_add(o, "no_longer_members", json_object_new_int64((int64_t)s->gone));
 	json_object_object_add(o, "jobs", json_object_new_int64((int64_t)s->jobs));
 	json_object_object_add(o, "snapshots", json_object_new_int64((int64_t)s->snapshots));
+	if (c->drift) {
+		json_object_object_add(o, "groups_read", json_object_new_int64(
+		    (int64_t)s->drift.groups));
+		json_object_object_add(o, "group_members_added", json_object_new_int64(
+		    (int64_t)s->drift.added));
+		json_object_object_add(o, "group_members_removed", json_object_new_int64(
+		    (int64_t)s->drift.removed));
+		json_object_object_add(o, "group_members_unknown", json_object_new_int64(
+		    (int64_t)s->drift.unknown));
+	}
 	json_object_object_add(o, "stored", c->dry_run ? NULL :
 	    json_object_new_int64((int64_t)s->stored));
 	json_object_object_add(o, "dry_run", json_object_new_boolean(c->dry_run));
@@ -114,6 +126,7 @@ cmd_reconcile(const char *config_path, int argc, char **argv)
 	struct reconcile_opts o = {0};
 	struct reconcile_summary s;
 	struct command_ctx run;
+	struct remote *remote = NULL;
 	char err[512];
 	int rc;
 
@@ -126,6 +139,17 @@ cmd_reconcile(const char *config_path, int argc, char **argv)
 	o.progress = recon_progress;
 	o.would_enqueue = recon_would_enqueue;
 	o.arg = &c;
+	/* group push: the remote groups' drift is repaired too */
+	if (rc == 0 && run.cfg.push_groups) {
+		remote = remote_new(&run.cfg, err, sizeof(err));
+		if (remote == NULL) {
+			command_error(&run, "GROUPSYNC_HOOKS_DIR: %s", err);
+			rc = COMMAND_EXIT_USAGE;
+		} else if (remote_has_group_get(remote)) {
+			o.remote = remote;
+			c.drift = 1;
+		}
+	}
 	if (rc == 0 && reconcile_run(&run.cfg, run.okta, run.hc, run.q, &o, &s, err,
 	    sizeof(err)) < 0) {
 		command_error(&run, "%s", err);
@@ -133,6 +157,7 @@ cmd_reconcile(const char *config_path, int argc, char **argv)
 	}
 	if (rc == 0)
 		recon_summary(&c, &s);
+	remote_free(remote);
 	command_close(&run);
 	return rc;
 }
@@ -142,5 +167,7 @@ cmd_reconcile_usage(FILE *out)
 {
 	fprintf(out, "  reconcile [--dry-run] [--json]\n"
 	    "                 enqueue a sync of every group member and of every user\n"
-	    "                 with a remote ID who left (what event hooks missed)\n");
+	    "                 with a remote ID who left (what event hooks missed); with\n"
+	    "                 group push and group_get.json, repair the remote groups'\n"
+	    "                 members changed by hand\n");
 }

@@ -214,7 +214,7 @@ service_start(struct service *s, const struct config *cfg)
 	 * listing; it runs even without a periodic reconcile */
 	s->gate = reconcile_gate_new();
 	if (s->gate != NULL)
-		s->reconcile = reconcile_start(cfg, s->okta, s->q, s->gate);
+		s->reconcile = reconcile_start(cfg, s->okta, s->q, s->gate, s->remote);
 	if (s->reconcile == NULL) {
 		log_emit(LOG_ERROR, "cannot start the reconcile thread", (char *)NULL);
 		return EXIT_RUNTIME;

@@ -2,7 +2,8 @@
  * cmd_store: `groupsync store migrate --from DIR [--to URI] [--json]`,
  * which moves an existing SQLite store into an empty PostgreSQL one
  * (store_copy in store.h): pending, leased (as pending), dead and done
- * jobs, delivery IDs and the user -> remote ID map, in one transaction,
+ * jobs, delivery IDs, the user -> remote ID map and group push's maps
+ * (group remote IDs, the memberships groupsync made), in one transaction,
  * then checked by counting. The target is --to, or GROUPSYNC_STORE from
  * the settings (GROUPSYNC_STORE_FILE keeps a password off the command
  * line, where ps would show it).
@@ -50,6 +51,8 @@ store_print(const char *to, const struct store_copy_counts *n, int json)
 	}
 	json_object_object_add(o, "delivery_ids", json_object_new_int64(n->deliveries));
 	json_object_object_add(o, "remote_ids", json_object_new_int64(n->remote_ids));
+	json_object_object_add(o, "group_remote_ids", json_object_new_int64(n->groups));
+	json_object_object_add(o, "group_members", json_object_new_int64(n->group_members));
 	if (json) {
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 		    JSON_C_TO_STRING_NOSLASHESCAPE));

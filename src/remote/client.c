@@ -36,24 +36,29 @@
 #include <openssl/evp.h>
 
 #include "groupsync/remote/template.h"
+#include "groupsync/base/buf.h"
 #include "groupsync/base/url.h"
 #include "groupsync/base/util.h"
 
 #include "groupsync/remote/answer.h"
 #include "groupsync/remote/auth.h"
 
-#define REMOTE_NOPS 11
+#define REMOTE_NOPS 12
+/* A list read page by page stops here: a server that pages a find by
+ * one, or ignores startIndex, costs at most this many requests. */
+#define REMOTE_MAX_PAGES 100
 #define REMOTE_ATTRS_MAX (REMOTE_NOPS * TEMPLATE_MAX_ATTRS)
 
 enum remote_op {
 	OP_FIND, OP_CREATE, OP_UPDATE, OP_DELETE, OP_FIND_FALLBACK, OP_DISABLE,
-	OP_GROUP_FIND, OP_GROUP_CREATE, OP_GROUP_UPDATE, OP_GROUP_ADD, OP_GROUP_REMOVE
+	OP_GROUP_FIND, OP_GROUP_CREATE, OP_GROUP_UPDATE, OP_GROUP_ADD, OP_GROUP_REMOVE,
+	OP_GROUP_GET
 };
 
 static const char *const remote_files[REMOTE_NOPS] = {
 	"find.json", "create.json", "update.json", "delete.json", "find_fallback.json",
 	"disable.json", "group_find.json", "group_create.json", "group_update.json",
-	"group_add_member.json", "group_remove_member.json",
+	"group_add_member.json", "group_remove_member.json", "group_get.json",
 };
 
 /* One loaded set of templates, read-only once loaded; freed with its
@@ -74,10 +79,13 @@ struct remote {
 
 /* 1 for the templates a set may leave out (disable.json: unless
  * GROUPSYNC_DEPROVISION=disable needs it; the group_* files: unless
- * GROUPSYNC_PUSH_GROUPS=1 does). */
+ * GROUPSYNC_PUSH_GROUPS=1 does; group_get.json always: without it,
+ * reconcile does not repair remote membership drift). */
 static int
 remote_optional(const struct config *cfg, enum remote_op op)
 {
+	if (op == OP_GROUP_GET)
+		return 1;
 	if (op >= OP_GROUP_FIND)
 		return !cfg->push_groups;
 	return op == OP_FIND || op == OP_FIND_FALLBACK ||
@@ -145,6 +153,9 @@ remote_load(const struct config *cfg, struct remote_set *set, char *err, size_t 
 			    "the remote ID in the answer", remote_files[i]);
 			return -1;
 		}
+		if (i == OP_GROUP_GET && template_members_pointer(set->t[i]) == NULL)
+			return remote_bad(err, errlen, "group_get.json", "\"members\" and "
+			    "\"member_id\" are required: where the answer lists the members");
 	}
 	if (set->t[OP_FIND_FALLBACK] != NULL && set->t[OP_FIND] == NULL)
 		return remote_bad(err, errlen, "find_fallback.json", "needs find.json: it is "
@@ -271,9 +282,46 @@ remote_has_find(const struct remote *r)
 	return has;
 }
 
+/* What a call adds to its rendered request. */
+struct remote_extra {
+	int64_t start;        /* > 0: the list page that starts there */
+	const char *if_match; /* the record's ETag (If-Match), or NULL */
+};
+
+/*
+ * url with "startIndex=start" in its query (RFC 7644 section 3.4.2.4),
+ * in place of any startIndex it had; NULL when out of memory.
+ */
+static char *
+remote_url_page(const char *url, int64_t start)
+{
+	size_t n = strcspn(url, "?"), len;
+	const char *p = url + n;
+	struct buf b = {0};
+
+	buf_add(&b, url, n);
+	while (*p != '\0') {
+		p++; /* '?' or '&' */
+		len = strcspn(p, "&");
+		if (len > 0 && strncmp(p, "startIndex=", 11) != 0) {
+			buf_add(&b, b.len > n ? "&" : "?", 1);
+			buf_add(&b, p, len);
+		}
+		p += len;
+	}
+	buf_printf(&b, "%sstartIndex=%lld", b.len > n ? "&" : "?", (long long)start);
+	buf_add(&b, "", 1);
+	if (b.failed) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
 /*
  * Renders the op's template for the user and sends it with the auth
- * header. Returns 0 when an answer came (status in res; resp is the
+ * header, and what ex adds (NULL: nothing): the list page that starts at
+ * ex->start, an If-Match header. Returns 0 when an answer came (status in res; resp is the
  * caller's to free either way), -1 otherwise (res says why). With OAuth
  * 2.0, a 401 drops the cached token and the call goes once more with a
  * new one: the token may have been revoked or expired early.
@@ -281,12 +329,12 @@ remote_has_find(const struct remote *r)
 static int
 remote_call(struct remote *r, const struct remote_set *set, struct http_client *hc,
     enum remote_op op, json_object *user, const char *remote_id, const struct template_group *g,
-    struct http_response *resp, struct remote_result *res)
+    const struct remote_extra *ex, struct http_response *resp, struct remote_result *res)
 {
 	struct template_vars v = {user, remote_id, r->cfg, g};
 	struct template_request tr;
 	struct http_request hr;
-	char *auth = NULL;
+	char *auth = NULL, *paged, if_match[REMOTE_ETAG_MAX + 16] = "";
 	size_t i;
 	int attempt, rc;
 
@@ -295,6 +343,20 @@ remote_call(struct remote *r, const struct remote_set *set, struct http_client *
 		res->cls = HTTP_CLASS_PERMANENT;
 		return -1;
 	}
+	if (ex != NULL && ex->if_match != NULL)
+		util_format(if_match, sizeof(if_match), "If-Match: %s", ex->if_match);
+	if (ex != NULL && ex->start > 0) {
+		paged = remote_url_page(tr.url, ex->start);
+		if (paged == NULL) {
+			template_request_free(&tr);
+			res->cls = HTTP_CLASS_RETRY;
+			util_format(res->error, sizeof(res->error), "%s: out of memory",
+			    remote_files[op]);
+			return -1;
+		}
+		free(tr.url);
+		tr.url = paged;
+	}
 	for (attempt = 0;; attempt++) {
 		rc = remote_auth_get(&r->auth, hc, &auth, res);
 		if (rc < 0)
@@ -302,7 +364,10 @@ remote_call(struct remote *r, const struct remote_set *set, struct http_client *
 		template_request_to_http(&tr, &hr);
 		for (i = 0; hr.headers[i] != NULL; i++)
 			;
-		hr.headers[i] = auth; /* templates leave room: at most 17 headers */
+		/* templates leave room: at most 17 headers, then these two */
+		if (if_match[0] != '\0')
+			hr.headers[i++] = if_match;
+		hr.headers[i] = auth;
 		http_response_free(resp);
 		rc = http_do(hc, &hr, resp);
 		res->retry_at_ms = resp->retry_after_ms;
@@ -373,6 +438,113 @@ remote_result_init(struct remote_result *res)
 	res->cls = HTTP_CLASS_OK;
 }
 
+/*
+ * The pages after the first of a list answer (pg: the first page's,
+ * list: its records, in the first answer), asked with startIndex and
+ * appended to list, until it holds totalResults records, at most
+ * REMOTE_MAX_PAGES pages in all. A server that answers another page than
+ * the one asked (it ignores startIndex) would loop: that is an error.
+ */
+static int
+remote_more_pages(struct remote *r, const struct remote_set *set, struct http_client *hc,
+    enum remote_op op, json_object *user, const struct template_group *g, const char *head,
+    json_object *list, struct remote_page pg, struct remote_result *res)
+{
+	const char *what = remote_files[op];
+	struct http_response resp;
+	json_object *root, *more;
+	struct remote_extra ex = {0, NULL};
+	size_t i, pages = 1;
+	int rc = 0;
+
+	while (rc == 0 &&
+	    (ex.start = remote_next_start(&pg, json_object_array_length(list))) > 0) {
+		if (++pages > REMOTE_MAX_PAGES) {
+			res->cls = HTTP_CLASS_PERMANENT;
+			util_format(res->error, sizeof(res->error), "%s: the list has more than %d "
+			    "pages", what, REMOTE_MAX_PAGES);
+			return -1;
+		}
+		rc = remote_call(r, set, hc, op, user, NULL, g, &ex, &resp, res);
+		if (rc == 0 && !template_is_success(set->t[op], resp.status))
+			rc = remote_status_error(res, what, &resp);
+		root = rc == 0 ? remote_parse_answer(what, &resp, res) : NULL;
+		http_response_free(&resp);
+		if (root == NULL)
+			return -1;
+		more = remote_list_at(root, head, &pg);
+		if (more == NULL || pg.start != ex.start) {
+			res->cls = HTTP_CLASS_PERMANENT;
+			util_format(res->error, sizeof(res->error), "%s: the page at startIndex "
+			    "%lld is not that page of the list", what, (long long)ex.start);
+			rc = -1;
+		}
+		for (i = 0; rc == 0 && i < pg.len; i++) {
+			if (json_object_array_add(list,
+			    json_object_get(json_object_array_get_idx(more, i))) != 0)
+				rc = -1;
+		}
+		json_object_put(root);
+	}
+	return rc;
+}
+
+/*
+ * A find's answer. When its "id" goes through a list ("/Resources/0/id",
+ * "/0/id"), the list says how many records match: none, one (its ID), or
+ * several, which is an ambiguity (a PERMANENT failure naming them), not a
+ * pick: linking the wrong record would sync one person into another's
+ * account. The one exception is "prefer": of several, the single record
+ * whose value at its pointer is the user's (e.g. externalId) is the one;
+ * every page of a paged answer is read to look for it. 1 with
+ * res->remote_id, 0 for none, -1.
+ */
+static int
+remote_find_read(struct remote *r, const struct remote_set *set, struct http_client *hc,
+    enum remote_op op, json_object *user, const struct template_group *g,
+    const struct http_response *resp, const char *prefer, struct remote_result *res)
+{
+	const struct template *t = set->t[op];
+	const char *what = remote_files[op], *id = template_id_pointer(t);
+	const char *pref = template_prefer_pointer(t);
+	long n = template_id_list_len(id);
+	json_object *root = remote_parse_answer(what, resp, res), *list = NULL;
+	struct remote_page pg;
+	char head[260], at[300];
+	size_t first = 0;
+	int64_t total;
+	int rc = 0;
+
+	if (root == NULL)
+		return -1;
+	if (n >= 0 && (size_t)n < sizeof(head)) {
+		memcpy(head, id, (size_t)n);
+		head[n] = '\0';
+		list = remote_list_at(root, head, &pg);
+	}
+	if (list == NULL) {
+		rc = remote_id_at(root, id, what, res->remote_id, res);
+		if (rc == 1)
+			remote_read_etag(root, id, resp, res->etag, sizeof(res->etag));
+		json_object_put(root);
+		return rc;
+	}
+	total = pg.total > (int64_t)pg.len ? pg.total : (int64_t)pg.len;
+	if (total > 1 && pref != NULL && prefer != NULL)
+		rc = remote_more_pages(r, set, hc, op, user, g, head, list, pg, res);
+	if (rc == 0 && total > 1 && (pref == NULL || prefer == NULL ||
+	    remote_prefer_count(list, pref, prefer, &first) != 1))
+		rc = remote_ambiguous(res, what, list, id + n + 2, total);
+	if (rc == 0 && util_format(at, sizeof(at), "%s/%zu%s", head, first, id + n + 2) < 0)
+		rc = -1;
+	if (rc == 0)
+		rc = remote_id_at(root, at, what, res->remote_id, res);
+	if (rc == 1)
+		remote_read_etag(root, at, NULL, res->etag, sizeof(res->etag));
+	json_object_put(root);
+	return rc;
+}
+
 /* One lookup (find or find_fallback): 0 with res->found 0/1, or -1. */
 static int
 remote_find_one(struct remote *r, const struct remote_set *set, struct http_client *hc,
@@ -389,12 +561,12 @@ remote_find_one(struct remote *r, const struct remote_set *set, struct http_clie
 		res->cls = HTTP_CLASS_PERMANENT;
 		return -1;
 	}
-	rc = remote_call(r, set, hc, op, user, NULL, g, &resp, res);
+	rc = remote_call(r, set, hc, op, user, NULL, g, NULL, &resp, res);
 	if (rc == 0 && !template_is_not_found(t, resp.status)) {
 		if (!template_is_success(t, resp.status))
 			rc = remote_status_error(res, remote_files[op], &resp);
-		else if ((got = remote_read_id(t, remote_files[op], &resp, prefer,
-		    res->remote_id, res)) < 0)
+		else if ((got = remote_find_read(r, set, hc, op, user, g, &resp, prefer,
+		    res)) < 0)
 			rc = -1;
 		else
 			res->found = got;
@@ -475,7 +647,7 @@ remote_create_op(struct remote *r, const struct remote_set *set, struct http_cli
 	int rc, got;
 
 	remote_result_init(res);
-	rc = remote_call(r, set, hc, op, user, NULL, g, &resp, res);
+	rc = remote_call(r, set, hc, op, user, NULL, g, NULL, &resp, res);
 	if (rc == 0 && resp.status == 409 && set->t[find] != NULL) {
 		http_response_free(&resp);
 		return remote_create_conflict(r, set, hc, op, user, g, res);
@@ -514,7 +686,8 @@ remote_create(struct remote *r, struct http_client *hc, json_object *user,
 /* update and delete: success, or 404/410 (gone), or a failure. */
 static int
 remote_change(struct remote *r, struct http_client *hc, enum remote_op op, json_object *user,
-    const char *remote_id, const struct template_group *g, struct remote_result *res)
+    const char *remote_id, const struct template_group *g, const struct remote_extra *ex,
+    struct remote_result *res)
 {
 	struct remote_set *set = remote_set_get(r);
 	const struct template *t = set->t[op];
@@ -529,7 +702,7 @@ remote_change(struct remote *r, struct http_client *hc, enum remote_op op, json_
 		remote_set_put(set);
 		return -1;
 	}
-	rc = remote_call(r, set, hc, op, user, remote_id, g, &resp, res);
+	rc = remote_call(r, set, hc, op, user, remote_id, g, ex, &resp, res);
 	if (rc == 0 && template_is_success(t, resp.status))
 		res->found = 1;
 	else if (rc == 0 && resp.status != 404 && resp.status != 410)
@@ -539,18 +712,46 @@ remote_change(struct remote *r, struct http_client *hc, enum remote_op op, json_
 	return rc;
 }
 
+/*
+ * update, with If-Match when the record's ETag is known (etag, from a
+ * find of this sync). 412 Precondition Failed means the record changed
+ * since that read, or the server wants an If-Match it was not sent: with
+ * a find template, the record is found again and the update sent once
+ * more, with the ETag just read. A find that now names another record,
+ * or none, leaves the 412 as the error.
+ */
+int
+remote_update_if(struct remote *r, struct http_client *hc, json_object *user,
+    const char *remote_id, const char *etag, struct remote_result *res)
+{
+	struct remote_extra ex = {0, etag != NULL && etag[0] != '\0' ? etag : NULL};
+	struct remote_result again;
+	int rc = remote_change(r, hc, OP_UPDATE, user, remote_id, NULL, &ex, res);
+
+	if (rc == 0 || res->status != 412 || !remote_has_find(r))
+		return rc;
+	if (remote_find(r, hc, user, &again) < 0) {
+		*res = again;
+		return -1;
+	}
+	if (!again.found || strcmp(again.remote_id, remote_id) != 0)
+		return rc;
+	ex.if_match = again.etag[0] != '\0' ? again.etag : NULL;
+	return remote_change(r, hc, OP_UPDATE, user, remote_id, NULL, &ex, res);
+}
+
 int
 remote_update(struct remote *r, struct http_client *hc, json_object *user,
     const char *remote_id, struct remote_result *res)
 {
-	return remote_change(r, hc, OP_UPDATE, user, remote_id, NULL, res);
+	return remote_update_if(r, hc, user, remote_id, NULL, res);
 }
 
 int
 remote_delete(struct remote *r, struct http_client *hc, json_object *user,
     const char *remote_id, struct remote_result *res)
 {
-	return remote_change(r, hc, OP_DELETE, user, remote_id, NULL, res);
+	return remote_change(r, hc, OP_DELETE, user, remote_id, NULL, NULL, res);
 }
 
 /* 1 when the loaded set has the op's template. */
@@ -574,7 +775,7 @@ int
 remote_disable(struct remote *r, struct http_client *hc, json_object *user,
     const char *remote_id, struct remote_result *res)
 {
-	return remote_change(r, hc, OP_DISABLE, user, remote_id, NULL, res);
+	return remote_change(r, hc, OP_DISABLE, user, remote_id, NULL, NULL, res);
 }
 
 int
@@ -623,7 +824,7 @@ int
 remote_group_rename(struct remote *r, struct http_client *hc, const struct template_group *g,
     struct remote_result *res)
 {
-	return remote_change(r, hc, OP_GROUP_UPDATE, NULL, NULL, g, res);
+	return remote_change(r, hc, OP_GROUP_UPDATE, NULL, NULL, g, NULL, res);
 }
 
 int
@@ -631,7 +832,92 @@ remote_group_member(struct remote *r, struct http_client *hc, const struct templ
     const char *member_remote_id, int add, struct remote_result *res)
 {
 	return remote_change(r, hc, add ? OP_GROUP_ADD : OP_GROUP_REMOVE, NULL, member_remote_id,
-	    g, res);
+	    g, NULL, res);
+}
+
+int
+remote_has_group_get(const struct remote *r)
+{
+	return remote_has(r, OP_GROUP_GET);
+}
+
+/* The member IDs of a group_get answer's list (all its pages) into out. */
+static int
+remote_group_members_read(struct remote *r, const struct remote_set *set,
+    struct http_client *hc, const struct template_group *g, const struct http_response *resp,
+    json_object *out, struct remote_result *res)
+{
+	const struct template *t = set->t[OP_GROUP_GET];
+	const char *what = remote_files[OP_GROUP_GET], *ptr = template_members_pointer(t);
+	json_object *root = remote_parse_answer(what, resp, res), *list;
+	char id[REMOTE_ID_MAX + 1];
+	struct remote_page pg;
+	size_t i;
+	int rc = 0, got;
+
+	if (root == NULL)
+		return -1;
+	list = remote_list_at(root, ptr, &pg);
+	if (list == NULL) {
+		json_object *v = NULL;
+
+		/* a group without members may leave the attribute out */
+		if (json_pointer_get(root, ptr, &v) == 0 && v != NULL) {
+			res->cls = HTTP_CLASS_PERMANENT;
+			util_format(res->error, sizeof(res->error), "%s: the value at \"%s\" is no "
+			    "list", what, ptr);
+			rc = -1;
+		}
+		json_object_put(root);
+		return rc;
+	}
+	rc = remote_more_pages(r, set, hc, OP_GROUP_GET, NULL, g, ptr, list, pg, res);
+	for (i = 0; rc == 0 && i < json_object_array_length(list); i++) {
+		got = remote_id_at(json_object_array_get_idx(list, i),
+		    template_member_id_pointer(t), what, id, res);
+		if (got < 0 || (got == 1 && json_object_array_add(out,
+		    json_object_new_string(id)) != 0))
+			rc = -1;
+	}
+	json_object_put(root);
+	return rc;
+}
+
+int
+remote_group_get(struct remote *r, struct http_client *hc, const struct template_group *g,
+    json_object **members, struct remote_result *res)
+{
+	struct remote_set *set = remote_set_get(r);
+	struct http_response resp;
+	int rc;
+
+	remote_result_init(res);
+	*members = NULL;
+	if (set->t[OP_GROUP_GET] == NULL) {
+		res->cls = HTTP_CLASS_PERMANENT;
+		util_copy(res->error, sizeof(res->error), "group_get.json: not in "
+		    "GROUPSYNC_HOOKS_DIR");
+		remote_set_put(set);
+		return -1;
+	}
+	rc = remote_call(r, set, hc, OP_GROUP_GET, NULL, NULL, g, NULL, &resp, res);
+	if (rc == 0 && (resp.status == 404 || resp.status == 410)) {
+		rc = 0; /* the group is gone: found 0 */
+	} else if (rc == 0 && !template_is_success(set->t[OP_GROUP_GET], resp.status)) {
+		rc = remote_status_error(res, remote_files[OP_GROUP_GET], &resp);
+	} else if (rc == 0) {
+		*members = json_object_new_array();
+		rc = *members != NULL ? remote_group_members_read(r, set, hc, g, &resp,
+		    *members, res) : -1;
+		res->found = rc == 0;
+		if (rc < 0) {
+			json_object_put(*members);
+			*members = NULL;
+		}
+	}
+	http_response_free(&resp);
+	remote_set_put(set);
+	return rc;
 }
 
 int

@@ -97,6 +97,8 @@ struct template {
 	int reads_members; /* reads {{group.members}} */
 	char *prefer_ptr;  /* "prefer": pointer in each listed record, or NULL */
 	char *prefer_eq;   /* "prefer": the value it must equal (placeholders) */
+	char *members;     /* group_get: pointer to the member list, or NULL */
+	char *member_id;   /* group_get: pointer to the ID in each member */
 	char attrs[TEMPLATE_MAX_ATTRS][TEMPLATE_NAME_MAX];
 	size_t nattrs;
 };
@@ -463,13 +465,53 @@ template_parse_prefer(struct template *t, json_object *root, char *err, size_t e
 	return t->prefer_ptr != NULL && t->prefer_eq != NULL ? 0 : -1;
 }
 
+/* A JSON Pointer (RFC 6901): "" or "/..." with only ~0 and ~1 escapes. */
+static int
+template_pointer_ok(const char *ptr)
+{
+	const char *p;
+
+	for (p = strchr(ptr, '~'); p != NULL && (p[1] == '0' || p[1] == '1');
+	    p = strchr(p + 1, '~'))
+		;
+	return (ptr[0] == '\0' || ptr[0] == '/') && p == NULL && strlen(ptr) <= 256;
+}
+
+/*
+ * group_get: "members" points to the member list in the answer
+ * ("/members" of a SCIM group, "/Resources" of a list of users) and
+ * "member_id" to the ID in each listed member ("/value", "/id", or ""
+ * for a list of bare IDs). Both or neither.
+ */
+static int
+template_parse_members(struct template *t, json_object *root, char *err, size_t errlen)
+{
+	const char *list, *id;
+
+	if (template_string(t, root, "members", 0, &list, err, errlen) < 0 ||
+	    template_string(t, root, "member_id", 0, &id, err, errlen) < 0)
+		return -1;
+	if (list == NULL && id == NULL)
+		return 0;
+	if (list == NULL || id == NULL || !template_pointer_ok(list) ||
+	    !template_pointer_ok(id)) {
+		util_format(err, errlen, "%s: \"members\" and \"member_id\" go together, as "
+		    "JSON Pointers (e.g. \"/members\" and \"/value\")", t->file);
+		return -1;
+	}
+	t->members = strdup(list);
+	t->member_id = strdup(id);
+	return t->members != NULL && t->member_id != NULL ? 0 : -1;
+}
+
 static int
 template_parse_answer(struct template *t, json_object *root, char *err, size_t errlen)
 {
-	const char *id, *p;
+	const char *id;
 	size_t i;
 
-	if (template_statuses(t, root, "success", t->success, &t->nsuccess, err, errlen) < 0 ||
+	if (template_parse_members(t, root, err, errlen) < 0 ||
+	    template_statuses(t, root, "success", t->success, &t->nsuccess, err, errlen) < 0 ||
 	    template_statuses(t, root, "not_found", t->not_found, &t->nnot_found, err,
 	    errlen) < 0)
 		return -1;
@@ -484,10 +526,7 @@ template_parse_answer(struct template *t, json_object *root, char *err, size_t e
 		return -1;
 	if (id == NULL)
 		return 0;
-	for (p = strchr(id, '~'); p != NULL && (p[1] == '0' || p[1] == '1');
-	    p = strchr(p + 1, '~'))
-		;
-	if ((id[0] != '\0' && id[0] != '/') || p != NULL || strlen(id) > 256) {
+	if (!template_pointer_ok(id)) {
 		util_format(err, errlen, "%s: \"id\" must be a JSON Pointer such as \"/id\" "
 		    "(RFC 6901), or \"\" for the whole answer", t->file);
 		return -1;
@@ -502,7 +541,7 @@ static int
 template_parse(struct template *t, json_object *root, char *err, size_t errlen)
 {
 	static const char *const keys[] = {"method", "url", "headers", "body", "success",
-	    "not_found", "id", "prefer", "description"};
+	    "not_found", "id", "prefer", "members", "member_id", "description"};
 	size_t i;
 
 	json_object_object_foreach(root, key, val) {
@@ -623,6 +662,8 @@ template_free(struct template *t)
 	free(t->id);
 	free(t->prefer_ptr);
 	free(t->prefer_eq);
+	free(t->members);
+	free(t->member_id);
 	json_object_put(t->body);
 	free(t);
 }
@@ -1161,6 +1202,18 @@ template_profile_attrs(const struct template *t, char names[][64], size_t max, s
 		if (j == *n && *n < max)
 			util_copy(names[(*n)++], 64, t->attrs[i]);
 	}
+}
+
+const char *
+template_members_pointer(const struct template *t)
+{
+	return t->members;
+}
+
+const char *
+template_member_id_pointer(const struct template *t)
+{
+	return t->member_id;
 }
 
 const char *

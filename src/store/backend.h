@@ -42,16 +42,22 @@ struct store_delivery {
 };
 
 /* One row of the store, as store_copy() moves it from one backend to
- * another: a job (every column), a delivery's eventId, or a remote ID. */
-enum store_record_kind { STORE_REC_JOB, STORE_REC_DELIVERY, STORE_REC_REMOTE_ID };
+ * another: a job (every column), a delivery's eventId, a remote ID, and
+ * group push's maps: a group's remote ID, a membership groupsync made. */
+enum store_record_kind {
+	STORE_REC_JOB, STORE_REC_DELIVERY, STORE_REC_REMOTE_ID, STORE_REC_GROUP,
+	STORE_REC_MEMBER
+};
 struct store_record {
 	enum store_record_kind kind;
 	struct store_job_info job;  /* JOB */
 	const char *event_id;       /* DELIVERY */
-	const char *user_id;        /* REMOTE_ID: and remote_id, hash */
-	const char *remote_id;
+	const char *user_id;        /* REMOTE_ID: and remote_id, hash; MEMBER */
+	const char *remote_id;      /* GROUP too */
 	const char *hash;
-	int64_t time_ms;            /* DELIVERY: received; REMOTE_ID: updated */
+	const char *group_id;       /* GROUP: and remote_id, name; MEMBER */
+	const char *name;
+	int64_t time_ms;            /* DELIVERY: received; REMOTE_ID, GROUP: updated */
 };
 
 /* How a lease ends: what each of its jobs still leased becomes. */
@@ -201,7 +207,8 @@ struct store_ops {
 
 	/*
 	 * Optional (NULL: this backend is no source of store_copy): calls
-	 * row for every job, delivery and remote ID, from one consistent
+	 * row for every job, delivery, remote ID, group remote ID and group
+	 * membership, from one consistent
 	 * read. row's non-zero answer stops with -1 (err is then the
 	 * caller's). 0, or -1 with err set.
 	 */
@@ -210,7 +217,7 @@ struct store_ops {
 	/*
 	 * Optional (NULL: no target of store_copy): import_begin starts one
 	 * transaction and refuses (-1, err) a store that holds any job,
-	 * delivery or remote ID; import_row adds a row as it is (a job keeps
+	 * delivery, remote ID or group map row; import_row adds a row as it is (a job keeps
 	 * its ID and state: the caller turns leased into pending);
 	 * import_end commits (commit 1) or rolls back. Only one import at a
 	 * time on a handle. 0 or -1 (err).

@@ -27,18 +27,21 @@ pg_import_begin(void *be, char *err, size_t errlen)
 	if (c == NULL)
 		return -1;
 	if (pg_run(p, c, "BEGIN", err, errlen, "import: begin") == -1 ||
-	    pg_run(p, c, "LOCK TABLE jobs, deliveries, remote_ids, leases IN EXCLUSIVE MODE",
-	    err, errlen, "import: lock") == -1)
+	    pg_run(p, c, "LOCK TABLE jobs, deliveries, remote_ids, leases, group_remote_ids,"
+	    " group_members IN EXCLUSIVE MODE", err, errlen, "import: lock") == -1)
 		goto fail;
 	r = pg_exec_ok(p, c, "SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM"
-	    " deliveries), (SELECT count(*) FROM remote_ids)", 0, NULL, NULL, err, errlen,
-	    "import: is it empty");
+	    " deliveries), (SELECT count(*) FROM remote_ids), (SELECT count(*) FROM"
+	    " group_remote_ids) + (SELECT count(*) FROM group_members)", 0, NULL, NULL, err,
+	    errlen, "import: is it empty");
 	if (r == NULL)
 		goto fail;
-	if (pg_get_i64(r, 0, 0) + pg_get_i64(r, 0, 1) + pg_get_i64(r, 0, 2) > 0) {
+	if (pg_get_i64(r, 0, 0) + pg_get_i64(r, 0, 1) + pg_get_i64(r, 0, 2) +
+	    pg_get_i64(r, 0, 3) > 0) {
 		(void)util_format(err, errlen, "%s is not empty (%s jobs, %s delivery IDs, %s "
-		    "remote IDs): store migrate copies into an empty store only", p->label,
-		    PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
+		    "remote IDs, %s group map rows): store migrate copies into an empty store "
+		    "only", p->label, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+		    PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
 		goto fail;
 	}
 	PQclear(r);
@@ -87,7 +90,7 @@ pg_import_row(void *be, const struct store_record *rec, char *err, size_t errlen
 		params[0] = rec->event_id;
 		params[1] = pg_i64(g, rec->time_ms);
 		n = 2;
-	} else {
+	} else if (rec->kind == STORE_REC_REMOTE_ID) {
 		sql = "INSERT INTO remote_ids(user_id, remote_id, hash, updated)"
 		    " VALUES($1, $2, $3, $4::bigint)";
 		params[0] = rec->user_id;
@@ -95,6 +98,19 @@ pg_import_row(void *be, const struct store_record *rec, char *err, size_t errlen
 		params[2] = rec->hash;
 		params[3] = pg_i64(g, rec->time_ms);
 		n = 4;
+	} else if (rec->kind == STORE_REC_GROUP) {
+		sql = "INSERT INTO group_remote_ids(group_id, remote_id, name, updated)"
+		    " VALUES($1, $2, $3, $4::bigint)";
+		params[0] = rec->group_id;
+		params[1] = rec->remote_id;
+		params[2] = rec->name;
+		params[3] = pg_i64(g, rec->time_ms);
+		n = 4;
+	} else {
+		sql = "INSERT INTO group_members(group_id, user_id) VALUES($1, $2)";
+		params[0] = rec->group_id;
+		params[1] = rec->user_id;
+		n = 2;
 	}
 	r = pg_exec_ok(p, p->import, sql, n, params, NULL, err, errlen, "import");
 	PQclear(r);

@@ -269,11 +269,19 @@ sq_export_table(struct sq_store *q, const char *sql, enum store_record_kind kind
 		} else if (kind == STORE_REC_DELIVERY) {
 			r.event_id = (const char *)sqlite3_column_text(st, 0);
 			r.time_ms = sqlite3_column_int64(st, 1);
-		} else {
+		} else if (kind == STORE_REC_REMOTE_ID) {
 			r.user_id = (const char *)sqlite3_column_text(st, 0);
 			r.remote_id = (const char *)sqlite3_column_text(st, 1);
 			r.hash = (const char *)sqlite3_column_text(st, 2);
 			r.time_ms = sqlite3_column_int64(st, 3);
+		} else if (kind == STORE_REC_GROUP) {
+			r.group_id = (const char *)sqlite3_column_text(st, 0);
+			r.remote_id = (const char *)sqlite3_column_text(st, 1);
+			r.name = (const char *)sqlite3_column_text(st, 2);
+			r.time_ms = sqlite3_column_int64(st, 3);
+		} else {
+			r.group_id = (const char *)sqlite3_column_text(st, 0);
+			r.user_id = (const char *)sqlite3_column_text(st, 1);
 		}
 		if (row(&r, arg) != 0)
 			goto out;
@@ -307,7 +315,11 @@ sq_export(void *be, int (*row)(const struct store_record *r, void *arg), void *a
 	    sq_export_table(q, "SELECT event_id, received FROM deliveries",
 	    STORE_REC_DELIVERY, row, arg, err, errlen) == 0 &&
 	    sq_export_table(q, "SELECT user_id, remote_id, hash, updated FROM remote_ids",
-	    STORE_REC_REMOTE_ID, row, arg, err, errlen) == 0)
+	    STORE_REC_REMOTE_ID, row, arg, err, errlen) == 0 &&
+	    sq_export_table(q, "SELECT group_id, remote_id, name, updated FROM "
+	    "group_remote_ids", STORE_REC_GROUP, row, arg, err, errlen) == 0 &&
+	    sq_export_table(q, "SELECT group_id, user_id FROM group_members",
+	    STORE_REC_MEMBER, row, arg, err, errlen) == 0)
 		ret = 0;
 out:
 	sq_rollback(q);

@@ -571,6 +571,12 @@ store_admin_drop(struct store *s, int64_t id, enum store_state *state, char *err
 	return s->ops->admin_drop(s->be, id, state, err, errlen);
 }
 
+/* A group map row copied, kept to be read back from the target: a
+ * group's ID and remote ID, or a membership's group and user. */
+struct store_copied {
+	char *a, *b;
+};
+
 /* store_copy's walk over the source's rows. */
 struct store_copier {
 	struct store *to;
@@ -578,7 +584,69 @@ struct store_copier {
 	char *err;
 	size_t errlen;
 	int failed; /* the target refused a row: err is set */
+	struct store_copied *groups, *members; /* read back after the commit */
 };
+
+/* Keeps a group map row (copies of a and b) in *v, the nth. */
+static int
+store_copied_add(struct store_copied **v, int64_t n, const char *a, const char *b)
+{
+	struct store_copied *nv;
+
+	if ((n & (n - 1)) == 0) { /* 0, 1, 2, 4...: grow at each power of two */
+		nv = realloc(*v, (size_t)(n ? 2 * n : 1) * sizeof(**v));
+		if (nv == NULL)
+			return -1;
+		*v = nv;
+	}
+	(*v)[n].a = strdup(a);
+	(*v)[n].b = strdup(b);
+	if ((*v)[n].a == NULL || (*v)[n].b == NULL) {
+		free((*v)[n].a);
+		free((*v)[n].b);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+store_copied_free(struct store_copied *v, int64_t n)
+{
+	int64_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].a);
+		free(v[i].b);
+	}
+	free(v);
+}
+
+/*
+ * The group maps read back from the target, row by row: each group with
+ * its remote ID, each membership. With the target empty before the copy
+ * (import_begin), every row there means the counts are the source's.
+ */
+static int
+store_copy_check_groups(struct store_copier *c)
+{
+	char rid[512], name[512]; /* remote IDs are up to 255 bytes */
+	int64_t i, groups = 0, members = 0;
+
+	for (i = 0; i < c->n->groups; i++) {
+		if (store_group_get(c->to, c->groups[i].a, rid, sizeof(rid), name,
+		    sizeof(name)) == 1 && strcmp(rid, c->groups[i].b) == 0)
+			groups++;
+	}
+	for (i = 0; i < c->n->group_members; i++)
+		members += store_member_get(c->to, c->members[i].a, c->members[i].b) == 1;
+	if (groups == c->n->groups && members == c->n->group_members)
+		return 0;
+	(void)util_format(c->err, c->errlen, "%s: holds %lld of %lld group remote IDs and "
+	    "%lld of %lld group memberships after the copy", c->to->health.label,
+	    (long long)groups, (long long)c->n->groups, (long long)members,
+	    (long long)c->n->group_members);
+	return -1;
+}
 
 static int
 store_copy_row(const struct store_record *r, void *arg)
@@ -597,13 +665,27 @@ store_copy_row(const struct store_record *r, void *arg)
 		c->failed = 1;
 		return -1;
 	}
-	if (row.kind == STORE_REC_JOB)
+	if (row.kind == STORE_REC_JOB) {
 		c->n->jobs[row.job.job.state]++;
-	else if (row.kind == STORE_REC_DELIVERY)
+	} else if (row.kind == STORE_REC_DELIVERY) {
 		c->n->deliveries++;
-	else
+	} else if (row.kind == STORE_REC_REMOTE_ID) {
 		c->n->remote_ids++;
+	} else if (row.kind == STORE_REC_GROUP) {
+		if (store_copied_add(&c->groups, c->n->groups, row.group_id, row.remote_id) < 0)
+			goto oom;
+		c->n->groups++;
+	} else {
+		if (store_copied_add(&c->members, c->n->group_members, row.group_id,
+		    row.user_id) < 0)
+			goto oom;
+		c->n->group_members++;
+	}
 	return 0;
+oom:
+	(void)util_format(c->err, c->errlen, "store migrate: out of memory");
+	c->failed = 1;
+	return -1;
 }
 
 /* The source's export and the target's import meet here, so that neither
@@ -612,7 +694,7 @@ int
 store_copy(struct store *from, struct store *to, struct store_copy_counts *n, char *err,
     size_t errlen)
 {
-	struct store_copier c = {to, n, err, errlen, 0};
+	struct store_copier c = {to, n, err, errlen, 0, NULL, NULL};
 	int64_t counts[4];
 	int i, rc;
 
@@ -625,11 +707,15 @@ store_copy(struct store *from, struct store *to, struct store_copy_counts *n, ch
 	if (to->ops->import_begin(to->be, err, errlen) == -1)
 		return -1;
 	rc = from->ops->export_rows(from->be, store_copy_row, &c, err, errlen);
-	if (rc == -1) {
+	if (rc == -1)
 		(void)to->ops->import_end(to->be, 0, NULL, 0);
-		return -1;
-	}
-	if (to->ops->import_end(to->be, 1, err, errlen) == -1)
+	else
+		rc = to->ops->import_end(to->be, 1, err, errlen);
+	if (rc == 0)
+		rc = store_copy_check_groups(&c);
+	store_copied_free(c.groups, n->groups);
+	store_copied_free(c.members, n->group_members);
+	if (rc == -1)
 		return -1;
 	/* what the target holds now, read back */
 	if (store_counts(to, counts) == -1) {

@@ -116,14 +116,15 @@ static int converge_create(struct converge *x);
  * also re-enables a disabled one), then records it. A 404 means the
  * remote lost the record: make it again, unless the record was just
  * found (recreate 0), when a 404 is a race with someone deleting it that
- * the next attempt sorts out.
+ * the next attempt sorts out. etag: the record's ETag when the find just
+ * read it (If-Match), else NULL.
  */
 static int
-converge_update_record(struct converge *x, int recreate)
+converge_update_record(struct converge *x, int recreate, const char *etag)
 {
 	const struct converge_deps *d = x->d;
 	struct remote_result r;
-	int rc = remote_update(d->remote, x->hc, x->user, x->remote_id, &r);
+	int rc = remote_update_if(d->remote, x->hc, x->user, x->remote_id, etag, &r);
 
 	metrics_remote_call(METRICS_REMOTE_UPDATE, r.status);
 	if (rc < 0)
@@ -179,7 +180,7 @@ converge_create(struct converge *x)
 		log_emit(LOG_INFO, "remote record found, linking", "user", x->lease->user_id,
 		    "remote_id", r.remote_id, (char *)NULL);
 		util_copy(x->remote_id, sizeof(x->remote_id), r.remote_id);
-		return converge_update_record(x, 0);
+		return converge_update_record(x, 0, r.etag);
 	}
 	if (converge_record(x, r.remote_id) < 0)
 		return -1;
@@ -189,7 +190,7 @@ converge_create(struct converge *x)
 static int
 converge_update(struct converge *x)
 {
-	return converge_update_record(x, 1);
+	return converge_update_record(x, 1, NULL);
 }
 
 /*

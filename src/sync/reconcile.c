@@ -54,6 +54,7 @@ struct recon_ctx {
 	int64_t taken_ms;                /* when the listing began */
 	uint64_t pages;
 	size_t without_remote, gone, stored, snapshots;
+	struct group_drift_summary drift;
 	char published[STORE_TIME_MAX + 1];
 	char err[512];
 };
@@ -76,6 +77,7 @@ struct reconcile_loop {
 	const struct config *cfg;
 	struct okta *okta;
 	struct store *q;
+	struct remote *remote;
 	struct http_client *hc;
 	struct reconcile_gate *gate;
 	/* jobs stored before it are covered by the last backlog listing
@@ -468,7 +470,10 @@ recon_exec(struct recon_ctx *c)
 		return 0;
 	if (recon_load_known(c) < 0 || recon_enqueue(c) < 0)
 		return -1;
-	return 0;
+	if (c->o->remote == NULL)
+		return 0;
+	return group_drift_run(c->cfg, c->o->remote, c->hc, c->q, c->o->dry_run, &c->drift,
+	    c->err, sizeof(c->err));
 }
 
 int
@@ -493,6 +498,7 @@ reconcile_run(const struct config *cfg, struct okta *okta, struct http_client *h
 	out->snapshots = c.snapshots;
 	out->taken_ms = c.taken_ms;
 	json_object_put(c.seen);
+	out->drift = c.drift;
 	recon_ids_free(&c.members);
 	recon_ids_free(&c.known);
 	return rc;
@@ -582,7 +588,7 @@ recon_log_run(const char *what, const struct reconcile_summary *s, int64_t t0)
 static void
 recon_periodic(struct reconcile_loop *l)
 {
-	struct reconcile_opts o = {.abort_flag = &l->stop};
+	struct reconcile_opts o = {.abort_flag = &l->stop, .remote = l->remote};
 	struct reconcile_summary s;
 	char err[512];
 	int64_t t0;
@@ -676,7 +682,7 @@ recon_loop_free(struct reconcile_loop *l)
 
 struct reconcile_loop *
 reconcile_start(const struct config *cfg, struct okta *okta, struct store *q,
-    struct reconcile_gate *gate)
+    struct reconcile_gate *gate, struct remote *remote)
 {
 	struct reconcile_loop *l = calloc(1, sizeof(*l));
 	struct http_options ho;
@@ -687,6 +693,7 @@ reconcile_start(const struct config *cfg, struct okta *okta, struct store *q,
 	l->okta = okta;
 	l->q = q;
 	l->gate = gate;
+	l->remote = remote;
 	http_options_from_config(&ho, cfg, &l->stop);
 	l->hc = http_client_new(&ho);
 	if (l->hc == NULL || pthread_create(&l->thread, NULL, recon_loop_main, l) != 0) {

@@ -3,6 +3,7 @@ stand-in, and a real SCIM server (scimmy + scimmy-routers, strict about
 schemas, filters and PATCH) on loopback. Each GROUPSYNC_DEPROVISION mode,
 records linked instead of duplicated (by userName, after a 409), a crash in
 the middle of a burst, and SCIM errors that end up in the job, visible."""
+import json
 import os
 import shutil
 import signal
@@ -215,6 +216,103 @@ class ScimDelete(ScimBase):
         self.assertEqual(sorted(ext), sorted(uids))
 
 
+class ScimPaging(ScimBase):
+    """A SCIM server that pages its list answers (one Resource per page
+    here): the find reads the pages it needs (startIndex), and a find that
+    matches several records is an ambiguity in the job's error, never a
+    silent pick."""
+
+    def setUp(self):
+        super().setUp()
+        self.scim.admin("POST", "/page", {"size": 1})
+
+    def test_find_ambiguous_across_pages(self):
+        uid = self.new_user()
+        for name in ("dup1@example.com", "dup2@example.com"):  # made by hand, twice
+            self.scim.admin("POST", "/users", {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": name, "externalId": uid})
+        ids = sorted(u["id"] for u in self.scim.users())
+        before = self.scim.state()["calls"]
+        self.join(uid)
+        wait_until(lambda: [j for j in self.gs.jobs() if j[3] == DEAD], what="dead job")
+        with self.gs.db() as db:
+            errors = [r[0] for r in db.execute("SELECT last_error FROM jobs WHERE state = ?",
+                                               (DEAD,))]
+        self.assertIn("find.json: ambiguous: 2 records match (%s, %s)" % tuple(ids), errors[0])
+        self.assertEqual(self.scim.state()["calls"] - before, 2)  # both pages, no create
+        self.assertEqual(len(self.scim.users()), 2)
+        self.assertFalse(self.custom_id(uid))
+
+    def test_one_record_per_page_still_links(self):
+        """With one Resource per page, a record made by hand is still found
+        (by userName) and linked; groups work as before."""
+        made = self.scim.admin("POST", "/users", {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": PROFILE["login"], "active": False})
+        self.scim.admin("POST", "/users", {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "someone.else@example.com"})
+        uid = self.new_user()
+        self.join(uid)
+        rec = self.synced(uid)
+        self.assertEqual(rec["id"], made["id"])
+        self.assertEqual(len(self.scim.users()), 2)
+
+
+class ScimEtag(ScimBase):
+    """A server that requires ETags (RFC 7644 section 3.14): a PUT without
+    If-Match, or with a version that is no longer the record's, is refused
+    with 412. groupsync sends If-Match when a find of the same sync read
+    the record's version, and on a 412 finds the record again and retries
+    once with the version just read."""
+
+    def setUp(self):
+        super().setUp()
+        self.scim.admin("POST", "/etag", {"require": True})
+
+    def hand_made(self):
+        return self.scim.admin("POST", "/users", {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": PROFILE["login"], "active": False})
+
+    def calls_until_synced(self, uid):
+        before = self.scim.state()["calls"]
+        self.join(uid)
+        rec = self.synced(uid)
+        wait_until(self.settled, what="queue settled")
+        return rec, self.scim.state()["calls"] - before
+
+    def test_linked_record_updated_with_if_match(self):
+        made = self.hand_made()
+        uid = self.new_user()
+        rec, calls = self.calls_until_synced(uid)
+        self.assertEqual(rec["id"], made["id"])
+        self.assertEqual(calls, 2)  # find, PUT with the version it read
+        self.assertEqual(self.scim.state()["if_match"], 1)
+
+    def test_changed_since_read_finds_again(self):
+        made = self.hand_made()
+        self.scim.admin("POST", "/etag", {"require": True, "stale": 1})
+        uid = self.new_user()
+        rec, calls = self.calls_until_synced(uid)
+        self.assertEqual(rec["id"], made["id"])
+        self.assertEqual(calls, 4)  # find, PUT (412), find, PUT
+        self.assertEqual(len(self.scim.users()), 1)
+
+    def test_edit_without_known_etag(self):
+        """An edit of a synced user has no ETag of this sync: the PUT goes
+        without If-Match, the 412 finds the record, the PUT goes again."""
+        uid = self.new_user()
+        self.calls_until_synced(uid)
+        before = self.scim.state()["calls"]
+        self.okta.admin("POST", "/users/%s/profile" % uid, {"city": "Shelbyville"})
+        wait_until(lambda: self.records(uid)[0]["addresses"][0].get("locality") ==
+                   "Shelbyville", what="city updated")
+        wait_until(self.settled, what="queue settled")
+        self.assertEqual(self.scim.state()["calls"] - before, 3)
+
+
 class ScimDisable(ScimBase):
     mode = "disable"
 
@@ -411,6 +509,43 @@ class ScimGroups(GroupsBase):
         rids = [self.record(uid, active=True)["id"] for uid in uids]
         self.wait_members(GROUP, rids)
         self.assertEqual(len(self.groups(GROUP)), 1)
+
+    def test_reconcile_repairs_drift(self):
+        """Issue 10: reconcile repairs membership changed by hand on the
+        remote side, with one read of each group (group_get.json): a member
+        removed is added back, a member groupsync manages added by hand (a
+        synced user of another group) is removed, a member groupsync does
+        not know stays."""
+        a = self.new_user()
+        b = self.new_user(login="b@example.com", email="b@example.com")
+        c = self.new_user(login="c@example.com", email="c@example.com")
+        self.join(a)
+        self.join(b)
+        self.okta.admin("POST", "/groups/%s/members/%s" % (OTHER, c))
+        ra, rb, rc = [self.synced(uid)["id"] for uid in (a, b, c)]
+        self.wait_members(GROUP, [ra, rb])
+        self.wait_members(OTHER, [rc])
+        wait_until(self.settled, what="queue settled")
+        stranger = self.scim.admin("POST", "/users", {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "by-hand@example.com"})["id"]
+        self.scim.admin("POST", "/groups/" + self.groups(GROUP)[0]["id"],
+                        {"members": [{"value": rb}, {"value": rc}, {"value": stranger}]})
+
+        before = self.scim.state()["calls"]
+        r = run_cli(["reconcile", "--json"], self.gs.env, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual((out["groups_read"], out["group_members_added"],
+                          out["group_members_removed"], out["group_members_unknown"]),
+                         (2, 1, 1, 1))
+        self.assertEqual(self.scim.state()["calls"] - before, 4)  # 2 reads, add, remove
+        self.wait_members(GROUP, [ra, rb, stranger])
+        self.assertEqual(self.members(OTHER), [rc])
+        # a second run finds nothing to repair
+        r = run_cli(["reconcile", "--json"], self.gs.env, timeout=120)
+        out = json.loads(r.stdout)
+        self.assertEqual((out["group_members_added"], out["group_members_removed"]), (0, 0))
 
 
 class ScimGroupsDisable(GroupsBase):

@@ -259,6 +259,11 @@ class Replicas(ReplicaSet):
         wait_until(lambda: all(self.custom_id(uid) for uid in before), timeout=60,
                    what="synced on SQLite")
         self.assertEqual(self.gs.stop(), 0)
+        # group push's maps, as a store that pushed groups holds them
+        with contextlib.closing(self.gs.db()) as db, db:
+            db.execute("INSERT INTO group_remote_ids VALUES('00g-m', 'rg-7', 'Sales', 1)")
+            db.executemany("INSERT INTO group_members VALUES('00g-m', ?)",
+                           [(uid,) for uid in before[:4]])
 
         env = {k: v for k, v in self.replicas[0].env.items() if k != "GROUPSYNC_STORE"}
         r = run_cli(["store", "migrate", "--from", "sqlite:" + self.gs.data_dir, "--json"],
@@ -268,6 +273,11 @@ class Replicas(ReplicaSet):
         self.assertEqual(copied["jobs_done"], len(before))
         self.assertEqual(copied["delivery_ids"], len(before))
         self.assertEqual(copied["remote_ids"], len(before))
+        self.assertEqual((copied["group_remote_ids"], copied["group_members"]), (1, 4))
+        self.assertEqual(psql(self.uri, "SELECT remote_id || ' ' || name FROM group_remote_ids"
+                              " WHERE group_id = '00g-m'"), "rg-7 Sales")
+        self.assertEqual(sorted(psql(self.uri, "SELECT user_id FROM group_members").split()),
+                         sorted(before[:4]))
         self.assertNotIn("postgres?", r.stdout)
         # a second run finds the target in use and changes nothing
         r = run_cli(["store", "migrate", "--from", self.gs.data_dir, "--to", self.uri], env)

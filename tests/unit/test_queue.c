@@ -978,11 +978,12 @@ notify_wakes_replica(void **state)
 }
 
 /*
- * store migrate: a SQLite store with a job in each state, delivery IDs and
- * remote IDs, copied into the case's (empty) PostgreSQL store: the same
- * jobs under the same IDs (the leased one pending), the eventIds still
- * duplicates, the remote IDs there; a second copy is refused. SQLite is
- * no target.
+ * store migrate: a SQLite store with a job in each state, delivery IDs,
+ * remote IDs and group push's maps, copied into the case's (empty)
+ * PostgreSQL store: the same jobs under the same IDs (the leased one
+ * pending), the eventIds still duplicates, the remote IDs, group remote
+ * IDs and memberships there; a second copy is refused, also into a store
+ * that holds group map rows only. SQLite is no target.
  */
 static void
 copy_sqlite_store(void **state)
@@ -993,7 +994,7 @@ copy_sqlite_store(void **state)
 	struct store_job_info info;
 	struct store_lease l;
 	struct store *to;
-	char rid[STORE_ID_MAX + 1], hash[65];
+	char rid[STORE_ID_MAX + 1], hash[65], name[64];
 	size_t stored = 99;
 
 	memset(&src, 0, sizeof(src));
@@ -1015,6 +1016,11 @@ copy_sqlite_store(void **state)
 	must_lease(&src, LATER, &l, "user-c", 1); /* held when the copy runs */
 	store_lease_free(&l);
 	assert_int_equal(store_remote_put(src.q, "user-a", "r-1", "h1"), 0);
+	assert_int_equal(store_group_put(src.q, "00g-1", "rg-1", "Sales"), 0);
+	assert_int_equal(store_group_put(src.q, "00g-2", "rg-2", "Ops"), 0);
+	assert_int_equal(store_member_put(src.q, "00g-1", "user-a", 1), 0);
+	assert_int_equal(store_member_put(src.q, "00g-2", "user-a", 1), 0);
+	assert_int_equal(store_member_put(src.q, "00g-2", "user-d", 1), 0);
 
 	to = fx_open(fx, STORE_OPEN_ADMIN);
 	assert_non_null(to);
@@ -1030,7 +1036,15 @@ copy_sqlite_store(void **state)
 	assert_int_equal(n.jobs[STORE_DEAD], 1);
 	assert_int_equal(n.deliveries, 4);
 	assert_int_equal(n.remote_ids, 1);
+	assert_int_equal(n.groups, 2);
+	assert_int_equal(n.group_members, 3);
 	assert_counts(fx, 2, 0, 1, 1);
+	assert_int_equal(store_group_get(fx->q, "00g-2", rid, sizeof(rid), name, sizeof(name)), 1);
+	assert_string_equal(rid, "rg-2");
+	assert_string_equal(name, "Ops");
+	assert_int_equal(store_member_get(fx->q, "00g-2", "user-d"), 1);
+	assert_int_equal(store_member_get(fx->q, "00g-1", "user-d"), 0);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM group_members"), 3);
 	assert_int_equal(store_admin_get(to, 2, &info, fx->err, sizeof(fx->err)), 1);
 	assert_string_equal(info.job.uuid, "uuid-2");
 	assert_int_equal(info.job.state, STORE_DEAD);
@@ -1048,9 +1062,13 @@ copy_sqlite_store(void **state)
 	must_lease(fx, LATER, &l, "user-c", 1);
 	assert_int_equal(l.jobs[0].id, 3);
 	store_lease_free(&l);
-	/* never into a store that holds anything */
+	/* never into a store that holds anything, group map rows included */
 	assert_int_equal(store_copy(src.q, to, &n, fx->err, sizeof(fx->err)), -1);
 	assert_non_null(strstr(fx->err, "is not empty"));
+	db_exec(fx, "DELETE FROM jobs; DELETE FROM deliveries; DELETE FROM remote_ids;"
+	    " DELETE FROM group_remote_ids");
+	assert_int_equal(store_copy(src.q, to, &n, fx->err, sizeof(fx->err)), -1);
+	assert_non_null(strstr(fx->err, "3 group map rows"));
 out:
 	store_close(to);
 	store_close(src.q);

@@ -794,9 +794,11 @@ find_statuses(void **state)
 	assert_string_equal(scripted_part(0, 0), "GET /find?login=jane.doe%40example.com HTTP/1.1");
 	assert_int_equal(remote_find(r, hc, user, &res), 0);
 	assert_int_equal(res.found, 0);
-	assert_int_equal(remote_find(r, hc, user, &res), 0);
-	assert_int_equal(res.found, 1);
-	assert_string_equal(res.remote_id, "q-1");
+	/* two records for one user: an ambiguity, never the first of them */
+	assert_int_equal(remote_find(r, hc, user, &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
+	assert_string_equal(res.error, "find.json: ambiguous: 2 records match (q-1, q-2), "
+	    "groupsync links none: remove or merge the duplicates");
 	assert_int_equal(remote_find(r, hc, user, &res), 0);
 	assert_int_equal(res.found, 0);
 	assert_int_equal(remote_find(r, hc, user, &res), -1);
@@ -1122,6 +1124,297 @@ disable_template(void **state)
 	json_object_put(user);
 }
 
+/* --- SCIM list paging (RFC 7644 section 3.4.2.4) ------------------------- */
+
+/*
+ * A SCIM server holding list_n records, answering list_page of them per
+ * request from the startIndex asked (1 when none), as scimmy does. Record
+ * i (1-based) has id "r<i>"; record list_ext (0: none) has the sample
+ * user's Okta ID as externalId. list_ignore: every page is the first, as a
+ * server that ignores startIndex answers.
+ */
+static int list_n, list_page, list_ext, list_ignore;
+
+static void
+list_answer(struct srv *s, const struct srv_req *r, int i, char *out, size_t len)
+{
+	const char *p = strstr(r->target, "startIndex=");
+	long start = p != NULL && !list_ignore ? strtol(p + 11, NULL, 10) : 1, k;
+	char body[4096];
+	size_t n;
+
+	(void)s;
+	(void)i;
+	n = (size_t)snprintf(body, sizeof(body), "{\"schemas\":[\"urn:ietf:params:scim:api:"
+	    "messages:2.0:ListResponse\"],\"totalResults\":%d,\"startIndex\":%ld,"
+	    "\"itemsPerPage\":%d,\"Resources\":[", list_n, start, list_page);
+	for (k = start; k < start + list_page && k <= list_n; k++)
+		n += (size_t)snprintf(body + n, sizeof(body) - n, "%s{\"id\":\"r%ld\","
+		    "\"externalId\":\"%s\"}", k > start ? "," : "", k,
+		    k == list_ext ? JANE : "someone-else");
+	snprintf(body + n, sizeof(body) - n, "]}");
+	reply(out, len, 200, "Content-Type: application/scim+json\r\n", body);
+}
+
+static void
+list_start(const char *hooks, int n, int page, int ext)
+{
+	list_n = n;
+	list_page = page;
+	list_ext = ext;
+	list_ignore = 0;
+	scripted = srv_start(list_answer, NULL);
+	cfg_init(hooks, scripted->port);
+}
+
+/*
+ * hooks/scim's find (externalId or userName, "prefer" the externalId):
+ * when the answer is one page of several, the next pages are asked
+ * (startIndex = previous + itemsPerPage) until the preferred record is
+ * among those read; several records and none preferred is an ambiguity;
+ * a server that ignores startIndex is an error, not a loop.
+ */
+static void
+scim_find_pages(void **state)
+{
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = unit_sample_user();
+
+	(void)state;
+	list_start(SCIM, 5, 2, 5);
+	r = remote_ok();
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_int_equal(res.found, 1);
+	assert_string_equal(res.remote_id, "r5");
+	assert_int_equal(scripted_count(), 3);
+	assert_null(strstr(scripted_part(0, 0), "startIndex"));
+	assert_non_null(strstr(scripted_part(1, 0), "%22&startIndex=3 HTTP/1.1"));
+	assert_non_null(strstr(scripted_part(2, 0), "%22&startIndex=5 HTTP/1.1"));
+
+	list_ext = 0; /* five records, none of them this user's */
+	assert_int_equal(remote_find(r, hc, user, &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
+	assert_string_equal(res.error, "find.json: ambiguous: 5 records match (r1, r2, r3, "
+	    "r4, ...), groupsync links none: remove or merge the duplicates");
+	assert_int_equal(scripted_count(), 6);
+
+	list_ext = 5;
+	list_ignore = 1;
+	assert_int_equal(remote_find(r, hc, user, &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
+	assert_string_equal(res.error, "find.json: the page at startIndex 3 is not that page "
+	    "of the list");
+	remote_free(r);
+	json_object_put(user);
+}
+
+/* A find without "prefer" (find.no-or.json, by externalId): two records
+ * are an ambiguity at once, from totalResults, without reading page 2;
+ * one record is it. */
+static void
+scim_find_ambiguous(void **state)
+{
+	char dir[160], to[256];
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = unit_sample_user();
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/noor", tmp);
+	mkdir(dir, 0700);
+	copy_file(SCIM "/create.json", strcat(strcpy(to, dir), "/create.json"));
+	copy_file(SCIM "/update.json", strcat(strcpy(to, dir), "/update.json"));
+	copy_file(SCIM "/delete.json", strcat(strcpy(to, dir), "/delete.json"));
+	copy_file(SCIM "/find.no-or.json", strcat(strcpy(to, dir), "/find.json"));
+	list_start(dir, 2, 1, 2);
+	r = remote_ok();
+	assert_int_equal(remote_find(r, hc, user, &res), -1);
+	assert_string_equal(res.error, "find.json: ambiguous: 2 records match (r1), groupsync "
+	    "links none: remove or merge the duplicates");
+	assert_int_equal(scripted_count(), 1);
+	list_n = 1;
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_int_equal(res.found, 1);
+	assert_string_equal(res.remote_id, "r1");
+	remote_free(r);
+	json_object_put(user);
+}
+
+/* A hooks/scim copy for group push, with group_get.json's text (NULL:
+ * hooks/scim's). */
+static const char *
+scim_groups_with(const char *group_get)
+{
+	static const char *const files[] = {"create.json", "update.json", "delete.json",
+	    "find.json", "group_find.json", "group_create.json", "group_update.json",
+	    "group_add_member.json", "group_remove_member.json", "group_get.json"};
+	static char dir[160];
+	char from[256], to[256];
+	size_t i;
+
+	snprintf(dir, sizeof(dir), "%s/scimg", tmp);
+	mkdir(dir, 0700);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(from, sizeof(from), "%s/%s", SCIM, files[i]);
+		snprintf(to, sizeof(to), "%s/%s", dir, files[i]);
+		copy_file(from, to);
+	}
+	if (group_get != NULL)
+		unit_write_file(to, group_get);
+	return dir;
+}
+
+static void
+assert_members(json_object *m, const char *want)
+{
+	assert_non_null(m);
+	assert_string_equal(json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN), want);
+}
+
+/* group_get.json: the members of a SCIM group (hooks/scim's: "/members",
+ * "/value"), none when the attribute is left out, found 0 on 404; and a
+ * group_get that lists users ("/Resources") reads every page. */
+static void
+group_get_members(void **state)
+{
+	static const struct srv_reply script[] = {
+		{200, NULL, "{\"id\":\"g1\",\"displayName\":\"x\",\"members\":[{\"value\":\"7\"},"
+		    "{\"value\":\"8\",\"display\":\"b\"},{\"display\":\"no value\"}]}"},
+		{200, NULL, "{\"id\":\"g1\",\"displayName\":\"x\"}"},
+		{404, NULL, "{}"},
+		{200, NULL, "{\"id\":\"g1\",\"members\":{\"value\":\"7\"}}"},
+	};
+	struct template_group g = {"00gsync", "Sales", "g1", NULL};
+	struct remote *r;
+	struct remote_result res;
+	json_object *m;
+
+	(void)state;
+	scripted_start(scim_groups_with(NULL), script, 4);
+	cfg.push_groups = 1;
+	r = remote_ok();
+	assert_true(remote_has_group_get(r));
+	assert_int_equal(remote_group_get(r, hc, &g, &m, &res), 0);
+	assert_int_equal(res.found, 1);
+	assert_members(m, "[\"7\",\"8\"]");
+	json_object_put(m);
+	assert_string_equal(scripted_part(0, 0), "GET /Groups/g1 HTTP/1.1");
+	assert_int_equal(remote_group_get(r, hc, &g, &m, &res), 0);
+	assert_members(m, "[]");
+	json_object_put(m);
+	assert_int_equal(remote_group_get(r, hc, &g, &m, &res), 0);
+	assert_int_equal(res.found, 0);
+	assert_null(m);
+	assert_int_equal(remote_group_get(r, hc, &g, &m, &res), -1);
+	assert_int_equal(res.cls, HTTP_CLASS_PERMANENT);
+	remote_free(r);
+	srv_stop(scripted);
+
+	list_start(scim_groups_with("{\"method\":\"GET\",\"url\":\"{{env.REMOTE_BASE_URL}}/Users?"
+	    "filter=groups.value%20eq%20%22{{group.remote_id|scimfilter}}%22&count=2\","
+	    "\"members\":\"/Resources\",\"member_id\":\"/id\"}"), 5, 2, 0);
+	cfg.push_groups = 1;
+	r = remote_ok();
+	assert_int_equal(remote_group_get(r, hc, &g, &m, &res), 0);
+	assert_members(m, "[\"r1\",\"r2\",\"r3\",\"r4\",\"r5\"]");
+	json_object_put(m);
+	assert_int_equal(scripted_count(), 3);
+	assert_non_null(strstr(scripted_part(2, 0), "%22&count=2&startIndex=5 HTTP/1.1"));
+	remote_free(r);
+
+	/* both pointers, or neither */
+	scim_groups_with("{\"method\":\"GET\",\"url\":\"{{env.REMOTE_BASE_URL}}/Groups/"
+	    "{{group.remote_id}}\",\"members\":\"/members\"}");
+	assert_null(remote_new(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "group_get.json: \"members\" and \"member_id\" go together"));
+	scim_groups_with("{\"method\":\"GET\",\"url\":\"{{env.REMOTE_BASE_URL}}/Groups/"
+	    "{{group.remote_id}}\"}");
+	assert_null(remote_new(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "group_get.json: \"members\" and \"member_id\" are required"));
+}
+
+/* --- ETags (RFC 7644 section 3.14) --------------------------------------- */
+
+#define SCIM_VER(id, ver) "{\"totalResults\":1,\"Resources\":[{\"id\":\"" id "\"," \
+	"\"externalId\":\"" JANE "\",\"meta\":{\"version\":\"" ver "\"}}]}"
+
+/*
+ * A find reads the record's ETag (meta.version); an update given it sends
+ * If-Match; a 412 finds the record again and sends the update once more
+ * with the new ETag, and a second 412 is the error. An update without an
+ * ETag sends no If-Match (and a 412 then also finds and retries).
+ */
+static void
+etag_if_match(void **state)
+{
+	static const struct srv_reply script[] = {
+		{200, NULL, SCIM_VER("s-1", "W/\\\"3\\\"")},
+		{412, NULL, "{\"status\":\"412\",\"detail\":\"changed\"}"},
+		{200, NULL, SCIM_VER("s-1", "W/\\\"4\\\"")},
+		{200, NULL, "{}"},
+		{200, NULL, "{}"},
+		{412, NULL, "{}"},
+		{200, NULL, SCIM_VER("s-1", "W/\\\"5\\\"")},
+		{412, NULL, "{\"status\":\"412\",\"detail\":\"changed again\"}"},
+		{200, NULL, SCIM_VER("s-1", "bad\\r\\nX-Evil: 1")},
+	};
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = unit_sample_user();
+	char etag[REMOTE_ETAG_MAX + 1];
+
+	(void)state;
+	scripted_start(SCIM, script, sizeof(script) / sizeof(script[0]));
+	r = remote_ok();
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_string_equal(res.etag, "W/\"3\"");
+	strcpy(etag, res.etag);
+	assert_int_equal(remote_update_if(r, hc, user, "s-1", etag, &res), 0);
+	assert_int_equal(res.found, 1);
+	assert_string_equal(scripted_part(1, 0), "PUT /Users/s-1 HTTP/1.1");
+	assert_string_equal(scripted_header(1, "If-Match"), "W/\"3\"");
+	assert_non_null(strstr(scripted_part(2, 0), "GET /Users?filter=externalId"));
+	assert_string_equal(scripted_header(3, "If-Match"), "W/\"4\"");
+	/* no ETag known: no If-Match */
+	assert_int_equal(remote_update(r, hc, user, "s-1", &res), 0);
+	assert_string_equal(scripted_header(4, "If-Match"), "");
+	/* a 412, found again, a 412 again: retried once, then the error */
+	assert_int_equal(remote_update(r, hc, user, "s-1", &res), -1);
+	assert_int_equal(res.status, 412);
+	assert_string_equal(res.error, "update.json: HTTP 412: changed again");
+	assert_string_equal(scripted_header(7, "If-Match"), "W/\"5\"");
+	assert_int_equal(scripted_count(), 8);
+	/* an ETag that could not go in a header is not used */
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_string_equal(res.etag, "");
+	remote_free(r);
+	json_object_put(user);
+}
+
+/* A find whose answer is the record itself: the ETag header. */
+static void
+etag_header(void **state)
+{
+	static const struct srv_reply script[] = {
+		{200, "ETag: \"v9\"\r\n", "{\"id\":\"5\"}"},
+	};
+	const char *dir = hooks_with("{\"method\":\"GET\",\"url\":\"{{env.REMOTE_BASE_URL}}/by/"
+	    "{{user.id}}\",\"not_found\":[404],\"id\":\"/id\"}", NULL);
+	struct remote *r;
+	struct remote_result res;
+	json_object *user = unit_sample_user();
+
+	(void)state;
+	scripted_start(dir, script, 1);
+	r = remote_ok();
+	assert_int_equal(remote_find(r, hc, user, &res), 0);
+	assert_string_equal(res.remote_id, "5");
+	assert_string_equal(res.etag, "\"v9\"");
+	remote_free(r);
+	json_object_put(user);
+}
+
 /* --- loading, fingerprints, changed attributes --------------------------- */
 
 static void
@@ -1260,6 +1553,11 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(scim_conflict_links, setup, teardown),
 	cmocka_unit_test_setup_teardown(scim_error_detail_redacted, setup, teardown),
 	cmocka_unit_test_setup_teardown(disable_template, setup, teardown),
+	cmocka_unit_test_setup_teardown(scim_find_pages, setup, teardown),
+	cmocka_unit_test_setup_teardown(scim_find_ambiguous, setup, teardown),
+	cmocka_unit_test_setup_teardown(group_get_members, setup, teardown),
+	cmocka_unit_test_setup_teardown(etag_if_match, setup, teardown),
+	cmocka_unit_test_setup_teardown(etag_header, setup, teardown),
 	cmocka_unit_test_setup_teardown(new_errors, setup, teardown),
 	cmocka_unit_test_setup_teardown(find_optional, setup, teardown),
 	cmocka_unit_test_setup_teardown(fingerprint, setup, teardown),

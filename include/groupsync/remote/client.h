@@ -2,8 +2,9 @@
  * remote: the remote system's client, driven by the request templates in
  * GROUPSYNC_HOOKS_DIR (create, update, delete required; find.json and
  * find_fallback.json optional, tried in that order; disable.json required
- * when GROUPSYNC_DEPROVISION=disable) and by the remote auth settings (none, basic, bearer, custom
- * header, or OAuth 2.0 client credentials with a cached token; the
+ * when GROUPSYNC_DEPROVISION=disable; the group_*.json files with
+ * GROUPSYNC_PUSH_GROUPS=1, group_get.json optional) and by the remote
+ * auth settings (none, basic, bearer, custom header, or OAuth 2.0 client credentials with a cached token; the
  * client authenticates to the token endpoint with client_secret_basic:
  * HTTP Basic with the form-encoded ID and secret).
  *
@@ -23,6 +24,7 @@
 #include "groupsync/remote/template.h"
 
 #define REMOTE_ID_MAX 255
+#define REMOTE_ETAG_MAX 127 /* a longer ETag is not used */
 
 struct remote;
 
@@ -53,6 +55,9 @@ struct remote_result {
 	 * record (remote_id): it may differ from Okta, update it */
 	int linked;
 	char remote_id[REMOTE_ID_MAX + 1]; /* find, create: the ID */
+	/* find: the record's ETag (its meta.version, or the answer's ETag
+	 * header), "" when the server gave none */
+	char etag[REMOTE_ETAG_MAX + 1];
 	int64_t retry_at_ms;            /* from Retry-After, 0 otherwise */
 	char error[256];
 };
@@ -73,7 +78,12 @@ int remote_render(struct remote *r, const char *file, json_object *user,
 /* 1 when the set has a find template. */
 int remote_has_find(const struct remote *r);
 
-/* find (find.json, then find_fallback.json): 0 with found 0/1, -1 on failure (res->cls says retry or not). */
+/*
+ * find (find.json, then find_fallback.json): 0 with found 0/1, -1 on
+ * failure (res->cls says retry or not). An answer that lists several
+ * records is an ambiguity (-1, PERMANENT, the error names them) unless
+ * "prefer" singles one out; a paged SCIM list is read to its end then.
+ */
 int remote_find(struct remote *r, struct http_client *hc, json_object *user,
     struct remote_result *res);
 /* create: 0 with remote_id filled, -1 on failure. A 409 with a find
@@ -85,6 +95,11 @@ int remote_create(struct remote *r, struct http_client *hc, json_object *user,
  * failure. */
 int remote_update(struct remote *r, struct http_client *hc, json_object *user,
     const char *remote_id, struct remote_result *res);
+/* update with "If-Match: etag" when etag is not NULL or "" (the ETag a
+ * find of this sync read); a 412 runs the find again and retries once
+ * with the new ETag (remote_update does too, without an ETag first). */
+int remote_update_if(struct remote *r, struct http_client *hc, json_object *user,
+    const char *remote_id, const char *etag, struct remote_result *res);
 /* delete: 0 with found 1 when deleted, 0 with found 0 on 404 or 410
  * (already gone), -1 on failure. */
 int remote_delete(struct remote *r, struct http_client *hc, json_object *user,
@@ -118,6 +133,17 @@ int remote_group_rename(struct remote *r, struct http_client *hc,
 int remote_group_member(struct remote *r, struct http_client *hc,
     const struct template_group *g, const char *member_remote_id, int add,
     struct remote_result *res);
+
+/*
+ * Reconcile's drift repair: group_get.json (optional) reads the remote
+ * group's members in one request (every page of a SCIM list answer when
+ * "members" is "/Resources"). 0 with found 1 and *members a new array of
+ * the member IDs as strings (put it), or found 0 on 404 or 410 (the
+ * group is gone; *members NULL); -1 on failure.
+ */
+int remote_has_group_get(const struct remote *r);
+int remote_group_get(struct remote *r, struct http_client *hc, const struct template_group *g,
+    json_object **members, struct remote_result *res);
 
 /*
  * A fingerprint (hex SHA-256, 64 chars + NUL) of the update request that

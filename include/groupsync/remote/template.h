@@ -43,6 +43,8 @@
  * find), and for find, "not_found" may list statuses that mean "no such
  * user" (e.g. [404]); an empty array or a missing pointer target also
  * means not found.
+ * group_get has "members", a pointer to the member list in the answer,
+ * and "member_id", a pointer to the ID in each member.
  *
  * Threads: a loaded template is read-only; render from any thread.
  */
@@ -105,6 +107,10 @@ int template_is_not_found(const struct template *t, long status);
 int template_reads_members(const struct template *t);
 /* The JSON Pointer to the remote ID, or NULL. */
 const char *template_id_pointer(const struct template *t);
+/* "members" and "member_id" (group_get): the pointer to the member list
+ * in the answer, and to the ID in each member; NULL when absent. */
+const char *template_members_pointer(const struct template *t);
+const char *template_member_id_pointer(const struct template *t);
 /* "prefer" (find): the pointer in each listed record, NULL when none. */
 const char *template_prefer_pointer(const struct template *t);
 /* Renders "prefer"'s "equals" into *out (malloc'd; NULL when none). */

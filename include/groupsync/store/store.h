@@ -430,6 +430,8 @@ struct store_copy_counts {
 	int64_t jobs[4]; /* by state, as stored in to */
 	int64_t deliveries;
 	int64_t remote_ids;
+	int64_t groups;        /* group push: group remote IDs */
+	int64_t group_members; /* and the memberships groupsync made */
 };
 int store_copy(struct store *from, struct store *to, struct store_copy_counts *n,
     char *err, size_t errlen);

@@ -16,6 +16,10 @@
  * the worker, which is the one place that decides. A user no longer a
  * member has no snapshot: the worker reads it.
  *
+ * With group push and a remote (reconcile_opts.remote), the remote
+ * groups' membership drift is repaired after the jobs are enqueued
+ * (sync/group_drift.c).
+ *
  * Runs as the `reconcile` command (cli/cmd_reconcile.c), or inside
  * `serve` every GROUPSYNC_RECONCILE_INTERVAL seconds (reconcile_start).
  *
@@ -30,9 +34,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "groupsync/sync/group_drift.h"
+
 struct config;
 struct http_client;
 struct okta;
+struct remote;
 struct store;
 struct reconcile_loop;
 
@@ -48,6 +55,7 @@ struct reconcile_summary {
 	uint64_t pages;        /* Okta reads while listing (others' reads count too) */
 	size_t snapshots;      /* members' snapshots stored */
 	int64_t taken_ms;      /* when the listing began */
+	struct group_drift_summary drift; /* group push: remote membership repaired */
 };
 
 /* How a run goes; zero it for a plain run. The callbacks may be NULL. */
@@ -62,6 +70,9 @@ struct reconcile_opts {
 	/* in a dry run, each job that would be enqueued, and why */
 	void (*would_enqueue)(const char *user_id, const char *reason, void *arg);
 	void *arg;
+	/* group push: repair the remote groups' membership drift after the
+	 * jobs are enqueued (sync/group_drift.c); NULL: no repair */
+	struct remote *remote;
 };
 
 /*
@@ -94,11 +105,12 @@ int reconcile_gate_wait(struct reconcile_gate *g, int max_ms);
  *   second), when at least 100 users have ready jobs stored since the
  *   last backlog listing, without a snapshot, a listing that stores the
  *   members' snapshots (no job), with the gate closed meanwhile.
- * Returns its handle, or NULL when the thread cannot start. cfg, okta, q
- * and gate must outlive it.
+ * remote: as reconcile_opts' (NULL: no drift repair). Returns its
+ * handle, or NULL when the thread cannot start. cfg, okta, q, gate and
+ * remote must outlive it.
  */
 struct reconcile_loop *reconcile_start(const struct config *cfg, struct okta *okta,
-    struct store *q, struct reconcile_gate *gate);
+    struct store *q, struct reconcile_gate *gate, struct remote *remote);
 
 /*
  * Stops it: wakes the wait at once, makes a run in progress abort its Okta
