@@ -134,7 +134,7 @@ const OKTA_BUCKETS = {
   groups: 600, // /api/v1/groups and /api/v1/groups/{id}/...
   'groups-id': 600, // /api/v1/groups/{id}
   api: 600, // most other /api/v1 actions
-  'oauth2-token': 600, // /oauth2/v1/token (org authorization server)
+  'oauth2-token': 1200, // /oauth2/v1 of the org authorization server (authentication table)
 };
 const UNLIMITED = 10000000;
 // Concurrent requests per org for all traffic but agents and Office 365

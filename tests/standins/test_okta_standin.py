@@ -467,7 +467,7 @@ class RateLimits(StandinTest):
 # Okta's management table, Enterprise column (rl-global-mgmt), and the org
 # token endpoint; tests/standins/README.md lists the mapping.
 OKTA_ENTERPRISE = {"users-id-get": 1000, "users-id-write": 600, "users": 600, "groups": 600,
-                   "groups-id": 600, "api": 600, "oauth2-token": 600}
+                   "groups-id": 600, "api": 600, "oauth2-token": 1200}
 SAMPLE_429 = os.path.join(HERE, "..", "data", "okta", "samples", "api-error-429.json")
 
 
