@@ -573,15 +573,25 @@ reconcile_gate_wait(struct reconcile_gate *g, int max_ms)
 static void
 recon_log_run(const char *what, const struct reconcile_summary *s, int64_t t0)
 {
-	char members[24], pages[24], jobs[24], snaps[24], ms[24];
+	char members[24], pages[24], jobs[24], snaps[24], ms[24], added[24], removed[24];
 
 	snprintf(members, sizeof(members), "%zu", s->members);
 	snprintf(pages, sizeof(pages), "%llu", (unsigned long long)s->pages);
 	snprintf(jobs, sizeof(jobs), "%zu", s->stored);
 	snprintf(snaps, sizeof(snaps), "%zu", s->snapshots);
 	snprintf(ms, sizeof(ms), "%lld", (long long)(util_now_ms() - t0));
+	if (s->drift.groups == 0) {
+		log_emit(LOG_INFO, what, "members", members, "pages", pages, "jobs", jobs,
+		    "snapshots", snaps, "ms", ms, (char *)NULL);
+		return;
+	}
+	/* group push: what the remote groups' repair did, as `reconcile
+	 * --json` says it */
+	snprintf(added, sizeof(added), "%zu", s->drift.added);
+	snprintf(removed, sizeof(removed), "%zu", s->drift.removed);
 	log_emit(LOG_INFO, what, "members", members, "pages", pages, "jobs", jobs,
-	    "snapshots", snaps, "ms", ms, (char *)NULL);
+	    "snapshots", snaps, "group_members_added", added, "group_members_removed", removed,
+	    "ms", ms, (char *)NULL);
 }
 
 /* One periodic run and its log line (none when stopped in a run). */

@@ -611,6 +611,26 @@ class SyncPushGroupsDrift(SyncBase):
         self.wait_members(GROUP, [ra, rb, "by-hand-1"])
         self.assertEqual([str(m) for m in self.group(OTHER_GROUP)["members"]], [rc])
 
+    def test_serve_periodic_reconcile_repairs_drift(self):
+        """serve's own periodic reconcile repairs it too, and its log line
+        says what it did."""
+        a = self.new_user()
+        self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, a))
+        ra = str(self.synced(a)["id"])
+        self.wait_members(GROUP, [ra])
+        wait_until(self.settled, what="queue settled")
+        status, _ = http_json("PATCH", self.remote.url + "/groups/%s" % self.group(GROUP)["id"],
+                              {"members": []})
+        self.assertEqual(status, 200)
+        self.gs.stop()
+        self.gs.env["GROUPSYNC_RECONCILE_INTERVAL"] = "1"
+        self.gs.start()
+        self.wait_members(GROUP, [ra])
+        wait_until(lambda: any(l.get("msg") == "reconcile" and
+                               l.get("group_members_added") == "1"
+                               for l in self.gs.log_lines()),
+                   what="a reconcile line with group_members_added=1")
+
 
 if __name__ == "__main__":
     unittest.main()
