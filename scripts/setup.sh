@@ -13,7 +13,7 @@ PKGS=(build-essential cmake pkg-config dpkg-dev ca-certificates curl
       libssl-dev libjson-c-dev libcurl4-openssl-dev libsqlite3-dev
       libcmocka-dev sqlite3 libpq-dev postgresql-15 openssl clang libclang-rt-14-dev cppcheck
       nginx-light wrk nodejs npm python3
-      sslscan testssl.sh systemd debootstrap util-linux tar prometheus chromium)
+      sslscan testssl.sh systemd debootstrap util-linux tar prometheus chromium faketime)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

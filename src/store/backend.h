@@ -181,6 +181,9 @@ struct store_ops {
 	long long (*snapshots_prune)(void *be, int64_t before_ms);
 	int (*backlog_users)(void *be, int64_t now_ms, int64_t since_ms, const char *own_type,
 	    const char *known_type, int64_t *count);
+	/* The clock jobs' created is stamped with (store_clock_ms); NULL:
+	 * this machine's (util_now_ms). */
+	int (*clock_ms)(void *be, int64_t *now_ms);
 
 	/*
 	 * Calls row for the jobs that match qry's states and user, newest

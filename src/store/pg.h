@@ -226,6 +226,8 @@ enum store_admin_result pg_admin_drop(void *be, int64_t id, enum store_state *st
 
 int pg_snapshots_put(void *be, const struct store_snapshot *v, size_t n, char *err,
     size_t errlen);
+/* The server's clock (PG_NOW_MS), the one jobs' created is: 0 or -1. */
+int pg_clock_ms(void *be, int64_t *now_ms);
 int pg_snapshot_take(void *be, const char *user_id, const char *own_type, int64_t *taken_ms,
     char **body);
 long long pg_snapshots_prune(void *be, int64_t before_ms);

@@ -4,9 +4,14 @@
  * about them (counts, oldest, next due, writable) or prunes. pg.h says
  * how leases work across replicas.
  *
- * Times: created, updated, received and not_before are the caller's clock
- * (as on SQLite: the front compares them with its own now); a lease's
- * expiry is the database's (PG_NOW_MS), which every replica shares.
+ * Times: received, not_before and later updates are the caller's clock
+ * (as on SQLite: the front compares them with its own now); a job's
+ * created (and its first updated) and a lease's expiry are the
+ * database's (PG_NOW_MS), which every replica
+ * shares: a snapshot's time (store_clock_ms) is compared with created
+ * across replicas, and their clocks may differ by more than the gap
+ * between a listing and an event. The front's comparisons of created
+ * with its own now (ages) are off by that difference only.
  */
 #include "pg.h"
 
@@ -51,7 +56,7 @@ static const char pg_batch_sql[] =
 	" ON CONFLICT DO NOTHING),"
 	" jj AS (INSERT INTO jobs(uuid, user_id, event_type, published, group_id, changed,"
 	" changed_known, created, updated) SELECT uuid, user_id, event_type, published, group_id,"
-	" changed, changed_known, $2::bigint, $2::bigint FROM r ORDER BY i, k"
+	" changed, changed_known, " PG_NOW_MS ", " PG_NOW_MS " FROM r ORDER BY i, k"
 	" ON CONFLICT (uuid) DO NOTHING RETURNING uuid),"
 	" n AS (SELECT pg_notify('groupsync_jobs', $3) WHERE EXISTS (SELECT 1 FROM jj))"
 	" SELECT ok.i, (SELECT count(*) FROM jj JOIN r ON r.uuid = jj.uuid WHERE r.i = ok.i),"
@@ -328,7 +333,7 @@ static const char pg_user_lock_sql[] =
 static const char pg_user_job_sql[] =
 	"INSERT INTO jobs(uuid, user_id, event_type, published, group_id, changed,"
 	" changed_known, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7::boolean,"
-	" $8::bigint, $8::bigint) ON CONFLICT (uuid) DO NOTHING";
+	" " PG_NOW_MS ", " PG_NOW_MS ") ON CONFLICT (uuid) DO NOTHING";
 
 struct pg_user_arg {
 	const struct store_job_in *job;
@@ -345,10 +350,9 @@ pg_lease_user_try(struct pg_store *p, PGconn *c, struct pg_user_arg *a, char *er
 	char now[24], upd[24], ms[24];
 	const char *user[] = {jb->user_id};
 	const char *job[] = {jb->uuid, jb->user_id, jb->event_type, jb->published,
-	    jb->group_id, jb->changed, jb->changed_known ? "true" : "false",
-	    pg_i64(upd, util_now_ms())};
+	    jb->group_id, jb->changed, jb->changed_known ? "true" : "false"};
 	const char *mark[] = {jb->user_id, pg_i64(now, a->now_ms), p->owner,
-	    pg_i64(ms, p->lease_ms), upd};
+	    pg_i64(ms, p->lease_ms), pg_i64(upd, util_now_ms())};
 	PGresult *r;
 	int held, rc;
 
@@ -363,7 +367,7 @@ pg_lease_user_try(struct pg_store *p, PGconn *c, struct pg_user_arg *a, char *er
 	PQclear(r);
 	if (held)
 		return 0;
-	r = pg_exec_ok(p, c, pg_user_job_sql, 8, job, NULL, err, errlen, "lease user: store");
+	r = pg_exec_ok(p, c, pg_user_job_sql, 7, job, NULL, err, errlen, "lease user: store");
 	PQclear(r);
 	if (r == NULL)
 		return -1;
@@ -533,6 +537,12 @@ pg_scalar(struct pg_store *p, const char *sql, int n, const char *const *params,
 		*v = pg_get_i64(r, 0, 0);
 	PQclear(r);
 	return ret;
+}
+
+int
+pg_clock_ms(void *be, int64_t *now_ms)
+{
+	return pg_scalar(be, "SELECT " PG_NOW_MS, 0, NULL, now_ms) == 1 ? 0 : -1;
 }
 
 int

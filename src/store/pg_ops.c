@@ -42,4 +42,5 @@ const struct store_ops store_pg_ops = {
 	.snapshot_take = pg_snapshot_take,
 	.snapshots_prune = pg_snapshots_prune,
 	.backlog_users = pg_backlog_users,
+	.clock_ms = pg_clock_ms,
 };

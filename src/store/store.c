@@ -351,6 +351,16 @@ store_snapshots_put(struct store *s, const struct store_snapshot *v, size_t n, c
 }
 
 int
+store_clock_ms(struct store *s, int64_t *now_ms)
+{
+	if (s->ops->clock_ms == NULL) {
+		*now_ms = util_now_ms();
+		return 0;
+	}
+	return s->ops->clock_ms(s->be, now_ms);
+}
+
+int
 store_snapshot_take(struct store *s, const char *user_id, const char *own_type,
     int64_t *taken_ms, char **body)
 {

@@ -267,7 +267,10 @@ recon_list_members(struct recon_ctx *c)
 
 	/* before the first page: an event stored from now on may be news
 	 * that the listing did not see (store_snapshot_take) */
-	c->taken_ms = util_now_ms();
+	if (store_clock_ms(c->q, &c->taken_ms) < 0) {
+		util_copy(c->err, sizeof(c->err), "cannot read the store's clock");
+		return -1;
+	}
 	okta_get_stats(c->okta, &before);
 	for (i = 0; i < c->cfg->ngroup_ids; i++) {
 		memset(&res, 0, sizeof(res));

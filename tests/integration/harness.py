@@ -98,6 +98,46 @@ def free_port():
     raise RuntimeError("no free port in %d-%d" % PORT_RANGE)
 
 
+PG_CLUSTER = os.path.join(ROOT, "tests", "pg", "cluster.sh")
+
+
+def have_postgres():
+    return any(os.path.exists("/usr/lib/postgresql/%s/bin/initdb" % v)
+               for v in os.listdir("/usr/lib/postgresql")) \
+        if os.path.isdir("/usr/lib/postgresql") else False
+
+
+def psql(uri, sql):
+    r = subprocess.run(["psql", uri, "-Atq", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError("psql: %s" % r.stderr.strip())
+    return r.stdout.strip()
+
+
+def pg_database(test):
+    """Starts a private PostgreSQL cluster (tests/pg/cluster.sh: initdb, a
+    unix socket, no TCP), stopped by test's cleanup, with a database
+    "groupsync" in it. Returns (its libpq URI, the cluster's directory)."""
+    # the cluster runs as the postgres user: a directory it can reach
+    parent = tempfile.mkdtemp(prefix="gs-pg-")
+    os.chmod(parent, 0o755)
+    pg_dir = os.path.join(parent, "cluster")
+    r = subprocess.run([PG_CLUSTER, "start", pg_dir], capture_output=True, text=True,
+                       timeout=120)
+    if r.returncode != 0:
+        shutil.rmtree(parent, ignore_errors=True)
+        test.fail("cluster.sh start: " + r.stderr)
+
+    def stop():
+        subprocess.run([PG_CLUSTER, "stop", pg_dir], capture_output=True, timeout=120)
+        shutil.rmtree(parent, ignore_errors=True)
+    test.addCleanup(stop)
+    base = r.stdout.strip()
+    psql(base, "CREATE DATABASE groupsync")
+    return base.replace("/postgres?", "/groupsync?"), pg_dir
+
+
 def sample(name):
     with open(os.path.join(SAMPLES, name), encoding="utf-8") as f:
         return json.load(f)
@@ -296,13 +336,15 @@ def tsan_report(text):
     return text[start:end if end > 0 else start + 20000]
 
 
-def run_cli(args, env, timeout=30):
+def run_cli(args, env, timeout=30, wrap=()):
+    """Runs groupsync ARGS (under the command wrap, e.g. faketime, when
+    given) with env on top of the sanitizers' options."""
     full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS", "LSAN_OPTIONS"):
         if k in os.environ:
             full[k] = os.environ[k]
     full.update(env)
-    r = subprocess.run([BIN] + args, env=full, capture_output=True, text=True,
+    r = subprocess.run(list(wrap) + [BIN] + args, env=full, capture_output=True, text=True,
                        timeout=timeout)
     report = tsan_report(r.stderr or "")
     if report:

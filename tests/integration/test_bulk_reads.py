@@ -11,7 +11,8 @@ import time
 import unittest
 
 from harness import (DONE, GROUP, ROOT, Groupsync, JsonServer, OktaStandin, delivery,
-                     membership_event, run_cli, wait_until)
+                     have_postgres, membership_event, needs, pg_database, psql, run_cli,
+                     wait_until)
 
 USER_READ = re.compile(r"^/api/v1/users/[^/]+$")
 GROUPS_READ = re.compile(r"^/api/v1/users/[^/]+/groups$")
@@ -190,6 +191,46 @@ class BulkReads(unittest.TestCase):
             user_reads, group_reads = self.reads(u)
             self.assertEqual(user_reads, 1, u)
             self.assertLessEqual(user_reads + group_reads, 2, u)
+
+
+@needs(have_postgres() and shutil.which("psql"), "PostgreSQL (postgresql-15)")
+class BulkReadsPostgres(BulkReads):
+    """All of the above on a PostgreSQL store, and what only processes with
+    clocks of their own can do to it."""
+
+    def setUp(self):
+        self.uri, _ = pg_database(self)
+        self.extra_env = {"GROUPSYNC_STORE": self.uri}
+        super().setUp()
+
+    def settled(self):
+        total, open_ = psql(self.uri, "SELECT count(*), count(*) FILTER (WHERE state < %d)"
+                            " FROM jobs" % DONE).split("|")
+        return int(total) > 0 and int(open_) == 0
+
+    @needs(shutil.which("faketime"), "faketime (Debian faketime)")
+    def test_lister_clock_ahead(self):
+        """reconcile runs on a host whose clock is 30 s ahead of the one
+        that stores the next event (replicas' clocks differ): an event
+        stored after the listing must still make the snapshot stale. The
+        times compared are the database's, not the processes'."""
+        ids = self.seed(3)
+        gone = ids[0]
+        env = dict(self.gs.env)
+        # libfaketime is preloaded: ASan would refuse not to come first
+        env["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+        r = run_cli(["reconcile", "--json"], env, timeout=120, wrap=("faketime", "-f", "+30s"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout.splitlines()[-1])["snapshots"], 3)
+        self.okta.admin("DELETE", "/groups/%s/members/%s?emit=0" % (GROUP, gone))
+        self.replay([membership_event(gone, kind="remove")])
+        self.gs.start()
+        want = set(ids) - {gone}
+        wait_until(lambda: self.remote_okta_ids() == want, timeout=120,
+                   what="the removed member not in the remote")
+        wait_until(self.settled, timeout=60, what="queue settled")
+        self.assertEqual(self.remote_okta_ids(), want)
+        self.assertGreaterEqual(self.reads(gone)[0], 1)  # its snapshot was stale
 
 
 if __name__ == "__main__":

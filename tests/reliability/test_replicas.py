@@ -10,11 +10,9 @@ ends with every delivery answered 200, every user synced exactly once
 once."""
 import contextlib
 import http.client
-import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 import unittest
@@ -22,25 +20,12 @@ import unittest
 from crashkit import Loop
 import json
 
-from harness import DONE, ROOT, Groupsync, needs, run_cli, wait_until
+from harness import (DONE, PG_CLUSTER, Groupsync, have_postgres, needs, pg_database, psql,
+                     run_cli, wait_until)
 
-CLUSTER = os.path.join(ROOT, "tests", "pg", "cluster.sh")
+CLUSTER = PG_CLUSTER
 LEASE_MS = 2000
 USERS = 40
-
-
-def have_postgres():
-    return any(os.path.exists("/usr/lib/postgresql/%s/bin/initdb" % v)
-               for v in os.listdir("/usr/lib/postgresql")) \
-        if os.path.isdir("/usr/lib/postgresql") else False
-
-
-def psql(uri, sql):
-    r = subprocess.run(["psql", uri, "-Atq", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                       capture_output=True, text=True, timeout=30)
-    if r.returncode != 0:
-        raise RuntimeError("psql: %s" % r.stderr.strip())
-    return r.stdout.strip()
 
 
 @needs(have_postgres() and shutil.which("psql"), "PostgreSQL (postgresql-15)")
@@ -54,18 +39,7 @@ class ReplicaSet(Loop):
 
     def setUp(self):
         super().setUp()
-        # the cluster runs as the postgres user: a directory it can reach
-        self.pg_parent = tempfile.mkdtemp(prefix="gs-pg-")
-        os.chmod(self.pg_parent, 0o755)
-        self.pg_dir = os.path.join(self.pg_parent, "cluster")
-        r = subprocess.run([CLUSTER, "start", self.pg_dir], capture_output=True, text=True,
-                           timeout=120)
-        if r.returncode != 0:
-            self.fail("cluster.sh start: " + r.stderr)
-        self.addCleanup(self.stop_cluster)
-        base = r.stdout.strip()
-        psql(base, "CREATE DATABASE groupsync")
-        self.uri = base.replace("/postgres?", "/groupsync?")
+        self.uri, self.pg_dir = pg_database(self)
         # the settings of Loop's single replica, less its address and directory
         env = {k: v for k, v in self.gs.env.items()
                if k not in ("GROUPSYNC_LISTEN", "GROUPSYNC_DATA_DIR")}
@@ -77,10 +51,6 @@ class ReplicaSet(Loop):
             self.addCleanup(g.cleanup)
         self.sent = self.acked = self.failed_attempts = 0
         self.errors = []
-
-    def stop_cluster(self):
-        subprocess.run([CLUSTER, "stop", self.pg_dir], capture_output=True, timeout=120)
-        shutil.rmtree(self.pg_parent, ignore_errors=True)
 
     @staticmethod
     def try_deliver_to(g, body):

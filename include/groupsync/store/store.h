@@ -302,7 +302,7 @@ int store_member_each(struct store *s, const char *group_id,
  * Snapshots: what a member listing of the configured groups (reconcile)
  * said of a user, so that the worker syncing the user's jobs need not
  * read Okta again. One row a user: the time the listing began (taken_ms,
- * on the lister's clock, as jobs' created is on the enqueuer's) and the
+ * on the store's clock, store_clock_ms, as jobs' created is) and the
  * body, JSON {"user": <the user object as listed>, "groups": [{"id",
  * "name"}...]} (the store does not read it).
  *
@@ -320,6 +320,15 @@ struct store_snapshot {
 	int64_t taken_ms;
 	const char *body;
 };
+
+/*
+ * The store's clock (unix ms), the one jobs' created is stamped with:
+ * PostgreSQL's server clock, which every replica shares, so that a time
+ * taken by one process compares with jobs stored by another whatever
+ * their own clocks say; SQLite's is this machine's. 0, or -1 when the
+ * store cannot be asked.
+ */
+int store_clock_ms(struct store *s, int64_t *now_ms);
 
 /* Stores v[0..n) in ONE transaction; for a user with a snapshot already,
  * an older taken_ms never replaces a newer one. 0, or -1 with err. */
