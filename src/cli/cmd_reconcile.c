@@ -91,6 +91,8 @@ recon_summary(const struct recon_cmd *c, const struct reconcile_summary *s)
 		    (int64_t)s->drift.removed));
 		json_object_object_add(o, "group_members_unknown", json_object_new_int64(
 		    (int64_t)s->drift.unknown));
+		json_object_object_add(o, "groups_gone", json_object_new_int64(
+		    (int64_t)s->drift.gone));
 	}
 	json_object_object_add(o, "stored", c->dry_run ? NULL :
 	    json_object_new_int64((int64_t)s->stored));

@@ -217,8 +217,40 @@ drift_repair(struct drift *d, struct template_group *g, json_object *want, json_
 	return rc;
 }
 
+/*
+ * The remote group was deleted behind groupsync's back: a member change
+ * sent to it finds nothing (404) and counts as done, so no sync would
+ * ever bring it back. Finds it again (someone may have made it anew) or
+ * creates it, as a sync does, and records its new remote ID; the caller
+ * then puts the members back. In a dry run only counted. 1 when g now
+ * names a group to fill, 0 dry run, -1 failed.
+ */
+static int
+drift_recreate(struct drift *d, struct template_group *g, char *grid, size_t glen)
+{
+	struct remote_result res;
+	int rc;
+
+	d->sum->gone++;
+	log_emit(LOG_WARN, "group drift: the remote group is gone", "group", g->id,
+	    "remote_id", grid, "dry_run", d->dry_run ? "1" : "0", (char *)NULL);
+	if (d->dry_run)
+		return 0;
+	rc = remote_group_find(d->remote, d->hc, g, &res);
+	if (rc == 0 && !res.found)
+		rc = remote_group_create(d->remote, d->hc, g, &res);
+	if (rc < 0)
+		return drift_fail(d, g->id, "create the group again", res.error);
+	util_copy(grid, glen, res.remote_id);
+	if (store_group_put(d->q, g->id, grid, g->name) < 0)
+		return drift_fail(d, g->id, "record the group's new remote ID", "store write failed");
+	log_emit(LOG_INFO, "group drift: remote group created again", "group", g->id,
+	    "remote_id", grid, (char *)NULL);
+	return 1;
+}
+
 /* One pushed group: read, compare, repair. 0 also for a group never
- * pushed (no remote ID) or gone remotely. */
+ * pushed (no remote ID); a group gone remotely is made again. */
 static int
 drift_group(struct drift *d, const char *gid)
 {
@@ -240,11 +272,12 @@ drift_group(struct drift *d, const char *gid)
 		return drift_fail(d, gid, "read the remote members", res.error);
 	}
 	if (!res.found) {
-		d->sum->gone++;
-		log_emit(LOG_WARN, "group drift: the remote group is gone", "group", gid,
-		    "remote_id", grid, (char *)NULL);
-		json_object_put(want);
-		return 0;
+		rc = drift_recreate(d, &g, grid, sizeof(grid));
+		if (rc <= 0 || (have = json_object_new_array()) == NULL) {
+			json_object_put(want);
+			return rc < 0 ? -1 : rc == 0 ? 0 : drift_fail(d, gid, "compare",
+			    "out of memory");
+		}
 	}
 	d->sum->groups++;
 	rc = drift_repair(d, &g, want, have);

@@ -611,6 +611,36 @@ class SyncPushGroupsDrift(SyncBase):
         self.wait_members(GROUP, [ra, rb, "by-hand-1"])
         self.assertEqual([str(m) for m in self.group(OTHER_GROUP)["members"]], [rc])
 
+    def test_reconcile_recreates_deleted_group(self):
+        """A remote group deleted by hand: member changes sent to it find
+        nothing, so no sync brings it back; reconcile makes it again, with
+        its members, and remembers the new ID."""
+        a, b = [self.new_user(login="g%d@example.com" % i, email="g%d@example.com" % i)
+                for i in range(2)]
+        for uid in (a, b):
+            self.okta.admin("POST", "/groups/%s/members/%s" % (GROUP, uid))
+        ra, rb = [str(self.synced(uid)["id"]) for uid in (a, b)]
+        self.wait_members(GROUP, [ra, rb])
+        wait_until(self.settled, what="queue settled")
+        old_id = self.group(GROUP)["id"]
+        status, _ = http_json("DELETE", self.remote.url + "/groups/%s" % old_id)
+        self.assertEqual(status, 200)
+        self.assertIsNone(self.group(GROUP))
+
+        r = run_cli(["reconcile", "--json", "--dry-run"], self.gs.env, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout.splitlines()[-1])["groups_gone"], 1)
+        self.assertIsNone(self.group(GROUP))  # a dry run changes nothing
+
+        r = run_cli(["reconcile", "--json"], self.gs.env, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual((out["groups_gone"], out["group_members_added"]), (1, 2))
+        self.wait_members(GROUP, [ra, rb])
+        # the new ID is the one syncs use from now on: a leaver leaves it
+        self.okta.admin("DELETE", "/groups/%s/members/%s" % (GROUP, b))
+        self.wait_members(GROUP, [ra])
+
     def test_serve_periodic_reconcile_repairs_drift(self):
         """serve's own periodic reconcile repairs it too, and its log line
         says what it did."""

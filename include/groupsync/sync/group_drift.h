@@ -37,7 +37,8 @@ struct group_drift_summary {
 	size_t added;   /* members put back */
 	size_t removed; /* managed members taken out */
 	size_t unknown; /* members groupsync does not know, left alone */
-	size_t gone;    /* remote groups not found (404): left to the next sync */
+	size_t gone;    /* remote groups not found (404): made again and filled
+	                 * (a dry run only counts them) */
 };
 
 /*
