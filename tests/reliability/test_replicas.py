@@ -134,11 +134,22 @@ class ReplicaSet(Loop):
                    len(members), settled, LEASE_MS))
 
     def kill_holding_leases(self, r, timeout):
-        """SIGKILL replica r once it holds leases (it stays dead); returns
-        how many it held."""
-        wait_until(lambda: self.leases_of(r) > 0, timeout=timeout, interval=0.02,
-                   what="replica A holding leases")
-        held = self.leases_of(r)
+        """SIGKILL replica r while it holds leases (it stays dead); returns
+        how many it held. The replica is frozen (SIGSTOP) while they are
+        counted, so that a lease seen is still held when it dies: counting
+        a running one raced with its workers finishing (CI once saw a
+        lease, then 0 a query later)."""
+        deadline = time.time() + timeout
+        while True:
+            if self.leases_of(r) > 0:
+                r.proc.send_signal(signal.SIGSTOP)
+                held = self.leases_of(r)
+                if held > 0:
+                    break
+                r.proc.send_signal(signal.SIGCONT)
+            if time.time() > deadline:
+                self.fail("replica A never held leases in %d s" % timeout)
+            time.sleep(0.02)
         r.proc.send_signal(signal.SIGKILL)
         r.proc.wait(30)
         return held
