@@ -197,6 +197,10 @@ int64_t pg_next_due(void *be, int64_t now_ms);
 int pg_counts(void *be, int64_t counts[4]);
 int pg_oldest_pending(void *be, int64_t *created_ms);
 long long pg_prune(void *be, int64_t older_than_ms);
+/* Runs a DELETE of at most 1000 rows older than $1 (before_ms) until it
+ * deletes nothing, a transaction a slice: rows deleted, or -1. */
+long long pg_prune_slices(struct pg_store *p, const char *sql, int64_t before_ms,
+    const char *what);
 int pg_writable(void *be);
 int pg_claim(void *be, const char *task, int64_t period_ms);
 

@@ -602,10 +602,31 @@ pg_claim(void *be, const char *task, int64_t period_ms)
 }
 
 /*
- * Done jobs and delivery IDs past retention, in slices of 1000 rows a
- * transaction so that no statement holds many row locks for long; several
- * replicas pruning at once skip each other's rows.
+ * Runs sql (a DELETE of at most 1000 rows older than $1) until it deletes
+ * nothing, each slice its own transaction so that no statement holds
+ * many row locks for long; several replicas pruning at once skip each
+ * other's rows (FOR UPDATE SKIP LOCKED). Rows deleted, or -1.
  */
+long long
+pg_prune_slices(struct pg_store *p, const char *sql, int64_t before_ms, const char *what)
+{
+	char before[24], err[STORE_ERROR_MAX + 1];
+	const char *params[] = {pg_i64(before, before_ms)};
+	long long total = 0, n;
+	PGresult *r;
+
+	do {
+		r = pg_query(p, sql, 1, params, err, sizeof(err), what);
+		if (r == NULL)
+			return -1;
+		n = strtoll(PQcmdTuples(r), NULL, 10);
+		PQclear(r);
+		total += n;
+	} while (n > 0);
+	return total;
+}
+
+/* Done jobs and delivery IDs past retention. */
 long long
 pg_prune(void *be, int64_t older_than_ms)
 {
@@ -615,22 +636,14 @@ pg_prune(void *be, int64_t older_than_ms)
 	    "DELETE FROM deliveries WHERE event_id IN (SELECT event_id FROM deliveries"
 	    " WHERE received < $1::bigint LIMIT 1000 FOR UPDATE SKIP LOCKED)",
 	};
-	struct pg_store *p = be;
-	char before[24], err[STORE_ERROR_MAX + 1];
-	const char *params[] = {pg_i64(before, older_than_ms)};
 	long long total = 0, n;
-	PGresult *r;
 	size_t i;
 
 	for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
-		do {
-			r = pg_query(p, sql[i], 1, params, err, sizeof(err), "prune");
-			if (r == NULL)
-				return -1;
-			n = strtoll(PQcmdTuples(r), NULL, 10);
-			PQclear(r);
-			total += n;
-		} while (n > 0);
+		n = pg_prune_slices(be, sql[i], older_than_ms, "prune");
+		if (n < 0)
+			return -1;
+		total += n;
 	}
 	return total;
 }

@@ -94,28 +94,13 @@ pg_snapshot_take(void *be, const char *user_id, const char *own_type, int64_t *t
 	return ret;
 }
 
-/* In slices, as the jobs' prune; replicas pruning at once skip each
- * other's rows. */
+/* In slices, as the jobs' prune (pg_prune_slices). */
 long long
 pg_snapshots_prune(void *be, int64_t before_ms)
 {
-	struct pg_store *p = be;
-	char before[24], err[STORE_ERROR_MAX + 1];
-	const char *params[] = {pg_i64(before, before_ms)};
-	long long total = 0, n;
-	PGresult *r;
-
-	do {
-		r = pg_query(p, "DELETE FROM user_snapshots WHERE user_id IN (SELECT user_id"
-		    " FROM user_snapshots WHERE taken < $1::bigint LIMIT 1000"
-		    " FOR UPDATE SKIP LOCKED)", 1, params, err, sizeof(err), "prune snapshots");
-		if (r == NULL)
-			return -1;
-		n = strtoll(PQcmdTuples(r), NULL, 10);
-		PQclear(r);
-		total += n;
-	} while (n > 0);
-	return total;
+	return pg_prune_slices(be, "DELETE FROM user_snapshots WHERE user_id IN (SELECT user_id"
+	    " FROM user_snapshots WHERE taken < $1::bigint LIMIT 1000"
+	    " FOR UPDATE SKIP LOCKED)", before_ms, "prune snapshots");
 }
 
 int

@@ -66,6 +66,10 @@ int sq_step_done(sqlite3_stmt *st);
  * first row's first column, 0 when it is NULL or there is no row, -1 on
  * error. */
 int sq_scalar(struct sq_store *q, enum sq_stmt_id id, int64_t arg, int64_t *out);
+/* Runs prune statement id (slices of rows older than before) until a
+ * slice deletes nothing, releasing the lock between slices: rows
+ * deleted, or -1. */
+long long sq_prune_slices(struct sq_store *q, enum sq_stmt_id id, int64_t before);
 int sq_run(struct sq_store *q, enum sq_stmt_id id);
 void sq_rollback(struct sq_store *q);
 int sq_set_sync(struct sq_store *q, int full);

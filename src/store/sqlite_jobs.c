@@ -372,6 +372,21 @@ sq_prune_slice(struct sq_store *q, enum sq_stmt_id id, int64_t before)
 	return n;
 }
 
+long long
+sq_prune_slices(struct sq_store *q, enum sq_stmt_id id, int64_t before)
+{
+	long long total = 0;
+	int n;
+
+	do {
+		n = sq_prune_slice(q, id, before);
+		if (n < 0)
+			return -1;
+		total += n;
+	} while (n > 0);
+	return total;
+}
+
 /*
  * Done jobs keep the uuid that de-duplicates a repeated event, and
  * deliveries the eventId of a repeated delivery: Okta repeats within
@@ -384,18 +399,14 @@ long long
 sq_prune(void *be, int64_t older_than_ms)
 {
 	static const enum sq_stmt_id ids[] = {SQS_PRUNE_JOBS, SQS_PRUNE_DELIVERIES};
-	struct sq_store *q = be;
-	long long total = 0;
+	long long total = 0, n;
 	size_t i;
-	int n;
 
 	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-		do {
-			n = sq_prune_slice(q, ids[i], older_than_ms);
-			if (n < 0)
-				return -1;
-			total += n;
-		} while (n > 0);
+		n = sq_prune_slices(be, ids[i], older_than_ms);
+		if (n < 0)
+			return -1;
+		total += n;
 	}
 	return total;
 }

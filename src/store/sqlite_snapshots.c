@@ -101,22 +101,7 @@ sq_snapshot_take(void *be, const char *user_id, const char *own_type, int64_t *t
 long long
 sq_snapshots_prune(void *be, int64_t before_ms)
 {
-	struct sq_store *q = be;
-	sqlite3_stmt *st;
-	long long total = 0;
-	int n;
-
-	do {
-		pthread_mutex_lock(&q->lock);
-		st = sq_stmt(q, SQS_SNAP_PRUNE);
-		sqlite3_bind_int64(st, 1, before_ms);
-		n = sq_step_done(st) == 0 ? sqlite3_changes(q->db) : -1;
-		pthread_mutex_unlock(&q->lock);
-		if (n < 0)
-			return -1;
-		total += n;
-	} while (n > 0);
-	return total;
+	return sq_prune_slices(be, SQS_SNAP_PRUNE, before_ms);
 }
 
 int
