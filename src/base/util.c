@@ -59,6 +59,21 @@ util_mono_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
+int
+util_cond_init_monotonic(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+	int rc = pthread_condattr_init(&ca);
+
+	if (rc != 0)
+		return rc;
+	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+	return rc;
+}
+
 void
 util_deadline(struct timespec *ts, clockid_t clock, int64_t ms)
 {

@@ -281,20 +281,10 @@ conn_guard_run(void *arg)
 static int
 conn_guard_init_sync(struct conn_guard *g)
 {
-	pthread_condattr_t ca;
-	int rc;
-
 	if (pthread_mutex_init(&g->mu, NULL) != 0)
 		return -1;
-	if (pthread_condattr_init(&ca) != 0)
-		goto fail;
-	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	if (rc == 0)
-		rc = pthread_cond_init(&g->wake, &ca);
-	pthread_condattr_destroy(&ca);
-	if (rc == 0)
+	if (util_cond_init_monotonic(&g->wake) == 0)
 		return 0;
-fail:
 	pthread_mutex_destroy(&g->mu);
 	return -1;
 }

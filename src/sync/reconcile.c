@@ -511,8 +511,6 @@ struct reconcile_gate *
 reconcile_gate_new(void)
 {
 	struct reconcile_gate *g = calloc(1, sizeof(*g));
-	pthread_condattr_t ca;
-	int rc;
 
 	if (g == NULL)
 		return NULL;
@@ -520,14 +518,7 @@ reconcile_gate_new(void)
 		free(g);
 		return NULL;
 	}
-	rc = pthread_condattr_init(&ca);
-	if (rc == 0) {
-		rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		if (rc == 0)
-			rc = pthread_cond_init(&g->cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
-	if (rc != 0) {
+	if (util_cond_init_monotonic(&g->cv) != 0) {
 		pthread_mutex_destroy(&g->mu);
 		free(g);
 		return NULL;

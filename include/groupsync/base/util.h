@@ -6,6 +6,7 @@
 #ifndef GROUPSYNC_UTIL_H
 #define GROUPSYNC_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -27,6 +28,11 @@ int64_t util_mono_ms(void);
 /* The absolute time ms from now on clock, for pthread_cond_timedwait
  * (CLOCK_REALTIME, or the clock the condition variable was set to). */
 void util_deadline(struct timespec *ts, clockid_t clock, int64_t ms);
+
+/* Initialises cv to time its waits on CLOCK_MONOTONIC (so that a wall
+ * clock step neither shortens nor stretches them; util_deadline with
+ * CLOCK_MONOTONIC gives its deadlines). 0, or an errno value. */
+int util_cond_init_monotonic(pthread_cond_t *cv);
 
 /* Compares a and b in time that depends on their lengths only. 1 if equal. */
 int util_secret_equal(const char *a, size_t alen, const char *b, size_t blen);
