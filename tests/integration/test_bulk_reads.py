@@ -13,16 +13,10 @@ import unittest
 from harness import (DONE, GROUP, ROOT, Groupsync, JsonServer, OktaStandin, delivery,
                      have_postgres, membership_event, needs, pg_database, psql, run_cli,
                      wait_until)
+from test_reconcile import profile
 
 USER_READ = re.compile(r"^/api/v1/users/[^/]+$")
 GROUPS_READ = re.compile(r"^/api/v1/users/[^/]+/groups$")
-
-
-def profile(i):
-    login = "bulk%04d@example.com" % i
-    return {"login": login, "email": login, "firstName": "Bulk", "lastName": "N%04d" % i,
-            "streetAddress": "%d Main St" % i, "city": "Springfield", "state": "IL",
-            "zipCode": "62701", "countryCode": "US"}
 
 
 class BulkReads(unittest.TestCase):
